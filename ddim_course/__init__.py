@@ -1,0 +1,56 @@
+"""ddim_course: the working code of a hands-on course on DDIM inversion for Stable Diffusion."""
+
+import logging
+
+# transformers warns on import that torchvision is missing; the course never needs torchvision.
+logging.getLogger("transformers.utils.import_utils").setLevel(logging.ERROR)
+
+# ruff: noqa: E402
+
+from .ddim import (
+    Inversion,
+    ddim_step,
+    ddim_update,
+    denoise,
+    edit,
+    encode_text,
+    img2img,
+    invert,
+    predict_x0_and_eps,
+    reconstruct,
+    sample,
+)
+from .images import ImageLoadError, decode, encode, example_image, load_image, pil_to_tensor, tensor_to_pil
+from .metrics import psnr
+from .models import ModelLoadError, get_preset, load_pipeline
+from .plots import plot_schedule, plot_snr, show_images
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ImageLoadError",
+    "Inversion",
+    "ModelLoadError",
+    "ddim_step",
+    "ddim_update",
+    "decode",
+    "denoise",
+    "edit",
+    "encode",
+    "encode_text",
+    "example_image",
+    "get_preset",
+    "img2img",
+    "invert",
+    "load_image",
+    "load_pipeline",
+    "pil_to_tensor",
+    "plot_schedule",
+    "plot_snr",
+    "predict_x0_and_eps",
+    "psnr",
+    "reconstruct",
+    "sample",
+    "show_images",
+    "tensor_to_pil",
+]

@@ -1,0 +1,175 @@
+"""Drawn scenes for the pocket model: "a {color} {shape} on a {pattern} background".
+
+The caption names the colour, the shape and the background pattern. Everything else (where the
+shape sits, how big it is, the background's grey levels, the stripe direction and width, the check
+size, the dot spacing) is drawn at random. Those unprompted details are what DDIM inversion must keep
+and img2img throws away, so each scene also carries its ground truth (mask, colour, centre).
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+COLORS: dict[str, tuple[float, float, float]] = {
+    "red": (0.85, 0.12, 0.12),
+    "green": (0.15, 0.70, 0.20),
+    "blue": (0.15, 0.30, 0.90),
+    "yellow": (0.92, 0.85, 0.10),
+    "purple": (0.58, 0.18, 0.78),
+    "orange": (0.95, 0.52, 0.08),
+}
+SHAPES = ("circle", "square", "triangle")
+PATTERNS = ("plain", "striped", "checkered", "dotted")
+SUPERSAMPLE = 4  # draw at 4x and average down: soft, anti-aliased edges
+
+
+def caption(color: str, shape: str, pattern: str) -> str:
+    """The caption grammar: ``"a {color} {shape} on a {pattern} background"``."""
+    return f"a {color} {shape} on a {pattern} background"
+
+
+def parse_caption(text: str) -> tuple[str, str, str] | None:
+    """Return (color, shape, pattern) named by a caption, or None if it is not in the grammar."""
+    words = text.lower().strip().rstrip(".").split()
+    if len(words) != 7 or words[0] != "a" or words[3:5] != ["on", "a"] or words[6] != "background":
+        return None
+    color, shape, pattern = words[1], words[2], words[5]
+    if color not in COLORS or shape not in SHAPES or pattern not in PATTERNS:
+        return None
+    return color, shape, pattern
+
+
+@dataclass
+class Scene:
+    """One drawn scene and its ground truth."""
+
+    image: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    mask: np.ndarray  # (H, W) float32 coverage of the shape in [0, 1]
+    color: str
+    shape: str
+    pattern: str
+    rgb: tuple[float, float, float]
+    center: tuple[float, float]  # (x, y) in pixels
+    size: float  # side or diameter in pixels
+    params: dict = field(default_factory=dict)
+
+    @property
+    def caption(self) -> str:
+        return caption(self.color, self.shape, self.pattern)
+
+    def pil(self) -> Image.Image:
+        """The scene as an RGB PIL image."""
+        return Image.fromarray((self.image * 255).round().clip(0, 255).astype(np.uint8))
+
+
+def _background(rng: np.random.Generator, pattern: str, n: int, ss: int) -> tuple[np.ndarray, dict]:
+    """A neutral background (R = G = B) of size n*ss, and the random details used to draw it."""
+    a = float(rng.uniform(0.1, 0.9))
+    if pattern == "plain":
+        return np.full((n * ss, n * ss), a, np.float32), {"tones": (a,)}
+    # a second tone at least 0.3 away from the first, still inside [0.1, 0.9]
+    choices = [v for v in np.linspace(0.1, 0.9, 81) if abs(v - a) >= 0.3]
+    b = float(rng.choice(choices))
+    y, x = (np.mgrid[0 : n * ss, 0 : n * ss] + 0.5) / ss  # pixel coordinates of each sub-sample
+    if pattern == "striped":
+        width = int(rng.integers(3, 9))
+        direction = str(rng.choice(["horizontal", "vertical", "diagonal"]))
+        coord = {"horizontal": y, "vertical": x, "diagonal": (x + y) / np.sqrt(2)}[direction]
+        offset = rng.uniform(0, 2 * width)
+        on = np.floor((coord + offset) / width) % 2 == 1
+        details = {"tones": (a, b), "stripe_width": width, "stripe_direction": direction}
+    elif pattern == "checkered":
+        cell = int(rng.integers(4, 11))
+        ox, oy = rng.uniform(0, 2 * cell, size=2)
+        on = (np.floor((x + ox) / cell) + np.floor((y + oy) / cell)) % 2 == 1
+        details = {"tones": (a, b), "check_size": cell}
+    elif pattern == "dotted":
+        radius = float(rng.uniform(1.0, 3.0))
+        spacing = float(rng.uniform(2 * radius + 3, 2 * radius + 8))
+        ox, oy = rng.uniform(0, spacing, size=2)
+        dx = (x + ox) % spacing - spacing / 2
+        dy = (y + oy) % spacing - spacing / 2
+        on = dx**2 + dy**2 <= radius**2
+        details = {"tones": (a, b), "dot_radius": radius, "dot_spacing": spacing}
+    else:
+        raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
+    return np.where(on, b, a).astype(np.float32), details
+
+
+def _shape_mask(shape: str, cx: float, cy: float, size: float, n: int, ss: int) -> np.ndarray:
+    y, x = (np.mgrid[0 : n * ss, 0 : n * ss] + 0.5) / ss
+    h = size / 2
+    if shape == "circle":
+        return (x - cx) ** 2 + (y - cy) ** 2 <= h**2
+    if shape == "square":
+        return (np.abs(x - cx) <= h) & (np.abs(y - cy) <= h)
+    if shape == "triangle":  # pointing up, apex at the top centre, base at the bottom
+        top, bottom = cy - h, cy + h
+        frac = (y - top) / size  # 0 at the apex, 1 at the base
+        return (y >= top) & (y <= bottom) & (np.abs(x - cx) <= frac * h)
+    raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+
+
+def draw_scene(
+    color: str | None = None,
+    shape: str | None = None,
+    pattern: str | None = None,
+    *,
+    seed: int | None = None,
+    rng: np.random.Generator | None = None,
+    size: int = 64,
+    center: tuple[float, float] | None = None,
+    shape_size: float | None = None,
+) -> Scene:
+    """Draw one scene; unnamed parts of the caption and all unprompted details come from the seed."""
+    if rng is None:
+        rng = np.random.default_rng(seed)
+    color = color if color is not None else str(rng.choice(list(COLORS)))
+    shape = shape if shape is not None else str(rng.choice(SHAPES))
+    pattern = pattern if pattern is not None else str(rng.choice(PATTERNS))
+    if color not in COLORS:
+        raise ValueError(f"color must be one of {list(COLORS)}, got {color!r}")
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {list(SHAPES)}, got {shape!r}")
+    ss = SUPERSAMPLE
+    background, details = _background(rng, pattern, size, ss)
+    s = float(shape_size) if shape_size is not None else float(rng.uniform(0.3, 0.6) * size)
+    margin = s / 2 + 1
+    if center is None:
+        cx, cy = (float(v) for v in rng.uniform(margin, size - margin, size=2))
+    else:
+        cx, cy = (float(v) for v in center)
+    mask_hi = _shape_mask(shape, cx, cy, s, size, ss).astype(np.float32)
+    # a small random shade variation of the saturated colour, kept saturated
+    h, light, sat = colorsys.rgb_to_hls(*COLORS[color])
+    light = float(np.clip(light + rng.uniform(-0.06, 0.06), 0.25, 0.7))
+    h = (h + rng.uniform(-0.015, 0.015)) % 1.0
+    rgb = colorsys.hls_to_rgb(h, light, sat)
+    hi = background[..., None] * (1 - mask_hi[..., None]) + np.asarray(rgb, np.float32) * mask_hi[..., None]
+    image = hi.reshape(size, ss, size, ss, 3).mean(axis=(1, 3))
+    mask = mask_hi.reshape(size, ss, size, ss).mean(axis=(1, 3))
+    if shape == "triangle":  # the triangle's centre of mass sits a sixth of its height below cy
+        cy_true = cy + s / 6
+    else:
+        cy_true = cy
+    return Scene(
+        image=image.astype(np.float32),
+        mask=mask.astype(np.float32),
+        color=color,
+        shape=shape,
+        pattern=pattern,
+        rgb=tuple(float(v) for v in rgb),
+        center=(cx, cy_true),
+        size=s,
+        params=details,
+    )
+
+
+def draw_scenes(n: int, *, seed: int = 0, size: int = 64) -> list[Scene]:
+    """Draw ``n`` scenes from one seed (deterministic)."""
+    rng = np.random.default_rng(seed)
+    return [draw_scene(rng=rng, size=size) for _ in range(n)]

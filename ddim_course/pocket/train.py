@@ -1,0 +1,275 @@
+"""Train the pocket model: ``python -m ddim_course.pocket.train --out DIR``.
+
+Two phases, both reproducible from ``--seed``:
+1. the autoencoder (AutoencoderKL) on random 32x32 crops of drawn scenes and of the photos in
+   ``images/`` (it is fully convolutional, so it then works on whole 64x64 images);
+2. the UNet and the text encoder together on precomputed latents of drawn scenes, with the caption
+   dropped 10% of the time (for classifier-free guidance), epsilon loss with min-SNR weighting and an
+   exponential moving average (EMA) of the weights.
+The result is an ordinary diffusers StableDiffusionPipeline folder in safetensors. ``--smoke`` runs a
+tiny version end to end in seconds (used by the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import StableDiffusionPipeline
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .model import (
+    build_tokenizer,
+    make_scheduler,
+    make_text_encoder,
+    make_unet,
+    make_vae,
+    save_tokenizer_files,
+)
+from .scenes import draw_scenes
+
+PHOTOS = Path(__file__).resolve().parents[2] / "images"
+
+
+def _lr(step: int, total: int, base: float, warmup: int = 100) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _photo_pool(size: int = 96) -> list[np.ndarray]:
+    """The course photos at a few small scales, as float arrays in [0, 1]."""
+    pool = []
+    for path in sorted(PHOTOS.glob("*.jpg")):
+        im = Image.open(path).convert("RGB")
+        for side in (size, int(size * 1.5), size * 2):
+            scale = side / min(im.size)
+            small = im.resize((round(im.width * scale), round(im.height * scale)), Image.BICUBIC)
+            pool.append(np.asarray(small, np.float32) / 255)
+    return pool
+
+
+def _crop_batch(rng, scenes: np.ndarray, photos: list[np.ndarray], batch: int, crop: int, photo_frac: float):
+    out = np.empty((batch, crop, crop, 3), np.float32)
+    for i in range(batch):
+        if photos and rng.random() < photo_frac:
+            src = photos[rng.integers(len(photos))]
+        else:
+            src = scenes[rng.integers(len(scenes))]
+        y = rng.integers(0, src.shape[0] - crop + 1)
+        x = rng.integers(0, src.shape[1] - crop + 1)
+        out[i] = src[y : y + crop, x : x + crop]
+    return torch.from_numpy(out).permute(0, 3, 1, 2) * 2 - 1
+
+
+def train_vae(vae, *, steps, batch, lr, seed, pool_size, log, photo_frac=0.2, crop=32, progress=True):
+    rng = np.random.default_rng(seed)
+    scenes = np.stack([s.image for s in draw_scenes(pool_size, seed=seed + 1)])
+    photos = _photo_pool() if photo_frac > 0 else []
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
+    vae.train()
+    bar = tqdm(range(steps), desc="autoencoder", disable=not progress)
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = _lr(step, steps, lr)
+        x = _crop_batch(rng, scenes, photos, batch, crop, photo_frac)
+        post = vae.encode(x).latent_dist
+        recon = vae.decode(post.sample()).sample
+        mse = F.mse_loss(recon, x)
+        kl = post.kl().mean() / x[0].numel()
+        loss = mse + 0.1 * F.l1_loss(recon, x) + 1e-5 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        if step % 50 == 0 or step == steps - 1:
+            psnr = 10 * math.log10(4 / max(mse.item(), 1e-12))  # images in [-1, 1]
+            bar.set_postfix(mse=f"{mse.item():.5f}", psnr=f"{psnr:.1f}")
+            log({"phase": "vae", "step": step, "mse": mse.item(), "kl": kl.item(), "psnr": psnr})
+    vae.eval()
+    return vae
+
+
+@torch.no_grad()
+def encode_scenes(vae, n: int, seed: int, batch: int = 256, progress=True):
+    """Latent means (unscaled) and captions of n freshly drawn scenes."""
+    scenes = draw_scenes(n, seed=seed)
+    latents, captions = [], []
+    for i in tqdm(range(0, n, batch), desc="encode scenes", disable=not progress):
+        chunk = scenes[i : i + batch]
+        x = torch.from_numpy(np.stack([s.image for s in chunk])).permute(0, 3, 1, 2) * 2 - 1
+        latents.append(vae.encode(x).latent_dist.mean)
+        captions += [s.caption for s in chunk]
+    return torch.cat(latents), captions
+
+
+def train_unet(
+    unet,
+    text_encoder,
+    tokenizer,
+    scheduler,
+    latents,
+    captions,
+    *,
+    steps,
+    batch,
+    lr,
+    seed,
+    log,
+    drop_prob=0.1,
+    ema_decay=0.999,
+    snr_gamma=5.0,
+    progress=True,
+):
+    gen = torch.Generator().manual_seed(seed)
+    ids_all = tokenizer(
+        captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids
+    empty = tokenizer("", padding="max_length", max_length=tokenizer.model_max_length, return_tensors="pt").input_ids[0]
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
+    ema_unet, ema_text = copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()
+    alphas_cumprod = scheduler.alphas_cumprod
+    snr = alphas_cumprod / (1 - alphas_cumprod)
+    weights = torch.clamp(snr, max=snr_gamma) / snr  # min-SNR weighting for epsilon prediction
+    unet.train()
+    text_encoder.train()
+    bar = tqdm(range(steps), desc="unet", disable=not progress)
+    running = None
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = _lr(step, steps, lr, warmup=200)
+        idx = torch.randint(0, len(latents), (batch,), generator=gen)
+        z0 = latents[idx]
+        ids = ids_all[idx].clone()
+        drop = torch.rand(batch, generator=gen) < drop_prob
+        ids[drop] = empty
+        noise = torch.randn(z0.shape, generator=gen)
+        t = torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=gen)
+        zt = scheduler.add_noise(z0, noise, t)
+        cond = text_encoder(ids).last_hidden_state
+        pred = unet(zt, t, cond).sample
+        per = ((pred - noise) ** 2).mean(dim=(1, 2, 3))
+        loss = (per * weights[t]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        decay = min(ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for model, ema in ((unet, ema_unet), (text_encoder, ema_text)):
+                for p, e in zip(model.parameters(), ema.parameters()):
+                    e.lerp_(p, 1 - decay)
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if step % 50 == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{running:.4f}")
+            log(
+                {
+                    "phase": "unet",
+                    "step": step,
+                    "loss": loss.item(),
+                    "loss_smooth": running,
+                    "eps_mse": per.mean().item(),
+                }
+            )
+    return ema_unet, ema_text
+
+
+def build_pipeline(vae, text_encoder, tokenizer, unet) -> StableDiffusionPipeline:
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=make_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> Path:
+    p = argparse.ArgumentParser(prog="python -m ddim_course.pocket.train", description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True, help="folder to write the pipeline to (must not exist, or use --force)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vae-steps", type=int, default=5000)
+    p.add_argument("--vae-batch", type=int, default=32)
+    p.add_argument("--vae-lr", type=float, default=1e-3)
+    p.add_argument("--unet-steps", type=int, default=4000)
+    p.add_argument("--unet-batch", type=int, default=64)
+    p.add_argument("--unet-lr", type=float, default=5e-4)
+    p.add_argument("--scenes", type=int, default=30_000, help="drawn scenes the UNet learns from")
+    p.add_argument("--smoke", action="store_true", help="tiny models, a few steps: proves the script works")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.force:
+        p.error(f"{out} exists and is not empty; choose another --out or pass --force")
+    if args.smoke:
+        args.vae_steps, args.vae_batch, args.unet_steps, args.unet_batch, args.scenes = 20, 8, 20, 16, 128
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    progress = not args.no_progress
+    log_path = out / "train_log.jsonl"
+    log_file = log_path.open("w")
+    t0 = time.time()
+
+    def log(record):
+        record["seconds"] = round(time.time() - t0, 1)
+        log_file.write(json.dumps(record) + "\n")
+        log_file.flush()
+
+    tokenizer = build_tokenizer()
+    vae = make_vae(tiny=args.smoke)
+    vae = train_vae(
+        vae,
+        steps=args.vae_steps,
+        batch=args.vae_batch,
+        lr=args.vae_lr,
+        seed=args.seed,
+        pool_size=min(6000, max(64, args.scenes // 5)),
+        log=log,
+        photo_frac=0.0 if args.smoke else 0.15,
+        progress=progress,
+    )
+    latents, captions = encode_scenes(vae, args.scenes, seed=args.seed + 2, progress=progress)
+    scaling = float(1 / latents.std())
+    vae.register_to_config(scaling_factor=scaling)
+    log({"phase": "latents", "n": len(latents), "std": float(latents.std()), "scaling_factor": scaling})
+    text_encoder = make_text_encoder(len(tokenizer), tiny=args.smoke)
+    unet = make_unet(tiny=args.smoke, cross_attention_dim=text_encoder.config.hidden_size)
+    unet, text_encoder = train_unet(
+        unet,
+        text_encoder,
+        tokenizer,
+        make_scheduler(),
+        latents * scaling,
+        captions,
+        steps=args.unet_steps,
+        batch=args.unet_batch,
+        lr=args.unet_lr,
+        seed=args.seed + 3,
+        log=log,
+        progress=progress,
+    )
+    pipe = build_pipeline(vae, text_encoder, tokenizer, unet)
+    pipe.save_pretrained(out, safe_serialization=True)
+    save_tokenizer_files(tokenizer, out / "tokenizer")
+    (out / "training_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
+    log({"phase": "done"})
+    log_file.close()
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The pocket model's scenes, tokenizer and training script (smoke run)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ddim_course import load_pipeline, sample
+from ddim_course.pocket.model import build_tokenizer, grammar_words
+from ddim_course.pocket.scenes import COLORS, PATTERNS, SHAPES, draw_scene, draw_scenes, parse_caption
+
+
+def test_scenes_are_deterministic_and_follow_the_contract():
+    a, b = draw_scenes(40, seed=5), draw_scenes(40, seed=5)
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+    assert not np.array_equal(a[0].image, draw_scenes(1, seed=6)[0].image)
+    for s in a:
+        assert s.image.shape == (64, 64, 3) and s.image.dtype == np.float32
+        assert parse_caption(s.caption) == (s.color, s.shape, s.pattern)
+        background = s.image[s.mask == 0]
+        assert np.allclose(background[:, 0], background[:, 1]) and np.allclose(background[:, 1], background[:, 2])
+        assert 0.09 <= background.min() and background.max() <= 0.91
+        inside = s.image[s.mask == 1]
+        assert np.allclose(inside, inside[0], atol=1e-6)  # one flat colour
+        assert inside[0].max() - inside[0].min() > 0.4  # saturated
+        assert 0.3 * 64 - 1e-6 <= s.size <= 0.6 * 64 + 1e-6
+        ys, xs = np.nonzero(s.mask > 0.5)
+        assert abs(xs.mean() + 0.5 - s.center[0]) < 1.0 and abs(ys.mean() + 0.5 - s.center[1]) < 1.0
+
+
+def test_scene_details_are_drawn_at_random_for_a_fixed_caption():
+    a = draw_scene("red", "circle", "striped", seed=1)
+    b = draw_scene("red", "circle", "striped", seed=2)
+    assert a.caption == b.caption
+    assert a.center != b.center and a.params != b.params
+    assert {draw_scene("red", "square", "striped", seed=s).params["stripe_direction"] for s in range(30)} == {
+        "horizontal",
+        "vertical",
+        "diagonal",
+    }
+    with pytest.raises(ValueError, match="color must be one of"):
+        draw_scene("pink")
+
+
+def test_tokenizer_has_one_token_per_grammar_word_and_never_crashes():
+    tok = build_tokenizer()
+    for w in grammar_words():
+        assert len(tok(w).input_ids) == 3, w  # start, the word, end
+    for text in ["", "a zebra on the moon!", "ünïcode ☃ ✓", "a" * 500]:
+        ids = tok(text, truncation=True, max_length=tok.model_max_length).input_ids
+        assert 2 <= len(ids) <= tok.model_max_length
+    assert {*COLORS, *SHAPES, *PATTERNS} <= set(grammar_words())
+
+
+def test_training_smoke_run_gives_a_loadable_pipeline(tmp_path):
+    from diffusers import StableDiffusionPipeline
+
+    from ddim_course.pocket.train import main
+
+    out = main(["--out", str(tmp_path / "pocket"), "--smoke", "--no-progress"])
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert {r["phase"] for r in log} >= {"vae", "unet", "latents", "done"}
+    assert all(np.isfinite(r.get("loss", 0)) for r in log)
+    assert not list(out.rglob("*.bin"))
+    direct = StableDiffusionPipeline.from_pretrained(out)
+    assert direct.tokenizer("a red circle").input_ids[:3] == build_tokenizer()("a red circle").input_ids[:3]
+    pipe = load_pipeline(out, device="cpu", cache=False)
+    images = sample(
+        pipe,
+        "a red circle on a striped background",
+        num_inference_steps=3,
+        guidance_scale=5.0,
+        generator=torch.Generator().manual_seed(0),
+        progress=False,
+    )
+    assert images[0].size == (64, 64)
+    with pytest.raises(SystemExit):  # never overwrites a finished run without --force
+        main(["--out", str(out), "--smoke", "--no-progress"])
