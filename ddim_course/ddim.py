@@ -179,13 +179,17 @@ def _unet_eps(pipe, latents, t, cond, uncond, guidance_scale):
     return out.to(latents.dtype)
 
 
+def randn(shape, generator: torch.Generator | None, device) -> torch.Tensor:
+    """Float32 Gaussian noise drawn on the generator's device (so a seed gives the same noise anywhere)."""
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    return torch.randn(shape, generator=generator, device=gen_device, dtype=torch.float32).to(device)
+
+
 def _initial_latents(pipe, batch, generator, height=None, width=None):
     h = height or pipe.unet.config.sample_size * pipe.vae_scale_factor
     w = width or pipe.unet.config.sample_size * pipe.vae_scale_factor
     shape = (batch, pipe.unet.config.in_channels, h // pipe.vae_scale_factor, w // pipe.vae_scale_factor)
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    noise = torch.randn(shape, generator=generator, device=gen_device, dtype=torch.float32)
-    return noise.to(pipe.device) * pipe.scheduler.init_noise_sigma
+    return randn(shape, generator, pipe.device) * pipe.scheduler.init_noise_sigma
 
 
 def _check_latents(pipe, latents, what="start_latents"):
@@ -231,8 +235,7 @@ def denoise(
         eps = _unet_eps(pipe, latents, t, cond, u, guidance_scale)
         noise = None
         if eta > 0:
-            gen_device = generator.device if generator is not None else torch.device("cpu")
-            noise = torch.randn(latents.shape, generator=generator, device=gen_device).to(latents.device)
+            noise = randn(latents.shape, generator, latents.device)
         latents = ddim_step(
             eps, t, t - ratio, latents, alphas, final_alpha_cumprod=final, prediction_type=ptype, eta=eta, noise=noise
         )
@@ -435,8 +438,7 @@ def img2img(
     timesteps, _ = _schedule(pipe, num_inference_steps)
     _check_start_step(start_step, num_inference_steps)
     latents = _image_latents(pipe, image)
-    gen_device = generator.device if generator is not None else torch.device("cpu")
-    noise = torch.randn(latents.shape, generator=generator, device=gen_device).to(latents.device)
+    noise = randn(latents.shape, generator, latents.device)
     t = torch.tensor([timesteps[start_step]] * latents.shape[0])
     noisy = pipe.scheduler.add_noise(latents, noise, t)
     return sample(

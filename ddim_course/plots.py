@@ -65,3 +65,12 @@ def plot_snr(alphas_cumprod, *, ax=None):
     ax.set_ylabel("SNR (log scale)")
     ax.set_title(r"Signal-to-noise ratio $\bar\alpha_t / (1-\bar\alpha_t)$")
     return ax
+
+
+def show_source(obj):
+    """Show the real source of a package function in the notebook, highlighted (d2l style)."""
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")

@@ -202,26 +202,20 @@ def test_eta_is_reproducible_with_a_generator_and_differs_from_deterministic(pip
 
 def test_img2img_uses_fresh_noise_and_edit_reuses_an_inversion(pipe):
     image = draw_scene(seed=6).pil()
-    a = img2img(
-        pipe,
-        image,
-        PROMPT,
-        start_step=5,
-        num_inference_steps=10,
-        generator=torch.Generator().manual_seed(0),
-        output_type="latent",
-        progress=False,
-    )
-    b = img2img(
-        pipe,
-        image,
-        PROMPT,
-        start_step=5,
-        num_inference_steps=10,
-        generator=torch.Generator().manual_seed(1),
-        output_type="latent",
-        progress=False,
-    )
+
+    def noised(seed):
+        return img2img(
+            pipe,
+            image,
+            PROMPT,
+            start_step=5,
+            num_inference_steps=10,
+            output_type="latent",
+            generator=torch.Generator().manual_seed(seed),
+            progress=False,
+        )
+
+    a, b = noised(0), noised(1)
     assert (a - b).abs().max().item() > 1e-3
     inv = invert(pipe, image, PROMPT, num_inference_steps=10, progress=False)
     e1 = edit(

@@ -77,3 +77,15 @@ def test_training_smoke_run_gives_a_loadable_pipeline(tmp_path):
     assert images[0].size == (64, 64)
     with pytest.raises(SystemExit):  # never overwrites a finished run without --force
         main(["--out", str(out), "--smoke", "--no-progress"])
+
+
+def test_reader_reads_drawn_scenes():
+    from ddim_course.pocket.reader import read_scene
+
+    for s in draw_scenes(120, seed=123):
+        r = read_scene(s.pil())
+        assert (r.color, r.shape, r.pattern) == (s.color, s.shape, s.pattern), s.caption
+        assert abs(r.center[0] - s.center[0]) < 1 and abs(r.center[1] - s.center[1]) < 1
+    blank = np.full((64, 64, 3), 0.5, np.float32)
+    r = read_scene(blank)
+    assert r.color is None and r.shape is None and r.pattern == "plain"

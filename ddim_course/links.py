@@ -1,0 +1,78 @@
+"""Where the course lives: the one place that holds its git URL.
+
+The notebooks' Colab setup cells and the README's Colab badges are made from ``REPO``; run
+``python -m ddim_course.links`` after changing it (a test checks that they agree).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO = "https://github.com/ddim-course/ddim-course"
+BRANCH = "main"
+ROOT = Path(__file__).resolve().parent.parent
+SETUP_MARKER = "# Colab setup"
+
+
+def colab_url(notebook: str) -> str:
+    """The 'Open in Colab' link of a notebook in ``notebooks/``."""
+    path = REPO.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{path}/blob/{BRANCH}/notebooks/{notebook}"
+
+
+def setup_cell_source() -> str:
+    """The first code cell of every notebook: installs the package in Colab, does nothing elsewhere."""
+    return (
+        f"{SETUP_MARKER}: in Colab, install the course package (Colab's own torch is kept). Elsewhere: nothing.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        "    import subprocess\n"
+        "\n"
+        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ddim-course @ git+{REPO}@{BRANCH}"], '
+        "check=True)"
+    )
+
+
+def notebooks() -> list[Path]:
+    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def update(write: bool = True) -> list[str]:
+    """Rewrite the setup cells and badges from REPO; return the files that were (or would be) changed."""
+    changed = []
+    for path in notebooks():
+        nb = json.loads(path.read_text())
+        for cell in nb["cells"]:
+            src = "".join(cell["source"])
+            if cell["cell_type"] == "code" and src.startswith(SETUP_MARKER) and src != setup_cell_source():
+                cell["source"] = setup_cell_source().splitlines(keepends=True)
+                changed.append(str(path))
+            if cell["cell_type"] == "markdown" and "colab.research.google.com" in src:
+                new = re.sub(r"https://colab\.research\.google\.com/github/\S+?\.ipynb", colab_url(path.name), src)
+                if new != src:
+                    cell["source"] = new.splitlines(keepends=True)
+                    changed.append(str(path))
+        if write and str(path) in changed:
+            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    new = re.sub(
+        r"https://colab\.research\.google\.com/github/\S+?/notebooks/([^)\s]+\.ipynb)",
+        lambda m: colab_url(m.group(1)),
+        text,
+    )
+    if new != text:
+        changed.append(str(readme))
+        if write:
+            readme.write_text(new)
+    return changed
+
+
+if __name__ == "__main__":
+    stale = update(write="--check" not in sys.argv)
+    print("\n".join(stale) if stale else "all links agree with", REPO)
+    sys.exit(1 if stale and "--check" in sys.argv else 0)

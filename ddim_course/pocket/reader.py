@@ -1,0 +1,105 @@
+"""A simple rule-based reader of pocket scenes: which colour, shape and pattern an image shows.
+
+It judges the pocket model's samples and edits without another neural network: the background is
+grey (R = G = B) by construction, so every saturated pixel belongs to the shape.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+
+import numpy as np
+
+from .scenes import COLORS
+
+SATURATION = 0.25  # max(R, G, B) - min(R, G, B) above this is "the shape"
+_HUES = {name: colorsys.rgb_to_hsv(*rgb)[0] for name, rgb in COLORS.items()}
+
+
+@dataclass
+class Reading:
+    color: str | None
+    shape: str | None
+    pattern: str | None
+    center: tuple[float, float] | None  # (x, y) in pixels
+    mask: np.ndarray  # (H, W) bool: the pixels read as the shape
+
+
+def _as_float_image(image) -> np.ndarray:
+    from ..metrics import as_array
+
+    arr = as_array(image)
+    if arr.ndim == 4:
+        arr = arr[0]
+    return arr[..., :3].astype(np.float64)
+
+
+def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    out = mask.copy()
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            out |= np.roll(np.roll(mask, dy, 0), dx, 1)
+    return out
+
+
+def read_color(rgb_pixels: np.ndarray) -> str:
+    """The named colour whose hue is nearest to the mean hue of the given pixels."""
+    hue = colorsys.rgb_to_hsv(*np.median(rgb_pixels, axis=0))[0]
+    return min(_HUES, key=lambda n: min(abs(hue - _HUES[n]), 1 - abs(hue - _HUES[n])))
+
+
+def read_shape(mask: np.ndarray) -> str | None:
+    ys, xs = np.nonzero(mask)
+    if len(ys) < 20:
+        return None
+    top, bottom, left, right = ys.min(), ys.max(), xs.min(), xs.max()
+    h, w = bottom - top + 1, right - left + 1
+    fill = len(ys) / (h * w)
+    mid = (top + bottom) / 2
+    upper, lower = (ys < mid).sum(), (ys > mid).sum()
+    if lower > 0 and upper / lower < 0.6:
+        return "triangle"
+    return "square" if fill > 0.88 else "circle"
+
+
+def read_pattern(gray: np.ndarray, background: np.ndarray) -> str:
+    values = gray[background]
+    if values.size < 50 or values.std() < 0.04:
+        return "plain"
+    lo, hi = np.percentile(values, [2, 98])
+    if hi - lo < 0.1:
+        return "plain"
+    on = gray > (lo + hi) / 2
+    # the share of the rarer tone, counted on clean pixels only (edges are blends of both tones)
+    margin = 0.2 * (hi - lo)
+    n_lo, n_hi = (values < lo + margin).sum(), (values > hi - margin).sum()
+    minority = min(n_lo, n_hi) / max(n_lo + n_hi, 1)
+    rates = []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a = on[max(dy, 0) :, max(dx, 0) : on.shape[1] + min(dx, 0)]
+        b = on[: on.shape[0] - dy, max(-dx, 0) : on.shape[1] - max(dx, 0)]
+        va = background[max(dy, 0) :, max(dx, 0) : on.shape[1] + min(dx, 0)]
+        vb = background[: on.shape[0] - dy, max(-dx, 0) : on.shape[1] - max(dx, 0)]
+        valid = va & vb
+        rates.append((a != b)[valid].mean() if valid.any() else 0.0)
+    if max(rates) > 0 and min(rates) / max(rates) < 0.35 and minority > 0.25:
+        return "striped"
+    return "dotted" if minority < 0.4 else "checkered"
+
+
+def read_scene(image) -> Reading:
+    """Read colour, shape, pattern and the shape's centre from an image of a pocket scene."""
+    img = _as_float_image(image)
+    sat = img.max(axis=-1) - img.min(axis=-1)
+    mask = sat > SATURATION
+    if mask.sum() < 20:
+        color = shape = center = None
+    else:
+        color = read_color(img[mask])
+        shape = read_shape(mask)
+        ys, xs = np.nonzero(mask)
+        center = (float(xs.mean() + 0.5), float(ys.mean() + 0.5))
+    background = ~_dilate(mask, 2)
+    pattern = read_pattern(img.mean(axis=-1), background)
+    return Reading(color=color, shape=shape, pattern=pattern, center=center, mask=mask)

@@ -1,0 +1,223 @@
+"""Small ipywidgets explorers for the exercises.
+
+Each explorer is a thin layout around a plain function (``noisy_image_at``, ``guided_sample``,
+``compare_at_start_step``, ``EditExplorer.apply``) so the callbacks are tested without a browser.
+"""
+
+from __future__ import annotations
+
+import io
+
+import torch
+from PIL import Image
+
+from .ddim import Inversion, edit, img2img, invert, reconstruct, sample
+from .images import decode, encode
+from .metrics import psnr
+
+DISPLAY_SIZE = 256
+
+
+def _png(image: Image.Image, size: int = DISPLAY_SIZE) -> bytes:
+    if image.width < size:  # small pocket images: enlarge with sharp pixels so details stay visible
+        image = image.resize((size, round(image.height * size / image.width)), Image.NEAREST)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _image_widget(image: Image.Image | None = None):
+    import ipywidgets as w
+
+    return w.Image(
+        value=_png(image) if image is not None else b"", format="png", layout=w.Layout(width=f"{DISPLAY_SIZE}px")
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# notebook 01: t -> x_t
+# --------------------------------------------------------------------------------------------------
+@torch.inference_mode()
+def noisy_image_at(pipe, latents: torch.Tensor, noise: torch.Tensor, t: int) -> tuple[Image.Image, float]:
+    """The image decoded from x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise, and a_t."""
+    t = int(t)
+    n = pipe.scheduler.config.num_train_timesteps
+    if not 0 <= t < n:
+        raise ValueError(f"t must be in [0, {n - 1}], got {t}")
+    noisy = pipe.scheduler.add_noise(latents, noise, torch.tensor([t]))
+    return decode(pipe, noisy)[0], float(pipe.scheduler.alphas_cumprod[t])
+
+
+def noise_explorer(pipe, image, *, seed: int = 0):
+    """A slider over t that shows the noisy image x_t and its alpha_bar."""
+    import ipywidgets as w
+
+    latents = encode(pipe, image)
+    noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed)).to(latents.device)
+    n = pipe.scheduler.config.num_train_timesteps
+    slider = w.IntSlider(value=0, min=0, max=n - 1, step=10, description="t", continuous_update=False)
+    picture, label = _image_widget(), w.HTML()
+
+    def update(change=None):
+        im, a = noisy_image_at(pipe, latents, noise, slider.value)
+        picture.value = _png(im)
+        label.value = (
+            f"t = {slider.value}: alpha_bar = {a:.4f}, signal scale sqrt(alpha_bar) = {a**0.5:.3f}, "
+            f"noise scale sqrt(1 - alpha_bar) = {(1 - a) ** 0.5:.3f}"
+        )
+
+    slider.observe(update, names="value")
+    update()
+    return w.VBox([slider, picture, label])
+
+
+# --------------------------------------------------------------------------------------------------
+# notebook 02: guidance
+# --------------------------------------------------------------------------------------------------
+def guided_sample(
+    pipe, prompt: str, guidance_scale: float, *, seed: int = 0, num_inference_steps: int = 50, eta: float = 0.0
+) -> Image.Image:
+    """One sample from a fixed seed (so only the knob you move changes the picture)."""
+    gen = torch.Generator().manual_seed(seed)
+    return sample(
+        pipe,
+        prompt,
+        guidance_scale=guidance_scale,
+        num_inference_steps=num_inference_steps,
+        eta=eta,
+        generator=gen,
+        progress=False,
+    )[0]
+
+
+def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: int = 50):
+    """A prompt box and sliders for guidance and eta, with the sample from a fixed seed."""
+    import ipywidgets as w
+
+    text = w.Text(value=prompt, description="prompt", layout=w.Layout(width="480px"), continuous_update=False)
+    guidance = w.FloatSlider(value=5.0, min=0.0, max=15.0, step=0.5, description="guidance", continuous_update=False)
+    eta = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="eta", continuous_update=False)
+    picture, label = _image_widget(), w.HTML()
+
+    def update(change=None):
+        im = guided_sample(
+            pipe, text.value, guidance.value, seed=seed, num_inference_steps=num_inference_steps, eta=eta.value
+        )
+        picture.value = _png(im)
+        label.value = f"seed {seed}, guidance {guidance.value}, eta {eta.value}"
+
+    for control in (text, guidance, eta):
+        control.observe(update, names="value")
+    update()
+    return w.VBox([text, guidance, eta, picture, label])
+
+
+# --------------------------------------------------------------------------------------------------
+# notebook 04: start_step, inversion against img2img
+# --------------------------------------------------------------------------------------------------
+def compare_at_start_step(
+    pipe, image, inversion: Inversion, start_step: int, *, guidance_scale: float = 1.0, seed: int = 0
+) -> dict:
+    """Reconstruction from the inverted latent and img2img from fresh noise at one start_step, with PSNRs."""
+    rec = reconstruct(pipe, inversion, start_step=start_step, guidance_scale=guidance_scale, progress=False)[0]
+    other = img2img(
+        pipe,
+        image,
+        inversion.prompt,
+        start_step=start_step,
+        guidance_scale=guidance_scale,
+        num_inference_steps=inversion.num_inference_steps,
+        generator=torch.Generator().manual_seed(seed),
+        progress=False,
+    )[0]
+    return {
+        "reconstruction": rec,
+        "img2img": other,
+        "psnr_reconstruction": psnr(image, rec),
+        "psnr_img2img": psnr(image, other),
+    }
+
+
+def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: float = 1.0):
+    """A start_step slider: original, reconstruction and img2img side by side."""
+    import ipywidgets as w
+
+    slider = w.IntSlider(
+        value=10, min=0, max=inversion.num_inference_steps - 1, description="start_step", continuous_update=False
+    )
+    pics = [_image_widget(image), _image_widget(), _image_widget()]
+    label = w.HTML()
+
+    def update(change=None):
+        r = compare_at_start_step(pipe, image, inversion, slider.value, guidance_scale=guidance_scale)
+        pics[1].value, pics[2].value = _png(r["reconstruction"]), _png(r["img2img"])
+        label.value = (
+            f"start_step {slider.value} (t = {inversion.timestep_at(slider.value)}): "
+            f"reconstruction {r['psnr_reconstruction']:.1f} dB, img2img {r['psnr_img2img']:.1f} dB"
+        )
+
+    slider.observe(update, names="value")
+    update()
+    titles = [w.HTML(f"<b>{t}</b>") for t in ("original", "from the inversion", "img2img (fresh noise)")]
+    return w.VBox([slider, w.HBox([w.VBox([t, p]) for t, p in zip(titles, pics)]), label])
+
+
+# --------------------------------------------------------------------------------------------------
+# notebook 05: editing
+# --------------------------------------------------------------------------------------------------
+class EditExplorer:
+    """Invert once, then edit as often as you like: a target prompt, start_step and guidance, and Apply."""
+
+    def __init__(
+        self,
+        pipe,
+        image,
+        source_prompt: str,
+        target_prompt: str,
+        *,
+        start_step: int = 10,
+        guidance_scale: float = 7.5,
+        num_inference_steps: int = 50,
+    ):
+        self.pipe, self.image, self.source_prompt = pipe, image, source_prompt
+        self.num_inference_steps = num_inference_steps
+        self.inversion = invert(pipe, image, source_prompt, num_inference_steps=num_inference_steps, progress=False)
+        self.target_prompt, self.start_step, self.guidance_scale = target_prompt, start_step, guidance_scale
+        self.result: Image.Image | None = None
+        self._widget = None
+
+    def apply(self) -> Image.Image:
+        """Edit with the current settings, reusing the cached inversion."""
+        self.result = edit(
+            self.pipe,
+            self.image,
+            self.source_prompt,
+            self.target_prompt,
+            start_step=self.start_step,
+            guidance_scale=self.guidance_scale,
+            num_inference_steps=self.num_inference_steps,
+            inversion=self.inversion,
+            progress=False,
+        )[0]
+        return self.result
+
+    def widget(self):
+        import ipywidgets as w
+
+        text = w.Text(value=self.target_prompt, description="target", layout=w.Layout(width="480px"))
+        start = w.IntSlider(value=self.start_step, min=0, max=self.num_inference_steps - 1, description="start_step")
+        guidance = w.FloatSlider(value=self.guidance_scale, min=1.0, max=15.0, step=0.5, description="guidance")
+        button = w.Button(description="Apply", button_style="primary")
+        before, after, label = _image_widget(self.image), _image_widget(), w.HTML()
+
+        def on_click(_=None):
+            self.target_prompt, self.start_step, self.guidance_scale = text.value, start.value, guidance.value
+            label.value = "editing ..."
+            im = self.apply()
+            after.value = _png(im)
+            label.value = f"'{text.value}', start_step {start.value}, guidance {guidance.value}"
+
+        button.on_click(on_click)
+        on_click()
+        self._widget = w.VBox([text, start, guidance, button, w.HBox([before, after]), label])
+        return self._widget
