@@ -89,3 +89,70 @@ def test_reader_reads_drawn_scenes():
     blank = np.full((64, 64, 3), 0.5, np.float32)
     r = read_scene(blank)
     assert r.color is None and r.shape is None and r.pattern == "plain"
+
+
+# ------------------------------------------------------------------------------------------------
+# the shipped pocket model (no skip: the course depends on it)
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pocket():
+    return load_pipeline("pocket", device="cpu")
+
+
+def test_pocket_model_ships_as_a_small_safetensors_pipeline(pocket):
+    from ddim_course.models import POCKET_DIR
+
+    files = [p for p in POCKET_DIR.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 40 * 2**20
+    assert any(p.suffix == ".safetensors" for p in files) and not any(p.suffix in (".bin", ".pt") for p in files)
+    assert (POCKET_DIR / "README.md").exists()
+    cfg = pocket.scheduler.config
+    assert (cfg.beta_start, cfg.beta_end, cfg.beta_schedule, cfg.num_train_timesteps, cfg.prediction_type) == (
+        0.00085,
+        0.012,
+        "scaled_linear",
+        1000,
+        "epsilon",
+    )
+    assert pocket.unet.config.sample_size * pocket.vae_scale_factor == 64
+
+
+def test_pocket_model_follows_a_prompt(pocket):
+    from ddim_course.pocket.reader import read_scene
+
+    prompts = [
+        "a red circle on a plain background",
+        "a blue square on a striped background",
+        "a yellow triangle on a plain background",
+        "a green circle on a checkered background",
+    ]
+    images = sample(pocket, prompts, guidance_scale=5.0, generator=torch.Generator().manual_seed(0), progress=False)
+    reads = [read_scene(im) for im in images]
+    colours = sum(r.color == p.split()[1] for r, p in zip(reads, prompts))
+    shapes = sum(r.shape == p.split()[2] for r, p in zip(reads, prompts))
+    assert colours == 4 and shapes >= 3, [(r.color, r.shape, r.pattern) for r in reads]
+
+
+def test_pocket_model_inverts_reconstructs_and_edits(pocket):
+    from ddim_course import decode, edit, encode, invert, psnr, reconstruct
+    from ddim_course.pocket.reader import read_scene
+
+    scene = draw_scene("red", "circle", "striped", seed=2024, center=(30, 34), shape_size=26)
+    image = scene.pil()
+    inv = invert(pocket, image, scene.caption, progress=False)
+    vae = psnr(image, decode(pocket, encode(pocket, image))[0])
+    back = psnr(image, reconstruct(pocket, inv, start_step=0, progress=False)[0])
+    assert back > 24 and back > vae - 3, (back, vae)
+    edited = edit(
+        pocket,
+        image,
+        scene.caption,
+        "a blue circle on a striped background",
+        start_step=15,
+        guidance_scale=5.0,
+        inversion=inv,
+        progress=False,
+    )[0]
+    r = read_scene(edited)
+    assert r.color == "blue"
+    assert np.hypot(r.center[0] - scene.center[0], r.center[1] - scene.center[1]) < 4

@@ -1,0 +1,145 @@
+"""Beyond plain DDIM inversion: null-text inversion and negative-prompt inversion.
+
+Both return an :class:`~ddim_course.ddim.Inversion`, so ``reconstruct`` and ``edit`` use them unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .ddim import (
+    Inversion,
+    _alphas,
+    _check_guidance,
+    _prediction_type,
+    _schedule,
+    _unet_eps,
+    ddim_step,
+    encode_text,
+    invert,
+)
+
+
+@contextlib.contextmanager
+def _frozen(module: torch.nn.Module):
+    """Turn off gradients for a module's weights for a while (we optimise an input, not the model)."""
+    before = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), before):
+            p.requires_grad_(flag)
+
+
+def null_text_invert(
+    pipe,
+    image,
+    prompt: str,
+    *,
+    num_inference_steps: int = 50,
+    guidance_scale: float = 7.5,
+    inner_steps: int = 10,
+    learning_rate: float = 1e-2,
+    early_stop: float = 1e-5,
+    progress: bool = True,
+) -> Inversion:
+    """Null-text inversion (Mokady et al., 2022): learn one unconditional embedding per step.
+
+    The pivot is DDIM inversion at guidance 1. Then, from the noisiest step down, Adam tunes the
+    unconditional ("null-text") embedding so that the *guided* DDIM step lands on the pivot's next latent.
+    The learning rate decays over the steps and each step stops early once its loss is small.
+    """
+    g = _check_guidance(guidance_scale)
+    if inner_steps < 0:
+        raise ValueError(f"inner_steps must be >= 0, got {inner_steps}")
+    start = time.perf_counter()
+    pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
+    timesteps, ratio = _schedule(pipe, num_inference_steps)
+    alphas, final = _alphas(pipe)
+    ptype = _prediction_type(pipe)
+    n = num_inference_steps
+    batch = pivot.latents[0].shape[0]
+    with torch.inference_mode():
+        cond, uncond0 = encode_text(pipe, prompt, guidance=True, batch=batch)
+    cond, uncond = cond.clone(), uncond0.clone().float()
+    x = pivot.latents[-1].clone()
+    embeddings, losses, calls = [], [], n  # the pivot cost n UNet calls
+    with _frozen(pipe.unet), _frozen(pipe.text_encoder):
+        for i in tqdm(range(n), desc="null-text inversion", disable=not progress, leave=False):
+            t = timesteps[i]
+            target = pivot.latents[n - i - 1].clone()
+            with torch.no_grad():
+                eps_cond = pipe.unet(x.to(pipe.unet.dtype), t, encoder_hidden_states=cond).sample.float()
+            calls += 1
+            uncond = uncond.detach().requires_grad_(True)
+            opt = torch.optim.Adam([uncond], lr=learning_rate * (1.0 - i / 100.0))
+            loss_value = float("nan")
+            for _ in range(inner_steps):
+                eps_uncond = pipe.unet(
+                    x.to(pipe.unet.dtype), t, encoder_hidden_states=uncond.to(pipe.unet.dtype)
+                ).sample.float()
+                calls += 1
+                eps = eps_uncond + g * (eps_cond - eps_uncond)
+                x_prev = ddim_step(eps, t, t - ratio, x, alphas, final_alpha_cumprod=final, prediction_type=ptype)
+                loss = F.mse_loss(x_prev, target)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loss_value = loss.item()
+                if loss_value < early_stop + i * 2e-5:
+                    break
+            uncond = uncond.detach()
+            embeddings.append(uncond.to(cond.dtype))
+            losses.append(loss_value)
+            with torch.no_grad():
+                eps = _unet_eps(pipe, x, t, cond, uncond.to(cond.dtype), g)
+                calls += 2
+                x = ddim_step(eps, t, t - ratio, x, alphas, final_alpha_cumprod=final, prediction_type=ptype)
+    return Inversion(
+        latents=pivot.latents,
+        timesteps=timesteps,
+        prompt=prompt,
+        guidance_scale=g,
+        num_inference_steps=n,
+        uncond_embeddings=embeddings,
+        method="null-text",
+        unet_calls=calls,
+        info={"losses": losses, "seconds": time.perf_counter() - start},
+    )
+
+
+def negative_prompt_invert(
+    pipe,
+    image,
+    prompt: str,
+    *,
+    num_inference_steps: int = 50,
+    guidance_scale: float = 7.5,
+    progress: bool = True,
+) -> Inversion:
+    """Negative-prompt inversion (Miyake et al., 2023): DDIM inversion at guidance 1, then guided sampling
+    with the source prompt as the negative prompt. No optimisation: same cost as plain DDIM inversion.
+
+    With the prompt as its own negative, the guided noise estimate equals the conditional one at any
+    guidance, so reconstruction retraces the guidance-1 inversion; an edit pushes away from the source prompt.
+    """
+    g = _check_guidance(guidance_scale)
+    start = time.perf_counter()
+    pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
+    return Inversion(
+        latents=pivot.latents,
+        timesteps=pivot.timesteps,
+        prompt=prompt,
+        guidance_scale=g,
+        num_inference_steps=num_inference_steps,
+        negative_prompt=prompt,
+        method="negative-prompt",
+        unet_calls=pivot.unet_calls,
+        info={"seconds": time.perf_counter() - start},
+    )

@@ -1,0 +1,60 @@
+"""Null-text and negative-prompt inversion on a tiny random pipeline."""
+
+import torch
+
+import ddim_course.inversions as inversions
+from ddim_course import edit, invert, reconstruct
+from ddim_course.inversions import negative_prompt_invert, null_text_invert
+from ddim_course.pocket.scenes import draw_scene
+
+PROMPT = "a red circle on a striped background"
+
+
+def _error(pipe, inv, **kw):
+    back = reconstruct(pipe, inv, start_step=0, output_type="latent", progress=False, **kw)
+    return (back - inv.clean_latent).pow(2).mean().item()
+
+
+def test_null_text_lowers_the_reconstruction_error_at_high_guidance(pipe):
+    image = draw_scene(seed=12).pil()
+    ddim = invert(pipe, image, PROMPT, num_inference_steps=5, progress=False)
+    plain = _error(pipe, ddim, guidance_scale=7.5)
+    nti = null_text_invert(
+        pipe, image, PROMPT, num_inference_steps=5, guidance_scale=7.5, inner_steps=10, progress=False
+    )
+    assert nti.method == "null-text" and len(nti.uncond_embeddings) == 5
+    learned = _error(pipe, nti)
+    assert learned < 0.8 * plain, (learned, plain)
+    # the learned embeddings differ from the empty prompt's and the UNet's weights were left alone
+    assert all(p.requires_grad for p in pipe.unet.parameters())
+    assert nti.unet_calls > 5
+    assert edit(
+        pipe,
+        image,
+        PROMPT,
+        "a blue circle on a striped background",
+        start_step=1,
+        num_inference_steps=5,
+        inversion=nti,
+        progress=False,
+    )[0].size == (64, 64)
+
+
+def test_negative_prompt_inversion_is_one_plain_pass(pipe, monkeypatch):
+    image = draw_scene(seed=13).pil()
+    passes = []
+    real = inversions.invert
+
+    def counting(*args, **kwargs):
+        passes.append(kwargs.get("guidance_scale"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inversions, "invert", counting)
+    npi = negative_prompt_invert(pipe, image, PROMPT, num_inference_steps=5, progress=False)
+    assert passes == [1.0] and npi.unet_calls == 5 and npi.negative_prompt == PROMPT
+    # with the prompt as its own negative, guided reconstruction equals the guidance-1 one
+    g1 = invert(pipe, image, PROMPT, num_inference_steps=5, progress=False)
+    a = reconstruct(pipe, npi, start_step=0, output_type="latent", progress=False)
+    b = reconstruct(pipe, g1, start_step=0, output_type="latent", progress=False)
+    assert torch.allclose(a, b, atol=1e-5)
+    assert _error(pipe, npi) < _error(pipe, g1, guidance_scale=7.5)
