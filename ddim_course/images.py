@@ -30,6 +30,10 @@ class ImageLoadError(ValueError):
     """An image could not be loaded; the message says why and what to do."""
 
 
+def _size(n: float) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.1f} kB"
+
+
 def _fetch(url: str) -> bytes:
     import requests
 
@@ -43,16 +47,20 @@ def _fetch(url: str) -> bytes:
                 raise ImageLoadError(f"{url} returned {kind!r}, not an image; use a direct link to the image file")
             size = int(r.headers.get("Content-Length") or 0)
             if size > MAX_DOWNLOAD_BYTES:
-                raise ImageLoadError(f"{url} is {size / 2**20:.1f} MB; the limit is {MAX_DOWNLOAD_BYTES // 2**20} MB")
+                raise ImageLoadError(
+                    f"{url} is {_size(size)}; the limit is {_size(MAX_DOWNLOAD_BYTES)}: download a smaller image"
+                )
             data = bytearray()
             for chunk in r.iter_content(64 * 1024):
                 data += chunk
                 if len(data) > MAX_DOWNLOAD_BYTES:
-                    raise ImageLoadError(f"{url} is over {MAX_DOWNLOAD_BYTES // 2**20} MB; download a smaller image")
+                    raise ImageLoadError(
+                        f"{url} is over {_size(MAX_DOWNLOAD_BYTES)}, the limit: download a smaller image"
+                    )
             return bytes(data)
     except requests.Timeout:
         raise ImageLoadError(
-            f"timed out fetching {url} (connect {CONNECT_TIMEOUT:.0f} s, read {READ_TIMEOUT:.0f} s); "
+            f"timed out fetching {url} (connect {CONNECT_TIMEOUT:g} s, read {READ_TIMEOUT:g} s); "
             "check your connection or use a local file (the course ships some in images/)"
         ) from None
     except requests.HTTPError as e:

@@ -95,6 +95,7 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*safety.checker.*")
+            warnings.filterwarnings("ignore", message=".*torch_dtype.*")  # older diffusers know no `dtype`
             pipe = StableDiffusionPipeline.from_pretrained(source, **kwargs)
     except Exception as e:  # noqa: BLE001 - turned into one clear error below
         raise ModelLoadError(_not_found_message(name, _explain(e))) from None
@@ -133,9 +134,10 @@ class Preset:
     source_prompt: str
     edit_prompts: tuple[str, ...]
     sample_prompts: tuple[str, ...]
-    guidance_scale: float = 7.5
+    guidance_scale: float = 7.5  # for sampling
     inversion_guidance: float = 1.0
     edit_start_step: int = 10
+    edit_guidance: float = 7.5  # for edits from a plain DDIM inversion
     num_inference_steps: int = 50
     extra_images: dict = field(default_factory=dict)  # name -> (source prompt, edit prompts)
 
@@ -165,6 +167,7 @@ PRESETS: dict[str, Preset] = {
         ),
         guidance_scale=5.0,
         edit_start_step=15,
+        edit_guidance=2.0,  # measured: colour edits right, background kept (python -m ddim_course.pocket.evaluate)
     ),
     SD15: Preset(
         name=SD15,

@@ -133,7 +133,7 @@ def test_url_image_html_timeout_and_oversize(server, monkeypatch):
     with pytest.raises(ImageLoadError, match="timed out"):
         load_image(f"{server}/slow.png")
     monkeypatch.setattr(images, "MAX_DOWNLOAD_BYTES", 1000)
-    with pytest.raises(ImageLoadError, match="limit is"):
+    with pytest.raises(ImageLoadError, match="the limit is"):
         load_image(f"{server}/big.png")
 
 
