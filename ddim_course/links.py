@@ -32,8 +32,8 @@ def setup_cell_source() -> str:
         'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         "\n"
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ddim-course @ git+{REPO}@{BRANCH}"], '
-        "check=True)"
+        f'    url = "ddim-course @ git+{REPO}@{BRANCH}"\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)'
     )
 
 
@@ -57,7 +57,7 @@ def update(write: bool = True) -> list[str]:
                     cell["source"] = new.splitlines(keepends=True)
                     changed.append(str(path))
         if write and str(path) in changed:
-            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
     readme = ROOT / "README.md"
     text = readme.read_text()
     new = re.sub(

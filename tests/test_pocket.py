@@ -135,6 +135,7 @@ def test_pocket_model_follows_a_prompt(pocket):
 
 def test_pocket_model_inverts_reconstructs_and_edits(pocket):
     from ddim_course import decode, edit, encode, invert, psnr, reconstruct
+    from ddim_course.models import PRESETS
     from ddim_course.pocket.reader import read_scene
 
     scene = draw_scene("red", "circle", "striped", seed=2024, center=(30, 34), shape_size=26)
