@@ -17,7 +17,8 @@ from .metrics import psnr
 from .models import get_preset, load_pipeline
 
 
-def _best(fn, repeats: int) -> float:
+def best_time(fn, repeats: int) -> float:
+    """The fastest of ``repeats`` runs of ``fn``, in seconds (the least disturbed by other work)."""
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -68,13 +69,13 @@ def bench_overhead(pipe, *, steps: int = 50, guidance: float = 5.0, repeats: int
     def ours_invert():
         invert(pipe, latents, prompt, num_inference_steps=steps, progress=False)
 
-    _best(ours_sample, 1)  # warm up
+    best_time(ours_sample, 1)  # warm up
     rows = []
     for name, fn, base in (
         ("sample (guided)", ours_sample, lambda: bare(True)),
         ("invert (guidance 1)", ours_invert, lambda: bare(False)),
     ):
-        a, b = _best(fn, repeats), _best(base, repeats)
+        a, b = best_time(fn, repeats), best_time(base, repeats)
         rows.append([name, f"{a:.3f}", f"{b:.3f}", f"{a / b:.3f}"])
     return _table(
         f"Overhead over the bare UNet loop ({steps} steps, best of {repeats}, {pipe.device})",

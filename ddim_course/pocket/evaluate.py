@@ -119,18 +119,12 @@ def colour_edits(pipe, scenes, start_step=15, guidance=2.0, steps=50, batch=16):
 
 
 def speed(pipe, prompt, repeats=3):
-    def best(fn):
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times)
+    from ..bench import best_time
 
     image = draw_scenes(1, seed=HELD_OUT_SEED + 99)[0].pil()
     gen = torch.Generator().manual_seed(0)
-    t_sample = best(lambda: sample(pipe, prompt, guidance_scale=5.0, generator=gen, progress=False))
-    t_invert = best(lambda: invert(pipe, image, prompt, progress=False))
+    t_sample = best_time(lambda: sample(pipe, prompt, guidance_scale=5.0, generator=gen, progress=False), repeats)
+    t_invert = best_time(lambda: invert(pipe, image, prompt, progress=False), repeats)
     return t_sample, t_invert
 
 
