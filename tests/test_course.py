@@ -121,22 +121,31 @@ def test_notebooks_exist_in_order_and_are_committed_without_outputs():
     ]
     for path in notebooks():
         nb = json.loads(path.read_text())
-        checked = 0
-        for cell in nb["cells"]:
+        sidecar = path.parent / "checks" / f"{path.stem}.json"
+        expected = json.loads(sidecar.read_text())
+        checked = []
+        for index, cell in enumerate(nb["cells"]):
             if cell["cell_type"] != "code":
                 continue
-            src = "".join(cell["source"])
-            kept = "keep_output" in cell.get("metadata", {}).get("tags", [])
-            if src.startswith("# NBVAL_CHECK_OUTPUT"):
-                checked += 1
-                # the expected output is stored (tagged keep_output) and the cell counts as run, or nbval skips it
-                assert kept and cell["outputs"] and cell["execution_count"], f"{path.name}: check cell lacks output"
-                for out in cell["outputs"]:
-                    assert out["output_type"] in ("stream", "execute_result"), f"{path.name}: only text is kept"
-            else:
-                assert not kept and not cell["outputs"], f"{path.name}: a cell was committed with outputs"
-                assert cell["execution_count"] is None
-        assert checked >= 2, f"{path.name} needs cells with # NBVAL_CHECK_OUTPUT"
+            assert not cell["outputs"] and cell["execution_count"] is None, f"{path.name}: committed with outputs"
+            if "".join(cell["source"]).startswith("# NBVAL_CHECK_OUTPUT"):
+                checked.append(str(index))
+        # every check cell has its expected text beside the notebook (or nbval would have nothing to compare)
+        assert sorted(checked) == sorted(expected), f"{path.name}: re-run tools/record_checks.py"
+        for entry in expected.values():
+            assert entry["outputs"] and all(o["output_type"] in ("stream", "execute_result") for o in entry["outputs"])
+        assert len(checked) >= 2, f"{path.name} needs cells with # NBVAL_CHECK_OUTPUT"
+
+
+def test_nbval_sees_the_expected_outputs():
+    import nbformat
+
+    from conftest import with_expected_outputs
+
+    path = notebooks()[0]
+    nb = with_expected_outputs(nbformat.read(path, as_version=4), path)
+    checks = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# NBVAL_CHECK_OUTPUT")]
+    assert checks and all(c.outputs and c.execution_count for c in checks)
 
 
 def test_every_notebook_has_the_colab_setup_cell_and_badge():

@@ -1,12 +1,13 @@
 """Run notebooks and keep only the outputs nbval must check: ``python tools/record_checks.py notebooks/*.ipynb``.
 
-Cells that start with ``# NBVAL_CHECK_OUTPUT`` keep their text output (tagged ``keep_output``, which nbstripout
-respects) and an execution count, so that nbval compares them; every other cell is stripped. Prints each
-notebook's run time. Use the model the tests use (the pocket model on a CPU).
+The notebook is saved with no outputs at all. The text output of the cells that start with
+``# NBVAL_CHECK_OUTPUT`` goes to ``notebooks/checks/NAME.json``, which the repo's conftest.py hands to nbval
+so that it compares them. Prints each notebook's run time. Use the model the tests use (pocket, CPU).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -22,32 +23,30 @@ def record(path: Path) -> float:
     start = time.perf_counter()
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
-    count = 0
-    for cell in nb.cells:
+    count, expected = 0, {}
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         cell.metadata.pop("execution", None)
-        tags = [t for t in cell.metadata.get("tags", []) if t != "keep_output"]
+        if cell.metadata.get("tags") == ["keep_output"]:
+            cell.metadata.pop("tags")
         if cell.source.startswith(MARK):
             count += 1
-            cell.outputs = [
+            outputs = [
                 o
                 for o in cell.outputs
                 if o.output_type == "execute_result" or (o.output_type == "stream" and o.name == "stdout")
             ]
-            for o in cell.outputs:
+            for o in outputs:
                 if o.output_type == "execute_result":
                     o.data = {k: v for k, v in o.data.items() if k.startswith("text/")}
                     o.execution_count = count
                     o.metadata = {}
-            cell.execution_count = count
-            tags.append("keep_output")
-        else:
-            cell.outputs, cell.execution_count = [], None
-        if tags:
-            cell.metadata["tags"] = tags
-        else:
-            cell.metadata.pop("tags", None)
+            expected[str(index)] = {"execution_count": count, "outputs": outputs}
+        cell.outputs, cell.execution_count = [], None
+    checks = path.parent / "checks"
+    checks.mkdir(exist_ok=True)
+    (checks / f"{path.stem}.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
     return seconds
