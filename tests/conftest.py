@@ -1,3 +1,8 @@
+import contextlib
+import http.server
+import threading
+import time
+
 import pytest
 import torch
 
@@ -42,3 +47,31 @@ def pipe():
 @pytest.fixture(scope="session")
 def vpipe():
     return tiny_pipeline("v_prediction", seed=1)
+
+
+@contextlib.contextmanager
+def local_server(routes: dict):
+    """An HTTP server on 127.0.0.1 serving ``routes``: path -> (content type, body, delay in seconds)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            kind, body, delay = routes[self.path]
+            time.sleep(delay)
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()

@@ -2,10 +2,7 @@
 disk was changed. A row either raises the error a learner sees, or works (possibly with a warning)."""
 
 import hashlib
-import http.server
 import re
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +22,7 @@ from ddim_course import (
     sample,
 )
 from ddim_course.pocket.scenes import draw_scene
-from tests.conftest import tiny_pipeline
+from tests.conftest import local_server, tiny_pipeline
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "bad_input.md"
 PROMPT = "a red circle on a striped background"
@@ -44,32 +41,15 @@ def _save(tmp, name, im, **kw):
     return path
 
 
-class _Server(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
-        if self.path == "/slow.png":
-            time.sleep(1.0)
-        body, kind = (
-            (b"<html>not an image</html>", "text/html") if self.path == "/page" else (b"\0" * 5000, "image/png")
-        )
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def url():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Server)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    routes = {
+        "/slow.png": ("image/png", b"\0" * 5000, 1.0),
+        "/page": ("text/html", b"<html>not an image</html>", 0),
+        "/big.png": ("image/png", b"\0" * 5000, 0),
+    }
+    with local_server(routes) as address:
+        yield address
 
 
 def _bomb(tmp):
@@ -162,7 +142,7 @@ CASES = [
     (
         "url-timeout",
         "a URL that answers too slowly (local server)",
-        lambda t, p, u: _slow(u),
+        lambda t, p, u: _load_with("READ_TIMEOUT", 0.3, f"{u}/slow.png"),
         (ImageLoadError, "timed out"),
     ),
     (
@@ -171,7 +151,12 @@ CASES = [
         lambda t, p, u: load_image(f"{u}/page"),
         (ImageLoadError, "not an image"),
     ),
-    ("url-oversized", "a download over the size limit", lambda t, p, u: _big(u), (ImageLoadError, "limit is")),
+    (
+        "url-oversized",
+        "a download over the size limit",
+        lambda t, p, u: _load_with("MAX_DOWNLOAD_BYTES", 1000, f"{u}/big.png"),
+        (ImageLoadError, "limit is"),
+    ),
     (
         "start-step",
         "start_step 50 with 50 steps",
@@ -236,24 +221,16 @@ CASES = [
 ]
 
 
-def _slow(u):
+def _load_with(setting: str, value, url: str):
+    """load_image(url) with one of images.py's limits lowered for the test (then restored)."""
     import ddim_course.images as images
 
-    old, images.READ_TIMEOUT = images.READ_TIMEOUT, 0.3
+    old = getattr(images, setting)
+    setattr(images, setting, value)
     try:
-        return load_image(f"{u}/slow.png")
+        return load_image(url)
     finally:
-        images.READ_TIMEOUT = old
-
-
-def _big(u):
-    import ddim_course.images as images
-
-    old, images.MAX_DOWNLOAD_BYTES = images.MAX_DOWNLOAD_BYTES, 1000
-    try:
-        return load_image(f"{u}/big.png")
-    finally:
-        images.MAX_DOWNLOAD_BYTES = old
+        setattr(images, setting, old)
 
 
 def _bad_inversion(pipe):

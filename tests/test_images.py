@@ -1,9 +1,6 @@
 """Loading images: every kind of input a learner may hand over, good and bad."""
 
-import http.server
 import io
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -13,6 +10,7 @@ from PIL import Image
 from ddim_course import ImageLoadError, decode, encode, load_image, pil_to_tensor, psnr, show_images, tensor_to_pil
 from ddim_course.images import IMAGES_DIR, example_image
 from ddim_course.pocket.scenes import draw_scene
+from tests.conftest import local_server
 
 
 def _png_bytes(im):
@@ -87,54 +85,26 @@ def test_decompression_bomb(tmp_path):
         load_image(bomb)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict = {}
-
-    def do_GET(self):  # noqa: N802
-        kind, body, delay = self.routes[self.path]
-        if delay:
-            time.sleep(delay)
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server(monkeypatch):
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-def test_url_image_html_timeout_and_oversize(server, monkeypatch):
+def test_url_image_html_timeout_and_oversize(monkeypatch):
     import ddim_course.images as images
 
     png = _png_bytes(draw_scene(seed=1).pil())
-    _Handler.routes = {
+    routes = {
         "/ok.png": ("image/png", png, 0),
         "/page": ("text/html; charset=utf-8", b"<html>hi</html>", 0),
         "/slow.png": ("image/png", png, 1.5),
         "/big.png": ("image/png", b"\0" * 3000, 0),
     }
-    assert load_image(f"{server}/ok.png").size == (64, 64)
-    with pytest.raises(ImageLoadError, match="'text/html', not an image"):
-        load_image(f"{server}/page")
-    monkeypatch.setattr(images, "READ_TIMEOUT", 0.3)
-    with pytest.raises(ImageLoadError, match="timed out"):
-        load_image(f"{server}/slow.png")
-    monkeypatch.setattr(images, "MAX_DOWNLOAD_BYTES", 1000)
-    with pytest.raises(ImageLoadError, match="the limit is"):
-        load_image(f"{server}/big.png")
+    with local_server(routes) as server:
+        assert load_image(f"{server}/ok.png").size == (64, 64)
+        with pytest.raises(ImageLoadError, match="'text/html', not an image"):
+            load_image(f"{server}/page")
+        monkeypatch.setattr(images, "READ_TIMEOUT", 0.3)
+        with pytest.raises(ImageLoadError, match="timed out"):
+            load_image(f"{server}/slow.png")
+        monkeypatch.setattr(images, "MAX_DOWNLOAD_BYTES", 1000)
+        with pytest.raises(ImageLoadError, match="the limit is"):
+            load_image(f"{server}/big.png")
 
 
 def test_psnr():
