@@ -1,4 +1,4 @@
-"""Benchmarks that print tables: ``python -m ddim_course.bench [overhead|inversions|all] [--model pocket]``.
+"""Benchmarks that print tables: ``python -m ddim_course.bench [overhead|cost|widgets|inversions|course|all]``.
 
 Speed is compared as ratios measured in the same run (machines are noisy); quality as PSNR.
 """
@@ -6,8 +6,13 @@ Speed is compared as ratios measured in the same run (machines are noisy); quali
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import time
+from functools import partial
+from pathlib import Path
 
 import torch
 
@@ -25,6 +30,17 @@ def best_time(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+def best_times(fns, repeats: int) -> list[float]:
+    """Like :func:`best_time` for several functions, run in turns so that a slow spell hits them all alike."""
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return [min(ts) for ts in times]
 
 
 def _table(title: str, header: list[str], rows: list[list]) -> str:
@@ -75,7 +91,7 @@ def bench_overhead(pipe, *, steps: int = 50, guidance: float = 5.0, repeats: int
         ("sample (guided)", ours_sample, lambda: bare(True)),
         ("invert (guidance 1)", ours_invert, lambda: bare(False)),
     ):
-        a, b = best_time(fn, repeats), best_time(base, repeats)
+        a, b = best_times([fn, base], repeats)
         rows.append([name, f"{a:.3f}", f"{b:.3f}", f"{a / b:.3f}"])
     return _table(
         f"Overhead over the bare UNet loop ({steps} steps, best of {repeats}, {pipe.device})",
@@ -84,17 +100,143 @@ def bench_overhead(pipe, *, steps: int = 50, guidance: float = 5.0, repeats: int
     )
 
 
-def bench_inversions(pipe, *, n_images: int = 3, guidance: float = 7.5, inner_steps: int = 10) -> str:
-    """DDIM, null-text and negative-prompt inversion: reconstruction at high guidance, time, UNet calls."""
-    from .inversions import negative_prompt_invert, null_text_invert
+def bench_inversion_cost(pipe, *, n_images: int = 3, steps: int = 50, guided: float = 3.5, repeats: int = 3) -> str:
+    """Inversion at guidance 1 (one UNet call per step) against guided inversion (two per step, as in the
+    well-known lesson, which inverts at 3.5): time, and reconstruction PSNR at the inversion's own guidance."""
+    cases = _cases(pipe, n_images)
+    rows = []
+    for g in (1.0, guided):
+        secs, rec, vae = [], [], []
+        for im, p in cases:
+            latents = encode(pipe, im)
+            run = partial(invert, pipe, latents, p, num_inference_steps=steps, guidance_scale=g, progress=False)
+            secs.append(best_time(run, repeats))
+            inv = run()
+            rec.append(psnr(im, reconstruct(pipe, inv, guidance_scale=g, progress=False)[0]))
+            vae.append(psnr(im, decode(pipe, latents)[0]))
+        r, v = statistics.mean(rec), statistics.mean(vae)
+        rows.append([f"{g:g}", str(inv.unet_calls), f"{statistics.mean(secs):.3f}", f"{r:.2f}", f"{r - v:+.2f}"])
+    rows[1].append(f"{float(rows[1][2]) / float(rows[0][2]):.2f}x")
+    rows[0].append("1.00x")
+    return _table(
+        f"Inversion cost: guidance 1 against guided inversion ({len(cases)} images, {steps} steps, {pipe.device})",
+        ["guidance", "UNet calls", "seconds", "reconstruction (dB)", "minus VAE round trip (dB)", "time"],
+        rows,
+    )
 
+
+def bench_widgets(pipe, *, steps: int = 50, repeats: int = 3) -> str:
+    """Each explorer's re-render: the time from a moved control (or Apply) to the new picture, without a
+    browser (the callbacks run as ipywidgets runs them; the browser only swaps a PNG). Inversions are cached."""
+    from .widgets import EditExplorer, guidance_explorer, noise_explorer, start_step_explorer
+
+    preset = get_preset(pipe)
+    image, source = preset.image(pipe), preset.source_prompt
+    inversion = invert(pipe, image, source, num_inference_steps=steps, progress=False)
+    noise = noise_explorer(pipe, image).children[0]
+    guidance = guidance_explorer(pipe, source, num_inference_steps=steps).children[1]
+    start = start_step_explorer(pipe, image, inversion).children[0]
+    explorer = EditExplorer(
+        pipe,
+        image,
+        source,
+        preset.edit_prompts[0],
+        start_step=preset.edit_start_step,
+        guidance_scale=preset.edit_guidance,
+        num_inference_steps=steps,
+    )
+    edit_box = explorer.widget()
+    edit_start, apply = edit_box.children[1], edit_box.children[3]
+
+    def mover(control, a, b):
+        def move():
+            control.value = b if control.value == a else a
+
+        return move
+
+    def apply_at(s):
+        def run():
+            edit_start.value = s
+            apply.click()
+
+        return run
+
+    cases = [
+        ("noise explorer (01): move t", "decode", mover(noise, 500, 600)),
+        ("guidance explorer (02): move guidance", f"sample, {steps} guided steps", mover(guidance, 5.0, 7.5)),
+        ("start_step explorer (04): move start_step", "reconstruct + img2img from 10", mover(start, 10, 11)),
+        (
+            f"edit explorer (05): Apply at start_step {preset.edit_start_step}",
+            f"edit, {steps - preset.edit_start_step} guided steps",
+            apply_at(preset.edit_start_step),
+        ),
+        ("edit explorer (05): Apply at start_step 0", f"edit, {steps} guided steps", apply_at(0)),
+    ]
+    times = best_times([c[2] for c in cases], repeats)
+    rows = []
+    for (name, work, _), t in zip(cases, times):
+        target = name.startswith("edit explorer")  # the issue's target is for the editing widget
+        rows.append(
+            [name, work, f"{t:.3f}", "<= 1 s" if target else "", ("yes" if t <= 1.0 else "NO") if target else ""]
+        )
+    return _table(
+        f"Widget re-render from a cached inversion (best of {repeats}, {pipe.device})",
+        ["control", "work", "seconds", "target", "met"],
+        rows,
+    )
+
+
+def bench_course(notebooks_dir: Path | None = None) -> str:
+    """Each notebook's run time under nbval (``python -m pytest NOTEBOOK``, one process each), and the total."""
+    root = Path(__file__).resolve().parents[1]
+    folder = notebooks_dir or root / "notebooks"
+    books = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not books:
+        raise FileNotFoundError(f"no notebooks in {folder}: run this from a clone of the course's repository")
+    rows, total = [], 0.0
+    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
+    for nb in books:
+        t = time.perf_counter()
+        # the repo's pytest settings (nbval's options, the conftest with the expected outputs) apply
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-c",
+            str(root / "pyproject.toml"),
+            "--rootdir",
+            str(root),
+            str(nb),
+        ]
+        done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+        secs = time.perf_counter() - t
+        total += secs
+        last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr.strip()[-200:]
+        rows.append([nb.name, f"{secs:.1f}", "passed" if done.returncode == 0 else f"FAILED: {last}"])
+    rows.append(["**total**", f"{total:.1f}", ""])
+    return _table(
+        f"The whole course under nbval (one pytest process per notebook, torch threads {torch.get_num_threads()})",
+        ["notebook", "seconds", "result"],
+        rows,
+    )
+
+
+def _cases(pipe, n_images: int) -> list:
+    """(image, caption) pairs: held-out drawn scenes for the pocket model, else the preset's image."""
     preset = get_preset(pipe)
     if preset.name == "pocket":
         from .pocket.scenes import draw_scenes
 
-        cases = [(s.pil(), s.caption) for s in draw_scenes(n_images, seed=20_000)]
-    else:
-        cases = [(preset.image(pipe), preset.source_prompt)][:n_images]
+        return [(s.pil(), s.caption) for s in draw_scenes(n_images, seed=20_000)]
+    return [(preset.image(pipe), preset.source_prompt)][:n_images]
+
+
+def bench_inversions(pipe, *, n_images: int = 3, guidance: float = 7.5, inner_steps: int = 10) -> str:
+    """DDIM, null-text and negative-prompt inversion: reconstruction at high guidance, time, UNet calls."""
+    from .inversions import negative_prompt_invert, null_text_invert
+
+    cases = _cases(pipe, n_images)
     methods = {
         "DDIM (guidance 1)": lambda im, p: invert(pipe, im, p, progress=False),
         "null-text": lambda im, p: null_text_invert(
@@ -134,16 +276,24 @@ def bench_inversions(pipe, *, n_images: int = 3, guidance: float = 7.5, inner_st
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ddim_course.bench", description=__doc__.split("\n")[0])
-    p.add_argument("what", nargs="?", default="all", choices=["overhead", "inversions", "all"])
+    p.add_argument(
+        "what", nargs="?", default="all", choices=["overhead", "cost", "widgets", "inversions", "course", "all"]
+    )
     p.add_argument("--model", default="pocket")
     p.add_argument("--images", type=int, default=3)
     args = p.parse_args(argv)
     pipe = load_pipeline(args.model)
     print(f"model {args.model}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.what in ("overhead", "all"):
-        print(bench_overhead(pipe))
+        print(bench_overhead(pipe), flush=True)
+    if args.what in ("cost", "all"):
+        print(bench_inversion_cost(pipe, n_images=args.images), flush=True)
+    if args.what in ("widgets", "all"):
+        print(bench_widgets(pipe), flush=True)
     if args.what in ("inversions", "all"):
-        print(bench_inversions(pipe, n_images=args.images))
+        print(bench_inversions(pipe, n_images=args.images), flush=True)
+    if args.what in ("course", "all"):
+        print(bench_course(), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The measuring scripts run and print their tables (their numbers are judged by people, not by tests)."""
 
 from ddim_course import load_pipeline
-from ddim_course.bench import bench_overhead
+from ddim_course.bench import bench_course, bench_inversion_cost, bench_overhead, bench_widgets
 from ddim_course.pocket.evaluate import main as evaluate
 
 
@@ -15,3 +15,35 @@ def test_evaluate_quick_prints_a_table(capsys):
 def test_bench_overhead_table():
     table = bench_overhead(load_pipeline("pocket", device="cpu"), steps=5, repeats=1)
     assert "| sample (guided)" in table and "| invert (guidance 1)" in table
+
+
+def test_bench_inversion_cost_table():
+    table = bench_inversion_cost(load_pipeline("pocket", device="cpu"), n_images=1, steps=5, repeats=1)
+    lines = [line for line in table.splitlines() if line.startswith("| 1 ") or line.startswith("| 3.5 ")]
+    assert len(lines) == 2
+    assert lines[0].split("|")[2].strip() == "5" and lines[1].split("|")[2].strip() == "10"  # UNet calls
+
+
+def test_bench_widgets_table():
+    table = bench_widgets(load_pipeline("pocket", device="cpu"), steps=20, repeats=1)
+    for control in ("noise explorer", "guidance explorer", "start_step explorer", "Apply at start_step 0"):
+        assert control in table
+    assert "edit, 20 guided steps" in table
+
+
+def _notebook(path, source):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nbformat.write(nb, path)
+
+
+def test_bench_course_times_each_notebook(tmp_path):
+    _notebook(tmp_path / "01_fine.ipynb", "print(1 + 1)")
+    _notebook(tmp_path / "02_broken.ipynb", "raise RuntimeError('broken on purpose')")
+    (tmp_path / "notes.ipynb").write_text("not a lesson: not numbered, so not run")
+    table = bench_course(tmp_path)
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+    assert "passed" in rows["01_fine.ipynb"]
+    assert "FAILED" in rows["02_broken.ipynb"]
+    assert "notes.ipynb" not in rows and "**total**" in rows
