@@ -1,7 +1,8 @@
 """Small ipywidgets explorers for the exercises.
 
 Each explorer is a thin layout around a plain function (``noisy_image_at``, ``guided_sample``,
-``compare_at_start_step``, ``EditExplorer.apply``) so the callbacks are tested without a browser.
+``compare_at_start_step``, ``EditExplorer.apply``, ``MethodExplorer.show``) so the callbacks are tested
+without a browser (and ``tests/test_browser.py`` drives notebook 05's editor in a real one).
 """
 
 from __future__ import annotations
@@ -221,3 +222,87 @@ class EditExplorer:
         on_click()
         self._widget = w.VBox([text, start, guidance, button, w.HBox([before, after]), label])
         return self._widget
+
+
+# --------------------------------------------------------------------------------------------------
+# notebook 06: inversion methods
+# --------------------------------------------------------------------------------------------------
+METHODS = ("DDIM", "null-text", "negative-prompt")
+
+
+class MethodExplorer:
+    """Pick an inversion method and a guidance: the reconstruction and an edit, side by side.
+
+    Each (method, guidance) pair is inverted once and kept, so switching back is instant.
+    """
+
+    def __init__(
+        self,
+        pipe,
+        image,
+        source_prompt: str,
+        target_prompt: str,
+        *,
+        start_step: int = 10,
+        inner_steps: int = 10,
+        num_inference_steps: int = 50,
+    ):
+        self.pipe, self.image, self.source_prompt, self.target_prompt = pipe, image, source_prompt, target_prompt
+        self.start_step, self.inner_steps, self.num_inference_steps = start_step, inner_steps, num_inference_steps
+        self.inversions: dict[tuple[str, float], Inversion] = {}
+
+    def inversion(self, method: str, guidance: float) -> Inversion:
+        from .inversions import negative_prompt_invert, null_text_invert
+
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+        key = (method, float(guidance))
+        if key not in self.inversions:
+            args = (self.pipe, self.image, self.source_prompt)
+            kw = {"num_inference_steps": self.num_inference_steps, "progress": False}
+            if method == "DDIM":
+                inv = invert(*args, **kw)
+            elif method == "null-text":
+                inv = null_text_invert(*args, guidance_scale=guidance, inner_steps=self.inner_steps, **kw)
+            else:
+                inv = negative_prompt_invert(*args, guidance_scale=guidance, **kw)
+            self.inversions[key] = inv
+        return self.inversions[key]
+
+    def show(self, method: str, guidance: float) -> tuple[Image.Image, Image.Image]:
+        """(reconstruction from step 0, edit from ``start_step``), both at ``guidance``."""
+        inv = self.inversion(method, guidance)
+        rec = reconstruct(self.pipe, inv, start_step=0, guidance_scale=guidance, progress=False)[0]
+        out = edit(
+            self.pipe,
+            self.image,
+            self.source_prompt,
+            self.target_prompt,
+            start_step=self.start_step,
+            guidance_scale=guidance,
+            num_inference_steps=self.num_inference_steps,
+            inversion=inv,
+            progress=False,
+        )[0]
+        return rec, out
+
+    def widget(self, method: str = "negative-prompt", guidance: float = 7.5):
+        import ipywidgets as w
+
+        pick = w.Dropdown(options=list(METHODS), value=method, description="method")
+        scale = w.Dropdown(options=[1.0, 3.5, 7.5], value=guidance, description="guidance")
+        pics, label = [_image_widget(self.image), _image_widget(), _image_widget()], w.HTML()
+
+        def update(change=None):
+            rec, out = self.show(pick.value, scale.value)
+            pics[1].value, pics[2].value = _png(rec), _png(out)
+            label.value = (
+                f"{pick.value} at guidance {scale.value}: reconstruction {psnr(self.image, rec):.1f} dB; "
+                f"edit to '{self.target_prompt}' from start_step {self.start_step}"
+            )
+
+        pick.observe(update, names="value")
+        scale.observe(update, names="value")
+        update()
+        titles = [w.HTML(f"<b>{t}</b>") for t in ("original", "reconstruction", "edit")]
+        return w.VBox([w.HBox([pick, scale]), w.HBox([w.VBox([t, p]) for t, p in zip(titles, pics)]), label])

@@ -12,6 +12,7 @@ from ddim_course.pocket.model import make_scheduler
 from ddim_course.pocket.scenes import draw_scene
 from ddim_course.widgets import (
     EditExplorer,
+    MethodExplorer,
     compare_at_start_step,
     guidance_explorer,
     guided_sample,
@@ -105,6 +106,22 @@ def test_widgets_build(pipe):
     ex = EditExplorer(pipe, image, PROMPT, "a blue circle on a plain background", start_step=1, num_inference_steps=3)
     w = ex.widget()
     assert ex.result is not None and w.children[3].description == "Apply"
+
+
+def test_method_explorer_inverts_each_method_once(pipe):
+    image = draw_scene(seed=11).pil()
+    ex = MethodExplorer(pipe, image, PROMPT, "a blue circle", start_step=2, inner_steps=1, num_inference_steps=4)
+    box = ex.widget(method="DDIM", guidance=3.5)
+    pick, after, label = box.children[0].children[0], box.children[1].children[2].children[1], box.children[2]
+    first = after.value
+    assert "DDIM at guidance 3.5" in label.value
+    pick.value = "null-text"
+    assert after.value != first and "null-text" in label.value  # switching the method re-renders
+    pick.value = "DDIM"
+    assert ex.inversions[("DDIM", 3.5)].method == "ddim" and ex.inversions[("null-text", 3.5)].method == "null-text"
+    assert len(ex.inversions) == 2  # switching back reused the cached inversion
+    with pytest.raises(ValueError, match="method must be one of"):
+        ex.show("EDICT", 7.5)
 
 
 # ------------------------------------------------------------------------------------------------
