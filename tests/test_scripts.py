@@ -47,3 +47,32 @@ def test_bench_course_times_each_notebook(tmp_path):
     assert "passed" in rows["01_fine.ipynb"]
     assert "FAILED" in rows["02_broken.ipynb"]
     assert "notes.ipynb" not in rows and "**total**" in rows
+
+
+def test_sd15_shape_matches_the_published_parameter_counts():
+    from accelerate import init_empty_weights
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from ddim_course.bench import SD15_TEXT, SD15_UNET, SD15_VAE
+
+    with init_empty_weights():  # shapes only: no memory, no time
+        parts = UNet2DConditionModel(**SD15_UNET), AutoencoderKL(**SD15_VAE), CLIPTextModel(CLIPTextConfig(**SD15_TEXT))
+    counts = [sum(p.numel() for p in m.parameters()) for m in parts]
+    # the parameter counts of runwayml/stable-diffusion-v1-5's unet, vae and text_encoder
+    assert counts == [859_520_964, 83_653_863, 123_060_480]
+
+
+def test_bench_sd15_prints_a_row_per_dtype(monkeypatch):
+    import ddim_course.bench as bench
+
+    # the same code on a narrow copy of the architecture, so the test takes seconds, not minutes
+    monkeypatch.setattr(
+        bench, "SD15_UNET", dict(bench.SD15_UNET, block_out_channels=(32, 32, 64, 64), cross_attention_dim=64)
+    )
+    monkeypatch.setattr(bench, "SD15_VAE", dict(bench.SD15_VAE, block_out_channels=(32, 32, 32, 32)))
+    small_text = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=64, num_attention_heads=2)
+    monkeypatch.setattr(bench, "SD15_TEXT", dict(bench.SD15_TEXT, **small_text, projection_dim=64))
+    table = bench.bench_sd15(device="cpu", steps=2)
+    rows = [line for line in table.splitlines() if line.startswith("| float32")]
+    assert len(rows) == 1 and "for 2" in rows[0] and "process RSS" in rows[0]
