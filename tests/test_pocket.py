@@ -63,6 +63,7 @@ def test_training_smoke_run_gives_a_loadable_pipeline(tmp_path):
     assert {r["phase"] for r in log} >= {"vae", "unet", "latents", "done"}
     assert all(np.isfinite(r.get("loss", 0)) for r in log)
     assert not list(out.rglob("*.bin"))
+    assert _text_encoder_keys(out)[0].startswith("text_model.")
     direct = StableDiffusionPipeline.from_pretrained(out)
     assert direct.tokenizer("a red circle").input_ids[:3] == build_tokenizer()("a red circle").input_ids[:3]
     pipe = load_pipeline(out, device="cpu", cache=False)
@@ -115,6 +116,16 @@ def test_pocket_model_ships_as_a_small_safetensors_pipeline(pocket):
         "epsilon",
     )
     assert pocket.unet.config.sample_size * pocket.vae_scale_factor == 64
+    # the layout Stable Diffusion's checkpoints use: transformers 4 (Colab) reads no other
+    keys = _text_encoder_keys(POCKET_DIR)
+    assert keys and all(k.startswith("text_model.") for k in keys), keys[:3]
+
+
+def _text_encoder_keys(folder) -> list[str]:
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "text_encoder" / "model.safetensors"), "pt") as f:
+        return sorted(f.keys())
 
 
 def test_pocket_model_follows_a_prompt(pocket):

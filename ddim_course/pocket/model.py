@@ -8,6 +8,7 @@ runs on both without a special case.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
@@ -34,7 +35,12 @@ def build_tokenizer() -> CLIPTokenizer:
     tokenizes; the model simply never saw those tokens in training.
     """
     vocab, merges = _bpe_vocab_and_merges()
-    tok = CLIPTokenizer(vocab=vocab, merges=merges)
+    try:
+        tok = CLIPTokenizer(vocab=vocab, merges=merges)  # transformers 5
+    except TypeError:  # transformers 4 (Colab's, for a while) reads the classic files only
+        with tempfile.TemporaryDirectory() as folder:
+            _write_classic_files(vocab, merges, Path(folder))
+            tok = CLIPTokenizer(vocab_file=f"{folder}/vocab.json", merges_file=f"{folder}/merges.txt")
     tok.model_max_length = MAX_LENGTH
     return tok
 
@@ -77,10 +83,31 @@ def save_tokenizer_files(tokenizer: CLIPTokenizer, folder: str | Path) -> None:
 
     Both are taken from the tokenizer itself, so they always agree with its ``tokenizer.json``.
     """
-    model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
-    merges = [m.split(" ") if isinstance(m, str) else m for m in model["merges"]]
-    folder = Path(folder)
-    (folder / "vocab.json").write_text(json.dumps(model["vocab"], ensure_ascii=False))
+    if not hasattr(tokenizer, "encoder"):  # transformers 5: read them off the tokenizers backend
+        model = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
+        merges = [m.split(" ") if isinstance(m, str) else m for m in model["merges"]]
+        _write_classic_files(model["vocab"], merges, Path(folder))
+    else:  # transformers 4's Python CLIPTokenizer keeps them as attributes
+        merges = sorted(tokenizer.bpe_ranks, key=tokenizer.bpe_ranks.get)
+        _write_classic_files(tokenizer.encoder, merges, Path(folder))
+
+
+def save_text_encoder_with_prefix(folder: str | Path) -> None:
+    """Rewrite ``model.safetensors`` with its keys under ``text_model.``, the layout of Stable Diffusion's own
+    checkpoints. transformers 5 saves a CLIPTextModel without that prefix and reads both layouts; transformers 4
+    reads only the prefixed one (and otherwise starts from random weights, with a warning)."""
+    from safetensors.torch import load_file, save_file
+
+    path = Path(folder) / "model.safetensors"
+    weights = load_file(path)
+    if all(k.startswith("text_model.") for k in weights):
+        return
+    weights = {k if k.startswith("text_model.") else f"text_model.{k}": v for k, v in weights.items()}
+    save_file(weights, path, metadata={"format": "pt"})
+
+
+def _write_classic_files(vocab: dict[str, int], merges, folder: Path) -> None:
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
     lines = ["#version: 0.2"] + [f"{a} {b}" for a, b in merges]
     (folder / "merges.txt").write_text("\n".join(lines) + "\n")
 

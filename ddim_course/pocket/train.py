@@ -32,6 +32,7 @@ from .model import (
     make_text_encoder,
     make_unet,
     make_vae,
+    save_text_encoder_with_prefix,
     save_tokenizer_files,
 )
 from .scenes import draw_scenes
@@ -264,6 +265,7 @@ def main(argv: list[str] | None = None) -> Path:
     )
     pipe = build_pipeline(vae, text_encoder, tokenizer, unet)
     pipe.save_pretrained(out, safe_serialization=True)
+    save_text_encoder_with_prefix(out / "text_encoder")
     save_tokenizer_files(tokenizer, out / "tokenizer")
     (out / "training_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
     log({"phase": "done"})
