@@ -23,6 +23,7 @@ from .ddim import (
     encode_text,
     invert,
 )
+from .models import get_preset
 
 
 @contextlib.contextmanager
@@ -45,19 +46,26 @@ def null_text_invert(
     num_inference_steps: int = 50,
     guidance_scale: float = 7.5,
     inner_steps: int = 10,
-    learning_rate: float = 1e-2,
-    early_stop: float = 1e-5,
+    learning_rate: float | None = None,
+    early_stop: float | None = None,
     progress: bool = True,
 ) -> Inversion:
     """Null-text inversion (Mokady et al., 2022): learn one unconditional embedding per step.
 
     The pivot is DDIM inversion at guidance 1. Then, from the noisiest step down, Adam tunes the
     unconditional ("null-text") embedding so that the *guided* DDIM step lands on the pivot's next latent.
-    The learning rate decays over the steps and each step stops early once its loss is small.
+    The learning rate decays over the steps (``learning_rate * (1 - i / 100)`` at step i) and step i stops early
+    once its loss is below ``early_stop * (1 + 2 i)``. Both default to the model's preset: the paper's 1e-2 and
+    1e-5 for Stable Diffusion, 1e-1 and 1e-7 for the pocket model (measured; see ``get_preset``).
     """
     g = _check_guidance(guidance_scale)
     if inner_steps < 0:
         raise ValueError(f"inner_steps must be >= 0, got {inner_steps}")
+    preset = get_preset(pipe)
+    lr = preset.null_text_learning_rate if learning_rate is None else float(learning_rate)
+    stop = preset.null_text_early_stop if early_stop is None else float(early_stop)
+    if not lr > 0 or stop < 0:
+        raise ValueError(f"learning_rate must be > 0 and early_stop >= 0, got {learning_rate} and {early_stop}")
     start = time.perf_counter()
     pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
     timesteps, ratio = _schedule(pipe, num_inference_steps)
@@ -78,7 +86,7 @@ def null_text_invert(
                 eps_cond = pipe.unet(x.to(pipe.unet.dtype), t, encoder_hidden_states=cond).sample.float()
             calls += 1
             uncond = uncond.detach().requires_grad_(True)
-            opt = torch.optim.Adam([uncond], lr=learning_rate * (1.0 - i / 100.0))
+            opt = torch.optim.Adam([uncond], lr=lr * (1.0 - i / 100.0))
             loss_value = float("nan")
             for _ in range(inner_steps):
                 eps_uncond = pipe.unet(
@@ -92,10 +100,12 @@ def null_text_invert(
                 loss.backward()
                 opt.step()
                 loss_value = loss.item()
-                if loss_value < early_stop + i * 2e-5:
+                if loss_value < stop * (1 + 2 * i):  # the paper's 1e-5 + i * 2e-5 when stop = 1e-5
                     break
             uncond = uncond.detach()
-            embeddings.append(uncond.to(cond.dtype))
+            # a copy: Adam goes on updating `uncond` in place at the next step (keeping the tensor itself would
+            # leave every step holding the last step's embedding)
+            embeddings.append(uncond.clone().to(cond.dtype))
             losses.append(loss_value)
             with torch.no_grad():
                 eps = _unet_eps(pipe, x, t, cond, uncond.to(cond.dtype), g)
@@ -110,7 +120,7 @@ def null_text_invert(
         uncond_embeddings=embeddings,
         method="null-text",
         unet_calls=calls,
-        info={"losses": losses, "seconds": time.perf_counter() - start},
+        info={"losses": losses, "seconds": time.perf_counter() - start, "learning_rate": lr, "early_stop": stop},
     )
 
 

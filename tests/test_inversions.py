@@ -1,5 +1,6 @@
 """Null-text and negative-prompt inversion on a tiny random pipeline."""
 
+import pytest
 import torch
 
 import ddim_course.inversions as inversions
@@ -58,3 +59,20 @@ def test_negative_prompt_inversion_is_one_plain_pass(pipe, monkeypatch):
     b = reconstruct(pipe, g1, start_step=0, output_type="latent", progress=False)
     assert torch.allclose(a, b, atol=1e-5)
     assert _error(pipe, npi) < _error(pipe, g1, guidance_scale=7.5)
+
+
+def test_null_text_keeps_its_own_embedding_for_each_step(pipe):
+    image = draw_scene(seed=14).pil()
+    nti = null_text_invert(pipe, image, PROMPT, num_inference_steps=4, inner_steps=3, progress=False)
+    emb = nti.uncond_embeddings
+    # four tensors, not four names for one (Adam updates its parameter in place)
+    assert len({e.data_ptr() for e in emb}) == 4
+    assert all(not torch.equal(a, b) for a, b in zip(emb, emb[1:]))
+    # the paper's settings for any model but the pocket one
+    assert (nti.info["learning_rate"], nti.info["early_stop"]) == (1e-2, 1e-5)
+
+
+@pytest.mark.parametrize("bad", [{"learning_rate": 0}, {"learning_rate": -1e-2}, {"early_stop": -1.0}])
+def test_null_text_refuses_bad_settings(pipe, bad):
+    with pytest.raises(ValueError, match="learning_rate must be > 0 and early_stop >= 0"):
+        null_text_invert(pipe, draw_scene(seed=15).pil(), PROMPT, num_inference_steps=2, progress=False, **bad)
