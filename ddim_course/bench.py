@@ -1,4 +1,5 @@
-"""Benchmarks that print tables: ``python -m ddim_course.bench [overhead|cost|widgets|inversions|course|sd15|all]``.
+"""Benchmarks that print tables: ``python -m ddim_course.bench [overhead|cost|widgets|inversions|course|sd15|all]``
+(``--model`` picks the pipeline, default pocket; ``--images`` how many images the quality tables use).
 
 Speed is compared as ratios measured in the same run (machines are noisy); quality as PSNR.
 """
@@ -164,7 +165,7 @@ def bench_widgets(pipe, *, steps: int = 50, repeats: int = 3) -> str:
     cases = [
         ("noise explorer (01): move t", "decode", mover(noise, 500, 600)),
         ("guidance explorer (02): move guidance", f"sample, {steps} guided steps", mover(guidance, 5.0, 7.5)),
-        ("start_step explorer (04): move start_step", "reconstruct + img2img from 10", mover(start, 10, 11)),
+        ("start_step explorer (04): move start_step", "reconstruct + img2img from 10 or 11", mover(start, 10, 11)),
         (
             f"edit explorer (05): Apply at start_step {preset.edit_start_step}",
             f"edit, {steps - preset.edit_start_step} guided steps",
@@ -339,7 +340,8 @@ def _peak_memory(device: str) -> str:
         return f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB (GPU)"
     import resource
 
-    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (process RSS)"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return f"{peak / (2**30 if sys.platform == 'darwin' else 2**20):.2f} GiB (process RSS)"
 
 
 def bench_sd15(*, device: str | None = None, steps: int | None = None) -> str:
@@ -347,6 +349,7 @@ def bench_sd15(*, device: str | None = None, steps: int | None = None) -> str:
     On CUDA in fp16 and fp32; on a CPU in fp32 with a few steps (a step takes seconds there)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     steps = steps or (50 if device.startswith("cuda") else 3)
+    repeats = 3 if device.startswith("cuda") else 1
     dtypes = [torch.float16, torch.float32] if device.startswith("cuda") else [torch.float32]
     name = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
@@ -377,8 +380,9 @@ def bench_sd15(*, device: str | None = None, steps: int | None = None) -> str:
         )
         run_invert = timed(partial(invert, pipe, image, "a cat", num_inference_steps=steps, progress=False))
         run_decode = timed(partial(decode, pipe, image, output_type="pt"))
-        timed(partial(sample, pipe, "a cat", num_inference_steps=1, output_type="latent", progress=False))()  # warm up
-        t_sample, t_invert, t_decode = best_times([run_sample, run_invert, run_decode], 1)
+        for warm_up in (run_sample, run_invert, run_decode):  # first calls pay for kernel selection and caches
+            warm_up()
+        t_sample, t_invert, t_decode = best_times([run_sample, run_invert, run_decode], repeats)
         rows.append(
             [
                 str(dtype).replace("torch.", ""),
@@ -410,6 +414,9 @@ def main(argv=None):
     if args.what == "sd15":  # not in "all": minutes on a CPU, and a few GB of memory
         print(f"torch {torch.__version__}")
         print(bench_sd15(), flush=True)
+        return
+    if args.what == "course":
+        print(bench_course(), flush=True)
         return
     pipe = load_pipeline(args.model)
     print(f"model {args.model}, torch {torch.__version__}, {torch.get_num_threads()} threads")

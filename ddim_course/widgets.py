@@ -233,7 +233,8 @@ METHODS = ("DDIM", "null-text", "negative-prompt")
 class MethodExplorer:
     """Pick an inversion method and a guidance: the reconstruction and an edit, side by side.
 
-    Each (method, guidance) pair is inverted once and kept, so switching back is instant.
+    Each inversion is computed once and kept: DDIM and negative-prompt inversion (both run at guidance 1) once
+    per image, null-text once per guidance. Switching back then only re-runs the reconstruction and the edit.
     """
 
     def __init__(
@@ -249,14 +250,14 @@ class MethodExplorer:
     ):
         self.pipe, self.image, self.source_prompt, self.target_prompt = pipe, image, source_prompt, target_prompt
         self.start_step, self.inner_steps, self.num_inference_steps = start_step, inner_steps, num_inference_steps
-        self.inversions: dict[tuple[str, float], Inversion] = {}
+        self.inversions: dict[tuple[str, float | None], Inversion] = {}
 
     def inversion(self, method: str, guidance: float) -> Inversion:
         from .inversions import negative_prompt_invert, null_text_invert
 
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-        key = (method, float(guidance))
+        key = (method, float(guidance) if method == "null-text" else None)
         if key not in self.inversions:
             args = (self.pipe, self.image, self.source_prompt)
             kw = {"num_inference_steps": self.num_inference_steps, "progress": False}
@@ -294,6 +295,8 @@ class MethodExplorer:
         pics, label = [_image_widget(self.image), _image_widget(), _image_widget()], w.HTML()
 
         def update(change=None):
+            new = (pick.value, float(scale.value) if pick.value == "null-text" else None) not in self.inversions
+            label.value = f"{'inverting and ' if new else ''}sampling with {pick.value} at guidance {scale.value} ..."
             rec, out = self.show(pick.value, scale.value)
             pics[1].value, pics[2].value = _png(rec), _png(out)
             label.value = (

@@ -7,9 +7,11 @@ and Playwright for Python (in requirements.txt); Playwright's own browser downlo
 Set ``DDIM_COURSE_CHROMIUM`` to use another Chromium binary.
 """
 
+import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,11 +24,22 @@ import pytest
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_editing.ipynb"
 CHROMIUM = os.environ.get("DDIM_COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
+
+def _chromium_runs() -> bool:
+    """True when the binary starts (some distributions ship a stub that only points to a snap or a store)."""
+    try:
+        done = subprocess.run([CHROMIUM, "--headless", "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and "Chromium" in done.stdout
+
+
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.timeout(900),
     pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="no Chromium found: install Debian's package (apt-get install chromium) or set DDIM_COURSE_CHROMIUM",
+        CHROMIUM is None or not _chromium_runs(),
+        reason="no working Chromium: install Debian's package (apt-get install chromium) or set DDIM_COURSE_CHROMIUM",
     ),
 ]
 playwright_api = pytest.importorskip(
@@ -40,6 +53,8 @@ CELLS_DONE = """() => {
     const kernel = panel.sessionContext.session.kernel;
     if (!kernel || kernel.status !== 'idle') return false;
     const cells = Array.from(panel.content.model.cells).filter(c => c.type === 'code');
+    const outputs = cells.flatMap(c => Array.from({length: c.outputs.length}, (_, i) => c.outputs.get(i).toJSON()));
+    if (outputs.some(o => o.output_type === 'error')) return true;  // run-all stops at an error: report it
     return cells.length > 0 && cells.every(c => c.executionCount !== null);
 }"""
 ERRORS = """() => Array.from(window.jupyterapp.shell.currentWidget.content.model.cells)
@@ -79,29 +94,39 @@ def jupyterlab(tmp_path):
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = open(tmp_path / "jupyterlab.log", "w")
-    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {server.returncode}:\n{(tmp_path / 'jupyterlab.log').read_text()}")
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("JupyterLab did not answer within 90 s")
-                time.sleep(0.5)
-        yield url, token, root
-    finally:
-        server.terminate()
+    url, log_path = f"http://127.0.0.1:{port}", tmp_path / "jupyterlab.log"
+    with open(log_path, "w") as log:
+        # its own process group, so that stopping it also stops the kernel it started
+        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+            _wait_until_up(server, f"{url}/api/status?token={token}", log_path)
+            yield url, token, root
+        finally:
+            _stop(server, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                _stop(server, signal.SIGKILL)
+                server.wait()
+
+
+def _stop(server, sig) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(server.pid, sig)
+
+
+def _wait_until_up(server, status_url: str, log_path: Path, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"JupyterLab exited with {server.returncode}:\n{log_path.read_text()}")
+        try:
+            urllib.request.urlopen(status_url, timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not answer within {seconds:.0f} s:\n{log_path.read_text()}")
+            time.sleep(0.5)
 
 
 def test_edit_widget_in_chromium(jupyterlab, tmp_path):
@@ -118,7 +143,8 @@ def test_edit_widget_in_chromium(jupyterlab, tmp_path):
                 " && window.jupyterapp.shell.currentWidget.sessionContext.isReady",
                 timeout=120_000,
             )
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # start the run without waiting for it here (the wait below has a timeout and reports errors)
+            page.evaluate("void window.jupyterapp.commands.execute('notebook:run-all-cells')")
             page.wait_for_function(CELLS_DONE, timeout=400_000, polling=1000)
             assert page.evaluate(ERRORS) == [], "a cell of notebook 05 raised in the browser"
 
@@ -147,6 +173,9 @@ def test_edit_widget_in_chromium(jupyterlab, tmp_path):
                 "([el, v]) => el.textContent.includes('start_step ' + v)",
                 arg=[label.element_handle(), new_value],
                 timeout=120_000,
+            )
+            page.wait_for_function(
+                "el => el.complete && el.naturalWidth > 0", arg=after.element_handle(), timeout=30_000
             )
             page.screenshot(path=str(tmp_path / "after.png"))
             assert after.get_attribute("src") != old_src, "the edited image was not replaced"

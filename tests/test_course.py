@@ -117,9 +117,12 @@ def test_method_explorer_inverts_each_method_once(pipe):
     assert "DDIM at guidance 3.5" in label.value
     pick.value = "null-text"
     assert after.value != first and "null-text" in label.value  # switching the method re-renders
+    ddim = ex.inversions[("DDIM", None)]
     pick.value = "DDIM"
-    assert ex.inversions[("DDIM", 3.5)].method == "ddim" and ex.inversions[("null-text", 3.5)].method == "null-text"
-    assert len(ex.inversions) == 2  # switching back reused the cached inversion
+    scale = box.children[0].children[1]
+    scale.value = 7.5  # DDIM inverts at guidance 1 whatever the sampling guidance: nothing new to invert
+    assert ex.inversions[("DDIM", None)] is ddim and ddim.method == "ddim"
+    assert set(ex.inversions) == {("DDIM", None), ("null-text", 3.5)}
     with pytest.raises(ValueError, match="method must be one of"):
         ex.show("EDICT", 7.5)
 

@@ -72,7 +72,30 @@ def test_null_text_keeps_its_own_embedding_for_each_step(pipe):
     assert (nti.info["learning_rate"], nti.info["early_stop"]) == (1e-2, 1e-5)
 
 
-@pytest.mark.parametrize("bad", [{"learning_rate": 0}, {"learning_rate": -1e-2}, {"early_stop": -1.0}])
-def test_null_text_refuses_bad_settings(pipe, bad):
-    with pytest.raises(ValueError, match="learning_rate must be > 0 and early_stop >= 0"):
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"learning_rate": 0}, "learning_rate must be > 0 .*got 0.0"),
+        ({"learning_rate": -1e-2}, "learning_rate must be > 0 .*got -0.01"),
+        ({"early_stop": -1.0}, "early_stop must be >= 0 .*got -1.0"),
+    ],
+)
+def test_null_text_refuses_bad_settings(pipe, bad, message):
+    with pytest.raises(ValueError, match=message):
         null_text_invert(pipe, draw_scene(seed=15).pil(), PROMPT, num_inference_steps=2, progress=False, **bad)
+
+
+def test_null_text_at_guidance_1_learns_nothing_and_costs_one_pass(pipe):
+    image = draw_scene(seed=16).pil()
+    nti = null_text_invert(pipe, image, PROMPT, num_inference_steps=4, guidance_scale=1.0, progress=False)
+    plain = invert(pipe, image, PROMPT, num_inference_steps=4, progress=False)
+    assert nti.unet_calls == 4 and nti.method == "null-text" and len(nti.uncond_embeddings) == 4
+    assert torch.equal(nti.latents[-1], plain.latents[-1])
+
+
+def test_null_text_runs_past_100_steps(pipe):
+    # the learning rate decays to half over the run (the paper's 1 - i/100 would turn negative after step 100)
+    nti = null_text_invert(
+        pipe, draw_scene(seed=17).pil(), PROMPT, num_inference_steps=102, inner_steps=1, progress=False
+    )
+    assert len(nti.uncond_embeddings) == 102
