@@ -20,12 +20,21 @@ def test_null_text_lowers_the_reconstruction_error_at_high_guidance(pipe):
     image = draw_scene(seed=12).pil()
     ddim = invert(pipe, image, PROMPT, num_inference_steps=5, progress=False)
     plain = _error(pipe, ddim, guidance_scale=7.5)
+    # a random tiny UNet listens to its embedding weakly: the paper's 1e-2 only gets to 0.8x in 10 Adam steps,
+    # 1e-1 to about 0.27x (measured with transformers 5.23 and 4.57)
     nti = null_text_invert(
-        pipe, image, PROMPT, num_inference_steps=5, guidance_scale=7.5, inner_steps=10, progress=False
+        pipe,
+        image,
+        PROMPT,
+        num_inference_steps=5,
+        guidance_scale=7.5,
+        inner_steps=10,
+        learning_rate=0.1,
+        progress=False,
     )
     assert nti.method == "null-text" and len(nti.uncond_embeddings) == 5
     learned = _error(pipe, nti)
-    assert learned < 0.8 * plain, (learned, plain)
+    assert learned < 0.5 * plain, (learned, plain)
     # the learned embeddings differ from the empty prompt's and the UNet's weights were left alone
     assert all(p.requires_grad for p in pipe.unet.parameters())
     assert nti.unet_calls > 5
