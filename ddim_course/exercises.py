@@ -46,22 +46,35 @@ def _compare(name: str, got, expected, *, atol: float, where: str) -> tuple[floa
     return err, None
 
 
+def _worst_error(name: str, fn, cases, *, atol: float):
+    """Call ``fn(*args)`` for each ``(key, where, args, expected)``: a failed CheckResult if it raised or returned
+    the wrong kind of value, else None, with the largest error, its case's key and what ``fn`` returned there."""
+    worst, worst_key, worst_got = 0.0, None, None
+    for key, where, args, expected in cases:
+        got, error = _call(fn, *args)
+        if error:
+            return CheckResult(False, f"at {where}: {error}"), worst, worst_key, worst_got
+        err, problem = _compare(name, got, expected, atol=atol, where=where)
+        if problem:
+            return CheckResult(False, problem), worst, worst_key, worst_got
+        if err > worst:
+            worst, worst_key, worst_got = err, key, got
+    return None, worst, worst_key, worst_got
+
+
 def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e-5) -> CheckResult:
     """Check ``add_noise(x0, noise, t)`` against x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise."""
     g = torch.Generator().manual_seed(0)
     x0, noise = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
-    worst, worst_t = 0.0, None
-    for t in (0, 1, 250, 500, 750, 999):
+
+    def case(t):
         a = alphas_cumprod[t].double()
         expected = (a.sqrt() * x0.double() + (1 - a).sqrt() * noise.double()).float()
-        got, error = _call(add_noise, x0, noise, t)
-        if error:
-            return CheckResult(False, f"at t={t} {error}")
-        err, problem = _compare("add_noise", got, expected, atol=atol, where=f"t={t}")
-        if problem:
-            return CheckResult(False, problem)
-        if err > worst:
-            worst, worst_t = err, t
+        return t, f"t={t}", (x0, noise, t), expected
+
+    failed, worst, worst_t, got = _worst_error("add_noise", add_noise, map(case, (0, 1, 250, 500, 750, 999)), atol=atol)
+    if failed is not None:  # a CheckResult is falsy when it failed
+        return failed
     if worst <= atol:
         return CheckResult(True, f"add_noise matches the formula at every t tried (max error {worst:.1e}).")
     a = alphas_cumprod[worst_t].double()
@@ -69,7 +82,6 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
         "a * x0 + (1 - a) * noise (no square roots)": (a * x0.double() + (1 - a) * noise.double()),
         "the two scales swapped": ((1 - a).sqrt() * x0.double() + a.sqrt() * noise.double()),
     }
-    got, _ = _call(add_noise, x0, noise, worst_t)
     hint = "x_t = sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise, with alpha_bar_t = alphas_cumprod[t]."
     for mistake, value in hints.items():
         if (got.double() - value).abs().max().item() < atol:
@@ -80,18 +92,16 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
 def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *, atol: float = 1e-5) -> CheckResult:
     """Check ``my_step(eps, t, t_prev, x_t)`` (epsilon prediction, eta = 0) against ``ddim_step``."""
     g = torch.Generator().manual_seed(1)
-    worst, worst_t = 0.0, None
-    for t, t_prev in ((981, 961), (501, 481), (101, 81), (21, 1), (1, -19)):
+
+    def case(t, t_prev):
         x, eps = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
         expected = ddim_step(eps, t, t_prev, x, alphas_cumprod, final_alpha_cumprod=final_alpha_cumprod)
-        got, error = _call(my_step, eps, t, t_prev, x)
-        if error:
-            return CheckResult(False, f"at t={t} -> {t_prev}: {error}")
-        err, problem = _compare("your step", got, expected, atol=atol, where=f"t={t} -> {t_prev}")
-        if problem:
-            return CheckResult(False, problem)
-        if err > worst:
-            worst, worst_t = err, (t, t_prev)
+        return (t, t_prev), f"t={t} -> {t_prev}", (eps, t, t_prev, x), expected
+
+    steps = ((981, 961), (501, 481), (101, 81), (21, 1), (1, -19))
+    failed, worst, worst_t, _ = _worst_error("your step", my_step, (case(*s) for s in steps), atol=atol)
+    if failed is not None:  # a CheckResult is falsy when it failed
+        return failed
     if worst <= atol:
         return CheckResult(
             True,

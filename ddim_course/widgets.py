@@ -252,12 +252,17 @@ class MethodExplorer:
         self.start_step, self.inner_steps, self.num_inference_steps = start_step, inner_steps, num_inference_steps
         self.inversions: dict[tuple[str, float | None], Inversion] = {}
 
+    @staticmethod
+    def _key(method: str, guidance: float) -> tuple[str, float | None]:
+        """Only null-text inversion depends on the guidance; the other two invert at guidance 1."""
+        return method, float(guidance) if method == "null-text" else None
+
     def inversion(self, method: str, guidance: float) -> Inversion:
         from .inversions import negative_prompt_invert, null_text_invert
 
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-        key = (method, float(guidance) if method == "null-text" else None)
+        key = self._key(method, guidance)
         if key not in self.inversions:
             args = (self.pipe, self.image, self.source_prompt)
             kw = {"num_inference_steps": self.num_inference_steps, "progress": False}
@@ -295,7 +300,7 @@ class MethodExplorer:
         pics, label = [_image_widget(self.image), _image_widget(), _image_widget()], w.HTML()
 
         def update(change=None):
-            new = (pick.value, float(scale.value) if pick.value == "null-text" else None) not in self.inversions
+            new = self._key(pick.value, scale.value) not in self.inversions
             label.value = f"{'inverting and ' if new else ''}sampling with {pick.value} at guidance {scale.value} ..."
             rec, out = self.show(pick.value, scale.value)
             pics[1].value, pics[2].value = _png(rec), _png(out)

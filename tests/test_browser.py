@@ -47,21 +47,26 @@ playwright_api = pytest.importorskip(
 )
 
 # How the page is read: JupyterLab is started with expose_app_in_browser, so window.jupyterapp is its app.
-CELLS_DONE = """() => {
-    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-    if (!panel || !panel.sessionContext || !panel.sessionContext.session) return false;
-    const kernel = panel.sessionContext.session.kernel;
-    if (!kernel || kernel.status !== 'idle') return false;
-    const cells = Array.from(panel.content.model.cells).filter(c => c.type === 'code');
-    const outputs = cells.flatMap(c => Array.from({length: c.outputs.length}, (_, i) => c.outputs.get(i).toJSON()));
-    if (outputs.some(o => o.output_type === 'error')) return true;  // run-all stops at an error: report it
-    return cells.length > 0 && cells.every(c => c.executionCount !== null);
-}"""
-ERRORS = """() => Array.from(window.jupyterapp.shell.currentWidget.content.model.cells)
+# ERRORS_OF(panel): the "ename: evalue" of every error output in the notebook's code cells.
+ERRORS_OF = """panel => Array.from(panel.content.model.cells)
     .filter(c => c.type === 'code')
     .flatMap(c => Array.from({length: c.outputs.length}, (_, i) => c.outputs.get(i).toJSON()))
     .filter(o => o.output_type === 'error')
     .map(o => o.ename + ': ' + o.evalue)"""
+CELLS_DONE = (
+    """() => {
+    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    if (!panel || !panel.sessionContext || !panel.sessionContext.session) return false;
+    const kernel = panel.sessionContext.session.kernel;
+    if (!kernel || kernel.status !== 'idle') return false;
+    if (("""
+    + ERRORS_OF
+    + """)(panel).length > 0) return true;  // run-all stops at an error: report it
+    const cells = Array.from(panel.content.model.cells).filter(c => c.type === 'code');
+    return cells.length > 0 && cells.every(c => c.executionCount !== null);
+}"""
+)
+ERRORS = "() => (" + ERRORS_OF + ")(window.jupyterapp.shell.currentWidget)"
 
 
 def _free_port() -> int:
