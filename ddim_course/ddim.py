@@ -12,9 +12,16 @@ cleaner one and you sample; run it from a cleaner one to a noisier one (eta = 0)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import numbers
+import operator
+import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from PIL import Image
@@ -23,6 +30,10 @@ from tqdm.auto import tqdm
 from .images import decode, encode
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
+
+
+class NonFiniteError(FloatingPointError, ValueError):
+    """NaN or infinite values where numbers are needed (inputs, or what sampling produced)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -41,13 +52,23 @@ def predict_x0_and_eps(model_output, x_t, alpha_t, *, prediction_type="epsilon")
 
 
 def ddim_update(model_output, x_t, alpha_t, alpha_prev, *, prediction_type="epsilon", eta=0.0, noise=None):
-    """One DDIM move of ``x_t`` from the noise level ``alpha_t`` to ``alpha_prev`` (either direction)."""
+    """One DDIM move of ``x_t`` from the noise level ``alpha_t`` to ``alpha_prev`` (either direction).
+
+    Taught in notebook 02 (sampling) and 03 (run backwards: inversion). Notation (Song et al. 2020):
+    ``alpha_t`` is the DDIM paper's alpha_t, which is DDPM's alpha-bar_t = ``alphas_cumprod[t]``;
+    ``sigma`` is sigma_t(eta) of eq. 16; ``eps`` is epsilon_theta(x_t).
+    """
+    # 1. the model's guess of the clean latent and of the noise in x_t ("predicted x_0", eq. 12)
     x0, eps = predict_x0_and_eps(model_output, x_t, alpha_t, prediction_type=prediction_type)
+    # 2. how much fresh noise this step adds: sigma_t(eta) of eq. 16 (eta = 0: DDIM, eta = 1: DDPM's posterior)
     sigma = 0.0
     if eta > 0:
         sigma = eta * ((1 - alpha_prev) / (1 - alpha_t)) ** 0.5 * (1 - alpha_t / alpha_prev) ** 0.5
+    # 3. "direction pointing to x_t" (eq. 12, middle term)
     direction = (1 - alpha_prev - sigma**2) ** 0.5 * eps
+    # 4. x_{t-1} without the random noise (eq. 12, first two terms)
     x_prev = alpha_prev**0.5 * x0 + direction
+    # 5. plus the random noise (eq. 12, last term), only when eta > 0
     if eta > 0:
         if noise is None:
             raise ValueError("eta > 0 needs noise: pass noise=torch.randn_like(x_t) (or a seeded generator's)")
@@ -67,18 +88,70 @@ def ddim_step(
     eta: float = 0.0,
     noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One DDIM step from timestep ``t`` to ``t_prev`` (``t_prev < 0`` means the end: ``final_alpha_cumprod``)."""
-    t, t_prev = int(t), int(t_prev)
+    """One DDIM step from timestep ``t`` to ``t_prev`` (``t_prev < 0`` means the end: ``final_alpha_cumprod``).
+
+    Shown in notebook 02; the reference of ``exercises.check_ddim_step``.
+    """
+    t, t_prev = _whole(t, "t"), _whole(t_prev, "t_prev")
     if not 0 <= t < len(alphas_cumprod):
         raise ValueError(f"t must be in [0, {len(alphas_cumprod) - 1}], got {t}")
     if t_prev >= len(alphas_cumprod):
         raise ValueError(f"t_prev must be below {len(alphas_cumprod)}, got {t_prev}")
-    if eta < 0:
-        raise ValueError(f"eta must be >= 0 (0 = deterministic DDIM, 1 = DDPM-like), got {eta}")
+    eta = _check_eta(eta)
     alpha_t = alphas_cumprod[t]
     alpha_prev = alphas_cumprod[t_prev] if t_prev >= 0 else final_alpha_cumprod
     alpha_t, alpha_prev = _as_float64(alpha_t), _as_float64(alpha_prev)
     return ddim_update(model_output, x_t, alpha_t, alpha_prev, prediction_type=prediction_type, eta=eta, noise=noise)
+
+
+# --------------------------------------------------------------------------------------------------
+# checking arguments: a message that names the argument, its valid range and what was given
+# --------------------------------------------------------------------------------------------------
+def _whole(value, name: str) -> int:
+    """``value`` as an int (numpy integers and one-element integer tensors too), or a clear error."""
+    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a whole number, got {_show(value)}") from None
+
+
+def _real(value, name: str, *, low: float, high: float, hint: str = "") -> float:
+    """``value`` as a finite float in [low, high], or a clear error naming ``name`` and the range."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype.is_floating_point:
+        value, ok = float(value), True
+    if ok:
+        v = float(value)
+        if math.isfinite(v) and low <= v <= high:
+            return v
+    extra = f" ({hint})" if hint else ""
+    raise ValueError(f"{name} must be a number in [{low:g}, {high:g}]{extra}, got {_show(value)}")
+
+
+def _show(value) -> str:
+    text = repr(value) if isinstance(value, (numbers.Number, str)) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+MAX_GUIDANCE = 100.0  # above this a guided sample is noise; 7.5 is typical
+
+
+def _check_guidance(guidance_scale) -> float:
+    return _real(guidance_scale, "guidance_scale", low=0, high=MAX_GUIDANCE, hint="1 = no guidance, 7.5 is typical")
+
+
+def _check_eta(eta) -> float:
+    return _real(eta, "eta", low=0, high=1, hint="0 = deterministic DDIM, 1 = DDPM-like")
+
+
+def _check_generator(generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(
+            f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) or None, "
+            f"got {_show(generator)}"
+        )
 
 
 def _as_float64(a) -> float:
@@ -90,14 +163,18 @@ def _as_float64(a) -> float:
 # --------------------------------------------------------------------------------------------------
 def _schedule(pipe, num_inference_steps: int):
     """The sampler's timesteps (noisiest first) and the step size between them."""
-    if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int):
-        raise ValueError(f"num_inference_steps must be a whole number >= 1, got {num_inference_steps!r}")
-    n_train = pipe.scheduler.config.num_train_timesteps
-    if not 1 <= num_inference_steps <= n_train:
-        raise ValueError(f"num_inference_steps must be in [1, {n_train}], got {num_inference_steps}")
-    pipe.scheduler.set_timesteps(num_inference_steps)
+    n = _check_steps(pipe, num_inference_steps)
+    pipe.scheduler.set_timesteps(n)
     timesteps = [int(t) for t in pipe.scheduler.timesteps]
-    return timesteps, n_train // num_inference_steps
+    return timesteps, pipe.scheduler.config.num_train_timesteps // n
+
+
+def _check_steps(pipe, num_inference_steps) -> int:
+    n_train = pipe.scheduler.config.num_train_timesteps
+    n = _whole(num_inference_steps, "num_inference_steps")
+    if not 1 <= n <= n_train:
+        raise ValueError(f"num_inference_steps must be in [1, {n_train}], got {n}")
+    return n
 
 
 def _alphas(pipe):
@@ -111,16 +188,8 @@ def _prediction_type(pipe) -> str:
     return pipe.scheduler.config.get("prediction_type", "epsilon")
 
 
-def _check_guidance(guidance_scale) -> float:
-    g = float(guidance_scale)
-    if not math.isfinite(g) or g < 0:
-        raise ValueError(f"guidance_scale must be >= 0 (1 = no guidance, 7.5 is typical), got {guidance_scale}")
-    return g
-
-
 def _check_start_step(start_step, num_inference_steps) -> int:
-    if isinstance(start_step, bool) or not isinstance(start_step, int):
-        raise ValueError(f"start_step must be a whole number, got {start_step!r}")
+    start_step = _whole(start_step, "start_step")
     if not 0 <= start_step < num_inference_steps:
         raise ValueError(
             f"start_step must be in [0, {num_inference_steps - 1}] for {num_inference_steps} steps, got {start_step}"
@@ -128,14 +197,25 @@ def _check_start_step(start_step, num_inference_steps) -> int:
     return start_step
 
 
-def _prompts(prompt, batch: int | None = None) -> list[str]:
+def _prompts(prompt, batch: int | None = None, name: str = "prompt") -> list[str]:
+    """One prompt per image: a string (used for every image) or a list of strings, one per image."""
     if isinstance(prompt, str):
         prompts = [prompt]
-    elif isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt) and len(prompt) > 0:
+    elif isinstance(prompt, (list, tuple)) and len(prompt) > 0:
+        bad = [type(p).__name__ for p in prompt if not isinstance(p, str)]
+        if bad:
+            raise ValueError(f"{name} must be a string or a list of strings; the list holds a {bad[0]}")
         prompts = list(prompt)
+    elif isinstance(prompt, (list, tuple)):
+        raise ValueError(f'{name} is an empty list; give a string ("" for no prompt) or one string per image')
     else:
-        raise ValueError(f"prompt must be a string or a list of strings, got {type(prompt).__name__}")
-    if batch is not None and len(prompts) == 1 and batch > 1:
+        raise ValueError(f"{name} must be a string or a list of strings, got {type(prompt).__name__}")
+    if batch is not None and len(prompts) != batch:
+        if len(prompts) != 1:
+            raise ValueError(
+                f"{len(prompts)} {name}s for {batch} image{'s' if batch != 1 else ''}: give one {name} "
+                f"(a string) or exactly one per image"
+            )
         prompts = prompts * batch
     return prompts
 
@@ -143,27 +223,39 @@ def _prompts(prompt, batch: int | None = None) -> list[str]:
 def encode_text(pipe, prompt, *, negative_prompt="", guidance: bool = True, batch: int | None = None):
     """Text embeddings (cond, uncond) with ``pipe.encode_prompt``; uncond is None when not guiding."""
     prompts = _prompts(prompt, batch)
-    negatives = _prompts(negative_prompt if negative_prompt is not None else "", len(prompts))
-    if len(negatives) != len(prompts):
-        raise ValueError(f"negative_prompt has {len(negatives)} entries for {len(prompts)} prompts")
+    negatives = _prompts(negative_prompt if negative_prompt is not None else "", len(prompts), "negative_prompt")
     _warn_if_truncated(pipe, prompts + negatives)
-    cond, uncond = pipe.encode_prompt(
-        prompts, pipe.device, 1, guidance, negative_prompt=negatives if guidance else None
-    )
+    from diffusers.utils import logging as diffusers_logging
+
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()  # diffusers would print the cut-off text in full; we warned above
+    try:
+        cond, uncond = pipe.encode_prompt(
+            prompts, pipe.device, 1, guidance, negative_prompt=negatives if guidance else None
+        )
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
     return cond, (uncond if guidance else None)
 
 
 def _warn_if_truncated(pipe, prompts: list[str]) -> None:
-    import warnings
-
     limit = pipe.tokenizer.model_max_length
     for p in prompts:
-        n = len(pipe.tokenizer(p, truncation=False).input_ids)
+        n = len(pipe.tokenizer(p[: 40 * limit], truncation=False).input_ids)  # enough text to pass the limit
         if n > limit:
+            shown = p if len(p) <= 60 else p[:60] + f"... ({len(p):,} characters)"
+            over = "over " if len(p) > 40 * limit else ""
             warnings.warn(
-                f"prompt is {n} tokens long but the text encoder reads at most {limit}; the end is cut off: {p!r}",
+                f"prompt is {over}{n} tokens long but the text encoder reads at most {limit}; "
+                f"the end is cut off: {shown!r}",
                 stacklevel=4,
             )
+
+
+def guide(out_uncond: torch.Tensor, out_cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+    """Classifier-free guidance (Ho & Salimans 2022, eq. 6): start at the unconditional output and go
+    ``guidance_scale`` times the way the prompt pulls. Shown in notebook 02."""
+    return out_uncond + guidance_scale * (out_cond - out_uncond)
 
 
 def _unet_eps(pipe, latents, t, cond, uncond, guidance_scale):
@@ -175,7 +267,7 @@ def _unet_eps(pipe, latents, t, cond, uncond, guidance_scale):
     else:
         both = unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([uncond, cond])).sample
         out_u, out_c = both.chunk(2)
-        out = out_u + guidance_scale * (out_c - out_u)
+        out = guide(out_u, out_c, guidance_scale)
     return out.to(latents.dtype)
 
 
@@ -183,6 +275,11 @@ def randn(shape, generator: torch.Generator | None, device) -> torch.Tensor:
     """Float32 Gaussian noise drawn on the generator's device (so a seed gives the same noise anywhere)."""
     gen_device = generator.device if generator is not None else torch.device("cpu")
     return torch.randn(shape, generator=generator, device=gen_device, dtype=torch.float32).to(device)
+
+
+def _check_output_type(output_type) -> None:
+    if output_type not in ("pil", "latent", "pt", "np"):
+        raise ValueError(f"output_type must be 'pil', 'latent', 'pt' or 'np', got {output_type!r}")
 
 
 def _initial_latents(pipe, batch, generator, height=None, width=None):
@@ -193,14 +290,36 @@ def _initial_latents(pipe, batch, generator, height=None, width=None):
 
 
 def _check_latents(pipe, latents, what="start_latents"):
+    """Latents the pipeline can run: a real, finite float tensor of shape (batch, channels, h, w) with data."""
     if not isinstance(latents, torch.Tensor):
         raise ValueError(f"{what} must be a torch tensor of latents, got {type(latents).__name__}")
+    if latents.is_meta:
+        raise ValueError(f"{what} is on the meta device (a shape with no data); pass a tensor that holds numbers")
+    if not latents.dtype.is_floating_point:
+        raise ValueError(f"{what} must be a real floating-point tensor, got dtype {latents.dtype}")
     c = pipe.unet.config.in_channels
-    if latents.ndim != 4 or latents.shape[1] != c:
+    if latents.ndim != 4 or latents.shape[1] != c or latents.shape[0] < 1:
         raise ValueError(f"{what} must have shape (batch, {c}, height, width), got {tuple(latents.shape)}")
     f = 2 ** (len(pipe.unet.config.block_out_channels) - 1)
-    if latents.shape[2] % f or latents.shape[3] % f:
+    if latents.shape[2] % f or latents.shape[3] % f or latents.shape[2] < 1 or latents.shape[3] < 1:
         raise ValueError(f"{what}'s height and width must be multiples of {f}, got {tuple(latents.shape[2:])}")
+    _check_finite(latents, what)
+
+
+def _check_finite(latents: torch.Tensor, what: str, *, after: str = "") -> torch.Tensor:
+    """``latents`` unchanged if every value is finite; else a clear error (NaN/inf would decode to a black image)."""
+    bad = int((~torch.isfinite(latents)).sum())
+    if bad:
+        where = (
+            f"{after} produced {bad} NaN or infinite values in {what}"
+            if after
+            else f"{what} holds {bad} NaN or infinite values"
+        )
+        raise NonFiniteError(
+            f"{where} of {latents.numel()}; a NaN or inf input (image, latents, embedding) or float16 overflow "
+            "causes this: check the inputs, or load the model in float32 (load_pipeline(..., dtype=torch.float32))"
+        )
+    return latents
 
 
 # --------------------------------------------------------------------------------------------------
@@ -220,16 +339,21 @@ def denoise(
     generator: torch.Generator | None = None,
     progress: bool = True,
 ) -> torch.Tensor:
-    """The DDIM sampling loop from ``timesteps[start_step]`` down to the clean latent.
+    """The DDIM sampling loop from ``timesteps[start_step]`` down to the clean latent. Shown in notebook 02.
 
     ``uncond`` may be one embedding or a list with one per step (what null-text inversion learns).
     """
     timesteps, ratio = _schedule(pipe, num_inference_steps)
-    _check_start_step(start_step, num_inference_steps)
+    n = len(timesteps)
+    start_step = _check_start_step(start_step, n)
+    eta = _check_eta(eta)
+    _check_generator(generator)
+    if isinstance(uncond, (list, tuple)) and len(uncond) != n:
+        raise ValueError(f"uncond has {len(uncond)} embeddings for {n} steps; give one embedding or one per step")
     alphas, final = _alphas(pipe)
     ptype = _prediction_type(pipe)
     latents = latents.to(pipe.device, torch.float32)
-    for i in tqdm(range(start_step, num_inference_steps), desc="DDIM sampling", disable=not progress, leave=False):
+    for i in tqdm(range(start_step, n), desc="DDIM sampling", disable=not progress, leave=False):
         t = timesteps[i]
         u = uncond[i] if isinstance(uncond, (list, tuple)) else uncond
         eps = _unet_eps(pipe, latents, t, cond, u, guidance_scale)
@@ -239,7 +363,7 @@ def denoise(
         latents = ddim_step(
             eps, t, t - ratio, latents, alphas, final_alpha_cumprod=final, prediction_type=ptype, eta=eta, noise=noise
         )
-    return latents
+    return _check_finite(latents, "the final latents", after="sampling")
 
 
 @torch.inference_mode()
@@ -257,14 +381,13 @@ def sample(
     output_type: str = "pil",
     progress: bool = True,
 ) -> list[Image.Image] | torch.Tensor:
-    """Text to image with DDIM; or continue from ``start_latents`` at ``timesteps[start_step]``."""
-    _schedule(pipe, num_inference_steps)
-    _check_start_step(start_step, num_inference_steps)
+    """Text to image with DDIM; or continue from ``start_latents`` at ``timesteps[start_step]``. Notebook 02."""
+    num_inference_steps = _check_steps(pipe, num_inference_steps)
+    start_step = _check_start_step(start_step, num_inference_steps)
     g = _check_guidance(guidance_scale)
-    if eta < 0:
-        raise ValueError(f"eta must be >= 0 (0 = deterministic DDIM, 1 = DDPM-like), got {eta}")
-    if output_type not in ("pil", "latent", "pt", "np"):
-        raise ValueError(f"output_type must be 'pil', 'latent', 'pt' or 'np', got {output_type!r}")
+    eta = _check_eta(eta)
+    _check_generator(generator)
+    _check_output_type(output_type)
     if start_latents is None:
         if start_step != 0:
             raise ValueError("start_step > 0 needs start_latents (the latent at timesteps[start_step])")
@@ -273,9 +396,7 @@ def sample(
     else:
         _check_latents(pipe, start_latents)
         latents = start_latents
-    cond, uncond = encode_text(pipe, prompt, negative_prompt=negative_prompt, guidance=g > 1, batch=latents.shape[0])
-    if cond.shape[0] != latents.shape[0]:
-        raise ValueError(f"{cond.shape[0]} prompts for a batch of {latents.shape[0]} latents")
+    cond, uncond = encode_text(pipe, prompt, negative_prompt=negative_prompt, guidance=g != 1, batch=latents.shape[0])
     latents = denoise(
         pipe,
         latents,
@@ -296,13 +417,18 @@ def sample(
 # --------------------------------------------------------------------------------------------------
 # inversion
 # --------------------------------------------------------------------------------------------------
+INVERSION_FORMAT = "ddim-course-inversion/1"
+
+
 @dataclass
 class Inversion:
     """A DDIM inversion: the whole trajectory from the clean latent to (nearly) pure noise.
 
     ``latents[0]`` is the clean latent and ``latents[k]`` (k >= 1) the latent at ``timesteps[-k]``,
     so ``latents[-1]`` is the most noised. ``timesteps`` are the sampler's (noisiest first).
-    ``uncond_embeddings`` is filled by methods that learn one unconditional embedding per step.
+    ``guidance_scale`` is the guidance to sample it back with; ``uncond_embeddings`` is filled by methods that
+    learn one unconditional embedding per step; ``model`` names the weights that made it (see
+    ``model_fingerprint``), so that it is not used with another model. ``save``/``load`` keep it in a file.
     """
 
     latents: list[torch.Tensor]
@@ -315,16 +441,41 @@ class Inversion:
     method: str = "ddim"
     unet_calls: int = 0
     info: dict = field(default_factory=dict)
+    model: str | None = None
+
+    def __post_init__(self):
+        n = self.num_inference_steps = _whole(self.num_inference_steps, "num_inference_steps")
+        if n < 1:
+            raise ValueError(f"an Inversion needs num_inference_steps >= 1, got {n}")
+        if not isinstance(self.latents, (list, tuple)) or len(self.latents) != n + 1:
+            got = len(self.latents) if isinstance(self.latents, (list, tuple)) else type(self.latents).__name__
+            raise ValueError(f"an Inversion of {n} steps holds {n + 1} latents (clean to noisiest), got {got}")
+        if not isinstance(self.timesteps, (list, tuple)) or len(self.timesteps) != n:
+            raise ValueError(f"an Inversion of {n} steps has {n} timesteps, got {_show(self.timesteps)}")
+        self.timesteps = [_whole(t, "each timestep") for t in self.timesteps]
+        shape = None
+        for k, x in enumerate(self.latents):
+            if not isinstance(x, torch.Tensor) or x.is_meta or not x.dtype.is_floating_point:
+                raise ValueError(f"latents[{k}] must be a floating-point tensor with data, got {_show(x)}")
+            if shape is not None and x.shape != shape:
+                raise ValueError(f"latents[{k}] has shape {tuple(x.shape)}, latents[0] {tuple(shape)}: all must match")
+            shape = x.shape
+            _check_finite(x, f"latents[{k}]")
+        self.guidance_scale = _check_guidance(self.guidance_scale)
+        _prompts(self.prompt)
+        _prompts(self.negative_prompt if self.negative_prompt is not None else "", name="negative_prompt")
+        u = self.uncond_embeddings
+        if isinstance(u, (list, tuple)) and len(u) != n:
+            raise ValueError(f"uncond_embeddings holds {len(u)} embeddings for {n} steps; give one per step")
 
     def latents_at(self, start_step: int) -> torch.Tensor:
-        """The latent at ``timesteps[start_step]``: exactly where sampling from ``start_step`` begins."""
-        _check_start_step(start_step, self.num_inference_steps)
+        """The latent at ``timesteps[start_step]``: exactly where sampling from ``start_step`` begins. Notebook 03."""
+        start_step = _check_start_step(start_step, self.num_inference_steps)
         return self.latents[self.num_inference_steps - start_step]
 
     def timestep_at(self, start_step: int) -> int:
         """The timestep of ``latents_at(start_step)``."""
-        _check_start_step(start_step, self.num_inference_steps)
-        return self.timesteps[start_step]
+        return self.timesteps[_check_start_step(start_step, self.num_inference_steps)]
 
     @property
     def clean_latent(self) -> torch.Tensor:
@@ -334,11 +485,150 @@ class Inversion:
     def noise_latent(self) -> torch.Tensor:
         return self.latents[-1]
 
+    def save(self, path, *, overwrite: bool = False) -> Path:
+        """Write this inversion to ``path`` (``.safetensors``: the tensors and a JSON header; no pickle).
+
+        An existing file is replaced only with ``overwrite=True``; the write is atomic (see ``files``)."""
+        from safetensors.torch import save_file
+
+        from .files import INVERSION_SUFFIXES, check_output_path, write_atomically
+
+        out = check_output_path(path, suffixes=INVERSION_SUFFIXES, overwrite=overwrite)
+        tensors = {f"latents.{k}": _cpu(x) for k, x in enumerate(self.latents)}
+        u = self.uncond_embeddings
+        if isinstance(u, torch.Tensor):
+            tensors["uncond"] = _cpu(u)
+        elif u is not None:
+            tensors.update({f"uncond.{k}": _cpu(x) for k, x in enumerate(u)})
+        header = {
+            "format": INVERSION_FORMAT,
+            "method": self.method,
+            "model": self.model,
+            "num_inference_steps": self.num_inference_steps,
+            "timesteps": self.timesteps,
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "guidance_scale": self.guidance_scale,
+            "unet_calls": self.unet_calls,
+            "info": _jsonable(self.info),
+        }
+        metadata = {"ddim_course": json.dumps(header)}
+        return write_atomically(out, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path, pipe=None) -> Inversion:
+        """Read an inversion written by ``save``; with ``pipe``, refuse one that another model made."""
+        header, tensors = _read_inversion_file(path)
+        n = len([k for k in tensors if k.startswith("latents.")])
+        try:
+            latents = [tensors[f"latents.{k}"] for k in range(n)]
+            if "uncond" in tensors:
+                uncond = tensors["uncond"]
+            elif any(k.startswith("uncond.") for k in tensors):
+                uncond = [tensors[f"uncond.{k}"] for k in range(header["num_inference_steps"])]
+            else:
+                uncond = None
+            inversion = cls(
+                latents=latents,
+                timesteps=header["timesteps"],
+                prompt=header["prompt"],
+                guidance_scale=header["guidance_scale"],
+                num_inference_steps=header["num_inference_steps"],
+                negative_prompt=header.get("negative_prompt", ""),
+                uncond_embeddings=uncond,
+                method=str(header.get("method", "ddim")),
+                unet_calls=int(header.get("unet_calls", 0)),
+                info=header.get("info") if isinstance(header.get("info"), dict) else {},
+                model=header.get("model"),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path} is not a valid inversion file ({type(e).__name__}: {e})") from None
+        if pipe is not None:
+            _check_same_model(pipe, inversion)
+        return inversion
+
+
+def _cpu(x: torch.Tensor) -> torch.Tensor:
+    return x.detach().to("cpu").contiguous().clone()
+
+
+def _jsonable(info: dict) -> dict:
+    """The entries of ``info`` that JSON can hold (numbers, strings, lists of them)."""
+    out = {}
+    for k, v in (info or {}).items():
+        try:
+            json.dumps(v, allow_nan=False)
+            out[str(k)] = v
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+MAX_INVERSION_BYTES = 2 * 1024**3
+
+
+def _read_inversion_file(path) -> tuple[dict, dict]:
+    """The JSON header and the tensors of an inversion file, or a one-line error saying what is wrong."""
+    from safetensors import safe_open
+
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a file name (a string or a Path), got {type(path).__name__}")
+    p = Path(path).expanduser()
+    try:
+        exists, regular, size = p.exists(), p.is_file(), p.stat().st_size if p.is_file() else 0
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read {str(p)[:200]}: {getattr(e, 'strerror', None) or e}") from None
+    if not exists:
+        raise FileNotFoundError(f"no such inversion file: {p}")
+    if not regular:
+        raise ValueError(f"{p} is not a regular file; give the path of a .safetensors file written by save()")
+    if size > MAX_INVERSION_BYTES:
+        raise ValueError(f"{p} is {size / 2**30:.1f} GB, too large for an inversion file")
+    what = f"{p} is not an inversion file written by Inversion.save (a .safetensors file with a ddim_course header)"
+    try:
+        with safe_open(str(p), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            header = json.loads(meta["ddim_course"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception:  # noqa: BLE001 - any failure to parse means: not our file
+        raise ValueError(what) from None
+    if not isinstance(header, dict) or header.get("format") != INVERSION_FORMAT:
+        raise ValueError(what)
+    return header, tensors
+
+
+def model_fingerprint(pipe) -> str:
+    """``"name#hash"``: the pipeline's model name and a hash of a few of its weights (dtype-independent)."""
+    name = getattr(pipe, "_ddim_course_model", None) or getattr(pipe, "name_or_path", "") or "a hand-built pipeline"
+    h = hashlib.sha256()
+    for module in (pipe.unet, pipe.vae, pipe.text_encoder):
+        weight = next(module.parameters(), None)
+        if weight is None or weight.is_meta:
+            h.update(b"no weights")
+            continue
+        h.update(str(tuple(weight.shape)).encode())
+        sample = weight.detach().reshape(-1)[:4096].to("cpu", torch.float16)  # fp16 and fp32 copies agree
+        h.update(sample.numpy().tobytes())
+    return f"{name}#{h.hexdigest()[:12]}"
+
+
+def _check_same_model(pipe, inversion: Inversion) -> None:
+    if inversion.model is None:
+        return
+    mine = model_fingerprint(pipe)
+    if mine.rsplit("#", 1)[-1] != inversion.model.rsplit("#", 1)[-1]:
+        raise ValueError(
+            f"this inversion was made by the model {inversion.model!r}, but the pipeline is {mine!r}: "
+            "invert the image again with this pipeline (an inversion only fits the model that made it)"
+        )
+
 
 def _image_latents(pipe, image) -> torch.Tensor:
     if isinstance(image, torch.Tensor):
         _check_latents(pipe, image, "latents")
         return image.to(pipe.device, torch.float32)
+    if isinstance(image, (list, tuple)) and len(image) == 0:
+        raise ValueError("no images given (an empty list); pass an image, a path, or a list of them")
     return encode(pipe, image).float()
 
 
@@ -353,30 +643,36 @@ def invert(
     negative_prompt: str | list[str] = "",
     progress: bool = True,
 ) -> Inversion:
-    """DDIM inversion of an image (PIL, path, or latents): run the update from clean to noisy."""
+    """DDIM inversion of an image (PIL, path, or latents): run the update from clean to noisy. Notebook 03."""
     timesteps, ratio = _schedule(pipe, num_inference_steps)
+    n = len(timesteps)
     g = _check_guidance(guidance_scale)
     latents = _image_latents(pipe, image)
-    cond, uncond = encode_text(pipe, prompt, negative_prompt=negative_prompt, guidance=g > 1, batch=latents.shape[0])
+    cond, uncond = encode_text(pipe, prompt, negative_prompt=negative_prompt, guidance=g != 1, batch=latents.shape[0])
     alphas, final = _alphas(pipe)
     ptype = _prediction_type(pipe)
     trajectory = [latents]
+    # the loop runs the update of eq. 12 from a cleaner level to a noisier one (the ODE of eq. 14 backwards):
     for t in tqdm(list(reversed(timesteps)), desc="DDIM inversion", disable=not progress, leave=False):
-        # from the previous (cleaner) noise level to t; the model is asked at t, as diffusers'
-        # DDIMInverseScheduler does (the local-linearity assumption: eps(x_{t-1}, t) ~ eps(x_t, t))
+        # 1. the noise level we come from: one step cleaner than t (or the end's alpha at the first step)
         t_from = t - ratio
         alpha_from = float(alphas[t_from]) if t_from >= 0 else final
+        # 2. the model is asked at t with the latent of t_from, as diffusers' DDIMInverseScheduler does
+        #    (the local-linearity assumption: eps(x_{t_from}, t) ~ eps(x_t, t); notebook 03 measures it)
         eps = _unet_eps(pipe, latents, t, cond, uncond, g)
+        # 3. the DDIM update from alpha_from up to alpha_t
         latents = ddim_update(eps, latents, alpha_from, float(alphas[t]), prediction_type=ptype)
         trajectory.append(latents)
+    _check_finite(latents, "the inverted latents", after="inversion")
     return Inversion(
         latents=trajectory,
         timesteps=timesteps,
         prompt=prompt,
         guidance_scale=g,
-        num_inference_steps=num_inference_steps,
+        num_inference_steps=n,
         negative_prompt=negative_prompt,
-        unet_calls=num_inference_steps * (2 if g > 1 else 1),
+        unet_calls=n * (2 if g != 1 else 1),
+        model=model_fingerprint(pipe),
     )
 
 
@@ -392,26 +688,30 @@ def reconstruct(
     output_type: str = "pil",
     progress: bool = True,
 ):
-    """Sample back from ``inversion.latents_at(start_step)`` (by default with the inversion's prompt and guidance)."""
+    """Sample back from ``inversion.latents_at(start_step)`` (by default with the inversion's prompt and guidance).
+
+    Shown in notebook 04. Refuses an inversion that another model made."""
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion (from invert()), got {type(inversion).__name__}")
+    _check_same_model(pipe, inversion)
+    _check_output_type(output_type)
     n = inversion.num_inference_steps
-    if num_inference_steps is not None and num_inference_steps != n:
+    if num_inference_steps is not None and _whole(num_inference_steps, "num_inference_steps") != n:
         raise ValueError(
             f"this inversion has {n} steps; reconstruct with num_inference_steps={n} or invert again with "
             f"{num_inference_steps}"
         )
-    _check_start_step(start_step, n)
+    start_step = _check_start_step(start_step, n)
     prompt = inversion.prompt if prompt is None else prompt
     g = inversion.guidance_scale if guidance_scale is None else _check_guidance(guidance_scale)
     start = inversion.latents_at(start_step)
     _check_latents(pipe, start, "the inversion's latents")
-    if inversion.uncond_embeddings is not None and g > 1:
+    if inversion.uncond_embeddings is not None and g != 1:
         cond, _ = encode_text(pipe, prompt, guidance=False, batch=start.shape[0])
         uncond = inversion.uncond_embeddings
     else:
         cond, uncond = encode_text(
-            pipe, prompt, negative_prompt=inversion.negative_prompt, guidance=g > 1, batch=start.shape[0]
+            pipe, prompt, negative_prompt=inversion.negative_prompt, guidance=g != 1, batch=start.shape[0]
         )
     latents = denoise(
         pipe, start, cond, uncond, num_inference_steps=n, guidance_scale=g, start_step=start_step, progress=progress
@@ -434,9 +734,12 @@ def img2img(
     output_type: str = "pil",
     progress: bool = True,
 ):
-    """img2img: noise the image's latent to ``timesteps[start_step]`` with fresh noise, then sample."""
+    """img2img: noise the image's latent to ``timesteps[start_step]`` with fresh noise, then sample. Notebook 04."""
     timesteps, _ = _schedule(pipe, num_inference_steps)
-    _check_start_step(start_step, num_inference_steps)
+    start_step = _check_start_step(start_step, len(timesteps))
+    _check_guidance(guidance_scale)
+    _check_generator(generator)
+    _check_output_type(output_type)
     latents = _image_latents(pipe, image)
     noise = randn(latents.shape, generator, latents.device)
     t = torch.tensor([timesteps[start_step]] * latents.shape[0])
@@ -467,8 +770,15 @@ def edit(
     output_type: str = "pil",
     progress: bool = True,
 ):
-    """Invert with ``source_prompt`` (or reuse ``inversion``), then sample with ``target_prompt``."""
-    _check_start_step(start_step, num_inference_steps)
+    """Invert with ``source_prompt`` (or reuse ``inversion``), then sample with ``target_prompt``. Notebook 05."""
+    num_inference_steps = _check_steps(pipe, num_inference_steps)
+    start_step = _check_start_step(start_step, num_inference_steps)
+    _check_guidance(guidance_scale)
+    _check_output_type(output_type)
+    _prompts(source_prompt, name="source_prompt")
+    _prompts(target_prompt, name="target_prompt")
+    if inversion is not None and not isinstance(inversion, Inversion):
+        raise ValueError(f"inversion must be an Inversion (from invert()) or None, got {type(inversion).__name__}")
     if inversion is None:
         inversion = invert(pipe, image, source_prompt, num_inference_steps=num_inference_steps, progress=progress)
     elif inversion.num_inference_steps != num_inference_steps:

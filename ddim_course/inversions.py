@@ -1,12 +1,16 @@
-"""Beyond plain DDIM inversion: null-text inversion and negative-prompt inversion.
+"""Beyond plain DDIM inversion: null-text inversion, negative-prompt inversion, and the registry of methods.
 
-Both return an :class:`~ddim_course.ddim.Inversion`, so ``reconstruct`` and ``edit`` use them unchanged.
+Every method returns an :class:`~ddim_course.ddim.Inversion`, so ``reconstruct`` and ``edit`` use them unchanged.
+``METHODS`` maps a method's name to its entry; the widgets, the benchmarks and the command line all read it, so a
+new method is one entry there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -21,9 +25,9 @@ from .ddim import (
     _unet_eps,
     ddim_step,
     encode_text,
+    guide,
     invert,
 )
-from .models import get_preset
 
 
 @contextlib.contextmanager
@@ -38,6 +42,28 @@ def _frozen(module: torch.nn.Module):
             p.requires_grad_(flag)
 
 
+def _fit_null_embedding(step, eps_cond, uncond, target, *, guidance_scale, lr, inner_steps, stop, loss_scale):
+    """Null-text inversion's inner loop at one timestep (Mokady et al. 2022, Algorithm 1, lines 7-9).
+
+    Adam moves the unconditional embedding so that the guided DDIM step ``step(eps)`` lands on ``target``,
+    the pivot's next latent. Returns (the learned embedding, a detached copy; the last loss; UNet calls made).
+    """
+    uncond = uncond.detach().requires_grad_(True)
+    opt = torch.optim.Adam([uncond], lr=lr)
+    loss_value, calls = float("nan"), 0
+    for _ in range(inner_steps):
+        eps_uncond = step.unet(uncond)
+        calls += 1
+        loss = F.mse_loss(step.ddim(guide(eps_uncond, eps_cond, guidance_scale)), target)
+        opt.zero_grad(set_to_none=True)
+        (loss * loss_scale).backward()
+        opt.step()
+        loss_value = loss.item()
+        if loss_value < stop:
+            break
+    return uncond.detach().clone(), loss_value, calls
+
+
 def null_text_invert(
     pipe,
     image,
@@ -46,30 +72,29 @@ def null_text_invert(
     num_inference_steps: int = 50,
     guidance_scale: float = 7.5,
     inner_steps: int = 10,
-    learning_rate: float | None = None,
-    early_stop: float | None = None,
+    learning_rate: float = 1e-2,
+    early_stop: float = 1e-5,
     progress: bool = True,
 ) -> Inversion:
-    """Null-text inversion (Mokady et al., 2022): learn one unconditional embedding per step.
+    """Null-text inversion (Mokady et al., 2022): learn one unconditional embedding per step. Shown in notebook 06.
 
     The pivot is DDIM inversion at guidance 1. Then, from the noisiest step down, Adam tunes the
     unconditional ("null-text") embedding so that the *guided* DDIM step lands on the pivot's next latent.
     The learning rate decays to half over the run (``learning_rate * (1 - i / (2 n))`` at step i of n: the paper's
-    ``1 - i / 100`` for 50 steps) and step i stops early once its loss is below ``early_stop * (1 + 2 i)``. Both
-    default to the model's preset: the paper's 1e-2 and 1e-5 for Stable Diffusion, 1e-1 and 1e-7 for the pocket
-    model (measured; see ``PRESETS`` in ``ddim_course/models.py``). At guidance 1 the unconditional embedding has
-    no effect, so there is nothing to learn: the result is plain DDIM inversion.
+    ``1 - i / 100`` for 50 steps) and step i stops early once its loss is below ``early_stop * (1 + 2 i)`` (the
+    paper's ``1e-5 + 2e-5 i``). The defaults are the paper's, for Stable Diffusion; ``METHODS["null-text"]`` passes
+    the active model's preset values (the pocket model's were measured). At guidance 1 the unconditional embedding
+    has no effect, so there is nothing to learn: the result is plain DDIM inversion.
     """
     g = _check_guidance(guidance_scale)
-    if inner_steps < 0:
-        raise ValueError(f"inner_steps must be >= 0, got {inner_steps}")
-    preset = get_preset(pipe)
-    lr = preset.null_text_learning_rate if learning_rate is None else float(learning_rate)
-    stop = preset.null_text_early_stop if early_stop is None else float(early_stop)
-    if not lr > 0:
-        raise ValueError(f"learning_rate must be > 0 (the paper uses 1e-2), got {lr}")
-    if not stop >= 0:
-        raise ValueError(f"early_stop must be >= 0 (the paper uses 1e-5; 0 never stops early), got {stop}")
+    if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 0:
+        raise ValueError(f"inner_steps must be a whole number >= 0 (the paper uses 10), got {inner_steps!r}")
+    lr, stop = float(learning_rate), float(early_stop)
+    if not 0 < lr < float("inf"):
+        raise ValueError(f"learning_rate must be > 0 (the paper uses 1e-2), got {learning_rate}")
+    if not 0 <= stop < float("inf"):
+        raise ValueError(f"early_stop must be >= 0 (the paper uses 1e-5; 0 never stops early), got {early_stop}")
+    _check_single_prompt(prompt, "null_text_invert")
     start = time.perf_counter()
     pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
     timesteps, ratio = _schedule(pipe, num_inference_steps)
@@ -80,66 +105,84 @@ def null_text_invert(
     with torch.inference_mode():
         cond, uncond0 = encode_text(pipe, prompt, guidance=True, batch=batch)
     cond, uncond = cond.clone(), uncond0.clone().float()
-    info = {"seconds": 0.0, "learning_rate": lr, "early_stop": stop}
+    info = {"seconds": 0.0, "learning_rate": lr, "early_stop": stop, "inner_steps": inner_steps}
     if g == 1:  # guided = conditional estimate whatever the null embedding: keep the empty prompt's
         info.update(losses=[0.0] * n, seconds=time.perf_counter() - start)
-        return _null_text_inversion(pivot, [uncond0.clone()] * n, g, n, info)
+        return _from_pivot(pivot, "null-text", g, info, uncond_embeddings=[uncond0.clone()] * n)
     # a half-precision UNet's gradients are tiny here (a mean over the latent): scale the loss so they don't
     # underflow; Adam's steps do not depend on the scale
-    scale = 1024.0 if pipe.unet.dtype == torch.float16 else 1.0
+    loss_scale = 1024.0 if pipe.unet.dtype == torch.float16 else 1.0
     x = pivot.latents[-1].clone()
-    embeddings, losses, calls = [], [], n  # the pivot cost n UNet calls
+    embeddings, losses, calls = [], [], pivot.unet_calls
     with _frozen(pipe.unet), _frozen(pipe.text_encoder):
         for i in tqdm(range(n), desc="null-text inversion", disable=not progress, leave=False):
             t = timesteps[i]
-            target = pivot.latents[n - i - 1].clone()
+            step = _Step(pipe, x, t, t - ratio, alphas, final, ptype)
             with torch.no_grad():
-                eps_cond = pipe.unet(x.to(pipe.unet.dtype), t, encoder_hidden_states=cond).sample.float()
-            calls += 1
-            uncond = uncond.detach().requires_grad_(True)
-            opt = torch.optim.Adam([uncond], lr=lr * (1.0 - i / (2 * n)))
-            loss_value = float("nan")
-            for _ in range(inner_steps):
-                eps_uncond = pipe.unet(
-                    x.to(pipe.unet.dtype), t, encoder_hidden_states=uncond.to(pipe.unet.dtype)
-                ).sample.float()
-                calls += 1
-                eps = eps_uncond + g * (eps_cond - eps_uncond)
-                x_prev = ddim_step(eps, t, t - ratio, x, alphas, final_alpha_cumprod=final, prediction_type=ptype)
-                loss = F.mse_loss(x_prev, target)
-                opt.zero_grad(set_to_none=True)
-                (loss * scale).backward()
-                opt.step()
-                loss_value = loss.item()
-                if loss_value < stop * (1 + 2 * i):  # the paper's 1e-5 + i * 2e-5 when stop = 1e-5
-                    break
-            uncond = uncond.detach()
-            # a copy: Adam goes on updating `uncond` in place at the next step (keeping the tensor itself would
-            # leave every step holding the last step's embedding)
-            embeddings.append(uncond.clone().to(cond.dtype))
-            losses.append(loss_value)
+                eps_cond = step.unet(cond)
+            uncond, loss, inner_calls = _fit_null_embedding(
+                step,
+                eps_cond,
+                uncond,
+                pivot.latents[n - i - 1].clone(),  # a normal tensor (the pivot's are inference-mode tensors)
+                guidance_scale=g,
+                lr=lr * (1.0 - i / (2 * n)),
+                inner_steps=inner_steps,
+                stop=stop * (1 + 2 * i),
+                loss_scale=loss_scale,
+            )
+            embeddings.append(uncond.to(cond.dtype))  # a copy per step (Adam's tensor is not kept)
+            losses.append(loss)
             with torch.no_grad():
-                eps = _unet_eps(pipe, x, t, cond, uncond.to(cond.dtype), g)
-                calls += 2
-                x = ddim_step(eps, t, t - ratio, x, alphas, final_alpha_cumprod=final, prediction_type=ptype)
+                x = step.ddim(_unet_eps(pipe, x, t, cond, uncond.to(cond.dtype), g))
+            calls += 1 + inner_calls + 2
     info.update(losses=losses, seconds=time.perf_counter() - start)
-    inversion = _null_text_inversion(pivot, embeddings, g, n, info)
+    inversion = _from_pivot(pivot, "null-text", g, info, uncond_embeddings=embeddings)
     inversion.unet_calls = calls
     return inversion
 
 
-def _null_text_inversion(pivot: Inversion, embeddings: list, g: float, n: int, info: dict) -> Inversion:
-    return Inversion(
+@dataclass
+class _Step:
+    """One sampling step's fixed parts: ask the UNet at ``x`` with an embedding; take the DDIM step from ``x``."""
+
+    pipe: object
+    x: torch.Tensor
+    t: int
+    t_prev: int
+    alphas: torch.Tensor
+    final: float
+    ptype: str
+
+    def unet(self, embedding: torch.Tensor) -> torch.Tensor:
+        dtype = self.pipe.unet.dtype
+        return self.pipe.unet(self.x.to(dtype), self.t, encoder_hidden_states=embedding.to(dtype)).sample.float()
+
+    def ddim(self, eps: torch.Tensor) -> torch.Tensor:
+        return ddim_step(
+            eps, self.t, self.t_prev, self.x, self.alphas, final_alpha_cumprod=self.final, prediction_type=self.ptype
+        )
+
+
+def _from_pivot(pivot: Inversion, method: str, g: float, info: dict, **fields) -> Inversion:
+    """An Inversion that shares the guidance-1 pivot's trajectory, to be sampled at guidance ``g``."""
+    base = dict(
         latents=pivot.latents,
         timesteps=pivot.timesteps,
         prompt=pivot.prompt,
         guidance_scale=g,
-        num_inference_steps=n,
-        uncond_embeddings=embeddings,
-        method="null-text",
+        num_inference_steps=pivot.num_inference_steps,
+        method=method,
         unet_calls=pivot.unet_calls,
+        model=pivot.model,
         info=info,
     )
+    return Inversion(**(base | fields))
+
+
+def _check_single_prompt(prompt, who: str) -> None:
+    if not isinstance(prompt, str):
+        raise ValueError(f"{who} takes one prompt (a string), got {type(prompt).__name__}")
 
 
 def negative_prompt_invert(
@@ -153,21 +196,74 @@ def negative_prompt_invert(
 ) -> Inversion:
     """Negative-prompt inversion (Miyake et al., 2023): DDIM inversion at guidance 1, then guided sampling
     with the source prompt as the negative prompt. No optimisation: same cost as plain DDIM inversion.
+    Shown in notebook 06.
 
     With the prompt as its own negative, the guided noise estimate equals the conditional one at any
     guidance, so reconstruction retraces the guidance-1 inversion; an edit pushes away from the source prompt.
     """
     g = _check_guidance(guidance_scale)
+    _check_single_prompt(prompt, "negative_prompt_invert")
     start = time.perf_counter()
     pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
-    return Inversion(
-        latents=pivot.latents,
-        timesteps=pivot.timesteps,
-        prompt=prompt,
-        guidance_scale=g,
-        num_inference_steps=num_inference_steps,
-        negative_prompt=prompt,
-        method="negative-prompt",
-        unet_calls=pivot.unet_calls,
-        info={"seconds": time.perf_counter() - start},
+    info = {"seconds": time.perf_counter() - start}
+    return _from_pivot(pivot, "negative-prompt", g, info, negative_prompt=prompt)
+
+
+def ddim_invert(
+    pipe, image, prompt: str, *, num_inference_steps: int = 50, guidance_scale: float = 7.5, progress: bool = True
+) -> Inversion:
+    """Plain DDIM inversion at guidance 1 (the standard), to be sampled back at ``guidance_scale``."""
+    start = time.perf_counter()
+    pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
+    return _from_pivot(pivot, "ddim", _check_guidance(guidance_scale), {"seconds": time.perf_counter() - start})
+
+
+# --------------------------------------------------------------------------------------------------
+# the registry
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Method:
+    """One inversion method: ``METHODS[name](pipe, image, prompt, *, num_inference_steps, guidance_scale)``."""
+
+    name: str
+    label: str
+    function: Callable[..., Inversion]
+    citation: str
+    learns: bool = False  # True when the result depends on guidance_scale (an optimisation per guidance)
+
+    def __call__(
+        self, pipe, image, prompt: str, *, num_inference_steps: int = 50, guidance_scale: float = 7.5, **kwargs
+    ) -> Inversion:
+        return self.function(
+            pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, **kwargs
+        )
+
+
+def _null_text_with_preset(pipe, image, prompt, **kwargs) -> Inversion:
+    """Null-text inversion with the learning rate and early stop of the model's preset (unless given)."""
+    from .models import get_preset
+
+    preset = get_preset(pipe)
+    kwargs.setdefault("learning_rate", preset.null_text_learning_rate)
+    kwargs.setdefault("early_stop", preset.null_text_early_stop)
+    return null_text_invert(pipe, image, prompt, **kwargs)
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("ddim", "DDIM", ddim_invert, "Song et al. 2020; inversion as in Dhariwal & Nichol 2021"),
+        Method("null-text", "null-text", _null_text_with_preset, "Mokady et al. 2022", learns=True),
+        Method("negative-prompt", "negative-prompt", negative_prompt_invert, "Miyake et al. 2023"),
     )
+}
+
+
+def get_method(name: str) -> Method:
+    """The registry entry for ``name`` (``"ddim"``, ``"null-text"``, ``"negative-prompt"``), or a clear error."""
+    if isinstance(name, Method):
+        return name
+    key = str(name).strip().lower().replace("_", "-").replace(" ", "-")
+    if key not in METHODS:
+        raise ValueError(f"unknown inversion method {name!r}; choose one of {', '.join(METHODS)}")
+    return METHODS[key]

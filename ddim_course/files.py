@@ -1,0 +1,120 @@
+"""Writing a learner's files safely: check where a result goes before the work, then write it atomically.
+
+Nothing a learner made is lost: an existing file is replaced only when asked (``overwrite=True``), never
+through a symbolic link, never when it is the input being read, and a file that appears while the work runs is
+left alone (the result goes to a temporary file in the same folder first, then takes the name in one step that
+refuses to replace anything).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+INVERSION_SUFFIXES = (".safetensors",)
+
+
+class OutputPathError(ValueError):
+    """Where a result should go is not usable; the message says why and what to do."""
+
+
+def _as_path(path) -> Path:
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise OutputPathError(f"the output path must be a file name (a string or a Path), got {type(path).__name__}")
+    text = os.fspath(path)
+    if not str(text).strip():
+        raise OutputPathError("the output path is empty; give a file name such as result.png")
+    if "\0" in str(text):
+        raise OutputPathError("the output path contains a NUL character; give a plain file name")
+    return Path(text).expanduser()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except (OSError, ValueError):
+        return False
+
+
+def check_output_path(
+    path, *, suffixes: Iterable[str] | None = None, overwrite: bool = False, inputs: Iterable = ()
+) -> Path:
+    """The output ``path`` as a Path once it is safe to write there, else an :class:`OutputPathError`."""
+    out = _as_path(path)
+    if suffixes is not None:
+        suffixes = tuple(suffixes)
+        if out.suffix.lower() not in suffixes:
+            raise OutputPathError(
+                f"{out.name} does not end in {' or '.join(suffixes)}, the kind of file written here; "
+                f"use a name such as result{suffixes[0]}"
+            )
+    folder = out.parent
+    if not folder.is_dir():
+        raise OutputPathError(f"the folder {folder} does not exist; create it first or choose another output path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(f"the folder {folder} is not writable; choose another output path")
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max = 255
+    if len(os.fsencode(out.name)) > name_max:
+        raise OutputPathError(f"the file name is {len(out.name)} characters long, over this file system's {name_max}")
+    if out.is_symlink():
+        raise OutputPathError(f"{out} is a symbolic link; this course never writes through links: give a plain path")
+    for source in inputs:
+        if source is not None and isinstance(source, (str, os.PathLike)) and _same_file(out, Path(source)):
+            raise OutputPathError(f"{out} is the input file; choose another output path so that it is kept")
+    if out.exists():
+        if not out.is_file():
+            raise OutputPathError(f"{out} exists and is not a regular file; choose another output path")
+        if not overwrite:
+            raise OutputPathError(f"{out} exists; choose another output path or allow overwriting it (--force)")
+    return out
+
+
+def write_atomically(path, write: Callable[[Path], None], *, overwrite: bool = False) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path`` (same suffix), then give it the name ``path``.
+
+    Without ``overwrite`` the last step refuses to replace a file that appeared meanwhile; with it, a regular
+    file is replaced in one step (a symbolic link there is refused, never followed).
+    """
+    out = check_output_path(path, overwrite=overwrite)
+    fd, name = tempfile.mkstemp(prefix=f".{out.stem[:40]}.", suffix=f".tmp{out.suffix}", dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        if overwrite:
+            check_output_path(out, overwrite=True)  # still not a link, folder, ...
+            os.replace(tmp, out)
+        else:
+            _create_exclusively(tmp, out)
+    except FileExistsError:
+        raise OutputPathError(
+            f"{out} appeared while the work ran; it was left as it is and the result was not saved: "
+            "choose another output path"
+        ) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return out
+
+
+def _create_exclusively(tmp: Path, out: Path) -> None:
+    """Give ``tmp``'s content the name ``out`` only if nothing has that name (a hard link, or an O_EXCL copy)."""
+    try:
+        os.link(tmp, out)  # atomic; fails with FileExistsError when anything (even a dangling link) is there
+        return
+    except FileExistsError:
+        raise
+    except OSError:  # file systems without hard links
+        pass
+    with open(tmp, "rb") as src, open(out, "xb") as dst:
+        shutil.copyfileobj(src, dst)

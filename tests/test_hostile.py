@@ -1,0 +1,228 @@
+"""Hostile arguments to the sampler and inversion: each class gets a clear error naming the argument (or works),
+never a silent wrong image or a deep torch traceback. Saved inversions round-trip and refuse another model."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from ddim_course import Inversion, edit, img2img, invert, reconstruct, sample
+from ddim_course.ddim import NonFiniteError, ddim_step, model_fingerprint
+from ddim_course.inversions import METHODS, get_method, negative_prompt_invert, null_text_invert
+from ddim_course.pocket.scenes import draw_scene
+
+PROMPT = "a red circle on a striped background"
+
+
+@pytest.fixture(scope="module")
+def image():
+    return draw_scene(seed=3).pil()
+
+
+@pytest.fixture(scope="module")
+def inv(pipe, image):
+    return invert(pipe, image, PROMPT, num_inference_steps=4, progress=False)
+
+
+@pytest.mark.parametrize("eta", [float("nan"), float("inf"), -0.1, 1.5, "0.5", True, 1j])
+def test_eta_outside_0_1_or_not_a_number_is_refused(pipe, eta):
+    with pytest.raises(ValueError, match=r"eta must be a number in \[0, 1\]"):
+        sample(pipe, PROMPT, num_inference_steps=2, eta=eta, progress=False)
+    with pytest.raises(ValueError, match=r"eta must be a number in \[0, 1\]"):
+        ddim_step(
+            torch.zeros(1), 500, 480, torch.zeros(1), pipe.scheduler.alphas_cumprod, final_alpha_cumprod=1.0, eta=eta
+        )
+
+
+@pytest.mark.parametrize("g", [float("nan"), float("inf"), -float("inf"), 1e6, True, "7.5", 2j])
+def test_absurd_guidance_is_refused_everywhere(pipe, image, inv, g):
+    message = r"guidance_scale must be a number in \[0, 100\]"
+    for call in (
+        lambda: sample(pipe, PROMPT, num_inference_steps=2, guidance_scale=g, progress=False),
+        lambda: invert(pipe, image, PROMPT, num_inference_steps=2, guidance_scale=g, progress=False),
+        lambda: reconstruct(pipe, inv, guidance_scale=g, progress=False),
+        lambda: img2img(pipe, image, PROMPT, start_step=1, num_inference_steps=2, guidance_scale=g, progress=False),
+        lambda: edit(pipe, image, PROMPT, PROMPT, start_step=1, num_inference_steps=4, guidance_scale=g, inversion=inv),
+        lambda: negative_prompt_invert(pipe, image, PROMPT, num_inference_steps=2, guidance_scale=g, progress=False),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_numpy_and_tensor_integers_are_whole_numbers(pipe, image, inv):
+    out = sample(pipe, PROMPT, num_inference_steps=np.int64(2), guidance_scale=np.float32(2.0), progress=False)
+    assert out[0].size == (64, 64)
+    assert torch.equal(inv.latents_at(np.int32(1)), inv.latents_at(1))
+    reconstruct(pipe, inv, start_step=torch.tensor(2), progress=False)
+    for bad in (1.0, "1", True, None):
+        with pytest.raises(ValueError, match="start_step must be a whole number"):
+            reconstruct(pipe, inv, start_step=bad, progress=False)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_start_latents_are_refused(pipe, bad):
+    latents = torch.zeros(1, 4, 16, 16)
+    latents[0, 0, 0, 0] = bad
+    with pytest.raises(NonFiniteError, match="start_latents holds 1 NaN or infinite values"):
+        sample(pipe, PROMPT, num_inference_steps=2, start_latents=latents, progress=False)
+    with pytest.raises(ValueError, match="NaN or infinite"):  # it is a ValueError too
+        invert(pipe, latents, PROMPT, num_inference_steps=2, progress=False)
+
+
+def test_a_nan_from_the_model_is_reported_not_decoded(pipe, monkeypatch):
+    real = pipe.unet.forward
+
+    def poisoned(*args, **kwargs):
+        out = real(*args, **kwargs)
+        out.sample[..., 0, 0] = float("nan")
+        return out
+
+    monkeypatch.setattr(pipe.unet, "forward", poisoned)
+    with pytest.raises(NonFiniteError, match="sampling produced .* NaN or infinite values in the final latents"):
+        sample(pipe, PROMPT, num_inference_steps=2, progress=False)
+
+
+def test_meta_complex_and_integer_latents_are_refused(pipe):
+    for latents, message in (
+        (torch.empty(1, 4, 16, 16, device="meta"), "meta device"),
+        (torch.zeros(1, 4, 16, 16, dtype=torch.complex64), "real floating-point"),
+        (torch.zeros(1, 4, 16, 16, dtype=torch.int64), "real floating-point"),
+        (torch.zeros(0, 4, 16, 16), r"shape \(batch, 4"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            sample(pipe, PROMPT, num_inference_steps=2, start_latents=latents, progress=False)
+
+
+def test_prompt_count_must_match_the_images(pipe, image, inv):
+    two = [PROMPT, "a blue square on a dotted background"]
+    with pytest.raises(ValueError, match="2 prompts for 1 image: give one prompt"):
+        invert(pipe, image, two, num_inference_steps=2, progress=False)
+    with pytest.raises(ValueError, match="2 prompts for 1 image"):
+        reconstruct(pipe, inv, prompt=two, progress=False)
+    with pytest.raises(ValueError, match="takes one prompt"):
+        null_text_invert(pipe, image, two, num_inference_steps=2, progress=False)
+    both = invert(pipe, [image, image], two, num_inference_steps=2, progress=False)  # one per image is fine
+    assert both.clean_latent.shape[0] == 2
+
+
+@pytest.mark.parametrize("prompt", [None, 3, [PROMPT, 3], [], b"bytes", {"a": 1}])
+def test_non_string_prompts_are_refused(pipe, prompt):
+    with pytest.raises(ValueError, match="prompt"):
+        sample(pipe, prompt, num_inference_steps=2, progress=False)
+
+
+def test_generator_must_be_a_generator(pipe):
+    for bad in (0, "seed", 1.5):
+        with pytest.raises(ValueError, match=r"generator must be a torch.Generator \(e.g. torch.Generator"):
+            sample(pipe, PROMPT, num_inference_steps=2, generator=bad, progress=False)
+
+
+def test_empty_image_list(pipe):
+    with pytest.raises(ValueError, match="no images given"):
+        invert(pipe, [], PROMPT, num_inference_steps=2, progress=False)
+
+
+def test_a_million_character_prompt_gives_a_short_warning(pipe):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sample(pipe, "red " * 250_000, num_inference_steps=1, progress=False)
+    messages = [str(w.message) for w in caught]
+    assert any("the end is cut off" in m for m in messages)
+    assert max(len(m) for m in messages) < 300
+
+
+def test_inversion_checks_its_own_shape(inv):
+    with pytest.raises(ValueError, match="an Inversion of 4 steps holds 5 latents"):
+        Inversion(
+            latents=inv.latents[:3], timesteps=inv.timesteps, prompt=PROMPT, guidance_scale=1, num_inference_steps=4
+        )
+    with pytest.raises(ValueError, match="has 4 timesteps"):
+        Inversion(latents=inv.latents, timesteps=[1, 2], prompt=PROMPT, guidance_scale=1, num_inference_steps=4)
+    nan = [x.clone() for x in inv.latents]
+    nan[2][0, 0, 0, 0] = math.nan
+    with pytest.raises(ValueError, match=r"latents\[2\] holds 1 NaN"):
+        Inversion(latents=nan, timesteps=inv.timesteps, prompt=PROMPT, guidance_scale=1, num_inference_steps=4)
+
+
+def test_an_inversion_records_its_model_and_refuses_another(pipe, vpipe, inv):
+    assert inv.model == model_fingerprint(pipe)
+    assert model_fingerprint(vpipe) != inv.model
+    with pytest.raises(ValueError, match="this inversion was made by the model .* invert the image again"):
+        reconstruct(vpipe, inv, progress=False)
+    with pytest.raises(ValueError, match="this inversion was made by the model"):
+        edit(vpipe, None, PROMPT, PROMPT, start_step=1, num_inference_steps=4, inversion=inv, progress=False)
+
+
+def test_the_fingerprint_does_not_depend_on_the_dtype(pipe):
+    from tests.conftest import tiny_pipeline
+
+    half = tiny_pipeline().to(dtype=torch.float16)
+    assert model_fingerprint(half) == model_fingerprint(pipe)
+
+
+def test_save_and_load_round_trip(pipe, image, tmp_path):
+    for name in METHODS:
+        kw = {"inner_steps": 2} if name == "null-text" else {}
+        original = METHODS[name](pipe, image, PROMPT, num_inference_steps=3, guidance_scale=3.0, progress=False, **kw)
+        path = original.save(tmp_path / f"{name}.safetensors")
+        back = Inversion.load(path, pipe)
+        assert back.method == original.method == name
+        assert back.model == original.model and back.timesteps == original.timesteps
+        assert back.prompt == original.prompt and back.guidance_scale == original.guidance_scale
+        assert back.negative_prompt == original.negative_prompt
+        assert all(torch.equal(a, b) for a, b in zip(back.latents, original.latents))
+        if original.uncond_embeddings is not None:
+            assert all(torch.equal(a, b) for a, b in zip(back.uncond_embeddings, original.uncond_embeddings))
+        a = reconstruct(pipe, original, output_type="latent", progress=False)
+        b = reconstruct(pipe, back, output_type="latent", progress=False)
+        assert torch.equal(a, b)
+
+
+def test_save_never_overwrites_or_writes_through_a_link(inv, tmp_path):
+    from ddim_course.files import OutputPathError
+
+    mine = tmp_path / "mine.safetensors"
+    mine.write_bytes(b"a learner's file")
+    with pytest.raises(OutputPathError, match="exists"):
+        inv.save(mine)
+    assert mine.read_bytes() == b"a learner's file"
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(tmp_path / "target.safetensors")  # dangling
+    with pytest.raises(OutputPathError, match="symbolic link"):
+        inv.save(link)
+    assert not (tmp_path / "target.safetensors").exists()
+    with pytest.raises(OutputPathError, match="does not end in .safetensors"):
+        inv.save(tmp_path / "inv.pt")
+    inv.save(mine, overwrite=True)
+    assert Inversion.load(mine).num_inference_steps == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.safetensors", "mine.safetensors"]  # no temp files
+
+
+def test_load_refuses_what_is_not_an_inversion(pipe, vpipe, inv, tmp_path):
+    from safetensors.torch import save_file
+
+    (tmp_path / "text.safetensors").write_text("hello")
+    save_file({"x": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    for name in ("text.safetensors", "other.safetensors"):
+        with pytest.raises(ValueError, match="is not an inversion file written by Inversion.save"):
+            Inversion.load(tmp_path / name)
+    with pytest.raises(FileNotFoundError, match="no such inversion file"):
+        Inversion.load(tmp_path / "missing.safetensors")
+    with pytest.raises(ValueError, match="not a regular file"):
+        Inversion.load(tmp_path)
+    path = inv.save(tmp_path / "inv.safetensors")
+    with pytest.raises(ValueError, match="this inversion was made by the model"):
+        Inversion.load(path, vpipe)
+
+
+def test_the_registry_names_every_method_once(pipe, image):
+    assert list(METHODS) == ["ddim", "null-text", "negative-prompt"]
+    assert get_method("DDIM") is METHODS["ddim"] and get_method("null_text") is METHODS["null-text"]
+    with pytest.raises(ValueError, match="unknown inversion method 'edict'; choose one of ddim, null-text"):
+        get_method("edict")
+    for name, method in METHODS.items():
+        kw = {"inner_steps": 1} if name == "null-text" else {}
+        result = method(pipe, image, PROMPT, num_inference_steps=2, guidance_scale=2.0, progress=False, **kw)
+        assert isinstance(result, Inversion) and result.method == name and result.guidance_scale == 2.0
