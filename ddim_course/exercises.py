@@ -1,22 +1,31 @@
 """Checks for the exercises: compare a learner's function with the reference and say how far off it is.
 
-Each ``check_*`` returns a :class:`CheckResult` that shows as a short message in a notebook and is
-truthy when the answer is right. The reference solutions are the package's own functions.
+Each ``check_*`` returns a :class:`CheckResult` that shows as "PASS: ..." or "FAIL: ..." in a notebook and is
+truthy when the answer is right. The reference solutions are the package's own functions. An answer passes only
+if it is a finite, real value of the right shape that is close to the reference: NaN, inf, complex numbers, whole
+numbers, None and the like always fail, with a message that says where and what was returned.
 """
 
 from __future__ import annotations
 
-import math
+import html
+import threading
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .ddim import ddim_step
 from .metrics import psnr
 
+TIME_LIMIT = 10.0
+"""Seconds one call of the learner's function may take before the check gives up on it."""
+
 
 @dataclass
 class CheckResult:
+    """A check's verdict: truthy when the answer is right; shows as PASS or FAIL and a message."""
+
     passed: bool
     message: str
 
@@ -24,59 +33,117 @@ class CheckResult:
         return self.passed
 
     def __repr__(self) -> str:
-        return ("✅ " if self.passed else "❌ ") + self.message
+        return ("PASS: " if self.passed else "FAIL: ") + self.message
 
-    def _repr_markdown_(self) -> str:
-        return repr(self)
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args), None
-    except Exception as e:  # noqa: BLE001 - the learner's code may raise anything; we report it
-        return None, f"your function raised {type(e).__name__}: {e}"
+    def _repr_html_(self) -> str:
+        word, colour = ("PASS", "#1a7f37") if self.passed else ("FAIL", "#cf222e")
+        return f'<p><b style="color: {colour}">{word}:</b> {html.escape(self.message)}</p>'
 
 
-def _compare(name: str, got, expected, *, atol: float, where: str) -> tuple[float, str | None]:
+def _what(x) -> str:
+    """Name a returned value in a message: 'None', 'a list', 'float 50.0', 'a torch.int64 tensor'..."""
+    if x is None:
+        return "None"
+    if isinstance(x, torch.Tensor):
+        return f"a {x.dtype} tensor"
+    if isinstance(x, np.ndarray):
+        return "a numpy array"
+    if isinstance(x, (bool, int, float, complex, np.generic)):
+        return f"{type(x).__name__} {x}"
+    return f"a {type(x).__name__}"
+
+
+def _call(fn, args, where: str):
+    """Run ``fn(*args)`` with a time limit: ``(result, None)``, or ``(None, a message saying what went wrong)``."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - reported below, or raised again if it is not an Exception
+            outcome["error"] = e
+
+    thread = threading.Thread(target=run, daemon=True)  # a daemon thread: one that never ends can't block exit
+    thread.start()
+    thread.join(TIME_LIMIT)
+    if thread.is_alive():
+        return None, f"{where}: your function took over {TIME_LIMIT:g} s (an endless loop?)"
+    error = outcome.get("error")
+    if error is None:
+        return outcome["result"], None
+    if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit: not an answer to grade
+        raise error
+    return None, f"{where}: your function raised {type(error).__name__}: {error}"
+
+
+def _grade(name: str, got, expected: torch.Tensor, where: str):
+    """How far ``got`` is from ``expected``: ``(largest difference, None)``, or ``(None, why it can't pass)``.
+
+    Every check grades through here. ``expected`` with no dimensions means the answer is one number.
+    """
+    number = expected.ndim == 0
+    want = "one number (a float)" if number else f"a torch tensor of shape {tuple(expected.shape)}"
+    returned = f"{where}: {name} returned {_what(got)}"
+    if number and isinstance(got, (int, float, complex, np.number)) and not isinstance(got, bool):
+        got = torch.tensor(got)
     if not isinstance(got, torch.Tensor):
-        return math.inf, f"{name} returned {type(got).__name__}, not a torch tensor ({where})"
+        return None, f"{returned}{' (a missing `return`?)' if got is None else ''}; return {want}"
+    if got.is_complex():
+        return None, f"{returned}; return a real {'number' if number else 'tensor'}, not a complex one"
+    if not got.is_floating_point():
+        return None, f"{returned}; return floating point (e.g. torch.float32), not whole numbers or booleans"
+    if number and got.numel() == 1:
+        got = got.reshape(())
     if got.shape != expected.shape:
-        return math.inf, f"{name} returned shape {tuple(got.shape)}, expected {tuple(expected.shape)} ({where})"
-    err = (got.double() - expected.double()).abs().max().item()
-    return err, None
+        return None, f"{where}: {name} returned a tensor of shape {tuple(got.shape)}; return {want}"
+    got = got.detach().cpu().double()
+    if number and not got.isfinite():
+        return None, f"{where}: {name} returned {got.item()}; return a finite number"
+    counts = {"NaN": got.isnan().sum().item(), "inf": got.isinf().sum().item()}
+    if any(counts.values()):
+        found = " and ".join(f"{kind} in {count}" for kind, count in counts.items() if count)
+        why = "a square root of a negative number, or 0 / 0?" if counts["NaN"] else "a division by zero?"
+        return None, f"{where}: {name} returned {found} of {got.numel()} values ({why})"
+    return (got - expected.double()).abs().max().item(), None
 
 
-def _worst_error(name: str, fn, cases, *, atol: float):
-    """Call ``fn(*args)`` for each ``(key, where, args, expected)``: a failed CheckResult if it raised or returned
-    the wrong kind of value, else None, with the largest error, its case's key and what ``fn`` returned there."""
+def _worst_error(name: str, fn, cases):
+    """Call ``fn(*args)`` for each ``(key, where, args, expected)``: ``(failed CheckResult, ...)`` at the first
+    answer that raised, hung or can't pass, else ``(None, largest error, its case's key, what fn returned there)``.
+    """
     worst, worst_key, worst_got = 0.0, None, None
     for key, where, args, expected in cases:
-        got, error = _call(fn, *args)
-        if error:
-            return CheckResult(False, f"at {where}: {error}"), worst, worst_key, worst_got
-        err, problem = _compare(name, got, expected, atol=atol, where=where)
-        if problem:
-            return CheckResult(False, problem), worst, worst_key, worst_got
+        args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]  # the learner may change them
+        got, problem = _call(fn, args, where)
+        if problem is None:
+            err, problem = _grade(name, got, expected, where)
+        if problem is not None:
+            return CheckResult(False, problem), None, None, None
         if err > worst:
             worst, worst_key, worst_got = err, key, got
     return None, worst, worst_key, worst_got
 
 
 def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e-5) -> CheckResult:
-    """Check ``add_noise(x0, noise, t)`` against x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise."""
+    """Check ``add_noise(x0, noise, t)`` against x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise.
+
+    Used in notebook 01.
+    """
     g = torch.Generator().manual_seed(0)
     x0, noise = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
 
     def case(t):
         a = alphas_cumprod[t].double()
         expected = (a.sqrt() * x0.double() + (1 - a).sqrt() * noise.double()).float()
-        return t, f"t={t}", (x0, noise, t), expected
+        return t, f"at t={t}", (x0, noise, t), expected
 
-    failed, worst, worst_t, got = _worst_error("add_noise", add_noise, map(case, (0, 1, 250, 500, 750, 999)), atol=atol)
+    ts = (0, 1, 250, 500, 750, 999)
+    failed, worst, worst_t, got = _worst_error("your add_noise", add_noise, map(case, ts))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
-        return CheckResult(True, f"add_noise matches the formula at every t tried (max error {worst:.1e}).")
+        tried = f"{len(ts)} values of t, within {atol:g}"
+        return CheckResult(True, f"add_noise matches the formula at every t tried ({tried}).")
     a = alphas_cumprod[worst_t].double()
     hints = {
         "a * x0 + (1 - a) * noise (no square roots)": (a * x0.double() + (1 - a) * noise.double()),
@@ -84,29 +151,32 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
     }
     hint = "x_t = sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise, with alpha_bar_t = alphas_cumprod[t]."
     for mistake, value in hints.items():
-        if (got.double() - value).abs().max().item() < atol:
+        if (got.detach().cpu().double() - value).abs().max().item() < atol:
             hint = f"it looks like {mistake}. " + hint
     return CheckResult(False, f"off by up to {worst:.3g} at t={worst_t}. Hint: {hint}")
 
 
 def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *, atol: float = 1e-5) -> CheckResult:
-    """Check ``my_step(eps, t, t_prev, x_t)`` (epsilon prediction, eta = 0) against ``ddim_step``."""
+    """Check ``my_step(eps, t, t_prev, x_t)`` (epsilon prediction, eta = 0) against ``ddim_step``.
+
+    Used in notebook 02.
+    """
     g = torch.Generator().manual_seed(1)
 
     def case(t, t_prev):
         x, eps = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
         expected = ddim_step(eps, t, t_prev, x, alphas_cumprod, final_alpha_cumprod=final_alpha_cumprod)
-        return (t, t_prev), f"t={t} -> {t_prev}", (eps, t, t_prev, x), expected
+        return (t, t_prev), f"at t={t} -> {t_prev}", (eps, t, t_prev, x), expected
 
     steps = ((981, 961), (501, 481), (101, 81), (21, 1), (1, -19))
-    failed, worst, worst_t, _ = _worst_error("your step", my_step, (case(*s) for s in steps), atol=atol)
+    failed, worst, worst_t, _ = _worst_error("your step", my_step, (case(*s) for s in steps))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
         return CheckResult(
             True,
-            f"your DDIM step matches the reference at all 5 steps tried, the last one "
-            f"included (max error {worst:.1e}).",
+            f"your DDIM step matches the reference at all {len(steps)} steps tried, the last one included "
+            f"(within {atol:g}).",
         )
     t, t_prev = worst_t
     hint = (
@@ -124,19 +194,27 @@ def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, 
 def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
     """Check ``index_for(start_step)``: which entry of ``inversion.latents`` sampling from start_step needs.
 
-    ``latents[0]`` is the clean latent and ``latents[k]`` the latent after k inversion steps.
+    ``latents[0]`` is the clean latent and ``latents[k]`` the latent after k inversion steps, n + 1 entries in
+    all; a negative index counts from the end, as in Python. Used in notebook 03.
     """
     n = num_inference_steps
     for s in (0, 1, 10, n // 2, n - 1):
-        got, error = _call(index_for, s)
+        got, error = _call(index_for, (s,), f"for start_step={s}")
         if error:
-            return CheckResult(False, f"for start_step={s}: {error}")
+            return CheckResult(False, error)
+        if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
+            return CheckResult(False, f"for start_step={s}: return a whole number (an int), got {_what(got)}")
+        index = int(got) + n + 1 if got < 0 else int(got)  # the entry latents[got] is
+        if not 0 <= index <= n:
+            return CheckResult(
+                False, f"for start_step={s} you chose latents[{got}], but latents has {n + 1} entries (0 to {n})."
+            )
         right = n - s
-        if got != right:
-            off = "" if not isinstance(got, int) else f" (off by {got - right:+d})"
+        if index != right:
+            chose = f"latents[{got}]" + (f", i.e. latents[{index}]" if index != got else "")
             return CheckResult(
                 False,
-                f"for start_step={s} you chose latents[{got}]{off}. Hint: sampling from "
+                f"for start_step={s} you chose {chose} (off by {index - right:+d}). Hint: sampling from "
                 f"start_step s begins at timesteps[s], which the inversion reached after "
                 f"{n} - s steps. The original lesson's loop is off by one here.",
             )
@@ -146,21 +224,28 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
 
 
 def check_psnr(my_psnr, *, atol: float = 1e-3) -> CheckResult:
-    """Check ``my_psnr(a, b)`` (tensors in [0, 1]) against ``ddim_course.psnr``."""
+    """Check ``my_psnr(a, b)`` (tensors in [0, 1]) against ``ddim_course.psnr``.
+
+    Used in notebook 04.
+    """
     g = torch.Generator().manual_seed(2)
     a = torch.rand(3, 16, 16, generator=g)
-    for scale in (0.01, 0.1, 0.3):
-        b = (a + scale * torch.randn(3, 16, 16, generator=g)).clamp(0, 1)
-        got, error = _call(my_psnr, a, b)
-        if error:
-            return CheckResult(False, error)
-        expected = psnr(a, b)
-        if not isinstance(got, (int, float)) and not (isinstance(got, torch.Tensor) and got.numel() == 1):
-            return CheckResult(False, f"my_psnr returned {type(got).__name__}; return one number in dB")
-        if abs(float(got) - expected) > atol:
-            return CheckResult(
-                False,
-                f"for noise {scale}: you got {float(got):.3f} dB, expected {expected:.3f} dB. "
-                "Hint: PSNR = 10 * log10(1 / mean((a - b)**2)) for images in [0, 1].",
-            )
-    return CheckResult(True, "your PSNR matches ddim_course.psnr.")
+
+    def case(scale):
+        b = (a + scale * torch.randn(3, 16, 16, generator=g)).clamp(0, 1)  # never equal to a: PSNR is finite
+        return scale, f"for noise {scale}", (a, b), torch.tensor(psnr(a, b), dtype=torch.float64)
+
+    scales = (0.01, 0.1, 0.3)
+    cases = [case(s) for s in scales]
+    failed, worst, worst_scale, got = _worst_error("your psnr", my_psnr, cases)
+    if failed is not None:  # a CheckResult is falsy when it failed
+        return failed
+    if worst <= atol:
+        tried = f"{len(scales)} image pairs, within {atol:g} dB"
+        return CheckResult(True, f"your PSNR matches ddim_course.psnr on every pair of images tried ({tried}).")
+    expected = next(e for s, _, _, e in cases if s == worst_scale).item()
+    return CheckResult(
+        False,
+        f"for noise {worst_scale}: you got {float(got):.3f} dB, expected {expected:.3f} dB. "
+        "Hint: PSNR = 10 * log10(1 / mean((a - b)**2)) for images in [0, 1].",
+    )

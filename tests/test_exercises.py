@@ -1,0 +1,267 @@
+"""The exercise checks: a right answer passes, and no wrong answer (NaN, inf, complex, hangs...) ever does."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from ddim_course import ddim_step, exercises, psnr
+from ddim_course.exercises import CheckResult, check_add_noise, check_ddim_step, check_psnr, check_start_index
+from ddim_course.pocket.model import make_scheduler
+
+SCHED = make_scheduler()
+A = SCHED.alphas_cumprod
+FINAL = SCHED.final_alpha_cumprod
+NAN, INF = float("nan"), float("inf")
+
+
+def right_add_noise(x0, n, t):
+    return A[t].sqrt() * x0 + (1 - A[t]).sqrt() * n
+
+
+def right_step(eps, t, tp, x):
+    return ddim_step(eps, t, tp, x, A, final_alpha_cumprod=FINAL)
+
+
+def spoiled(right, spoil, when):
+    """``right``, except that its answer goes through ``spoil`` for the calls where ``when(*args)``."""
+
+    def fn(*args):
+        out = right(*args)
+        return spoil(out) if when(*args) else out
+
+    return fn
+
+
+def one_nan(out):
+    out = out.clone()
+    out.view(-1)[7] = NAN
+    return out
+
+
+# (what the answer becomes, words the failure message must contain)
+WRONG = {
+    "nan": (lambda out: torch.full_like(out, NAN), "NaN in 256 of 256 values"),
+    "one nan": (one_nan, "NaN in 1 of 256 values"),
+    "inf": (lambda out: out / 0, "inf in 256 of 256 values"),
+    "-inf": (lambda out: torch.full_like(out, -INF), "inf in 256 of 256 values"),
+    "complex": (lambda out: out.to(torch.complex64), "torch.complex64 tensor; return a real tensor"),
+    "int": (lambda out: out.long(), "torch.int64 tensor; return floating point"),
+    "bool": (lambda out: out > 0, "torch.bool tensor; return floating point"),
+    "shape": (lambda out: out[0], "shape (4, 8, 8); return a torch tensor of shape (1, 4, 8, 8)"),
+    "None": (lambda out: None, "returned None"),
+    "list": (lambda out: out.tolist(), "returned a list; return a torch tensor"),
+    "numpy": (lambda out: out.numpy(), "returned a numpy array; return a torch tensor"),
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# what a learner sees
+# ------------------------------------------------------------------------------------------------
+def test_pass_and_fail_read_as_words_and_colour():
+    ok, bad = CheckResult(True, "fine"), CheckResult(False, "x < 1 & y")
+    assert ok and not bad
+    assert repr(ok) == "PASS: fine" and repr(bad) == "FAIL: x < 1 & y"
+    assert "<b" in ok._repr_html_() and "PASS" in ok._repr_html_() and "#1a7f37" in ok._repr_html_()
+    assert "FAIL" in bad._repr_html_() and "#cf222e" in bad._repr_html_()
+    assert "x &lt; 1 &amp; y" in bad._repr_html_()  # the message is escaped
+
+
+def test_notebook_shows_html_and_the_repr_as_plain_text():
+    formatter = pytest.importorskip("IPython.core.formatters")
+    data, _ = formatter.DisplayFormatter().format(CheckResult(True, "fine"))
+    assert set(data) == {"text/plain", "text/html"} and data["text/plain"] == "PASS: fine"
+
+
+def test_pass_messages_are_the_same_on_every_machine():
+    """Two right answers that round differently get the very same message: no measured error in it."""
+
+    def add_noise_64(x0, n, t):
+        a = A[t].double()
+        return (a.sqrt() * x0.double() + (1 - a).sqrt() * n.double()).float()
+
+    def add_noise_rounded(x0, n, t):
+        return (right_add_noise(x0, n, t) * 3) / 3
+
+    first, second = check_add_noise(add_noise_64, A), check_add_noise(add_noise_rounded, A)
+    x = torch.randn(1, 4, 8, 8)
+    assert not torch.equal(add_noise_64(x, x, 500), add_noise_rounded(x, x, 500))  # they do differ a little
+    assert first and second and first.message == second.message
+    assert repr(first) == "PASS: add_noise matches the formula at every t tried (6 values of t, within 1e-05)."
+
+    def step_32(eps, t, tp, x):
+        a_t, a_p = A[t], (A[tp] if tp >= 0 else FINAL)
+        return a_p.sqrt() * (x - (1 - a_t).sqrt() * eps) / a_t.sqrt() + (1 - a_p).sqrt() * eps
+
+    steps = check_ddim_step(right_step, A, FINAL), check_ddim_step(step_32, A, FINAL)
+    assert all(steps) and steps[0].message == steps[1].message and "within 1e-05" in steps[0].message
+
+    psnrs = check_psnr(psnr), check_psnr(lambda a, b: 10 * torch.log10(1 / ((a - b) ** 2).mean()).item())
+    assert all(psnrs) and psnrs[0].message == psnrs[1].message and "within 0.001 dB" in psnrs[0].message
+
+
+# ------------------------------------------------------------------------------------------------
+# check_add_noise and check_ddim_step: every kind of wrong answer fails and says where
+# ------------------------------------------------------------------------------------------------
+def test_check_add_noise_passes_right_and_explains_wrong():
+    right = check_add_noise(right_add_noise, A)
+    assert right and "matches" in repr(right) and repr(right).startswith("PASS")
+    wrong = check_add_noise(lambda x0, n, t: A[t] * x0 + (1 - A[t]) * n, A)
+    assert not wrong and "no square roots" in wrong.message and "off by up to" in wrong.message
+    assert repr(wrong).startswith("FAIL")
+    swapped = check_add_noise(lambda x0, n, t: (1 - A[t]).sqrt() * x0 + A[t].sqrt() * n, A)
+    assert "swapped" in swapped.message
+    crash = check_add_noise(lambda x0, n, t: 1 / 0 if t == 500 else right_add_noise(x0, n, t), A)
+    assert not crash and "at t=500: your function raised ZeroDivisionError" in crash.message
+
+
+@pytest.mark.parametrize("kind", WRONG)
+@pytest.mark.parametrize("when, where", [("everywhere", "at t=0:"), ("at one t", "at t=500:")])
+def test_check_add_noise_fails_every_wrong_kind_of_answer(kind, when, where):
+    spoil, words = WRONG[kind]
+    fn = spoiled(right_add_noise, spoil, lambda x0, n, t: when == "everywhere" or t == 500)
+    result = check_add_noise(fn, A)
+    assert not result and repr(result).startswith("FAIL: ")
+    assert result.message.startswith(where) and words in result.message, result.message
+
+
+def test_check_ddim_step_passes_right_and_explains_the_final_step():
+    assert check_ddim_step(right_step, A, FINAL)
+
+    def no_final(eps, t, tp, x):  # the classic bug: a negative index reads alphas_cumprod from the end
+        a_t, a_p = A[t], A[tp]
+        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        return a_p.sqrt() * x0 + (1 - a_p).sqrt() * eps
+
+    result = check_ddim_step(no_final, A, FINAL)
+    assert not result and "t_prev < 0" in result.message and "1 -> -19" in result.message
+
+
+@pytest.mark.parametrize("kind", WRONG)
+@pytest.mark.parametrize(
+    "when, where", [("everywhere", "at t=981 -> 961:"), ("at one t", "at t=501 -> 481:"), ("last", "at t=1 -> -19:")]
+)
+def test_check_ddim_step_fails_every_wrong_kind_of_answer(kind, when, where):
+    spoil, words = WRONG[kind]
+    at = {"everywhere": lambda t, tp: True, "at one t": lambda t, tp: t == 501, "last": lambda t, tp: tp < 0}[when]
+    result = check_ddim_step(spoiled(right_step, spoil, lambda eps, t, tp, x: at(t, tp)), A, FINAL)
+    assert not result and repr(result).startswith("FAIL: ")
+    assert result.message.startswith(where) and words in result.message, result.message
+
+
+def test_learner_changing_the_inputs_in_place_does_not_change_the_grading():
+    def add_noise_then_scribble(x0, n, t):
+        out = right_add_noise(x0, n, t)
+        x0.fill_(NAN), n.fill_(NAN)
+        return out
+
+    assert check_add_noise(add_noise_then_scribble, A)
+
+
+# ------------------------------------------------------------------------------------------------
+# a function that hangs, raises or interrupts
+# ------------------------------------------------------------------------------------------------
+def busy_for(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:  # an endless loop, as far as the check can tell (but it ends, for the suite)
+        pass
+
+
+@pytest.mark.parametrize(
+    "check, where",
+    [
+        (lambda: check_add_noise(lambda x0, n, t: busy_for(5) if t == 500 else right_add_noise(x0, n, t), A), "t=500"),
+        (lambda: check_ddim_step(lambda *args: time.sleep(60), A, FINAL), "t=981 -> 961"),
+        (lambda: check_start_index(lambda s: time.sleep(60)), "start_step=0"),
+        (lambda: check_psnr(lambda a, b: time.sleep(60)), "noise 0.01"),
+    ],
+)
+def test_a_function_that_never_returns_fails_promptly(monkeypatch, check, where):
+    monkeypatch.setattr(exercises, "TIME_LIMIT", 0.5)
+    start = time.monotonic()
+    result = check()
+    assert time.monotonic() - start < 3
+    assert not result and f"{where}: your function took over 0.5 s (an endless loop?)" in result.message
+
+
+def test_exceptions_are_reported_but_keyboard_interrupt_goes_through():
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        check_psnr(interrupted)
+    result = check_ddim_step(lambda *args: [][0], A, FINAL)
+    assert not result and "at t=981 -> 961: your function raised IndexError" in result.message
+
+
+# ------------------------------------------------------------------------------------------------
+# check_start_index: graded by the latent chosen
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("index_for", [lambda s: 50 - s, lambda s: -(s + 1), lambda s: np.int64(50 - s)])
+def test_check_start_index_passes_every_way_of_naming_the_right_latent(index_for):
+    result = check_start_index(index_for)
+    assert result and repr(result).startswith("PASS: right for every start_step tried")
+
+
+@pytest.mark.parametrize(
+    "index_for, words",
+    [
+        (lambda s: 49 - s, "for start_step=0 you chose latents[49] (off by -1)"),
+        (lambda s: -(s + 2), "for start_step=0 you chose latents[-2], i.e. latents[49] (off by -1)"),
+        (lambda s: 50.0 - s, "for start_step=0: return a whole number (an int), got float 50.0"),
+        (lambda s: True, "return a whole number (an int), got bool True"),
+        (lambda s: None, "return a whole number (an int), got None"),
+        (lambda s: 51 - s, "latents[51], but latents has 51 entries (0 to 50)"),
+        (lambda s: -52, "latents[-52], but latents has 51 entries"),
+        (lambda s: 1 // (s - 1), "for start_step=1: your function raised ZeroDivisionError"),
+    ],
+)
+def test_check_start_index_fails_wrong_answers(index_for, words):
+    result = check_start_index(index_for)
+    assert not result and repr(result).startswith("FAIL: ") and words in result.message, result.message
+
+
+def test_check_start_index_off_by_one_hint():
+    off = check_start_index(lambda s: 50 - s - 1)
+    assert not off and "off by -1" in off.message and "off by one" in off.message
+
+
+# ------------------------------------------------------------------------------------------------
+# check_psnr: one finite real number
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "my_psnr",
+    [
+        psnr,
+        lambda a, b: torch.tensor(psnr(a, b)),
+        lambda a, b: torch.tensor([psnr(a, b)]),
+        lambda a, b: np.float64(psnr(a, b)),
+        lambda a, b: 10 * torch.log10(1 / ((a - b) ** 2).mean()),
+    ],
+)
+def test_check_psnr_passes_one_right_number_in_any_form(my_psnr):
+    result = check_psnr(my_psnr)
+    assert result and repr(result).startswith("PASS: your PSNR matches ddim_course.psnr")
+
+
+@pytest.mark.parametrize(
+    "my_psnr, words",
+    [
+        (lambda a, b: NAN, "for noise 0.01: your psnr returned nan; return a finite number"),
+        (lambda a, b: NAN if psnr(a, b) < 20 else psnr(a, b), "for noise 0.3: your psnr returned nan"),
+        (lambda a, b: INF, "for noise 0.01: your psnr returned inf; return a finite number"),
+        (lambda a, b: torch.tensor(-INF), "returned -inf; return a finite number"),
+        (lambda a, b: complex(psnr(a, b)), "returned complex"),
+        (lambda a, b: torch.tensor(psnr(a, b), dtype=torch.complex64), "return a real number"),
+        (lambda a, b: None, "for noise 0.01: your psnr returned None (a missing `return`?); return one number"),
+        (lambda a, b: torch.full((3,), psnr(a, b)), "returned a tensor of shape (3,); return one number"),
+        (lambda a, b: True, "returned bool True; return one number"),
+        (lambda a, b: torch.tensor(True), "returned a torch.bool tensor; return floating point"),
+        (lambda a, b: [psnr(a, b)], "returned a list; return one number"),
+        (lambda a, b: float(((a - b) ** 2).mean()), "Hint: PSNR = 10 * log10"),
+    ],
+)
+def test_check_psnr_fails_wrong_answers(my_psnr, words):
+    result = check_psnr(my_psnr)
+    assert not result and repr(result).startswith("FAIL: ") and words in result.message, result.message
