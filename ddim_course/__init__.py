@@ -9,28 +9,36 @@ logging.getLogger("transformers.utils.import_utils").setLevel(logging.ERROR)
 
 from .ddim import (
     Inversion,
+    NonFiniteError,
     ddim_step,
     ddim_update,
     denoise,
     edit,
     encode_text,
+    guide,
     img2img,
     invert,
+    model_fingerprint,
     predict_x0_and_eps,
     reconstruct,
     sample,
 )
+from .files import OutputPathError
 from .images import ImageLoadError, decode, encode, example_image, load_image, pil_to_tensor, tensor_to_pil
+from .inversions import METHODS
 from .metrics import psnr
 from .models import ModelLoadError, get_preset, load_pipeline
 from .plots import plot_schedule, plot_snr, show_images
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "METHODS",
     "ImageLoadError",
     "Inversion",
     "ModelLoadError",
+    "NonFiniteError",
+    "OutputPathError",
     "ddim_step",
     "ddim_update",
     "decode",
@@ -40,10 +48,12 @@ __all__ = [
     "encode_text",
     "example_image",
     "get_preset",
+    "guide",
     "img2img",
     "invert",
     "load_image",
     "load_pipeline",
+    "model_fingerprint",
     "pil_to_tensor",
     "plot_schedule",
     "plot_snr",

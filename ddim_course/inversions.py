@@ -46,9 +46,9 @@ def _fit_null_embedding(step, eps_cond, uncond, target, *, guidance_scale, lr, i
     """Null-text inversion's inner loop at one timestep (Mokady et al. 2022, Algorithm 1, lines 7-9).
 
     Adam moves the unconditional embedding so that the guided DDIM step ``step(eps)`` lands on ``target``,
-    the pivot's next latent. Returns (the learned embedding, a detached copy; the last loss; UNet calls made).
+    the pivot's next latent. Returns (the learned embedding, detached; the last loss; UNet calls made).
     """
-    uncond = uncond.detach().requires_grad_(True)
+    uncond = uncond.detach().clone().requires_grad_(True)  # Adam changes it in place: never the caller's tensor
     opt = torch.optim.Adam([uncond], lr=lr)
     loss_value, calls = float("nan"), 0
     for _ in range(inner_steps):
@@ -61,7 +61,7 @@ def _fit_null_embedding(step, eps_cond, uncond, target, *, guidance_scale, lr, i
         loss_value = loss.item()
         if loss_value < stop:
             break
-    return uncond.detach().clone(), loss_value, calls
+    return uncond.detach(), loss_value, calls
 
 
 def null_text_invert(
@@ -91,9 +91,9 @@ def null_text_invert(
         raise ValueError(f"inner_steps must be a whole number >= 0 (the paper uses 10), got {inner_steps!r}")
     lr, stop = float(learning_rate), float(early_stop)
     if not 0 < lr < float("inf"):
-        raise ValueError(f"learning_rate must be > 0 (the paper uses 1e-2), got {learning_rate}")
+        raise ValueError(f"learning_rate must be > 0 (the paper uses 1e-2), got {lr}")
     if not 0 <= stop < float("inf"):
-        raise ValueError(f"early_stop must be >= 0 (the paper uses 1e-5; 0 never stops early), got {early_stop}")
+        raise ValueError(f"early_stop must be >= 0 (the paper uses 1e-5; 0 never stops early), got {stop}")
     _check_single_prompt(prompt, "null_text_invert")
     start = time.perf_counter()
     pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)

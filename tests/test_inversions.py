@@ -81,6 +81,34 @@ def test_null_text_keeps_its_own_embedding_for_each_step(pipe):
     assert (nti.info["learning_rate"], nti.info["early_stop"]) == (1e-2, 1e-5)
 
 
+def test_each_stored_embedding_is_the_one_learned_at_its_step(pipe):
+    """Replaying the guided steps with the stored embeddings meets each step's recorded loss (an embedding
+    aliased with the next step's Adam parameter would hold the next step's values and miss it)."""
+    from ddim_course.ddim import _alphas, _schedule, _unet_eps, ddim_step, encode_text
+
+    n, g = 4, 7.5
+    nti = null_text_invert(
+        pipe,
+        draw_scene(seed=16).pil(),
+        PROMPT,
+        num_inference_steps=n,
+        inner_steps=5,
+        learning_rate=1e-1,
+        early_stop=0.0,
+        guidance_scale=g,
+        progress=False,
+    )
+    timesteps, ratio = _schedule(pipe, n)
+    alphas, final = _alphas(pipe)
+    cond, _ = encode_text(pipe, PROMPT, guidance=False)
+    x = nti.latents[-1]
+    for i, t in enumerate(timesteps):
+        eps = _unet_eps(pipe, x, t, cond, nti.uncond_embeddings[i], g)
+        x = ddim_step(eps, t, t - ratio, x, alphas, final_alpha_cumprod=final)
+        loss = (x - nti.latents[n - i - 1]).pow(2).mean().item()
+        assert loss <= 1.2 * nti.info["losses"][i], (i, loss, nti.info["losses"])
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [
