@@ -241,7 +241,8 @@ def encode_text(pipe, prompt, *, negative_prompt="", guidance: bool = True, batc
 def _warn_if_truncated(pipe, prompts: list[str]) -> None:
     limit = pipe.tokenizer.model_max_length
     for p in prompts:
-        n = len(pipe.tokenizer(p[: 40 * limit], truncation=False, verbose=False).input_ids)  # enough text to pass the limit
+        # the first 40 characters a token are enough to pass the limit (a million characters would take seconds)
+        n = len(pipe.tokenizer(p[: 40 * limit], truncation=False, verbose=False).input_ids)
         if n > limit:
             shown = p if len(p) <= 60 else p[:60] + f"... ({len(p):,} characters)"
             over = "over " if len(p) > 40 * limit else ""

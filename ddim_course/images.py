@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
+import numbers
+import os
+import re
+import socket
+import stat
+import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -22,8 +31,11 @@ def _images_dir() -> Path:
 
 IMAGES_DIR = _images_dir()
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+MAX_FILE_BYTES = 50 * 1024 * 1024  # a local file over this is refused before it is read
 MAX_PIXELS = 64_000_000  # PIL's own bomb guard warns at ~89 M pixels; we refuse above this
-CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 30.0
+MAX_SIZE = 4096  # the largest side load_image(..., size=) resizes to
+CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 30.0  # per connection attempt / per read
+TOTAL_TIMEOUT = 60.0  # a whole download, however the server trickles its bytes
 
 
 class ImageLoadError(ValueError):
@@ -34,110 +46,439 @@ def _size(n: float) -> str:
     return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.1f} kB"
 
 
+# --------------------------------------------------------------------------------------------------
+# showing what the learner gave, in one line, without secrets
+# --------------------------------------------------------------------------------------------------
+_SECRET_QUERY = re.compile(
+    r"([?&;][^=&;#]*(?:token|key|sig|secret|pass|auth|credential|session)[^=&;#]*=)[^&;#]*", re.IGNORECASE
+)
+
+
+def _redact_url(url: str) -> str:
+    """The URL without its user info (``user:password@``) and with secret-looking query values as ``***``."""
+    m = re.match(r"([A-Za-z][A-Za-z0-9+.\-]*:/*)([^/?#]*@)", url)
+    if m:
+        url = m.group(1) + "***@" + url[m.end() :]
+    return _SECRET_QUERY.sub(r"\1***", url)
+
+
+def _show(text: str, limit: int = 160) -> str:
+    """``text`` on one line (control characters escaped), shortened in the middle when long."""
+    text = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+    if len(text) > limit:
+        text = f"{text[: limit * 2 // 3]}…{text[-limit // 4 :]} ({len(text)} characters)"
+    return text
+
+
+def _first_line(e: BaseException, limit: int = 160) -> str:
+    text = str(e).strip().splitlines()
+    return _show(text[0], limit) if text else type(e).__name__
+
+
+# --------------------------------------------------------------------------------------------------
+# URLs
+# --------------------------------------------------------------------------------------------------
+def _watching_adapter(sockets: list):
+    """A requests adapter that remembers the socket of every connection it opens, so a deadline can shut them."""
+    from requests.adapters import HTTPAdapter
+
+    def watch_connect(conn):
+        connect = conn.connect
+
+        def connect_and_remember(*args, **kwargs):
+            connect(*args, **kwargs)
+            sockets.append(conn.sock)  # the response keeps reading from it after conn.sock is cleared
+
+        conn.connect = connect_and_remember
+        return conn
+
+    def watch(pool):
+        if not getattr(pool, "_ddim_course_watched", False) and hasattr(pool, "_new_conn"):
+            new_conn = pool._new_conn
+            pool._new_conn = lambda: watch_connect(new_conn())
+            pool._ddim_course_watched = True
+        return pool
+
+    class Adapter(HTTPAdapter):
+        def get_connection_with_tls_context(self, *args, **kwargs):  # requests >= 2.32.2
+            return watch(super().get_connection_with_tls_context(*args, **kwargs))
+
+        def get_connection(self, *args, **kwargs):  # older requests
+            return watch(super().get_connection(*args, **kwargs))
+
+    return Adapter()
+
+
+def _why_not_fetched(e: Exception) -> str:
+    """A short reason for a failed request, never the URL (it may hold a password)."""
+    import requests
+
+    text = str(e)
+    if isinstance(e, requests.exceptions.InvalidSchema):  # only a redirect can lead off http(s)
+        return "the server redirected to a URL that is not http(s)"
+    if isinstance(e, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError, UnicodeError)):
+        return "it is not a valid URL (check the host name and the port)"
+    if isinstance(e, requests.exceptions.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(e, requests.exceptions.SSLError):
+        return "the HTTPS connection failed (certificate or TLS error)"
+    if isinstance(e, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+        return "the download broke off or was garbled"
+    if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        return "the host name could not be resolved (are you offline?)"
+    m = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", text)
+    if m:
+        return m.group(1).strip().lower()
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the server closed the connection"
+    return type(e).__name__
+
+
 def _fetch(url: str) -> bytes:
     import requests
 
+    shown = _show(_redact_url(url))
+    too_slow = (
+        f"timed out fetching {shown}: the download took over {TOTAL_TIMEOUT:g} s in all (TOTAL_TIMEOUT, the "
+        "limit for one image); the server is too slow: download the image yourself or use a local file"
+    )
+    sockets: list = []
+    expired = threading.Event()
+
+    def expire():  # unblocks a read stuck on a server that trickles bytes (each byte restarts READ_TIMEOUT)
+        expired.set()
+        for sock in list(sockets):
+            with contextlib.suppress(Exception):  # closed already: nothing to unblock
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(TOTAL_TIMEOUT, expire)
+    timer.daemon = True
+    start = time.monotonic()
+    error = None
+    data = bytearray()
+    timer.start()
     try:
-        with requests.get(
-            url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), headers={"User-Agent": "ddim-course"}
-        ) as r:
-            r.raise_for_status()
-            kind = r.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if kind and not kind.startswith("image/") and kind != "application/octet-stream":
-                raise ImageLoadError(f"{url} returned {kind!r}, not an image; use a direct link to the image file")
-            size = int(r.headers.get("Content-Length") or 0)
-            if size > MAX_DOWNLOAD_BYTES:
-                raise ImageLoadError(
-                    f"{url} is {_size(size)}; the limit is {_size(MAX_DOWNLOAD_BYTES)}: download a smaller image"
-                )
-            data = bytearray()
-            for chunk in r.iter_content(64 * 1024):
-                data += chunk
-                if len(data) > MAX_DOWNLOAD_BYTES:
+        with requests.Session() as session:
+            adapter = _watching_adapter(sockets)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            with session.get(
+                url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), headers={"User-Agent": "ddim-course"}
+            ) as r:
+                if r.status_code >= 400:
+                    raise ImageLoadError(f"could not fetch {shown}: HTTP {r.status_code} {_show(r.reason or '')}")
+                kind = r.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                if (
+                    kind
+                    and not kind.startswith("image/")
+                    and kind not in ("application/octet-stream", "binary/octet-stream")
+                ):
                     raise ImageLoadError(
-                        f"{url} is over {_size(MAX_DOWNLOAD_BYTES)}, the limit: download a smaller image"
+                        f"{shown} returned {_show(kind, 60)!r}, not an image; use a direct link to the image file"
                     )
-            return bytes(data)
+                length = r.headers.get("Content-Length", "").strip()
+                size = int(length) if length.isdigit() else 0
+                if size > MAX_DOWNLOAD_BYTES:
+                    raise ImageLoadError(
+                        f"{shown} is {_size(size)}; the limit is {_size(MAX_DOWNLOAD_BYTES)}: download a smaller image"
+                    )
+                for chunk in r.iter_content(64 * 1024):
+                    if expired.is_set() or time.monotonic() - start > TOTAL_TIMEOUT:
+                        raise ImageLoadError(too_slow)
+                    data += chunk
+                    if len(data) > MAX_DOWNLOAD_BYTES:
+                        raise ImageLoadError(
+                            f"{shown} is over {_size(MAX_DOWNLOAD_BYTES)}, the limit: download a smaller image"
+                        )
+                if expired.is_set():
+                    raise ImageLoadError(too_slow)
+    except ImageLoadError as e:
+        error = str(e)
     except requests.Timeout:
+        error = (
+            too_slow
+            if expired.is_set()
+            else (
+                f"timed out fetching {shown} (connect {CONNECT_TIMEOUT:g} s, read {READ_TIMEOUT:g} s); "
+                "check your connection or use a local file (the course ships some in images/)"
+            )
+        )
+    except Exception as e:  # noqa: BLE001 - any failure of the request becomes one line (without the URL's secrets)
+        error = (
+            too_slow
+            if expired.is_set()
+            else f"could not fetch {shown}: {_why_not_fetched(e)}; use a local file instead"
+        )
+    finally:
+        timer.cancel()
+    if error is not None:
+        raise ImageLoadError(error) from None
+    return bytes(data)
+
+
+# --------------------------------------------------------------------------------------------------
+# local files
+# --------------------------------------------------------------------------------------------------
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a file")
+
+
+def _not_a_url(text: str, scheme: str) -> ImageLoadError:
+    shown = _show(_redact_url(text), 80)
+    hint = ""
+    if scheme in ("http", "https"):
+        hint = f"; write it as {scheme}://host/path"
+    elif scheme == "file":
+        from urllib.parse import unquote, urlsplit
+
+        hint = f"; give the path itself: {_show(unquote(urlsplit(text).path), 80)!r}"
+    elif scheme == "data":
+        hint = "; decode the data yourself and pass PIL.Image.open(io.BytesIO(data))"
+    elif re.match(r"[\w.\-]+:\d+(/|$)", text):
+        hint = f"; did you mean 'http://{shown}'?"
+    return ImageLoadError(f"{shown}: only http(s) URLs and local paths are supported, not {scheme}: URLs{hint}")
+
+
+def _read_file(text: str) -> tuple[bytes, str]:
+    """The bytes of a local image file, refusing anything that is not a regular file of a sane size."""
+    if not text.strip():
+        raise ImageLoadError("the path is empty; give the path of an image file, a URL or a PIL image")
+    if "\0" in text:
+        raise ImageLoadError(f"the path '{_show(text)}' contains a NUL character (\\x00), which no file name can hold")
+    m = _SCHEME.match(text)
+    if m and len(m.group(1)) > 1 and not os.path.lexists(text):  # one letter is a Windows drive (C:\...)
+        raise _not_a_url(text, m.group(1).lower())
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~user that does not exist
+        path = Path(text)
+    shown = _show(str(path))
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(path):
+            target = _show(os.readlink(path))
+            raise FileNotFoundError(
+                f"no such image file: {shown} is a symbolic link to {target}, which does not exist"
+            ) from None
+        hint = ""
+        shipped = [IMAGES_DIR / f"{path.name}{ext}" for ext in ("", ".jpg", ".png")] if path.name else []
+        if any(os.path.isfile(p) for p in shipped):
+            hint = f"; did you mean {next(p for p in shipped if os.path.isfile(p))}?"
+        elif text != text.strip() and os.path.exists(text.strip()):
+            hint = f"; did you mean {text.strip()!r} (without the spaces around it)?"
+        elif text.startswith(("www.", "//")):
+            hint = f"; did you mean 'https://{_show(text.lstrip('/'), 80)}'?"
+        raise FileNotFoundError(f"no such image file: {shown}{hint}") from None
+    except OSError as e:
+        raise _os_error(e, shown, text) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageLoadError(f"{shown} is a folder, not an image file; give the path of an image inside it")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageLoadError(f"{shown} is not a regular file ({_kind(st.st_mode)}); give the path of an image file")
+    if st.st_size > MAX_FILE_BYTES:
+        raise ImageLoadError(_too_big(shown, st.st_size))
+    flags = os.O_RDONLY
+    for name in ("O_NONBLOCK", "O_NOCTTY", "O_BINARY", "O_CLOEXEC"):  # a swapped-in pipe must not block open()
+        flags |= getattr(os, name, 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise _os_error(e, shown, text) from None
+    chunks, total = [], 0
+    try:
+        st = os.fstat(fd)  # the file opened, not the one looked at above
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageLoadError(f"{shown} is not a regular file ({_kind(st.st_mode)}); give the path of an image file")
+        while chunk := os.read(fd, min(2**20, MAX_FILE_BYTES + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_FILE_BYTES:  # a file that grows while it is read
+                raise ImageLoadError(_too_big(shown, total))
+    except OSError as e:
+        raise _os_error(e, shown, text) from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks), shown
+
+
+def _too_big(shown: str, n: int) -> str:
+    return f"{shown} is {_size(n)}; the limit is {_size(MAX_FILE_BYTES)}: use a smaller image (resize or compress it)"
+
+
+def _os_error(e: OSError, shown: str, text: str) -> ImageLoadError:
+    if e.errno == errno.ENAMETOOLONG:
+        return ImageLoadError(
+            "the path is too long for the file system (which allows about 255 characters a name, 4096 in all): "
+            f"{_show(text, 90)}"
+        )
+    if isinstance(e, PermissionError):
+        return ImageLoadError(f"cannot read {shown}: permission denied; check the file's permissions (ls -l)")
+    if e.errno == errno.ELOOP:
+        return ImageLoadError(f"cannot read {shown}: its symbolic links form a loop")
+    if e.errno == errno.ENXIO:
+        return ImageLoadError(f"{shown} is not a regular file (a socket or device); give the path of an image file")
+    return ImageLoadError(f"cannot read {shown}: {e.strerror or type(e).__name__}")
+
+
+# --------------------------------------------------------------------------------------------------
+# decoding
+# --------------------------------------------------------------------------------------------------
+def _check_pixels(im: Image.Image, name: str) -> None:
+    w, h = im.size
+    if w < 1 or h < 1:
+        raise ImageLoadError(f"{name} is empty ({w}x{h} pixels); give an image with at least one pixel")
+    if w * h > MAX_PIXELS:
         raise ImageLoadError(
-            f"timed out fetching {url} (connect {CONNECT_TIMEOUT:g} s, read {READ_TIMEOUT:g} s); "
-            "check your connection or use a local file (the course ships some in images/)"
-        ) from None
-    except requests.HTTPError as e:
-        raise ImageLoadError(f"could not fetch {url}: HTTP {e.response.status_code}") from None
-    except requests.RequestException as e:
-        raise ImageLoadError(f"could not fetch {url}: {type(e).__name__}; use a local file instead") from None
+            f"{name} is {w}x{h} pixels, over the {MAX_PIXELS // 1_000_000} M pixel limit "
+            "(a possible decompression bomb); resize it first"
+        )
 
 
 def _open(data: bytes | Path, name: str) -> Image.Image:
+    if isinstance(data, Path):
+        data, name = _read_file(str(data))
+    if not data:
+        raise ImageLoadError(f"{name} is empty (0 bytes), not an image")
+    error = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
-            if im.width * im.height > MAX_PIXELS:
-                raise ImageLoadError(
-                    f"{name} is {im.width}x{im.height} pixels, over the {MAX_PIXELS // 1_000_000} M pixel limit "
-                    "(a possible decompression bomb); resize it first"
-                )
+            im = Image.open(io.BytesIO(data))
+            _check_pixels(im, name)
             im.load()
+    except ImageLoadError as e:
+        error = str(e)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageLoadError(f"{name} is too large to open safely (a possible decompression bomb)") from None
+        error = f"{name} is too large to open safely (a possible decompression bomb)"
     except UnidentifiedImageError:
-        raise ImageLoadError(f"{name} is not an image PIL can read (PNG, JPEG, WebP, ...)") from None
+        error = f"{name} is not an image PIL can read (PNG, JPEG, WebP, ...)"
+    except MemoryError:
+        error = f"{name} is too large to open in memory; resize it first"
     except OSError as e:
-        raise ImageLoadError(f"{name} could not be read as an image ({e}); is the file complete?") from None
+        error = f"{name} could not be read as an image ({_first_line(e, 100)}); is the file complete?"
+    except Exception as e:  # noqa: BLE001 - a damaged file makes PIL's decoders raise all sorts
+        error = (
+            f"{name} could not be read as an image ({type(e).__name__}: {_first_line(e, 100)}); is the file complete?"
+        )
+    if error is not None:
+        raise ImageLoadError(error) from None
     return im
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
     """Any PIL mode (RGBA, P, L, CMYK, 16-bit, ...) as 8-bit RGB; transparency goes onto white."""
-    im = ImageOps.exif_transpose(im)
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+    with contextlib.suppress(Exception):  # a damaged EXIF block: keep the image as stored
+        im = ImageOps.exif_transpose(im)
+    if im.mode.startswith("I;16") or im.mode == "I":
         arr = np.asarray(im, dtype=np.float64)
         top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
         im = Image.fromarray((arr / top * 255).round().clip(0, 255).astype(np.uint8), "L")
     elif im.mode == "F":
         arr = np.asarray(im, dtype=np.float64)
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        if bad:
+            raise ImageLoadError(
+                f"the image has {bad} NaN or infinite pixels (of {arr.size}); "
+                "replace them first, e.g. PIL.Image.fromarray(numpy.nan_to_num(array, posinf=1, neginf=0))"
+            )
         arr = (arr - arr.min()) / max(arr.max() - arr.min(), 1e-12)
         im = Image.fromarray((arr * 255).round().astype(np.uint8), "L")
+    if im.mode in ("La", "RGBa"):  # premultiplied alpha
+        im = im.convert("LA" if im.mode == "La" else "RGBA")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
         white = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, im)
-    return im.convert("RGB")
+    try:
+        return im.convert("RGB")
+    except Exception as e:  # noqa: BLE001
+        raise ImageLoadError(f"PIL cannot convert an image in mode {im.mode!r} to RGB ({_first_line(e)})") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# load_image
+# --------------------------------------------------------------------------------------------------
+def _side(n) -> bool:
+    return isinstance(n, numbers.Integral) and not isinstance(n, bool) and 1 <= n <= MAX_SIZE
+
+
+def _check_size(size) -> tuple[int, int]:
+    """``size`` as (width, height): an int (a square) or a pair of ints, each in [1, MAX_SIZE]."""
+    if isinstance(size, (tuple, list)) and len(size) == 2 and all(_side(n) for n in size):
+        return int(size[0]), int(size[1])
+    if _side(size):
+        return int(size), int(size)
+    raise ValueError(
+        f"size must be an int (a square side) or a (width, height) pair of ints, each from 1 to {MAX_SIZE}, "
+        f"got {_show(repr(size), 80)}"
+    )
 
 
 def resize_and_crop(im: Image.Image, size: int | tuple[int, int]) -> Image.Image:
     """Scale so the image covers ``size`` (int = square, or (width, height)), then crop the centre."""
-    w, h = (size, size) if isinstance(size, int) else size
-    if w < 1 or h < 1:
-        raise ValueError(f"size must be positive, got {size}")
-    return ImageOps.fit(im, (w, h), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+    return ImageOps.fit(im, _check_size(size), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+
+
+def _not_a_source(source) -> ImageLoadError:
+    start = "source must be a path, a URL or a PIL image"
+    if isinstance(source, np.ndarray):
+        return ImageLoadError(
+            f"{start}, got a numpy array of shape {source.shape} and dtype {source.dtype}; convert it first: "
+            "PIL.Image.fromarray(array) for uint8 HxWx3 (floats in [0, 1]: (array * 255).round().astype('uint8'))"
+        )
+    if isinstance(source, torch.Tensor):
+        return ImageLoadError(
+            f"{start}, got a torch tensor of shape {tuple(source.shape)}; convert it first: "
+            "ddim_course.tensor_to_pil(x)[0] for (3, H, W) in [0, 1], or PIL.Image.fromarray(array) for uint8 HxWx3"
+        )
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return ImageLoadError(
+            f"{start}, got bytes; for image data use PIL.Image.open(io.BytesIO(data)), for a path os.fsdecode(path)"
+        )
+    if isinstance(source, (list, tuple)):
+        return ImageLoadError(
+            f"{start}, got a {type(source).__name__}: load one at a time, [load_image(s) for s in ...]"
+        )
+    return ImageLoadError(f"{start}, got {type(source).__name__}")
 
 
 def load_image(source, *, size: int | tuple[int, int] | None = None) -> Image.Image:
-    """Load an image from a path, a URL or a PIL image as RGB, optionally resized and centre-cropped."""
+    """Load an image from a path, a URL or a PIL image as RGB, optionally resized and centre-cropped.
+
+    Only http(s) URLs and regular local files are read: a named pipe, a device, a file over ``MAX_FILE_BYTES``,
+    a download over ``MAX_DOWNLOAD_BYTES`` or ``TOTAL_TIMEOUT`` seconds is refused with an ``ImageLoadError``.
+    """
+    wanted = None if size is None else _check_size(size)
     if isinstance(source, Image.Image):
+        _check_pixels(source, "the image")
+        try:
+            source.load()
+        except Exception as e:  # noqa: BLE001 - a closed or truncated image
+            raise ImageLoadError(f"the PIL image could not be read ({_first_line(e)})") from None
         im = source
-    elif isinstance(source, (str, Path)):
-        s = str(source)
-        if s.startswith(("http://", "https://")):
-            im = _open(_fetch(s), s)
+    elif isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        text = os.fsdecode(text) if isinstance(text, bytes) else text
+        if re.match(r"\s*https?://", text, re.IGNORECASE):
+            url = text.strip()
+            im = _open(_fetch(url), _show(_redact_url(url)))
         else:
-            path = Path(s).expanduser()
-            if not path.exists():
-                hint = ""
-                if (IMAGES_DIR / path.name).exists():
-                    hint = f"; did you mean {IMAGES_DIR / path.name}?"
-                raise FileNotFoundError(f"no such image file: {path}{hint}")
-            if path.is_dir():
-                raise ImageLoadError(f"{path} is a folder, not an image file")
-            im = _open(path, str(path))
+            im = _open(*_read_file(text))
     else:
-        raise ValueError(f"source must be a path, a URL or a PIL image, got {type(source).__name__}")
+        raise _not_a_source(source)
     im = to_rgb(im)
-    if size is not None:
-        im = resize_and_crop(im, size)
+    if wanted is not None:
+        im = resize_and_crop(im, wanted)
     return im
 
 
@@ -189,6 +530,16 @@ def encode(pipe, image) -> torch.Tensor:
 @torch.inference_mode()
 def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
     """Scaled latents -> images (``"pil"``: list of PIL; ``"pt"``: tensor in [0, 1]; ``"np"``)."""
+    if output_type not in ("pil", "pt", "np"):
+        raise ValueError(f"output_type must be 'pil', 'pt' or 'np', got {output_type!r}")
+    if not isinstance(latents, torch.Tensor) or latents.is_meta or not latents.dtype.is_floating_point:
+        raise ValueError(f"latents must be a floating-point torch tensor with data, got {type(latents).__name__}")
+    channels = pipe.vae.config.latent_channels
+    if latents.ndim != 4 or latents.shape[1] != channels or latents.shape[0] < 1:
+        raise ValueError(f"latents must have shape (batch, {channels}, height, width), got {tuple(latents.shape)}")
+    bad = int((~torch.isfinite(latents)).sum())
+    if bad:  # they would decode to a black or grey picture without a word
+        raise ValueError(f"the latents hold {bad} NaN or infinite values; there is no image to decode")
     x = latents.to(pipe.device, pipe.vae.dtype) / pipe.vae.config.scaling_factor
     images = pipe.vae.decode(x).sample.float()
     return pipe.image_processor.postprocess(images, output_type=output_type, do_denormalize=[True] * len(images))

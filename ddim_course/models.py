@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
+import re
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +17,20 @@ SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 POCKET = "pocket"
 POCKET_DIR = Path(__file__).resolve().parent / "pocket" / "weights"
 ENV_VAR = "DDIM_COURSE_MODEL"
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+_DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
+# what a folder's model_index.json may name: the pipeline class, and (library, classes) per loaded component.
+# Anything else, above all a model's own Python code, is refused: this course never runs code from a model folder.
+PIPELINE_CLASSES = ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline")
+COMPONENTS = {
+    "unet": ("diffusers", ("UNet2DConditionModel",)),
+    "vae": ("diffusers", ("AutoencoderKL",)),
+    "text_encoder": ("transformers", ("CLIPTextModel", "CLIPTextModelWithProjection")),
+    "tokenizer": ("transformers", ("CLIPTokenizer", "CLIPTokenizerFast")),
+    "scheduler": ("diffusers", None),  # any diffusers scheduler: replaced by a DDIMScheduler from its config
+}
+MAX_CONFIG_BYTES = 1024 * 1024
 
 _PIPELINE_CACHE: dict = {}  # (model, device, dtype) -> pipeline, so re-running a cell is instant
 
@@ -31,32 +49,344 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+def _show(text: str, limit: int = 120) -> str:
+    from .images import _show as show
+
+    return show(text, limit)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return _show(text.splitlines()[0], 160) if text else "no details"
+
+
+def _model_text(model, what: str = "model") -> str:
+    """``model`` as a str: a name, a hub id or a folder path; anything else is a clear error."""
+    if isinstance(model, (str, os.PathLike)):
+        text = os.fspath(model)
+        text = os.fsdecode(text) if isinstance(text, bytes) else text
+        if not text.strip():
+            raise ModelLoadError(
+                f"{what} is an empty string; use 'pocket' (the course's built-in model), 'auto', "
+                f"a Hugging Face id like {SD15!r} or the path of a local diffusers folder"
+            )
+        if "\0" in text:
+            raise ModelLoadError(f"{what} '{_show(text)}' contains a NUL character (\\x00); check how it was built")
+        return text
+    hint = "; it is a pipeline already: use it as it is" if hasattr(model, "unet") else ""
+    raise ModelLoadError(
+        f"{what} must be a str or a Path: 'pocket', 'auto', a Hugging Face id like {SD15!r} or a local diffusers "
+        f"folder; got {type(model).__name__}{hint}"
+    )
+
+
 def resolve_model(model: str | os.PathLike = "auto") -> str:
     """``"auto"`` -> $DDIM_COURSE_MODEL, else SD 1.5 on CUDA, else the pocket model."""
-    model = str(model)
-    if model == "auto":
+    model = _model_text(model)
+    if model.strip().lower() == "auto":
         env = os.environ.get(ENV_VAR, "").strip()
-        if env:
-            return env
+        if env and env.lower() != "auto":
+            return resolve_model(env)
         return SD15 if torch.cuda.is_available() else POCKET
+    if model.strip().lower() == POCKET:
+        return POCKET
     return model
 
 
-def _not_found_message(model: str, reason: str) -> str:
+def _check_device(device) -> torch.device:
+    """``device`` as a torch.device that exists here; ``None`` picks the best one available."""
+    if device is None:
+        return default_device()
+    usage = "device must be 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device (leave it out to pick the best one)"
+    if isinstance(device, bool) or not isinstance(device, (str, int, torch.device)):
+        raise ModelLoadError(f"{usage}, got {type(device).__name__}")
+    try:
+        dev = torch.device(device.strip().lower() if isinstance(device, str) else device)
+    except (RuntimeError, ValueError, TypeError):
+        hint = "; did you mean 'cuda'?" if str(device).strip().lower() in ("gpu", "nvidia", "cuda0") else ""
+        raise ModelLoadError(f"{usage}, got {_show(repr(device), 60)}{hint}") from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build of torch" if torch.version.cuda is None else "no GPU was found"
+            raise ModelLoadError(
+                f"device {str(dev)!r} needs CUDA, which is not available here ({build}); "
+                "use device='cpu' or leave device out"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ModelLoadError(
+                f"device {str(dev)!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+        return dev
+    backend = getattr(torch.backends, "mps", None) if dev.type == "mps" else getattr(torch, dev.type, None)
+    if dev.type != "meta" and backend is not None and getattr(backend, "is_available", lambda: False)():
+        return dev
+    raise ModelLoadError(f"device {str(dev)!r} is not available here; use device='cpu' or leave device out")
+
+
+def _check_dtype(dtype, device: torch.device, name: str) -> torch.dtype:
+    """``dtype`` as float32, float16 or bfloat16 (strings accepted); ``None``: float16 for big models on CUDA."""
+    if dtype is None or (isinstance(dtype, str) and dtype.strip().lower() == "auto"):
+        return torch.float16 if device.type == "cuda" and name != POCKET else torch.float32
+    options = "torch.float32, torch.float16 or torch.bfloat16 (or 'float32', 'float16', 'bfloat16')"
+    if isinstance(dtype, str):
+        key = dtype.strip().lower().removeprefix("torch.")
+        key = _DTYPE_ALIASES.get(key, key)
+        if key not in DTYPES:
+            raise ModelLoadError(f"dtype must be {options}, got {_show(repr(dtype), 60)}")
+        dtype = DTYPES[key]
+    if not isinstance(dtype, torch.dtype) or dtype not in DTYPES.values():
+        raise ModelLoadError(f"dtype must be {options}, got {_show(repr(dtype), 60)}")
+    if dtype == torch.float16 and device.type == "cpu":
+        raise ModelLoadError(
+            "dtype float16 needs a GPU: on the CPU use float32 (leave dtype out) or bfloat16, or pass device='cuda'"
+        )
+    return dtype
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def _not_found_message(model: str, reason: str, local: bool = False) -> str:
+    if local:
+        return (
+            f"could not load the model {_show(model)!r}: {reason}. Use load_pipeline('pocket') for the course's "
+            "built-in model, or pass a complete diffusers folder (one written by pipe.save_pretrained(folder))."
+        )
     return (
-        f"could not load the model {model!r}: {reason}. Use load_pipeline('pocket') for the course's built-in "
+        f"could not load the model {_show(model)!r}: {reason}. Use load_pipeline('pocket') for the course's built-in "
         "model (works offline), pass a local diffusers folder, or check the model id and your connection."
     )
 
 
+class _FolderError(Exception):
+    """Why a model folder cannot be loaded (becomes a ModelLoadError)."""
+
+
+def _stat(path: Path):
+    """``os.stat(path)``, or None when there is nothing there; other failures are a one-line ModelLoadError."""
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise _FolderError("the path is too long for the file system") from None
+        raise _FolderError(f"{_show(str(path))} cannot be read ({e.strerror or type(e).__name__})") from None
+
+
+def _read_json(path: Path, label: str) -> dict:
+    """A small JSON object from a model folder; its problems come back as a ModelLoadError reason."""
+    st = _stat(path)
+    if st is None:
+        raise _FolderError(f"it has no {label}: the download or copy is incomplete")
+    if not stat.S_ISREG(st.st_mode):
+        raise _FolderError(f"its {label} is not a regular file")
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise _FolderError(f"its {label} is {st.st_size // 1024} kB, too large for a config file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.loads(f.read(MAX_CONFIG_BYTES + 1))
+    except json.JSONDecodeError as e:
+        raise _FolderError(f"its {label} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except (UnicodeDecodeError, RecursionError, ValueError):
+        raise _FolderError(f"its {label} is not valid JSON text") from None
+    except OSError as e:
+        raise _FolderError(f"its {label} cannot be read ({e.strerror or type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise _FolderError(f"its {label} is not a JSON object")
+    return data
+
+
+def _check_index(index: dict) -> None:
+    """Refuse a model_index.json naming a pipeline or component this course cannot, or will not, load."""
+    cls = index.get("_class_name")
+    if isinstance(cls, (list, tuple)):
+        raise _FolderError(
+            f"its model_index.json asks for custom pipeline code ({_show(str(cls), 60)}); "
+            "this course never runs code that comes with a model"
+        )
+    if not isinstance(cls, str) or not cls:
+        raise _FolderError(
+            "its model_index.json names no pipeline class (_class_name), so it is not a diffusers pipeline"
+        )
+    if cls not in PIPELINE_CLASSES:
+        raise _FolderError(
+            f"its model_index.json names the pipeline class {_show(cls, 60)!r}; this course loads Stable Diffusion "
+            f"pipelines ({', '.join(PIPELINE_CLASSES)}) only, and never runs code that comes with a model"
+        )
+    for name, (library, classes) in COMPONENTS.items():
+        entry = index.get(name)
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and all(isinstance(x, str) for x in entry)):
+            raise _FolderError(f"its model_index.json names no {name}, which a Stable Diffusion pipeline needs")
+        lib, cls = entry
+        if lib != library:
+            raise _FolderError(
+                f"its model_index.json takes the {name} from {_show(lib, 40)!r}, not {library!r} "
+                "(custom code, which this course never runs)"
+            )
+        if classes is not None and cls not in classes:
+            raise _FolderError(f"its {name} is a {_show(cls, 40)}; this course needs a {' or '.join(classes)}")
+        if classes is None and not (cls.endswith("Scheduler") or cls.endswith("SchedulerMultistep")):
+            raise _FolderError(f"its {name} is a {_show(cls, 40)}, not a diffusers scheduler")
+
+
+_WEIGHTS = re.compile(r"(?:diffusion_pytorch_model|model)(?:\.([\w-]+?))?(?:-\d+-of-\d+)?\.safetensors")
+
+
+def _check_safetensors(file: Path, label: str) -> None:
+    """Refuse a weights file that is not a complete safetensors file (only its header is read)."""
+    damaged = f"its {label} is damaged or incomplete (not a valid safetensors file): download or copy it again"
+    st = _stat(file)
+    if st is None or not stat.S_ISREG(st.st_mode):
+        raise _FolderError(f"its {label} is not a regular file")
+    try:
+        with open(file, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 2 <= n <= min(st.st_size - 8, 100 * 2**20):
+                raise _FolderError(damaged)
+            header = json.loads(f.read(n))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    except _FolderError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
+        raise _FolderError(damaged) from None
+    if not isinstance(end, int) or end > st.st_size - 8 - n:
+        raise _FolderError(damaged)
+
+
+def _check_folder(path: Path) -> dict:
+    """Find what is wrong with a local pipeline folder before diffusers does; returns extra from_pretrained args."""
+    st = _stat(path)
+    if st is None:
+        raise _FolderError("no such folder")
+    if not stat.S_ISDIR(st.st_mode):
+        single = (
+            " (single-file checkpoints are not supported)" if path.suffix.lower() in (".safetensors", ".ckpt") else ""
+        )
+        raise _FolderError(f"it is a file, not a folder: pass the diffusers folder that holds model_index.json{single}")
+    if _stat(path / "model_index.json") is None:
+        raise _FolderError("the folder has no model_index.json, so it is not a diffusers pipeline folder")
+    index = _read_json(path / "model_index.json", "model_index.json")
+    _check_index(index)
+    configs = {}
+    variants = []
+    for name in COMPONENTS:
+        folder = path / name
+        st = _stat(folder)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            raise _FolderError(
+                f"it has no {name}/ folder, which model_index.json lists: the download or copy is incomplete"
+            )
+        if name == "tokenizer":
+            if not any(_stat(folder / f) for f in ("vocab.json", "tokenizer.json", "tokenizer_config.json")):
+                raise _FolderError("its tokenizer/ folder has no vocab.json or tokenizer.json: the copy is incomplete")
+            continue
+        label = f"{name}/{'scheduler_config.json' if name == 'scheduler' else 'config.json'}"
+        configs[name] = _read_json(folder / label.split("/")[1], label)
+        if name == "scheduler":
+            continue
+        try:
+            files = [f.name for f in folder.iterdir()]
+        except OSError as e:
+            raise _FolderError(f"its {name}/ folder cannot be read ({e.strerror or type(e).__name__})") from None
+        found = [m for m in map(_WEIGHTS.fullmatch, files) if m]
+        if not found and not any(f.endswith(".safetensors") for f in files):
+            if any(f.endswith((".bin", ".ckpt", ".pt", ".pth", ".pkl")) for f in files):
+                raise _FolderError(
+                    "it has no safetensors weights (this course loads safetensors only, never pickled .bin files)"
+                )
+            raise _FolderError(f"its {name}/ folder has no weights (.safetensors): the download or copy is incomplete")
+        for m in found:
+            _check_safetensors(folder / m.group(0), f"{name}/{m.group(0)}")
+        if found and not any(m.group(1) is None for m in found):  # only variant files, e.g. ...fp16.safetensors
+            variants.append({m.group(1) for m in found})
+    unet, vae, text = configs["unet"], configs["vae"], configs["text_encoder"]
+    channels, latent = unet.get("in_channels"), vae.get("latent_channels")
+    if isinstance(channels, int) and isinstance(latent, int) and channels != latent:
+        raise _FolderError(
+            f"its UNet takes {channels} input channels but its VAE makes {latent}-channel latents "
+            "(an inpainting or other special model?); this course needs a text-to-image Stable Diffusion model"
+        )
+    cross, hidden = unet.get("cross_attention_dim"), text.get("hidden_size")
+    if isinstance(cross, int) and isinstance(hidden, int) and cross != hidden:
+        raise _FolderError(
+            f"its UNet expects {cross}-dimensional text features but its text encoder makes {hidden}: "
+            "the components come from different models"
+        )
+    common = set.intersection(*variants) if variants else set()
+    return {"variant": sorted(common)[0]} if common else {}
+
+
+def _hub_index(name: str) -> None:
+    """Fetch (or find in the cache) a hub model's model_index.json and check it; failures are a ModelLoadError."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.utils import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+        validate_repo_id,
+    )
+
+    reason = None
+    try:
+        validate_repo_id(name)
+        index_file = hf_hub_download(name, "model_index.json", local_files_only=_offline())
+    except HFValidationError:
+        reason = "there is no such folder, and it is not a valid Hugging Face model id (owner/name)"
+    except LocalEntryNotFoundError:
+        if _offline():
+            reason = "it is not in the local cache and HF_HUB_OFFLINE is set (OSError)"
+        else:
+            reason = "it is not in the local cache and the Hugging Face Hub cannot be reached"
+    except GatedRepoError:
+        reason = "it is a gated model: accept its licence on its Hugging Face page, then log in (hf auth login)"
+    except RepositoryNotFoundError:
+        reason = "the id is unknown on the Hugging Face Hub (or private: log in with hf auth login)"
+    except RevisionNotFoundError:
+        reason = "the Hugging Face Hub has no such revision of it"
+    except EntryNotFoundError:
+        reason = "it has no model_index.json, so it is not a diffusers pipeline"
+    except Exception as e:  # noqa: BLE001 - network and cache failures of every kind
+        reason = _explain(e)
+    if reason is not None:
+        raise ModelLoadError(_not_found_message(name, reason)) from None
+    try:
+        _check_index(_read_json(Path(index_file), "model_index.json"))
+    except _FolderError as e:
+        reason = str(e)
+    if reason is not None:
+        raise ModelLoadError(_not_found_message(name, reason)) from None
+
+
+def _looks_local(name: str) -> bool:
+    return (
+        name.startswith((".", "/", "~", "\\"))
+        or re.match(r"[A-Za-z]:[\\/]", name) is not None
+        or "\\" in name
+        or name.count("/") > 1
+        or name.lower().endswith((".json", ".safetensors", ".ckpt", ".bin", ".pt", ".pth"))
+    )
+
+
 def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None, cache: bool = True):
-    """A StableDiffusionPipeline with a DDIMScheduler: ``"auto"``, ``"pocket"``, a hub id or a local folder."""
+    """A StableDiffusionPipeline with a DDIMScheduler: ``"auto"``, ``"pocket"``, a hub id or a local folder.
+
+    ``device``: "cpu", "cuda", "mps" or None (the best available); ``dtype``: torch.float32, torch.float16,
+    torch.bfloat16 or their names (None: float16 on CUDA for big models, else float32). Only Stable Diffusion
+    pipelines with safetensors weights are loaded, and never any code that comes with a model.
+    """
     from diffusers import DDIMScheduler, StableDiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
 
     name = resolve_model(model)
-    device = torch.device(device) if device is not None else default_device()
-    if dtype is None:
-        dtype = torch.float16 if device.type == "cuda" and name != POCKET else torch.float32
+    device = _check_device(device)
+    dtype = _check_dtype(dtype, device, name)
     key = (name, str(device), str(dtype))
     if cache and key in _PIPELINE_CACHE:
         return _PIPELINE_CACHE[key]
@@ -68,39 +398,58 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
         feature_extractor=None,
         requires_safety_checker=False,
     )
+    reason = None
     if name == POCKET:
         if not (POCKET_DIR / "model_index.json").exists():
             raise ModelLoadError(
                 f"the pocket model's weights are not in {POCKET_DIR}; train them with "
                 "`python -m ddim_course.pocket.train --out ddim_course/pocket/weights` or reinstall the course"
             )
-        source = str(POCKET_DIR)
+        path = POCKET_DIR
     else:
-        path = Path(name).expanduser()
-        looks_local = path.exists() or name.startswith((".", "/", "~")) or os.sep + os.sep in name
-        if looks_local:
-            if not path.exists():
-                raise ModelLoadError(_not_found_message(name, "no such folder"))
-            if not (path / "model_index.json").exists():
-                raise ModelLoadError(
-                    _not_found_message(
-                        name, "the folder has no model_index.json, so it is not a diffusers pipeline folder"
-                    )
-                )
-            source = str(path)
-        else:
-            source = name
+        path = Path(name)
+        try:
+            path = path.expanduser()
+        except RuntimeError:  # ~user that does not exist
+            pass
+        try:
+            is_hub_id = _stat(path) is None and not _looks_local(name)
+        except _FolderError as e:
+            raise ModelLoadError(_not_found_message(name, str(e))) from None
+        if is_hub_id:
+            path = None
+            _hub_index(name)
             if name == SD15 and dtype == torch.float16:
                 kwargs["variant"] = "fp16"
+    if path is not None:
+        try:
+            kwargs.update(_check_folder(path))
+        except _FolderError as e:
+            reason = str(e)
+        if reason is not None:
+            raise ModelLoadError(_not_found_message(name, reason, local=True)) from None
+    source = name if path is None else str(path)
+    bars = diffusers_logging.is_progress_bar_enabled()
+    diffusers_logging.disable_progress_bar()  # no "Loading pipeline components" bar left in the notebook
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*safety.checker.*")
             warnings.filterwarnings("ignore", message=".*torch_dtype.*")  # older diffusers know no `dtype`
-            pipe = StableDiffusionPipeline.from_pretrained(source, **kwargs)
+            pipe = StableDiffusionPipeline.from_pretrained(source, local_files_only=_offline(), **kwargs)
+        pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     except Exception as e:  # noqa: BLE001 - turned into one clear error below
-        raise ModelLoadError(_not_found_message(name, _explain(e))) from None
-    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
-    pipe = pipe.to(device)
+        reason = _explain(e)
+    finally:
+        if bars:
+            diffusers_logging.enable_progress_bar()
+    if reason is not None:
+        raise ModelLoadError(_not_found_message(name, reason, local=path is not None)) from None
+    try:
+        pipe = pipe.to(device)
+    except Exception as e:  # noqa: BLE001 - e.g. out of GPU memory
+        reason = f"it could not be moved to {device} ({type(e).__name__}: {_first_line(e)})"
+    if reason is not None:
+        raise ModelLoadError(_not_found_message(name, reason)) from None
     pipe.set_progress_bar_config(disable=True)
     pipe._ddim_course_model = name  # lets get_preset(pipe) find the preset
     if cache:
@@ -109,17 +458,24 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
 
 
 def _explain(e: Exception) -> str:
+    """The real cause of a failed from_pretrained, in a few words."""
     text = str(e)
     low = text.lower()
-    if "safetensors" in low or (".bin" in low and "use_safetensors" in low):
-        return "it has no safetensors weights (this course loads safetensors only, never pickled .bin files)"
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
     kind = type(e).__name__
-    if offline:
-        return f"it is not in the local cache and HF_HUB_OFFLINE is set ({kind})"
+    first = _first_line(e)
+    if "deserializ" in low or "safetensorerror" in kind.lower() or "unable to load weights" in low:
+        return f"a safetensors weights file is damaged or incomplete ({first})"
+    if "safetensors" in low and ("could not find" in low or ".bin" in low or "use_safetensors" in low):
+        return "it has no safetensors weights (this course loads safetensors only, never pickled .bin files)"
+    if "size mismatch" in low or ("shape" in low and ("expected" in low or "mismatch" in low)):
+        return f"its weights do not match its config.json ({first})"
+    if isinstance(e, json.JSONDecodeError) or "jsondecodeerror" in low or "not a valid json" in low:
+        return f"one of its config files is not valid JSON ({first})"
+    if _offline() and any(w in low for w in ("cache", "offline", "outgoing traffic", "local_files_only")):
+        return f"it is not (completely) in the local cache and HF_HUB_OFFLINE is set ({kind})"
     if "not found" in low or "404" in low or "repository" in low:
         return f"the id is unknown on the Hugging Face Hub or the Hub is unreachable ({kind})"
-    return f"{kind}: {text.splitlines()[0][:200] if text else 'no details'}"
+    return f"{kind}: {first}"
 
 
 # --------------------------------------------------------------------------------------------------

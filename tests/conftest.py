@@ -51,18 +51,29 @@ def vpipe():
 
 @contextlib.contextmanager
 def local_server(routes: dict):
-    """An HTTP server on 127.0.0.1 serving ``routes``: path -> (content type, body, delay in seconds)."""
+    """An HTTP server on 127.0.0.1 serving ``routes``: path -> (content type, body, delay in seconds), or with a
+    fourth item ``every``: the body is sent one byte every ``every`` seconds (a server that trickles). Other paths: 404.
+    """
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            kind, body, delay = routes[self.path]
+            if self.path not in routes:
+                self.send_error(404)
+                return
+            kind, body, delay, *trickle = routes[self.path]
             time.sleep(delay)
             self.send_response(200)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             try:
-                self.wfile.write(body)
+                if trickle:
+                    for i in range(len(body)):
+                        self.wfile.write(body[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(trickle[0])
+                else:
+                    self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass
 

@@ -47,6 +47,7 @@ def url():
         "/slow.png": ("image/png", b"\0" * 5000, 1.0),
         "/page": ("text/html", b"<html>not an image</html>", 0),
         "/big.png": ("image/png", b"\0" * 5000, 0),
+        "/trickle.png": ("image/png", b"\0" * 20, 0, 0.25),  # one byte every 0.25 s: 5 s in all, then it stops
     }
     with local_server(routes) as address:
         yield address
@@ -80,9 +81,67 @@ def _bin_only(tmp):
     return folder
 
 
+def _fifo(tmp):
+    import os
+
+    os.mkfifo(tmp / "photo.png")
+    return tmp / "photo.png"
+
+
+def _nan_image():
+    arr = np.zeros((8, 8), np.float32)
+    arr[0, 0], arr[1, 1] = np.nan, np.inf
+    return Image.fromarray(arr)
+
+
+def _model_folder(tmp, index: str | None = None, **changes):
+    """A model folder holding only a model_index.json: the pocket model's, changed, or the given text."""
+    import json
+
+    from ddim_course.models import POCKET_DIR
+
+    folder = tmp / "model"
+    folder.mkdir()
+    if index is None:
+        index = json.dumps({**json.loads((POCKET_DIR / "model_index.json").read_text()), **changes})
+    (folder / "model_index.json").write_text(index)
+    return folder
+
+
 def _img(mode):
     rgb = Image.fromarray((np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8))
     return rgb.convert(mode)
+
+
+class CommandLineError(Exception):
+    """``python -m ddim_course ...`` exited with an error; the message is the one line it printed on stderr."""
+
+
+def _cli(*args):
+    """Run the command line in-process (never loading a model in these rows); an error exit raises."""
+    import contextlib
+    import io
+
+    from ddim_course.__main__ import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main([str(a) for a in (*args, "--model", "pocket", "--quiet")])
+    if code:
+        raise CommandLineError(err.getvalue().strip())
+    return code
+
+
+def _dangling_link(tmp):
+    link = tmp / "link.png"
+    link.symlink_to(tmp / "not-yet.png")
+    return link
+
+
+def _old_pt(tmp):
+    path = tmp / "old.pt"
+    torch.save({"latents": [torch.zeros(1, 4, 8, 8)] * 2, "timesteps": [999], "num_inference_steps": 1}, path)
+    return path
 
 
 # (id, what is given, how it is called, expected: exception type and message, or "works")
@@ -179,7 +238,7 @@ CASES = [
         "negative-guidance",
         "guidance_scale=-2",
         lambda t, p, u: sample(p, PROMPT, guidance_scale=-2),
-        (ValueError, "guidance_scale must be >= 0"),
+        (ValueError, r"guidance_scale must be a number in \[0, 100\]"),
     ),
     ("empty-prompt", "an empty prompt", lambda t, p, u: sample(p, "", num_inference_steps=2, progress=False), "works"),
     (
@@ -207,6 +266,84 @@ CASES = [
         (ModelLoadError, "safetensors only"),
     ),
     (
+        "named-pipe",
+        "a named pipe (FIFO) instead of an image file",
+        lambda t, p, u: load_image(_fifo(t)),
+        (ImageLoadError, r"photo.png is not a regular file \(a named pipe\)"),
+    ),
+    (
+        "device-file",
+        "/dev/zero, a device that never ends",
+        lambda t, p, u: load_image("/dev/zero"),
+        (ImageLoadError, r"/dev/zero is not a regular file \(a character device\)"),
+    ),
+    (
+        "url-trickle",
+        "a URL that trickles one byte at a time (total deadline lowered to 0.5 s)",
+        lambda t, p, u: _load_with("TOTAL_TIMEOUT", 0.5, f"{u}/trickle.png"),
+        (ImageLoadError, r"took over 0.5 s in all \(TOTAL_TIMEOUT"),
+    ),
+    (
+        "file-url",
+        "a file:// URL",
+        lambda t, p, u: load_image(f"file://{t}/mine.png"),
+        (ImageLoadError, r"only http\(s\) URLs and local paths are supported, not file: URLs"),
+    ),
+    (
+        "data-url",
+        "a data: URL",
+        lambda t, p, u: load_image("data:image/png;base64,iVBORw0KGgo="),
+        (ImageLoadError, r"only http\(s\) URLs and local paths are supported, not data: URLs"),
+    ),
+    (
+        "url-password",
+        "a URL with a user name and password (the page is missing)",
+        lambda t, p, u: load_image(u.replace("http://", "http://learner:hunter2@") + "/missing.png"),
+        (ImageLoadError, r"^(?!.*hunter2).*could not fetch http://\*\*\*@127\.0\.0\.1:\d+/missing.png: HTTP 404"),
+    ),
+    (
+        "long-path",
+        "a 5000-character path",
+        lambda t, p, u: load_image(t / ("a" * 5000 + ".png")),
+        (ImageLoadError, "the path is too long for the file system"),
+    ),
+    (
+        "nan-image",
+        "a float (mode F) image with NaN and infinite pixels",
+        lambda t, p, u: load_image(_nan_image()),
+        (ImageLoadError, "the image has 2 NaN or infinite pixels"),
+    ),
+    (
+        "bad-model-index",
+        "a model folder whose model_index.json is not valid JSON",
+        lambda t, p, u: load_pipeline(_model_folder(t, '{"_class_name": "StableDiffusionPipeline",'), cache=False),
+        (ModelLoadError, r"^(?!.*local cache).*its model_index.json is not valid JSON"),
+    ),
+    (
+        "missing-component",
+        "a model folder without its unet/ folder",
+        lambda t, p, u: load_pipeline(_model_folder(t), cache=False),
+        (ModelLoadError, "it has no unet/ folder, which model_index.json lists"),
+    ),
+    (
+        "custom-pipeline",
+        "a model folder that names its own pipeline class",
+        lambda t, p, u: load_pipeline(_model_folder(t, _class_name="MyPipeline"), cache=False),
+        (ModelLoadError, "never runs code that comes with a model"),
+    ),
+    (
+        "bad-dtype",
+        "dtype=torch.int8",
+        lambda t, p, u: load_pipeline("pocket", dtype=torch.int8),
+        (ModelLoadError, r"dtype must be torch.float32, torch.float16 or torch.bfloat16"),
+    ),
+    (
+        "bad-device",
+        'device="gpu"',
+        lambda t, p, u: load_pipeline("pocket", device="gpu"),
+        (ModelLoadError, "did you mean 'cuda'"),
+    ),
+    (
         "wrong-latent",
         "an Inversion whose latents have the wrong shape",
         lambda t, p, u: reconstruct(p, _bad_inversion(p)),
@@ -218,7 +355,146 @@ CASES = [
         lambda t, p, u: reconstruct(p, torch.zeros(1, 4, 8, 8)),
         (ValueError, "must be an Inversion"),
     ),
+    (
+        "cli-output-is-input",
+        "command line: -o is the input image, with --force",
+        lambda t, p, u: _cli("edit", t / "mine.png", "--source", "a", "--target", "b", "--force", "-o", t / "mine.png"),
+        (CommandLineError, "is the input file"),
+    ),
+    (
+        "cli-dangling-link",
+        "command line: -o is a symbolic link to a file not there yet",
+        lambda t, p, u: _cli("edit", t / "mine.png", "--source", "a", "--target", "b", "-o", _dangling_link(t)),
+        (CommandLineError, "is a symbolic link"),
+    ),
+    (
+        "cli-pickled-inversion",
+        "command line: reconstruct an old pickled .pt inversion",
+        lambda t, p, u: _cli("reconstruct", _old_pt(t), "-o", t / "back.png"),
+        (CommandLineError, "pickled file"),
+    ),
+    (
+        "cli-guidance-nan",
+        "command line: --guidance nan",
+        lambda t, p, u: _cli(
+            "edit", t / "mine.png", "--source", "a", "--target", "b", "--guidance", "nan", "-o", t / "x.png"
+        ),
+        (CommandLineError, "--guidance must be a finite number"),
+    ),
+    (
+        "eta-nan",
+        "eta=float('nan')",
+        lambda t, p, u: sample(p, PROMPT, eta=float("nan"), num_inference_steps=2, progress=False),
+        (ValueError, r"eta must be a number in \[0, 1\]"),
+    ),
+    (
+        "eta-above-1",
+        "eta=1.5",
+        lambda t, p, u: sample(p, PROMPT, eta=1.5, num_inference_steps=2, progress=False),
+        (ValueError, r"eta must be a number in \[0, 1\]"),
+    ),
+    (
+        "guidance-inf",
+        "guidance_scale=float('inf')",
+        lambda t, p, u: sample(p, PROMPT, guidance_scale=float("inf"), num_inference_steps=2, progress=False),
+        (ValueError, r"guidance_scale must be a number in \[0, 100\]"),
+    ),
+    (
+        "guidance-absurd",
+        "guidance_scale=1e6",
+        lambda t, p, u: invert(p, draw_scene(seed=1).pil(), PROMPT, guidance_scale=1e6, progress=False),
+        (ValueError, r"guidance_scale must be a number in \[0, 100\]"),
+    ),
+    (
+        "nan-latents",
+        "start_latents holding a NaN",
+        lambda t, p, u: sample(p, PROMPT, start_latents=_nan_latents(), num_inference_steps=2, progress=False),
+        (ValueError, "start_latents holds 1 NaN or infinite values"),
+    ),
+    (
+        "meta-latents",
+        "start_latents on the meta device",
+        lambda t, p, u: sample(p, PROMPT, start_latents=torch.empty(1, 4, 16, 16, device="meta"), progress=False),
+        (ValueError, "meta device"),
+    ),
+    (
+        "two-prompts-one-image",
+        "two prompts for one image in invert",
+        lambda t, p, u: invert(p, draw_scene(seed=1).pil(), [PROMPT, PROMPT], progress=False),
+        (ValueError, "2 prompts for 1 image"),
+    ),
+    (
+        "non-string-prompt",
+        "a number as the prompt",
+        lambda t, p, u: sample(p, 42, num_inference_steps=2, progress=False),
+        (ValueError, "prompt must be a string or a list of strings, got int"),
+    ),
+    (
+        "generator-int",
+        "generator=0",
+        lambda t, p, u: sample(p, PROMPT, generator=0, num_inference_steps=2, progress=False),
+        (ValueError, r"generator must be a torch.Generator \(e.g."),
+    ),
+    (
+        "empty-image-list",
+        "an empty list of images",
+        lambda t, p, u: invert(p, [], PROMPT, progress=False),
+        (ValueError, "no images given"),
+    ),
+    (
+        "numpy-steps",
+        "num_inference_steps=np.int64(3)",
+        lambda t, p, u: sample(p, PROMPT, num_inference_steps=np.int64(3), progress=False),
+        "works",
+    ),
+    (
+        "million-char-prompt",
+        "a prompt of a million characters",
+        lambda t, p, u: sample(p, "red " * 250_000, num_inference_steps=1, progress=False),
+        ("warns", r"the end is cut off: 'red red .*\.\.\. \(1,000,000 characters\)'"),
+    ),
+    (
+        "short-inversion",
+        "an Inversion with fewer latents than its steps",
+        lambda t, p, u: _short_inversion(p),
+        (ValueError, "an Inversion of 3 steps holds 4 latents"),
+    ),
+    (
+        "other-model",
+        "an Inversion made by another model",
+        lambda t, p, u: reconstruct(tiny_pipeline(seed=1), _inversion(p), progress=False),
+        (ValueError, "this inversion was made by the model"),
+    ),
+    (
+        "not-an-inversion-file",
+        "Inversion.load of a file that is not one",
+        lambda t, p, u: Inversion.load(_save(t, "picture.safetensors", Image.new("RGB", (4, 4)), format="PNG")),
+        (ValueError, "is not an inversion file written by Inversion.save"),
+    ),
+    (
+        "save-over-a-file",
+        "Inversion.save onto a learner's file",
+        lambda t, p, u: _inversion(p).save(t / "mine.png"),
+        (ValueError, r"does not end in .safetensors"),
+    ),
 ]
+
+
+def _nan_latents():
+    latents = torch.zeros(1, 4, 16, 16)
+    latents[0, 0, 0, 0] = float("nan")
+    return latents
+
+
+def _inversion(pipe):
+    return invert(pipe, draw_scene(seed=2).pil(), PROMPT, num_inference_steps=3, progress=False)
+
+
+def _short_inversion(pipe):
+    inv = _inversion(pipe)
+    return Inversion(
+        latents=inv.latents[:3], timesteps=inv.timesteps, prompt=PROMPT, guidance_scale=1.0, num_inference_steps=3
+    )
 
 
 def _load_with(setting: str, value, url: str):

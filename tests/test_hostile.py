@@ -226,3 +226,47 @@ def test_the_registry_names_every_method_once(pipe, image):
         kw = {"inner_steps": 1} if name == "null-text" else {}
         result = method(pipe, image, PROMPT, num_inference_steps=2, guidance_scale=2.0, progress=False, **kw)
         assert isinstance(result, Inversion) and result.method == name and result.guidance_scale == 2.0
+
+
+def test_decode_refuses_what_is_not_latents(pipe):
+    from ddim_course import decode
+
+    nan = torch.zeros(1, 4, 16, 16)
+    nan[..., 3] = math.nan
+    for bad, message in (
+        (nan, "64 NaN or infinite"),
+        (torch.zeros(1, 3, 16, 16), r"shape \(batch, 4"),
+        ("x", "tensor"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            decode(pipe, bad)
+
+
+@pytest.mark.parametrize(
+    "a, b, kw, message",
+    [
+        (torch.full((3, 4, 4), math.nan), torch.zeros(3, 4, 4), {}, "the first image holds 48 NaN"),
+        (torch.zeros(3, 4, 4), torch.full((3, 4, 4), math.inf), {}, "the second image holds 48 NaN or infinite"),
+        (np.full((4, 4, 3), 200, np.uint8), np.zeros((4, 4, 3), np.uint8), {}, "data_range=255"),
+        (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"data_range": 0}, "data_range must be a positive number"),
+        (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"data_range": math.nan}, "data_range must be a positive"),
+        ("a.png", torch.zeros(3, 4, 4), {}, "must be a PIL image"),
+        (None, torch.zeros(3, 4, 4), {}, "must be a PIL image"),
+        (torch.zeros(3, 4, 4, dtype=torch.complex64), torch.zeros(3, 4, 4), {}, "real tensor"),
+        (torch.zeros(3, 0, 4), torch.zeros(3, 0, 4), {}, "empty"),
+        (torch.zeros(3, 8, 8), torch.zeros(3, 8, 8), {"mask": -torch.ones(8, 8)}, "mask weights must be >= 0"),
+        (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"mask": torch.full((4, 4), math.nan)}, "mask holds 16 NaN"),
+    ],
+)
+def test_psnr_refuses_values_it_cannot_measure(a, b, kw, message):
+    from ddim_course import psnr
+
+    with pytest.raises(ValueError, match=message):
+        psnr(a, b, **kw)
+
+
+def test_psnr_still_measures_8_bit_arrays_with_their_range():
+    from ddim_course import psnr
+
+    a, b = np.full((4, 4, 3), 200, np.uint8), np.full((4, 4, 3), 190, np.uint8)
+    assert abs(psnr(a, b, data_range=255) - 10 * math.log10(255**2 / 100)) < 1e-9

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 import torch
 from diffusers import DDIMScheduler
@@ -90,3 +91,146 @@ def test_pocket_model_loads_offline_in_seconds(monkeypatch):
     assert time.perf_counter() - start < 30  # "a few seconds"; generous for a loaded CI machine
     assert get_preset(pipe).name == POCKET
     assert pipe.vae.config.scaling_factor != 0.18215
+
+
+# --------------------------------------------------------------------------------------------------
+# messages that say the real cause (not "not in the local cache" for everything while offline)
+# --------------------------------------------------------------------------------------------------
+def _copy(saved, tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(saved, folder)
+    return folder
+
+
+def _load_offline(folder, monkeypatch, **kwargs):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError) as err:
+        load_pipeline(folder, device="cpu", cache=False, **kwargs)
+    text = str(err.value)
+    assert "local cache" not in text and "\n" not in text and "'pocket'" in text
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    return text
+
+
+def test_a_model_index_that_is_not_json_says_so(saved, tmp_path, monkeypatch):
+    folder = _copy(saved, tmp_path)
+    (folder / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline",')
+    assert "its model_index.json is not valid JSON (" in _load_offline(folder, monkeypatch)
+    (folder / "model_index.json").write_text("[1, 2]")
+    assert "its model_index.json is not a JSON object" in _load_offline(folder, monkeypatch)
+    (folder / "unet" / "config.json").write_text("{")
+    (folder / "model_index.json").write_text((saved / "model_index.json").read_text())
+    assert "its unet/config.json is not valid JSON" in _load_offline(folder, monkeypatch)
+
+
+@pytest.mark.parametrize("component", ["unet", "vae", "text_encoder", "tokenizer", "scheduler"])
+def test_a_missing_component_is_named(saved, tmp_path, monkeypatch, component):
+    import shutil
+
+    folder = _copy(saved, tmp_path)
+    shutil.rmtree(folder / component)
+    assert f"it has no {component}/ folder, which model_index.json lists" in _load_offline(folder, monkeypatch)
+
+
+def test_damaged_or_missing_weights_are_named(saved, tmp_path, monkeypatch):
+    folder = _copy(saved, tmp_path)
+    weights = folder / "vae" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:5000])  # a download that broke off
+    text = _load_offline(folder, monkeypatch)
+    assert "its vae/diffusion_pytorch_model.safetensors is damaged or incomplete" in text
+    weights.unlink()
+    assert "its vae/ folder has no weights (.safetensors)" in _load_offline(folder, monkeypatch)
+
+
+def test_a_custom_pipeline_is_refused_and_its_code_never_runs(saved, tmp_path, monkeypatch):
+    import json
+
+    folder = _copy(saved, tmp_path)
+    marker = tmp_path / "code-ran"
+    (folder / "pipeline.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass MyPipeline: pass\n")
+    index = json.loads((folder / "model_index.json").read_text())
+    for change, message in [
+        ({"_class_name": "MyPipeline"}, "names the pipeline class 'MyPipeline'; this course loads Stable Diffusion"),
+        ({"_class_name": ["pipeline", "MyPipeline"]}, "asks for custom pipeline code"),
+        ({"_class_name": "FluxPipeline"}, "names the pipeline class 'FluxPipeline'"),
+        ({"unet": ["pipeline", "MyPipeline"]}, "takes the unet from 'pipeline', not 'diffusers'"),
+        ({"unet": ["diffusers", "UNet2DModel"]}, "its unet is a UNet2DModel; this course needs a UNet2DConditionModel"),
+    ]:
+        (folder / "model_index.json").write_text(json.dumps({**index, **change}))
+        assert message in _load_offline(folder, monkeypatch)
+    assert not marker.exists()
+
+
+def test_an_inpainting_unet_is_refused(saved, tmp_path, monkeypatch):
+    import json
+
+    folder = _copy(saved, tmp_path)
+    config = json.loads((folder / "unet" / "config.json").read_text())
+    (folder / "unet" / "config.json").write_text(json.dumps({**config, "in_channels": 9}))
+    assert "its UNet takes 9 input channels but its VAE makes 4-channel latents" in _load_offline(folder, monkeypatch)
+
+
+def test_fp16_variant_only_folders_load(saved, tmp_path):
+    folder = _copy(saved, tmp_path)
+    for part in ("unet", "vae", "text_encoder"):
+        for f in (folder / part).glob("*.safetensors"):
+            f.rename(f.with_name(f.name.replace(".safetensors", ".fp16.safetensors")))
+    assert load_pipeline(folder, device="cpu", cache=False).unet.config.sample_size == 16
+
+
+def test_dtype_is_checked_and_names_the_options(saved):
+    pipe = load_pipeline(saved, device="cpu")
+    assert load_pipeline(saved, device="cpu", dtype="float32") is pipe  # a string names the same dtype
+    assert load_pipeline(saved, device="cpu", dtype="torch.float32") is pipe
+    options = r"dtype must be torch.float32, torch.float16 or torch.bfloat16 \(or 'float32', 'float16', 'bfloat16'\)"
+    for bad in [torch.int8, torch.float64, "int8", "banana", 16, np.float16]:
+        with pytest.raises(ModelLoadError, match=options):
+            load_pipeline(saved, device="cpu", dtype=bad)
+    for half in [torch.float16, "float16", "fp16"]:
+        with pytest.raises(ModelLoadError, match="dtype float16 needs a GPU: on the CPU use float32"):
+            load_pipeline(POCKET, device="cpu", dtype=half)
+
+
+def test_device_is_checked(saved):
+    for bad, message in [
+        ("gpu", "did you mean 'cuda'"),
+        ("banana", r"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device"),
+        (True, "got bool"),
+        (1.5, "got float"),
+        ("meta", "device 'meta' is not available here"),
+    ]:
+        with pytest.raises(ModelLoadError, match=message):
+            load_pipeline(saved, device=bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelLoadError, match="device 'cuda' needs CUDA, which is not available here"):
+            load_pipeline(saved, device="cuda")
+    assert load_pipeline(saved, device=" CPU ").device.type == "cpu"
+
+
+def test_the_model_argument_is_checked(tmp_path):
+    with pytest.raises(ModelLoadError, match="model must be a str or a Path.*got NoneType"):
+        load_pipeline(None, device="cpu")
+    with pytest.raises(ModelLoadError, match="got int"):
+        load_pipeline(3, device="cpu")
+    with pytest.raises(ModelLoadError, match="got StableDiffusionPipeline; it is a pipeline already"):
+        load_pipeline(tiny_pipeline(), device="cpu")
+    for empty in ["", "   "]:
+        with pytest.raises(ModelLoadError, match="model is an empty string; use 'pocket'"):
+            load_pipeline(empty, device="cpu")
+    with pytest.raises(ModelLoadError, match="NUL character"):
+        load_pipeline("models/a\0b", device="cpu")
+    with pytest.raises(ModelLoadError, match="the path is too long for the file system"):
+        load_pipeline(tmp_path / ("m" * 5000), device="cpu")
+    with pytest.raises(ModelLoadError, match="it is a file, not a folder"):
+        load_pipeline(POCKET_DIR / "model_index.json", device="cpu")
+    with pytest.raises(ModelLoadError, match="not a valid Hugging Face model id"):
+        load_pipeline("not a model id", device="cpu")
+    assert resolve_model(" Pocket ") == POCKET
+
+
+@pytest.mark.timeout(30)
+def test_a_model_folder_with_a_named_pipe_is_not_waited_for(tmp_path, monkeypatch):
+    os.mkfifo(tmp_path / "model_index.json")
+    assert "its model_index.json is not a regular file" in _load_offline(tmp_path, monkeypatch)
