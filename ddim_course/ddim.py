@@ -93,6 +93,13 @@ def ddim_step(
     Shown in notebook 02; the reference of ``exercises.check_ddim_step``.
     """
     t, t_prev = _whole(t, "t"), _whole(t_prev, "t_prev")
+    for name, value in (("model_output", model_output), ("x_t", x_t), ("alphas_cumprod", alphas_cumprod)):
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{name} must be a torch tensor, got {type(value).__name__}")
+    if model_output.shape != x_t.shape:
+        raise ValueError(
+            f"model_output has shape {tuple(model_output.shape)} but x_t {tuple(x_t.shape)}: they must match"
+        )
     if not 0 <= t < len(alphas_cumprod):
         raise ValueError(f"t must be in [0, {len(alphas_cumprod) - 1}], got {t}")
     if t_prev >= len(alphas_cumprod):
@@ -348,7 +355,15 @@ def denoise(
     n = len(timesteps)
     start_step = _check_start_step(start_step, n)
     eta = _check_eta(eta)
+    guidance_scale = _check_guidance(guidance_scale)
     _check_generator(generator)
+    _check_latents(pipe, latents, "latents")
+    for name, e in (("cond", cond), ("uncond", uncond if isinstance(uncond, torch.Tensor) else None)):
+        if e is not None and (not isinstance(e, torch.Tensor) or e.ndim != 3 or e.shape[0] != latents.shape[0]):
+            raise ValueError(
+                f"{name} must be text embeddings of shape (batch, tokens, dim) for a batch of {latents.shape[0]} "
+                f"(from encode_text), got {_show(e) if not isinstance(e, torch.Tensor) else tuple(e.shape)}"
+            )
     if isinstance(uncond, (list, tuple)) and len(uncond) != n:
         raise ValueError(f"uncond has {len(uncond)} embeddings for {n} steps; give one embedding or one per step")
     alphas, final = _alphas(pipe)

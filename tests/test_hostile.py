@@ -270,3 +270,17 @@ def test_psnr_still_measures_8_bit_arrays_with_their_range():
 
     a, b = np.full((4, 4, 3), 200, np.uint8), np.full((4, 4, 3), 190, np.uint8)
     assert abs(psnr(a, b, data_range=255) - 10 * math.log10(255**2 / 100)) < 1e-9
+
+
+def test_ddim_step_and_denoise_name_mismatched_inputs(pipe):
+    from ddim_course import denoise
+
+    alphas = pipe.scheduler.alphas_cumprod
+    with pytest.raises(ValueError, match=r"model_output has shape \(1, 4, 8, 8\) but x_t \(1, 4, 16, 16\)"):
+        ddim_step(torch.zeros(1, 4, 8, 8), 500, 480, torch.zeros(1, 4, 16, 16), alphas, final_alpha_cumprod=1.0)
+    with pytest.raises(ValueError, match="x_t must be a torch tensor, got list"):
+        ddim_step(torch.zeros(1), 500, 480, [0.0], alphas, final_alpha_cumprod=1.0)
+    with pytest.raises(
+        ValueError, match=r"cond must be text embeddings of shape \(batch, tokens, dim\) for a batch of 1"
+    ):
+        denoise(pipe, torch.zeros(1, 4, 16, 16), torch.zeros(2, 16, 32), None, num_inference_steps=2, guidance_scale=1)
