@@ -2,7 +2,10 @@
 
 The notebooks are committed without any outputs. The expected text of the cells marked
 ``# NBVAL_CHECK_OUTPUT`` lives beside them in ``notebooks/checks/NAME.json`` (written by
-``tools/record_checks.py``); when nbval reads a notebook, we hand it those outputs, so nbval compares them.
+``tools/record_checks.py``), keyed by each cell's ``id`` (nbformat 4.5), so that adding or moving cells
+keeps every expected text on its cell. When nbval reads a notebook, we hand it those outputs, so nbval
+compares them. A checks file that names a cell the notebook lacks, or a marked cell with nothing recorded,
+is an error: re-record with ``python tools/record_checks.py notebooks/NN_*.ipynb``.
 """
 
 import json
@@ -14,21 +17,43 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 CHECKS = Path(__file__).resolve().parent / "notebooks" / "checks"
+MARK = "# NBVAL_CHECK_OUTPUT"
 
 
-def with_expected_outputs(nb, path):
-    """Put the recorded outputs of the NBVAL_CHECK_OUTPUT cells into a notebook read for testing."""
+class StaleChecksError(ValueError):
+    """A notebook and its checks file (notebooks/checks/NAME.json) disagree about the checked cells."""
+
+
+def with_expected_outputs(nb, path, checks_dir=CHECKS):
+    """Put the recorded outputs of the NBVAL_CHECK_OUTPUT cells, matched by cell id, into a notebook read for testing.
+
+    Raises StaleChecksError, naming the notebook and the cell id, where the checks file names an id that is not
+    a marked code cell of the notebook, or a marked cell has no id or no recorded output.
+    """
     import nbformat
 
-    sidecar = CHECKS / (Path(path).stem + ".json")
-    if not sidecar.exists():
-        return nb
-    expected = json.loads(sidecar.read_text())
-    for i, cell in enumerate(nb.cells):
-        key = str(i)
-        if cell.cell_type == "code" and key in expected:
-            cell.outputs = [nbformat.from_dict(o) for o in expected[key]["outputs"]]
-            cell.execution_count = expected[key]["execution_count"]
+    name = Path(path).name
+    sidecar = Path(checks_dir) / (Path(path).stem + ".json")
+    expected = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    redo = f"re-run `python tools/record_checks.py notebooks/{name}`"
+    marked = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.source.startswith(MARK):
+            if not cell.get("id"):
+                raise StaleChecksError(f"{name}: the {MARK} cell at position {index} has no cell id; {redo}")
+            marked[cell.id] = cell
+    for cell_id in expected:
+        if cell_id not in marked:
+            raise StaleChecksError(
+                f"{name}: {sidecar.name} has expected output for cell id {cell_id!r}, which is not a {MARK} code cell"
+                f" of the notebook (cell ids: nbstripout needs --keep-id to keep them); {redo}"
+            )
+    for cell_id, cell in marked.items():
+        entry = expected.get(cell_id)
+        if not entry or not entry.get("outputs"):
+            raise StaleChecksError(f"{name}: the {MARK} cell {cell_id!r} has no recorded output in {sidecar}; {redo}")
+        cell.outputs = [nbformat.from_dict(o) for o in entry["outputs"]]
+        cell.execution_count = entry["execution_count"]
     return nb
 
 

@@ -1,7 +1,10 @@
-"""Where the course lives: the one place that holds its git URL.
+"""Where the course lives: the one place that holds its git URL and the release its notebooks install.
 
-The notebooks' Colab setup cells and the README's Colab badges are made from ``REPO``; run
-``python -m ddim_course.links`` after changing it (a test checks that they agree).
+The notebooks' Colab setup cells and the README's Colab badges are made from ``REPO``, ``REF`` and ``BRANCH``;
+run ``python -m ddim_course.links`` after changing them (a test checks that they agree). The badges open the
+notebooks on ``BRANCH`` (what a reader wants to see); the setup cells install the package at ``REF``, a fixed
+tag (``"v"`` + the version in pyproject.toml, a test checks it), so a notebook runs against the code it was
+released with. Tag the release commit with ``REF`` before publishing.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 REPO = "https://github.com/ddim-course/ddim-course"
 BRANCH = "main"
+REF = "v0.2.0"
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_MARKER = "# Colab setup"
 
@@ -24,7 +28,11 @@ def colab_url(notebook: str) -> str:
 
 
 def setup_cell_source() -> str:
-    """The first code cell of every notebook: installs the package in Colab, does nothing elsewhere."""
+    """The first code cell of every notebook: installs the package at REF in Colab, does nothing elsewhere.
+
+    A failed install stops the notebook with one line that says what failed and what to do (pip's own message
+    is printed above it), not with a CalledProcessError traceback.
+    """
     return (
         f"{SETUP_MARKER}: in Colab, install the course package (Colab's own torch is kept). Elsewhere: nothing.\n"
         "import sys\n"
@@ -32,8 +40,14 @@ def setup_cell_source() -> str:
         'if "google.colab" in sys.modules:\n'
         "    import subprocess\n"
         "\n"
-        f'    url = "ddim-course @ git+{REPO}@{BRANCH}"\n'
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", url], check=True)'
+        f'    url = "ddim-course @ git+{REPO}@{REF}"\n'
+        '    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", url])\n'
+        "    if result.returncode:\n"
+        "        raise SystemExit(\n"
+        '            f"Could not install the course package (pip exit code {result.returncode}) from {url}. "\n'
+        '            "Check that this Colab runtime is connected to the internet, then run this cell again. "\n'
+        f'            "pip\'s message is above; if it persists, please report it at {REPO}/issues"\n'
+        "        )"
     )
 
 

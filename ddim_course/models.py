@@ -383,6 +383,7 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     """
     from diffusers import DDIMScheduler, StableDiffusionPipeline
     from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
 
     name = resolve_model(model)
     device = _check_device(device)
@@ -429,8 +430,10 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
         if reason is not None:
             raise ModelLoadError(_not_found_message(name, reason, local=True)) from None
     source = name if path is None else str(path)
-    bars = diffusers_logging.is_progress_bar_enabled()
-    diffusers_logging.disable_progress_bar()  # no "Loading pipeline components" bar left in the notebook
+    # no "Loading pipeline components" (diffusers) or "Loading weights" (transformers) bar left in the notebook
+    bars = [(lib, lib.is_progress_bar_enabled()) for lib in (diffusers_logging, transformers_logging)]
+    for lib, _ in bars:
+        lib.disable_progress_bar()
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*safety.checker.*")
@@ -440,8 +443,9 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     except Exception as e:  # noqa: BLE001 - turned into one clear error below
         reason = _explain(e)
     finally:
-        if bars:
-            diffusers_logging.enable_progress_bar()
+        for lib, enabled in bars:
+            if enabled:
+                lib.enable_progress_bar()
     if reason is not None:
         raise ModelLoadError(_not_found_message(name, reason, local=path is not None)) from None
     try:

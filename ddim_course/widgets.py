@@ -2,11 +2,14 @@
 
 Each explorer is a thin layout around a plain function (``noisy_image_at``, ``guided_sample``,
 ``compare_at_start_step``, ``EditExplorer.apply``, ``MethodExplorer.show``) so the callbacks are tested
-without a browser (and ``tests/test_browser.py`` drives notebook 05's editor in a real one).
+without a browser (and ``tests/test_browser.py`` drives notebook 05's editor in a real one). While a callback
+computes, its explorer says what it is computing and its controls are disabled (:func:`_busy`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import html
 import io
 
 import torch
@@ -14,9 +17,43 @@ from PIL import Image
 
 from .ddim import Inversion, edit, img2img, invert, reconstruct, sample
 from .images import decode, encode
+from .inversions import METHODS, get_method
 from .metrics import psnr
 
 DISPLAY_SIZE = 256
+
+
+def _num(value: float) -> str:
+    """A slider's float, short and without binary noise: 10.000000000000002 -> "10", 0.1 + 0.2 -> "0.3"."""
+    return f"{float(value):g}"
+
+
+def _text(text: str) -> str:
+    """Plain text for an HTML label (a prompt may hold < or &)."""
+    return html.escape(text, quote=False)
+
+
+@contextlib.contextmanager
+def _busy(label, controls, doing: str, failing: str):
+    """Run a callback's work with the explorer marked busy.
+
+    Meanwhile ``label`` says ``doing`` and ``controls`` are disabled; afterwards they are as they were. If the
+    work raises, the label says "could not ``failing``: the error's message" (in words; the red is extra) and
+    the error goes no further: an error in a widget callback is otherwise never seen, and the explorer stays
+    usable for the next try.
+    """
+    before = [c.disabled for c in controls]
+    for c in controls:
+        c.disabled = True
+    label.value = _text(doing)
+    try:
+        yield
+    except Exception as e:
+        message = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__  # one line
+        label.value = f'<span style="color: #b00020">{_text(f"could not {failing}: {message}")}</span>'
+    finally:
+        for c, was in zip(controls, before):
+            c.disabled = was
 
 
 def _png(image: Image.Image, size: int = DISPLAY_SIZE) -> bytes:
@@ -60,12 +97,14 @@ def noise_explorer(pipe, image, *, seed: int = 0):
     picture, label = _image_widget(), w.HTML()
 
     def update(change=None):
-        im, a = noisy_image_at(pipe, latents, noise, slider.value)
-        picture.value = _png(im)
-        label.value = (
-            f"t = {slider.value}: alpha_bar = {a:.4f}, signal scale sqrt(alpha_bar) = {a**0.5:.3f}, "
-            f"noise scale sqrt(1 - alpha_bar) = {(1 - a) ** 0.5:.3f}"
-        )
+        t = slider.value
+        with _busy(label, [slider], f"decoding x_t at t = {t} ...", f"show x_t at t = {t}"):
+            im, a = noisy_image_at(pipe, latents, noise, t)
+            picture.value = _png(im)
+            label.value = (
+                f"t = {t}: alpha_bar = {a:.4f}, signal scale sqrt(alpha_bar) = {a**0.5:.3f}, "
+                f"noise scale sqrt(1 - alpha_bar) = {(1 - a) ** 0.5:.3f}"
+            )
 
     slider.observe(update, names="value")
     update()
@@ -101,11 +140,13 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
     picture, label = _image_widget(), w.HTML()
 
     def update(change=None):
-        im = guided_sample(
-            pipe, text.value, guidance.value, seed=seed, num_inference_steps=num_inference_steps, eta=eta.value
-        )
-        picture.value = _png(im)
-        label.value = f"seed {seed}, guidance {guidance.value}, eta {eta.value}"
+        settings = f"guidance {_num(guidance.value)}, eta {_num(eta.value)}"
+        with _busy(label, [text, guidance, eta], f"sampling with {settings} ...", f"sample with {settings}"):
+            im = guided_sample(
+                pipe, text.value, guidance.value, seed=seed, num_inference_steps=num_inference_steps, eta=eta.value
+            )
+            picture.value = _png(im)
+            label.value = f"seed {seed}, {settings}"
 
     for control in (text, guidance, eta):
         control.observe(update, names="value")
@@ -150,12 +191,15 @@ def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: fl
     label = w.HTML()
 
     def update(change=None):
-        r = compare_at_start_step(pipe, image, inversion, slider.value, guidance_scale=guidance_scale)
-        pics[1].value, pics[2].value = _png(r["reconstruction"]), _png(r["img2img"])
-        label.value = (
-            f"start_step {slider.value} (t = {inversion.timestep_at(slider.value)}): "
-            f"reconstruction {r['psnr_reconstruction']:.1f} dB, img2img {r['psnr_img2img']:.1f} dB"
-        )
+        s = slider.value
+        doing = f"reconstructing and running img2img from start_step {s} ..."
+        with _busy(label, [slider], doing, f"compare at start_step {s}"):
+            r = compare_at_start_step(pipe, image, inversion, s, guidance_scale=guidance_scale)
+            pics[1].value, pics[2].value = _png(r["reconstruction"]), _png(r["img2img"])
+            label.value = (
+                f"start_step {s} (t = {inversion.timestep_at(s)}): "
+                f"reconstruction {r['psnr_reconstruction']:.1f} dB, img2img {r['psnr_img2img']:.1f} dB"
+            )
 
     slider.observe(update, names="value")
     update()
@@ -213,10 +257,12 @@ class EditExplorer:
 
         def on_click(_=None):
             self.target_prompt, self.start_step, self.guidance_scale = text.value, start.value, guidance.value
-            label.value = "editing ..."
-            im = self.apply()
-            after.value = _png(im)
-            label.value = f"'{text.value}', start_step {start.value}, guidance {guidance.value}"
+            target, g = f"'{text.value}'", _num(guidance.value)
+            # the busy text leaves start_step out: tests/test_browser.py waits for "start_step N" as the result
+            doing = f"editing to {target} at guidance {g} ..."
+            with _busy(label, [text, start, guidance, button], doing, f"edit to {target}"):
+                after.value = _png(self.apply())
+                label.value = _text(f"{target}, start_step {start.value}, guidance {g}")
 
         button.on_click(on_click)
         on_click()
@@ -227,14 +273,13 @@ class EditExplorer:
 # --------------------------------------------------------------------------------------------------
 # notebook 06: inversion methods
 # --------------------------------------------------------------------------------------------------
-METHODS = ("DDIM", "null-text", "negative-prompt")
-
-
 class MethodExplorer:
-    """Pick an inversion method and a guidance: the reconstruction and an edit, side by side.
+    """Pick an inversion method (one of ``ddim_course.inversions.METHODS``) and a guidance: the reconstruction and
+    an edit, side by side.
 
-    Each inversion is computed once and kept: DDIM and negative-prompt inversion (both run at guidance 1) once
-    per image, null-text once per guidance. Switching back then only re-runs the reconstruction and the edit.
+    Each inversion is computed once and kept: a method that inverts at guidance 1 (DDIM, negative-prompt) once per
+    image, one that learns (null-text) once per guidance. Switching back then only re-runs the reconstruction and
+    the edit. ``method_options`` holds extra keyword arguments per method name: ``inner_steps`` goes to null-text.
     """
 
     def __init__(
@@ -249,30 +294,30 @@ class MethodExplorer:
         num_inference_steps: int = 50,
     ):
         self.pipe, self.image, self.source_prompt, self.target_prompt = pipe, image, source_prompt, target_prompt
-        self.start_step, self.inner_steps, self.num_inference_steps = start_step, inner_steps, num_inference_steps
+        self.start_step, self.num_inference_steps = start_step, num_inference_steps
+        self.method_options: dict[str, dict] = {"null-text": {"inner_steps": inner_steps}}
         self.inversions: dict[tuple[str, float | None], Inversion] = {}
 
     @staticmethod
     def _key(method: str, guidance: float) -> tuple[str, float | None]:
-        """Only null-text inversion depends on the guidance; the other two invert at guidance 1."""
-        return method, float(guidance) if method == "null-text" else None
+        """(method name, guidance), the guidance only for a method whose result depends on it."""
+        m = get_method(method)
+        return m.name, round(float(guidance), 6) if m.learns else None
 
     def inversion(self, method: str, guidance: float) -> Inversion:
-        from .inversions import negative_prompt_invert, null_text_invert
-
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+        """The image inverted with ``method`` (a name of ``METHODS``, e.g. "ddim"), computed at most once."""
         key = self._key(method, guidance)
         if key not in self.inversions:
-            args = (self.pipe, self.image, self.source_prompt)
-            kw = {"num_inference_steps": self.num_inference_steps, "progress": False}
-            if method == "DDIM":
-                inv = invert(*args, **kw)
-            elif method == "null-text":
-                inv = null_text_invert(*args, guidance_scale=guidance, inner_steps=self.inner_steps, **kw)
-            else:
-                inv = negative_prompt_invert(*args, guidance_scale=guidance, **kw)
-            self.inversions[key] = inv
+            name = key[0]
+            self.inversions[key] = METHODS[name](
+                self.pipe,
+                self.image,
+                self.source_prompt,
+                num_inference_steps=self.num_inference_steps,
+                guidance_scale=guidance,
+                progress=False,
+                **self.method_options.get(name, {}),
+            )
         return self.inversions[key]
 
     def show(self, method: str, guidance: float) -> tuple[Image.Image, Image.Image]:
@@ -295,19 +340,23 @@ class MethodExplorer:
     def widget(self, method: str = "negative-prompt", guidance: float = 7.5):
         import ipywidgets as w
 
-        pick = w.Dropdown(options=list(METHODS), value=method, description="method")
+        options = [(m.label, m.name) for m in METHODS.values()]
+        pick = w.Dropdown(options=options, value=get_method(method).name, description="method")
         scale = w.Dropdown(options=[1.0, 3.5, 7.5], value=guidance, description="guidance")
         pics, label = [_image_widget(self.image), _image_widget(), _image_widget()], w.HTML()
 
         def update(change=None):
-            new = self._key(pick.value, scale.value) not in self.inversions
-            label.value = f"{'inverting and ' if new else ''}sampling with {pick.value} at guidance {scale.value} ..."
-            rec, out = self.show(pick.value, scale.value)
-            pics[1].value, pics[2].value = _png(rec), _png(out)
-            label.value = (
-                f"{pick.value} at guidance {scale.value}: reconstruction {psnr(self.image, rec):.1f} dB; "
-                f"edit to '{self.target_prompt}' from start_step {self.start_step}"
-            )
+            name, g = METHODS[pick.value].label, _num(scale.value)
+            doing = f"sampling at guidance {g} ..."
+            if self._key(pick.value, scale.value) not in self.inversions:
+                doing = f"inverting with {name} and {doing}"
+            with _busy(label, [pick, scale], doing, f"show {name} at guidance {g}"):
+                rec, out = self.show(pick.value, scale.value)
+                pics[1].value, pics[2].value = _png(rec), _png(out)
+                label.value = _text(
+                    f"{name} at guidance {g}: reconstruction {psnr(self.image, rec):.1f} dB; "
+                    f"edit to '{self.target_prompt}' from start_step {self.start_step}"
+                )
 
         pick.observe(update, names="value")
         scale.observe(update, names="value")

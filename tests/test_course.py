@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from ddim_course import ddim_step, invert, psnr
-from ddim_course.exercises import check_add_noise, check_ddim_step, check_psnr, check_start_index
+from ddim_course import invert, psnr
+from ddim_course.inversions import METHODS
 from ddim_course.links import REPO, SETUP_MARKER, colab_url, notebooks, setup_cell_source, update
 from ddim_course.pocket.model import make_scheduler
 from ddim_course.pocket.scenes import draw_scene
@@ -24,44 +24,6 @@ from ddim_course.widgets import (
 PROMPT = "a red circle on a striped background"
 SCHED = make_scheduler()
 A = SCHED.alphas_cumprod
-FINAL = SCHED.final_alpha_cumprod
-
-
-def test_check_add_noise_passes_right_and_explains_wrong():
-    right = check_add_noise(lambda x0, n, t: A[t].sqrt() * x0 + (1 - A[t]).sqrt() * n, A)
-    assert right and "matches" in repr(right) and repr(right).startswith("✅")
-    wrong = check_add_noise(lambda x0, n, t: A[t] * x0 + (1 - A[t]) * n, A)
-    assert not wrong and "no square roots" in wrong.message and "off by up to" in wrong.message
-    swapped = check_add_noise(lambda x0, n, t: (1 - A[t]).sqrt() * x0 + A[t].sqrt() * n, A)
-    assert "swapped" in swapped.message
-    crash = check_add_noise(lambda x0, n, t: 1 / 0, A)
-    assert not crash and "ZeroDivisionError" in crash.message
-    shape = check_add_noise(lambda x0, n, t: x0[0], A)
-    assert "shape" in shape.message
-
-
-def test_check_ddim_step():
-    def ref(eps, t, tp, x):
-        return ddim_step(eps, t, tp, x, A, final_alpha_cumprod=FINAL)
-
-    assert check_ddim_step(ref, A, FINAL)
-
-    def no_final(eps, t, tp, x):  # the classic bug: a negative index reads alphas_cumprod from the end
-        a_t, a_p = A[t], A[tp]
-        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
-        return a_p.sqrt() * x0 + (1 - a_p).sqrt() * eps
-
-    result = check_ddim_step(no_final, A, FINAL)
-    assert not result and "t_prev < 0" in result.message and "1 -> -19" in result.message
-
-
-def test_check_start_index_and_psnr():
-    assert check_start_index(lambda s: 50 - s)
-    off = check_start_index(lambda s: 50 - s - 1)
-    assert not off and "off by -1" in off.message
-    assert check_psnr(lambda a, b: psnr(a, b))
-    bad = check_psnr(lambda a, b: float(((a - b) ** 2).mean()))
-    assert not bad and "log10" in bad.message
 
 
 def test_widget_callbacks_without_a_browser(pipe):
@@ -114,17 +76,117 @@ def test_method_explorer_inverts_each_method_once(pipe):
     box = ex.widget(method="DDIM", guidance=3.5)
     pick, after, label = box.children[0].children[0], box.children[1].children[2].children[1], box.children[2]
     first = after.value
-    assert "DDIM at guidance 3.5" in label.value
+    assert pick.value == "ddim" and "DDIM at guidance 3.5" in label.value  # the old label is still accepted
+    assert [value for _, value in pick.options] == list(METHODS)  # the registry's methods, by their labels
     pick.value = "null-text"
     assert after.value != first and "null-text" in label.value  # switching the method re-renders
-    ddim = ex.inversions[("DDIM", None)]
-    pick.value = "DDIM"
+    ddim = ex.inversions[("ddim", None)]
+    pick.value = "ddim"
     scale = box.children[0].children[1]
     scale.value = 7.5  # DDIM inverts at guidance 1 whatever the sampling guidance: nothing new to invert
-    assert ex.inversions[("DDIM", None)] is ddim and ddim.method == "ddim"
-    assert set(ex.inversions) == {("DDIM", None), ("null-text", 3.5)}
-    with pytest.raises(ValueError, match="method must be one of"):
+    assert ex.inversions[("ddim", None)] is ddim and ddim.method == "ddim"
+    assert set(ex.inversions) == {("ddim", None), ("null-text", 3.5)}
+    with pytest.raises(ValueError, match="unknown inversion method 'EDICT'"):
         ex.show("EDICT", 7.5)
+
+
+def _controls(box) -> list:
+    """An explorer's controls: every widget in it that can be disabled."""
+    found = []
+    for child in getattr(box, "children", ()):
+        found += [child] if hasattr(child, "disabled") else _controls(child)
+    return found
+
+
+def _toggle(control, a, b):
+    control.value = b if control.value == a else a
+
+
+# explorer -> (its computation, how to build it, how to make it compute again, what it says while computing)
+EXPLORERS = {
+    "01 noise": (
+        "noisy_image_at",
+        lambda pipe, image, inv: noise_explorer(pipe, image),
+        lambda box: _toggle(box.children[0], 500, 900),
+        "decoding x_t at t = ",
+    ),
+    "02 guidance": (
+        "guided_sample",
+        lambda pipe, image, inv: guidance_explorer(pipe, PROMPT, num_inference_steps=2),
+        lambda box: _toggle(box.children[1], 5.0, 7.5),
+        "sampling with guidance ",
+    ),
+    "04 start_step": (
+        "compare_at_start_step",
+        lambda pipe, image, inv: start_step_explorer(pipe, image, inv),
+        lambda box: _toggle(box.children[0], 1, 2),
+        "reconstructing and running img2img from start_step ",
+    ),
+    "05 edit": (
+        "EditExplorer.apply",
+        lambda pipe, image, inv: EditExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=3).widget(),
+        lambda box: box.children[3].click(),
+        "editing to 'a blue circle' at guidance 7.5 ...",
+    ),
+    "06 methods": (
+        "MethodExplorer.show",
+        lambda pipe, image, inv: MethodExplorer(
+            pipe, image, PROMPT, "a blue circle", start_step=1, num_inference_steps=3
+        ).widget(method="ddim", guidance=3.5),
+        lambda box: _toggle(box.children[0].children[1], 3.5, 1.0),
+        "sampling at guidance ",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPLORERS))
+def test_explorers_are_busy_while_they_compute_and_survive_errors(pipe, monkeypatch, name):
+    import ddim_course.widgets as widgets
+
+    computation, build, again, busy_text = EXPLORERS[name]
+    owner = widgets
+    for part in computation.split(".")[:-1]:
+        owner = getattr(owner, part)
+    real = getattr(owner, computation.split(".")[-1])
+    seen, state = [], {"box": None, "fail": False}
+
+    def spy(*args, **kwargs):  # what a learner sees while the explorer computes
+        if state["box"] is not None:
+            seen.append((state["box"].children[-1].value, [c.disabled for c in _controls(state["box"])]))
+        if state["fail"]:
+            raise RuntimeError("out of memory\n(a second line of details)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, computation.split(".")[-1], spy)
+    image = draw_scene(seed=12).pil()
+    box = build(pipe, image, invert(pipe, image, PROMPT, num_inference_steps=3, progress=False))
+    label, controls = box.children[-1], _controls(box)
+    assert controls and not any(c.disabled for c in controls)
+    state["box"] = box
+    again(box)
+    assert len(seen) == 1 and busy_text in seen[0][0] and seen[0][0].endswith("...")
+    assert all(seen[0][1]), "the controls must be disabled while the explorer computes"
+    assert "could not" not in label.value and "..." not in label.value and not any(c.disabled for c in controls)
+    state["fail"] = True
+    again(box)
+    assert "could not " in label.value and "out of memory" in label.value and "second line" not in label.value
+    assert not any(c.disabled for c in controls), "an error must leave the explorer usable"
+    state["fail"] = False
+    again(box)
+    assert "could not" not in label.value and "..." not in label.value
+
+
+def test_labels_show_short_numbers(pipe):
+    box = guidance_explorer(pipe, PROMPT, num_inference_steps=2)
+    guidance, eta, label = box.children[1], box.children[2], box.children[-1]
+    guidance.value = 10.000000000000002  # what FloatSlider steps can give
+    eta.value = 0.1 + 0.2
+    assert label.value == "seed 0, guidance 10, eta 0.3"
+    ex = EditExplorer(pipe, draw_scene(seed=13).pil(), PROMPT, "a blue circle", start_step=1, num_inference_steps=3)
+    edit_box = ex.widget()
+    edit_box.children[2].value = 7.500000000000002
+    edit_box.children[3].click()
+    assert edit_box.children[-1].value == "'a blue circle', start_step 1, guidance 7.5"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -143,13 +205,17 @@ def test_notebooks_exist_in_order_and_are_committed_without_outputs():
         nb = json.loads(path.read_text())
         sidecar = path.parent / "checks" / f"{path.stem}.json"
         expected = json.loads(sidecar.read_text())
+        # the checks are keyed by cell id (nbformat 4.5), which `nbstripout` without --keep-id renumbers
+        ids = [cell.get("id") for cell in nb["cells"]]
+        assert (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5) and all(ids), f"{path.name}: cells need ids"
+        assert len(set(ids)) == len(ids), f"{path.name}: cell ids repeat"
         checked = []
-        for index, cell in enumerate(nb["cells"]):
+        for cell in nb["cells"]:
             if cell["cell_type"] != "code":
                 continue
             assert not cell["outputs"] and cell["execution_count"] is None, f"{path.name}: committed with outputs"
             if "".join(cell["source"]).startswith("# NBVAL_CHECK_OUTPUT"):
-                checked.append(str(index))
+                checked.append(cell["id"])
         # every check cell has its expected text beside the notebook (or nbval would have nothing to compare)
         assert sorted(checked) == sorted(expected), f"{path.name}: re-run tools/record_checks.py"
         for entry in expected.values():
@@ -160,12 +226,48 @@ def test_notebooks_exist_in_order_and_are_committed_without_outputs():
 def test_nbval_sees_the_expected_outputs():
     import nbformat
 
-    from conftest import with_expected_outputs
+    from conftest import CHECKS, with_expected_outputs
+
+    for path in notebooks():
+        expected = json.loads((CHECKS / f"{path.stem}.json").read_text())
+        nb = nbformat.read(path, as_version=4)
+        # a cell inserted above the checked ones moves no expected text: they are matched by cell id
+        nb.cells.insert(1, nbformat.v4.new_code_cell("print('a cell added later')"))
+        nb = with_expected_outputs(nb, path)
+        checks = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# NBVAL_CHECK_OUTPUT")]
+        assert len(checks) == len(expected) >= 2
+        for cell in checks:
+            assert cell.outputs == [nbformat.from_dict(o) for o in expected[cell.id]["outputs"]], (path.name, cell.id)
+            assert cell.execution_count == expected[cell.id]["execution_count"]
+        assert not any(c.outputs for c in nb.cells if c.cell_type == "code" and c not in checks), path.name
+
+
+def test_a_stale_checks_file_is_an_error(tmp_path):
+    import nbformat
+
+    from conftest import CHECKS, StaleChecksError, with_expected_outputs
 
     path = notebooks()[0]
-    nb = with_expected_outputs(nbformat.read(path, as_version=4), path)
-    checks = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# NBVAL_CHECK_OUTPUT")]
-    assert checks and all(c.outputs and c.execution_count for c in checks)
+    expected = json.loads((CHECKS / f"{path.stem}.json").read_text())
+    sidecar = tmp_path / f"{path.stem}.json"
+
+    def check(entries):
+        sidecar.write_text(json.dumps(entries))
+        return with_expected_outputs(nbformat.read(path, as_version=4), path, checks_dir=tmp_path)
+
+    check(expected)  # the committed checks file agrees with its notebook
+    first = next(iter(expected))
+    with pytest.raises(StaleChecksError, match=f"{path.name}.*'no-such-cell'"):  # an id the notebook lacks
+        check({**expected, "no-such-cell": expected[first]})
+    with pytest.raises(StaleChecksError, match=f"{path.name}.*'{first}'.*no recorded output"):  # a cell left out
+        check({k: v for k, v in expected.items() if k != first})
+    with pytest.raises(StaleChecksError, match=f"{path.name}.*'{first}'.*no recorded output"):
+        check({**expected, first: {"execution_count": 1, "outputs": []}})
+    with pytest.raises(StaleChecksError, match=f"{path.name}.*'5'"):  # the old files, keyed by position
+        check({str(i): v for i, v in enumerate(expected.values(), start=5)})
+    sidecar.unlink()
+    with pytest.raises(StaleChecksError, match=f"{path.name}.*no recorded output"):  # no checks file at all
+        with_expected_outputs(nbformat.read(path, as_version=4), path, checks_dir=tmp_path)
 
 
 def test_every_notebook_has_the_colab_setup_cell_and_badge():
@@ -178,6 +280,51 @@ def test_every_notebook_has_the_colab_setup_cell_and_badge():
         assert "0.18215" not in text and "runwayml" not in text and "_encode_prompt" not in text
     assert update(write=False) == [], "run `python -m ddim_course.links` to refresh the links from REPO"
     assert REPO in setup_cell_source() and SETUP_MARKER in setup_cell_source()
+
+
+def test_setup_cell_installs_the_release_tag_not_a_branch():
+    import re
+    from pathlib import Path
+
+    import ddim_course
+    from ddim_course.links import BRANCH, REF
+
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    version = re.search(r'^version = "([^"]+)"', pyproject, re.MULTILINE).group(1)
+    assert ddim_course.__version__ == version, "ddim_course.__version__ and pyproject.toml's version differ"
+    assert REF == f"v{version}", "links.REF is 'v' + pyproject's version; then run python -m ddim_course.links"
+    source = setup_cell_source()
+    assert f'url = "ddim-course @ git+{REPO}@{REF}"' in source
+    for moving in {BRANCH, "main", "master", "HEAD"}:
+        assert f"@{moving}" not in source
+
+
+def test_setup_cell_in_colab_installs_and_explains_a_failed_install(monkeypatch):
+    import subprocess
+    import sys
+    import types
+
+    from ddim_course.links import REF
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    calls, returncode = [], 0
+
+    def fake_run(args, **kwargs):
+        calls.append((args, kwargs))
+        return subprocess.CompletedProcess(args, returncode)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    exec(setup_cell_source(), {})  # pip succeeds: nothing to say
+    [(args, kwargs)] = calls
+    assert args[:4] == [sys.executable, "-m", "pip", "install"] and args[-1].endswith(f"@{REF}")
+    assert not kwargs.get("check"), "a failed install must not end in a CalledProcessError traceback"
+
+    returncode = 1
+    with pytest.raises(SystemExit) as failed:  # IPython shows a SystemExit as its message alone, and stops Run all
+        exec(setup_cell_source(), {})
+    message = str(failed.value)
+    assert "\n" not in message and message.startswith("Could not install the course package (pip exit code 1)")
+    assert f"@{REF}" in message and "run this cell again" in message
 
 
 def test_setup_cell_does_nothing_outside_colab(monkeypatch):

@@ -1,7 +1,15 @@
 """The measuring scripts run and print their tables (their numbers are judged by people, not by tests)."""
 
+import subprocess
+import sys
+
 from ddim_course import load_pipeline
-from ddim_course.bench import bench_course, bench_inversion_cost, bench_overhead, bench_widgets
+from ddim_course.bench.cost import bench_inversion_cost
+from ddim_course.bench.course import bench_course
+from ddim_course.bench.inversions import bench_inversions
+from ddim_course.bench.overhead import bench_overhead
+from ddim_course.bench.widgets import bench_widgets
+from ddim_course.inversions import METHODS
 from ddim_course.pocket.evaluate import main as evaluate
 
 
@@ -31,6 +39,42 @@ def test_bench_widgets_table():
     assert "edit, 20 guided steps" in table
 
 
+def test_bench_inversions_has_a_row_per_registered_method(pipe):
+    table = bench_inversions(pipe, n_images=1, steps=4, inner_steps=1)  # the tiny test pipeline
+    names = [line.split("|")[1].strip() for line in table.splitlines()[3:]]
+    assert names == [m.label for m in METHODS.values()]
+
+
+def test_the_learners_modules_do_not_import_the_benchmarks():
+    modules = ["ddim_course", "ddim_course.pocket.evaluate"]
+    modules += [f"ddim_course.{m}" for m in ("ddim", "images", "metrics", "plots", "widgets", "exercises")]
+    modules += ["ddim_course.inversions", "ddim_course.models"]
+    code = f"import sys\nfor m in {modules!r}: __import__(m)\nprint([m for m in sys.modules if 'bench' in m])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "ddim_course.bench" not in done.stdout
+
+
+def test_loading_shows_no_progress_bar(capfd):
+    """diffusers' "Loading pipeline components" and transformers' "Loading weights" bars would stay in a
+    notebook's output; both libraries' own settings are left as they were."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    libs = (diffusers_logging, transformers_logging)
+    before = [lib.is_progress_bar_enabled() for lib in libs]
+    try:
+        for enabled in (True, False):
+            for lib in libs:
+                (lib.enable_progress_bar if enabled else lib.disable_progress_bar)()
+            load_pipeline("pocket", device="cpu", cache=False)
+            captured = capfd.readouterr()
+            assert "Loading" not in captured.err + captured.out and "it/s]" not in captured.err
+            assert [lib.is_progress_bar_enabled() for lib in libs] == [enabled, enabled]
+    finally:
+        for lib, was in zip(libs, before):
+            (lib.enable_progress_bar if was else lib.disable_progress_bar)()
+
+
 def _notebook(path, source):
     import nbformat
 
@@ -54,7 +98,7 @@ def test_sd15_shape_matches_the_published_parameter_counts():
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from ddim_course.bench import SD15_TEXT, SD15_UNET, SD15_VAE
+    from ddim_course.bench.sd15 import SD15_TEXT, SD15_UNET, SD15_VAE
 
     with init_empty_weights():  # shapes only: no memory, no time
         parts = UNet2DConditionModel(**SD15_UNET), AutoencoderKL(**SD15_VAE), CLIPTextModel(CLIPTextConfig(**SD15_TEXT))
@@ -64,7 +108,7 @@ def test_sd15_shape_matches_the_published_parameter_counts():
 
 
 def test_bench_sd15_prints_a_row_per_dtype(monkeypatch):
-    import ddim_course.bench as bench
+    import ddim_course.bench.sd15 as bench
 
     # the same code on a narrow copy of the architecture, so the test takes seconds, not minutes
     monkeypatch.setattr(

@@ -1,8 +1,9 @@
 """Run notebooks and keep only the outputs nbval must check: ``python tools/record_checks.py notebooks/*.ipynb``.
 
-The notebook is saved with no outputs at all. The text output of the cells that start with
-``# NBVAL_CHECK_OUTPUT`` goes to ``notebooks/checks/NAME.json``, which the repo's conftest.py hands to nbval
-so that it compares them. Prints each notebook's run time. Use the model the tests use (pocket, CPU).
+The notebook is saved with no outputs at all (cell ids kept). The text output of the cells that start with
+``# NBVAL_CHECK_OUTPUT`` goes to ``notebooks/checks/NAME.json``, keyed by the cell's ``id`` (a notebook without
+cell ids gets them first: nbformat 4.5), which the repo's conftest.py hands to nbval so that it compares them.
+Prints each notebook's run time. Use the model the tests use (pocket, CPU).
 """
 
 from __future__ import annotations
@@ -14,17 +15,22 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbformat.corpus.words import generate_corpus_id
 
 MARK = "# NBVAL_CHECK_OUTPUT"
 
 
 def record(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
+    nb.nbformat_minor = max(nb.nbformat_minor, 5)  # checks are keyed by cell id, new in nbformat 4.5
+    for cell in nb.cells:
+        if not cell.get("id"):
+            cell.id = generate_corpus_id()
     start = time.perf_counter()
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
     count, expected = 0, {}
-    for index, cell in enumerate(nb.cells):
+    for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         cell.metadata.pop("execution", None)
@@ -42,7 +48,7 @@ def record(path: Path) -> float:
                     o.data = {k: v for k, v in o.data.items() if k.startswith("text/")}
                     o.execution_count = count
                     o.metadata = {}
-            expected[str(index)] = {"execution_count": count, "outputs": outputs}
+            expected[cell.id] = {"execution_count": count, "outputs": outputs}
         cell.outputs, cell.execution_count = [], None
     checks = path.parent / "checks"
     checks.mkdir(exist_ok=True)

@@ -17,6 +17,7 @@ from ..ddim import edit, img2img, invert, reconstruct, sample
 from ..images import decode, encode
 from ..metrics import psnr
 from ..models import load_pipeline
+from ..timing import best_time
 from .reader import _dilate, read_scene
 from .scenes import COLORS, PATTERNS, SHAPES, caption, draw_scenes
 
@@ -119,8 +120,6 @@ def colour_edits(pipe, scenes, start_step=15, guidance=2.0, steps=50, batch=16):
 
 
 def speed(pipe, prompt, repeats=3):
-    from ..bench import best_time
-
     image = draw_scenes(1, seed=HELD_OUT_SEED + 99)[0].pil()
     gen = torch.Generator().manual_seed(0)
     t_sample = best_time(lambda: sample(pipe, prompt, guidance_scale=5.0, generator=gen, progress=False), repeats)

@@ -1,0 +1,47 @@
+"""Benchmarks that print tables: ``python -m ddim_course.bench [overhead|cost|widgets|inversions|course|sd15|all]``
+(``--model`` picks the pipeline, default pocket; ``--images`` how many images the quality tables use).
+
+Speed is compared as ratios measured in the same run (machines are noisy); quality as PSNR.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from ..models import load_pipeline
+from . import bench_course, bench_inversion_cost, bench_inversions, bench_overhead, bench_sd15, bench_widgets
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m ddim_course.bench", description=__doc__.split("\n")[0])
+    p.add_argument(
+        "what", nargs="?", default="all", choices=["overhead", "cost", "widgets", "inversions", "course", "sd15", "all"]
+    )
+    p.add_argument("--model", default="pocket")
+    p.add_argument("--images", type=int, default=3)
+    args = p.parse_args(argv)
+    if args.what == "sd15":  # not in "all": minutes on a CPU, and a few GB of memory
+        print(f"torch {torch.__version__}")
+        print(bench_sd15(), flush=True)
+        return
+    if args.what == "course":
+        print(bench_course(), flush=True)
+        return
+    pipe = load_pipeline(args.model)
+    print(f"model {args.model}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.what in ("overhead", "all"):
+        print(bench_overhead(pipe), flush=True)
+    if args.what in ("cost", "all"):
+        print(bench_inversion_cost(pipe, n_images=args.images), flush=True)
+    if args.what in ("widgets", "all"):
+        print(bench_widgets(pipe), flush=True)
+    if args.what in ("inversions", "all"):
+        print(bench_inversions(pipe, n_images=args.images), flush=True)
+    if args.what == "all":
+        print(bench_course(), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Wall-clock timing for the measuring scripts (``ddim_course.bench`` and ``ddim_course.pocket.evaluate``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def best_times(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+    """The fastest of ``repeats`` runs of each function, in seconds (the least disturbed by other work).
+
+    The functions run in turns, so that a slow spell of the machine hits them all alike.
+    """
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return [min(ts) for ts in times]
+
+
+def best_time(fn: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` runs of ``fn``, in seconds."""
+    return best_times([fn], repeats)[0]
