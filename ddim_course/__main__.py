@@ -187,7 +187,7 @@ def _output(args) -> Path:
         raise CommandLineError(f"cannot write {_short(args.output)}: {e.strerror or e}") from None
 
 
-def _load_inversion(path: str, pipe=None):
+def _load_inversion(path: str):
     from .ddim import Inversion
 
     if Path(path).suffix.lower() in PICKLE_SUFFIXES:
@@ -195,7 +195,7 @@ def _load_inversion(path: str, pipe=None):
             f"{_short(path)} is a pickled file ({Path(path).suffix}), which can run code when loaded; this course "
             "reads only .safetensors inversions: run `python -m ddim_course invert ... -o NAME.safetensors` again"
         )
-    return Inversion.load(path) if pipe is None else Inversion.load(path, pipe)
+    return Inversion.load(path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -208,14 +208,17 @@ def _model_line(pipe, asked: str) -> str:
     return f"model: {_short(name)} ({getattr(pipe.device, 'type', pipe.device)}, {dtype})"
 
 
-def _save_image(image, out: Path, force: bool) -> str:
+def _write_image(image, out: Path, args) -> int:
+    """Write the result image atomically, say so, and return the exit code."""
     from PIL import Image
 
     from .files import write_atomically
 
     fmt = Image.registered_extensions()[out.suffix.lower()]
-    _save(lambda: write_atomically(out, lambda tmp: image.save(tmp, format=fmt), overwrite=force), out, force)
-    return f"{image.width}x{image.height}"
+    _save(lambda: write_atomically(out, lambda tmp: image.save(tmp, format=fmt), overwrite=args.force), out, args.force)
+    args.written = args.output
+    print(f"wrote {args.output} ({image.width}x{image.height})")
+    return 0
 
 
 def _save(save, out: Path, force: bool) -> None:
@@ -260,8 +263,7 @@ def _run(args) -> int:
     print(_model_line(pipe, args.model), flush=True)
     preset = models.get_preset(pipe)
     max_steps = pipe.scheduler.config.num_train_timesteps
-    if args.command == "reconstruct":
-        inversion = _load_inversion(args.inversion, pipe)  # refuses an inversion made by another model
+    if args.command == "reconstruct":  # reconstruct refuses an inversion made by another model
         result = ddim.reconstruct(
             pipe,
             inversion,
@@ -270,10 +272,7 @@ def _run(args) -> int:
             guidance_scale=args.guidance,
             progress=progress,
         )[0]
-        size = _save_image(result, out, args.force)
-        args.written = args.output
-        print(f"wrote {args.output} ({size})")
-        return 0
+        return _write_image(result, out, args)
     steps = preset.num_inference_steps if args.steps is None else args.steps
     guidance = preset.edit_guidance if args.guidance is None else args.guidance
     if args.command == "edit":
@@ -289,10 +288,7 @@ def _run(args) -> int:
             guidance_scale=guidance,
             progress=progress,
         )[0]
-        size = _save_image(result, out, args.force)
-        args.written = args.output
-        print(f"wrote {args.output} ({size})")
-        return 0
+        return _write_image(result, out, args)
     _check_numbers(steps=steps, guidance=guidance, max_steps=max_steps)
     method = inversions.get_method(args.method)
     inv = method(pipe, image, args.prompt, num_inference_steps=steps, guidance_scale=guidance, progress=progress)
@@ -303,28 +299,17 @@ def _run(args) -> int:
 
 
 @contextlib.contextmanager
-def _library_noise(show_bars: bool):
-    """No log chatter from transformers (the package warns in one line itself); with ``--quiet`` also no bars
-    from diffusers and transformers while a model loads. Restored after, for callers of ``main`` in Python."""
-    from diffusers.utils import logging as diffusers_logging
+def _library_noise():
+    """No log chatter from transformers (the package warns in one line itself); restored after, for callers of
+    ``main`` in Python. (``load_pipeline`` shows no loading bars itself.)"""
     from transformers.utils import logging as transformers_logging
 
-    libraries = (diffusers_logging, transformers_logging)
-    bars = [lib.is_progress_bar_enabled() for lib in libraries]
     verbosity = transformers_logging.get_verbosity()
     try:
         transformers_logging.set_verbosity_error()
-        if not show_bars:
-            for lib in libraries:
-                lib.disable_progress_bar()
         yield
     finally:
         transformers_logging.set_verbosity(verbosity)
-        for lib, enabled in zip(libraries, bars):
-            if enabled:
-                lib.enable_progress_bar()
-            else:
-                lib.disable_progress_bar()
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -348,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     args = None
     try:
         args = build_parser().parse_args(argv)
-        with warnings.catch_warnings(), _library_noise(not args.quiet):
+        with warnings.catch_warnings(), _library_noise():
             warnings.showwarning = _show_warning
             return _run(args)
     except KeyboardInterrupt:
