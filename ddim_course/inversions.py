@@ -131,7 +131,7 @@ def null_text_invert(
                 stop=stop * (1 + 2 * i),
                 loss_scale=loss_scale,
             )
-            embeddings.append(uncond.to(cond.dtype))  # a copy per step (Adam's tensor is not kept)
+            embeddings.append(uncond.to(cond.dtype))  # its own tensor: the next step's Adam works on a clone
             losses.append(loss)
             with torch.no_grad():
                 x = step.ddim(_unet_eps(pipe, x, t, cond, uncond.to(cond.dtype), g))
