@@ -61,9 +61,7 @@ def ddim_update(model_output, x_t, alpha_t, alpha_prev, *, prediction_type="epsi
     # 1. the model's guess of the clean latent and of the noise in x_t ("predicted x_0", eq. 12)
     x0, eps = predict_x0_and_eps(model_output, x_t, alpha_t, prediction_type=prediction_type)
     # 2. how much fresh noise this step adds: sigma_t(eta) of eq. 16 (eta = 0: DDIM, eta = 1: DDPM's posterior)
-    sigma = 0.0
-    if eta > 0:
-        sigma = eta * ((1 - alpha_prev) / (1 - alpha_t)) ** 0.5 * (1 - alpha_t / alpha_prev) ** 0.5
+    sigma = ddim_sigma(alpha_t, alpha_prev, eta)
     # 3. "direction pointing to x_t" (eq. 12, middle term)
     direction = (1 - alpha_prev - sigma**2) ** 0.5 * eps
     # 4. x_{t-1} without the random noise (eq. 12, first two terms)
@@ -74,6 +72,25 @@ def ddim_update(model_output, x_t, alpha_t, alpha_prev, *, prediction_type="epsi
             raise ValueError("eta > 0 needs noise: pass noise=torch.randn_like(x_t) (or a seeded generator's)")
         x_prev = x_prev + sigma * noise
     return x_prev
+
+
+def ddim_sigma(alpha_t, alpha_prev, eta: float) -> float:
+    """sigma_t(eta) of the DDIM paper's eq. 16: the standard deviation of the fresh noise a step adds (0 at eta 0)."""
+    if eta <= 0:
+        return 0.0
+    return eta * ((1 - alpha_prev) / (1 - alpha_t)) ** 0.5 * (1 - alpha_t / alpha_prev) ** 0.5
+
+
+def step_coefficients(alpha_t, alpha_prev, *, prediction_type: str = "epsilon") -> tuple[float, float]:
+    """``(m, c)`` such that the deterministic update is ``ddim_update(out, x, alpha_t, alpha_prev) == m * x + c * out``.
+
+    The DDIM step is linear in the latent and in the model's output: read both numbers off by feeding it ones and
+    zeros. Notebook 08 uses them to undo a step exactly (EDICT) and to write inversion as an equation to solve."""
+    one, zero = torch.ones((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
+    alpha_t, alpha_prev = _as_float64(alpha_t), _as_float64(alpha_prev)
+    m = ddim_update(zero, one, alpha_t, alpha_prev, prediction_type=prediction_type)
+    c = ddim_update(one, zero, alpha_t, alpha_prev, prediction_type=prediction_type)
+    return float(m), float(c)
 
 
 def ddim_step(
@@ -182,6 +199,11 @@ def _check_steps(pipe, num_inference_steps) -> int:
     if not 1 <= n <= n_train:
         raise ValueError(f"num_inference_steps must be in [1, {n_train}], got {n}")
     return n
+
+
+def _work_dtype(pipe) -> torch.dtype:
+    """The dtype the loops keep latents in: float64 for a float64 UNet (exactness tests), else float32."""
+    return torch.float64 if pipe.unet.dtype == torch.float64 else torch.float32
 
 
 def _alphas(pipe):
@@ -345,11 +367,14 @@ def denoise(
     start_step: int = 0,
     eta: float = 0.0,
     generator: torch.Generator | None = None,
+    noise_maps: Sequence[torch.Tensor] | None = None,
     progress: bool = True,
 ) -> torch.Tensor:
     """The DDIM sampling loop from ``timesteps[start_step]`` down to the clean latent. Shown in notebook 02.
 
-    ``uncond`` may be one embedding or a list with one per step (what null-text inversion learns).
+    ``uncond`` may be one embedding or a list with one per step (what null-text inversion learns). With ``eta > 0``
+    each step adds fresh noise from ``generator``, or ``noise_maps[i]`` at step i when given (one map per step: what
+    edit-friendly DDPM inversion solves for, notebook 08).
     """
     timesteps, ratio = _schedule(pipe, num_inference_steps)
     n = len(timesteps)
@@ -366,15 +391,22 @@ def denoise(
             )
     if isinstance(uncond, (list, tuple)) and len(uncond) != n:
         raise ValueError(f"uncond has {len(uncond)} embeddings for {n} steps; give one embedding or one per step")
+    if noise_maps is not None:
+        if eta == 0:
+            raise ValueError("noise_maps are only used when eta > 0 (edit-friendly DDPM inversion samples at eta = 1)")
+        if len(noise_maps) != n or any(z.shape != latents.shape for z in noise_maps):
+            raise ValueError(f"noise_maps must hold {n} tensors (one per step) shaped like the latents")
     alphas, final = _alphas(pipe)
     ptype = _prediction_type(pipe)
-    latents = latents.to(pipe.device, torch.float32)
+    latents = latents.to(pipe.device, _work_dtype(pipe))
     for i in tqdm(range(start_step, n), desc="DDIM sampling", disable=not progress, leave=False):
         t = timesteps[i]
         u = uncond[i] if isinstance(uncond, (list, tuple)) else uncond
         eps = _unet_eps(pipe, latents, t, cond, u, guidance_scale)
         noise = None
-        if eta > 0:
+        if noise_maps is not None:
+            noise = noise_maps[i].to(latents.device, latents.dtype)
+        elif eta > 0:
             noise = randn(latents.shape, generator, latents.device)
         latents = ddim_step(
             eps, t, t - ratio, latents, alphas, final_alpha_cumprod=final, prediction_type=ptype, eta=eta, noise=noise
@@ -445,6 +477,9 @@ class Inversion:
     ``guidance_scale`` is the guidance to sample it back with; ``uncond_embeddings`` is filled by methods that
     learn one unconditional embedding per step; ``model`` names the weights that made it (see
     ``model_fingerprint``), so that it is not used with another model. ``save``/``load`` keep it in a file.
+    Exact methods (notebook 08) add what their sampler needs: EDICT its second sequence ``coupled_latents``
+    (indexed like ``latents``) and its mixing weight ``mix``; edit-friendly DDPM inversion one ``noise_maps[i]`` per
+    sampling step i (sampled at eta = 1). ``reconstruct`` and ``edit`` pick the right sampler from these.
     """
 
     latents: list[torch.Tensor]
@@ -458,6 +493,9 @@ class Inversion:
     unet_calls: int = 0
     info: dict = field(default_factory=dict)
     model: str | None = None
+    coupled_latents: list[torch.Tensor] | None = None
+    mix: float | None = None
+    noise_maps: list[torch.Tensor] | None = None
 
     def __post_init__(self):
         n = self.num_inference_steps = _whole(self.num_inference_steps, "num_inference_steps")
@@ -483,6 +521,24 @@ class Inversion:
         u = self.uncond_embeddings
         if isinstance(u, (list, tuple)) and len(u) != n:
             raise ValueError(f"uncond_embeddings holds {len(u)} embeddings for {n} steps; give one per step")
+        for name, count in (("coupled_latents", n + 1), ("noise_maps", n)):
+            seq = getattr(self, name)
+            if seq is None:
+                continue
+            if not isinstance(seq, (list, tuple)) or len(seq) != count:
+                raise ValueError(f"{name} of an Inversion of {n} steps holds {count} tensors, got {_show(seq)}")
+            for k, x in enumerate(seq):
+                if not isinstance(x, torch.Tensor) or x.shape != shape or not x.dtype.is_floating_point:
+                    raise ValueError(f"{name}[{k}] must be a tensor shaped like the latents {tuple(shape)}")
+                _check_finite(x, f"{name}[{k}]")
+        if (self.coupled_latents is None) != (self.mix is None):
+            raise ValueError("an EDICT inversion needs both coupled_latents and mix (the mixing weight p)")
+        if self.mix is not None:
+            self.mix = _real(self.mix, "mix", low=0.0, high=1.0, hint="EDICT uses 0.93")
+            if self.mix == 0:
+                raise ValueError("mix must be > 0 (EDICT divides by it to invert; the paper uses 0.93)")
+        if self.coupled_latents is not None and self.noise_maps is not None:
+            raise ValueError("an Inversion has coupled_latents (EDICT) or noise_maps (DDPM inversion), not both")
 
     def latents_at(self, start_step: int) -> torch.Tensor:
         """The latent at ``timesteps[start_step]``: exactly where sampling from ``start_step`` begins. Notebook 03."""
@@ -516,6 +572,8 @@ class Inversion:
             tensors["uncond"] = _cpu(u)
         elif u is not None:
             tensors.update({f"uncond.{k}": _cpu(x) for k, x in enumerate(u)})
+        for prefix, seq in (("coupled", self.coupled_latents), ("noise", self.noise_maps)):
+            tensors.update({f"{prefix}.{k}": _cpu(x) for k, x in enumerate(seq or [])})
         header = {
             "format": INVERSION_FORMAT,
             "method": self.method,
@@ -526,6 +584,7 @@ class Inversion:
             "negative_prompt": self.negative_prompt,
             "guidance_scale": self.guidance_scale,
             "unet_calls": self.unet_calls,
+            "mix": self.mix,
             "info": _jsonable(self.info),
         }
         metadata = {"ddim_course": json.dumps(header)}
@@ -544,6 +603,11 @@ class Inversion:
                 uncond = [tensors[f"uncond.{k}"] for k in range(header["num_inference_steps"])]
             else:
                 uncond = None
+
+            def sequence(prefix):
+                keys = [k for k in tensors if k.startswith(prefix + ".")]
+                return [tensors[f"{prefix}.{k}"] for k in range(len(keys))] if keys else None
+
             inversion = cls(
                 latents=latents,
                 timesteps=header["timesteps"],
@@ -556,6 +620,9 @@ class Inversion:
                 unet_calls=int(header.get("unet_calls", 0)),
                 info=header.get("info") if isinstance(header.get("info"), dict) else {},
                 model=header.get("model"),
+                coupled_latents=sequence("coupled"),
+                mix=header.get("mix"),
+                noise_maps=sequence("noise"),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{path} is not a valid inversion file ({type(e).__name__}: {e})") from None
@@ -642,10 +709,27 @@ def _check_same_model(pipe, inversion: Inversion) -> None:
 def _image_latents(pipe, image) -> torch.Tensor:
     if isinstance(image, torch.Tensor):
         _check_latents(pipe, image, "latents")
-        return image.to(pipe.device, torch.float32)
+        return image.to(pipe.device, _work_dtype(pipe))
     if isinstance(image, (list, tuple)) and len(image) == 0:
         raise ValueError("no images given (an empty list); pass an image, a path, or a list of them")
-    return encode(pipe, image).float()
+    return encode(pipe, image).to(_work_dtype(pipe))
+
+
+def fixed_point_step(unet_out, x_from, alpha_from: float, alpha_t: float, guess, *, iterations: int, ptype="epsilon"):
+    """Solve one inversion step's implicit equation by fixed-point iteration. Shown in notebook 08.
+
+    Sampling goes from ``x_t`` to ``x_from = m * x_t + c * out(x_t)`` (``step_coefficients``). Inversion wants the
+    ``x_t`` that lands on ``x_from``: ``x_t = (x_from - c * out(x_t)) / m``, with ``x_t`` on both sides. DDIM's
+    ``guess`` used ``out(x_from)``; each iteration asks the model at the latest ``x_t`` instead and solves again.
+    ``unet_out(x)`` is the (guided) model output at timestep t. Returns (x_t, how far each iteration moved it: RMS).
+    """
+    m, c = step_coefficients(alpha_t, alpha_from, prediction_type=ptype)
+    x, moves = guess, []
+    for _ in range(iterations):
+        new = (x_from - c * unet_out(x)) / m
+        moves.append(float((new - x).pow(2).mean().sqrt()))
+        x = new
+    return x, moves
 
 
 @torch.inference_mode()
@@ -657,17 +741,24 @@ def invert(
     num_inference_steps: int = 50,
     guidance_scale: float = 1.0,
     negative_prompt: str | list[str] = "",
+    fixed_point_iterations: int = 0,
     progress: bool = True,
 ) -> Inversion:
-    """DDIM inversion of an image (PIL, path, or latents): run the update from clean to noisy. Notebook 03."""
+    """DDIM inversion of an image (PIL, path, or latents): run the update from clean to noisy. Notebook 03.
+
+    ``fixed_point_iterations`` > 0 refines each step by asking the model again at the new latent (notebook 08);
+    ``info["residuals"]`` then holds, per step, how far each iteration moved the latent (RMS)."""
     timesteps, ratio = _schedule(pipe, num_inference_steps)
     n = len(timesteps)
     g = _check_guidance(guidance_scale)
+    k = _whole(fixed_point_iterations, "fixed_point_iterations")
+    if not 0 <= k <= 100:
+        raise ValueError(f"fixed_point_iterations must be in [0, 100] (0 = plain DDIM; 3 is plenty), got {k}")
     latents = _image_latents(pipe, image)
     cond, uncond = encode_text(pipe, prompt, negative_prompt=negative_prompt, guidance=g != 1, batch=latents.shape[0])
     alphas, final = _alphas(pipe)
     ptype = _prediction_type(pipe)
-    trajectory = [latents]
+    trajectory, residuals = [latents], []
     # the loop runs the update of eq. 12 from a cleaner level to a noisier one (the ODE of eq. 14 backwards):
     for t in tqdm(list(reversed(timesteps)), desc="DDIM inversion", disable=not progress, leave=False):
         # 1. the noise level we come from: one step cleaner than t (or the end's alpha at the first step)
@@ -677,7 +768,20 @@ def invert(
         #    (the local-linearity assumption: eps(x_{t_from}, t) ~ eps(x_t, t); notebook 03 measures it)
         eps = _unet_eps(pipe, latents, t, cond, uncond, g)
         # 3. the DDIM update from alpha_from up to alpha_t
-        latents = ddim_update(eps, latents, alpha_from, float(alphas[t]), prediction_type=ptype)
+        guess = ddim_update(eps, latents, alpha_from, float(alphas[t]), prediction_type=ptype)
+        # 4. optionally, remove the assumption of step 2 by iterating (notebook 08)
+        if k:
+            guess, moves = fixed_point_step(
+                lambda x, t=t: _unet_eps(pipe, x, t, cond, uncond, g),
+                latents,
+                alpha_from,
+                float(alphas[t]),
+                guess,
+                iterations=k,
+                ptype=ptype,
+            )
+            residuals.append(moves)
+        latents = guess
         trajectory.append(latents)
     _check_finite(latents, "the inverted latents", after="inversion")
     return Inversion(
@@ -687,8 +791,9 @@ def invert(
         guidance_scale=g,
         num_inference_steps=n,
         negative_prompt=negative_prompt,
-        unet_calls=n * (2 if g != 1 else 1),
+        unet_calls=n * (1 + k) * (2 if g != 1 else 1),
         model=model_fingerprint(pipe),
+        info={"fixed_point_iterations": k, "residuals": residuals} if k else {},
     )
 
 
@@ -729,9 +834,16 @@ def reconstruct(
         cond, uncond = encode_text(
             pipe, prompt, negative_prompt=inversion.negative_prompt, guidance=g != 1, batch=start.shape[0]
         )
-    latents = denoise(
-        pipe, start, cond, uncond, num_inference_steps=n, guidance_scale=g, start_step=start_step, progress=progress
-    )
+    common = dict(num_inference_steps=n, guidance_scale=g, start_step=start_step, progress=progress)
+    if inversion.coupled_latents is not None:  # EDICT: both sequences, its own coupled sampler
+        from .exact import edict_denoise
+
+        partner = inversion.coupled_latents[n - start_step]
+        latents, _ = edict_denoise(pipe, start, partner, cond, uncond, mix=inversion.mix, **common)
+    elif inversion.noise_maps is not None:  # edit-friendly DDPM inversion: eta = 1 with the solved noise maps
+        latents = denoise(pipe, start, cond, uncond, eta=1.0, noise_maps=inversion.noise_maps, **common)
+    else:
+        latents = denoise(pipe, start, cond, uncond, **common)
     if output_type == "latent":
         return latents
     return decode(pipe, latents, output_type=output_type)

@@ -249,3 +249,52 @@ def check_psnr(my_psnr, *, atol: float = 1e-3) -> CheckResult:
         f"for noise {worst_scale}: you got {float(got):.3f} dB, expected {expected:.3f} dB. "
         "Hint: PSNR = 10 * log10(1 / mean((a - b)**2)) for images in [0, 1].",
     )
+
+
+def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
+    """Check ``my_inverse(x_prev, y_prev, model, a, b, p) -> (x, y)``: it must undo ``exact.edict_step``.
+
+    Used in notebook 08. ``model`` is a small non-linear stand-in for the UNet; the cases use a step near the
+    clean end, one near the noisy end, and a strong mixing weight (p = 0.5)."""
+    from .exact import edict_step
+
+    g = torch.Generator().manual_seed(3)
+    weights = torch.randn(4, 4, generator=g, dtype=torch.float64) * 0.7
+
+    def model(z):  # mixes the 4 channels, then squashes: non-linear, as a UNet is
+        return torch.tanh(torch.einsum("oc,bchw->bohw", weights.to(z.dtype), z))
+
+    for a, b, p in ((1.01, -0.02, 0.93), (1.6, -0.9, 0.93), (1.2, -0.3, 0.5)):
+        where = f"for a={a}, b={b}, p={p}"
+        x, y = torch.randn(2, 1, 4, 8, 8, generator=g, dtype=torch.float64)
+        x_prev, y_prev = edict_step(x, y, model, a, b, p)
+        got, problem = _call(my_inverse, (x_prev.clone(), y_prev.clone(), model, a, b, p), where)
+        if problem is not None:
+            return CheckResult(False, problem)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return CheckResult(False, f"{where}: your function returned {_what(got)}; return two tensors: x, y")
+        errors = {}
+        for name, value, want in (("x", got[0], x), ("y", got[1], y)):
+            err, problem = _grade(f"your {name}", value, want, where)
+            if problem is not None:
+                return CheckResult(False, problem)
+            errors[name] = err
+        if max(errors.values()) > atol:
+            hint = (
+                "undo edict_step's four lines from the last to the first, each solved for the latent it overwrote; "
+                "ask the model at the same latents the forward step asked it at (x_inter to recover y, then that y "
+                "to recover x)."
+            )
+            swapped = all(
+                isinstance(v, torch.Tensor) and v.shape == w.shape and (v.double() - w).abs().max() <= atol
+                for v, w in ((got[0], y), (got[1], x))
+            )
+            if swapped:
+                hint = "you returned y, x: return x first, then y."
+            off = ", ".join(f"{k} by up to {v:.3g}" for k, v in errors.items())
+            return CheckResult(False, f"{where}: off ({off}). Hint: {hint}")
+    return CheckResult(
+        True,
+        f"your inverse undoes EDICT's step exactly (3 cases, within {atol:g}): the model is asked at the same "
+        "latents both ways, so nothing is approximated.",
+    )

@@ -28,6 +28,7 @@ from .ddim import (
     guide,
     invert,
 )
+from .exact import ddpm_invert, edict_invert, fixed_point_invert
 
 
 @contextlib.contextmanager
@@ -229,7 +230,7 @@ class Method:
     label: str
     function: Callable[..., Inversion]
     citation: str
-    learns: bool = False  # True when the result depends on guidance_scale (an optimisation per guidance)
+    per_guidance: bool = False  # True when the inversion itself depends on guidance_scale (redo it per guidance)
 
     def __call__(
         self, pipe, image, prompt: str, *, num_inference_steps: int = 50, guidance_scale: float = 7.5, **kwargs
@@ -253,14 +254,23 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("ddim", "DDIM", ddim_invert, "Song et al. 2020; inversion as in Dhariwal & Nichol 2021"),
-        Method("null-text", "null-text", _null_text_with_preset, "Mokady et al. 2022", learns=True),
+        Method("null-text", "null-text", _null_text_with_preset, "Mokady et al. 2022", per_guidance=True),
         Method("negative-prompt", "negative-prompt", negative_prompt_invert, "Miyake et al. 2023"),
+        Method(
+            "fixed-point",
+            "fixed-point (3 iterations)",
+            fixed_point_invert,
+            "Pan et al. 2023 (AIDI); Garibi et al. 2024 (ReNoise)",
+            per_guidance=True,
+        ),
+        Method("edict", "EDICT", edict_invert, "Wallace et al. 2023", per_guidance=True),
+        Method("ddpm", "edit-friendly DDPM", ddpm_invert, "Huberman-Spiegelglas et al. 2024", per_guidance=True),
     )
 }
 
 
 def get_method(name: str) -> Method:
-    """The registry entry for ``name`` (``"ddim"``, ``"null-text"``, ``"negative-prompt"``), or a clear error."""
+    """The registry entry for ``name`` (``"ddim"``, ``"null-text"``, ``"edict"``, ...), or a clear error."""
     if isinstance(name, Method):
         return name
     key = str(name).strip().lower().replace("_", "-").replace(" ", "-")

@@ -278,8 +278,9 @@ class MethodExplorer:
     an edit, side by side.
 
     Each inversion is computed once and kept: a method that inverts at guidance 1 (DDIM, negative-prompt) once per
-    image, one that learns (null-text) once per guidance. Switching back then only re-runs the reconstruction and
-    the edit. ``method_options`` holds extra keyword arguments per method name: ``inner_steps`` goes to null-text.
+    image, one whose inversion depends on the guidance (null-text, fixed-point, EDICT, DDPM) once per guidance.
+    Switching back then only re-runs the reconstruction and the edit. ``method_options`` holds extra keyword
+    arguments per method name: ``inner_steps`` goes to null-text.
     """
 
     def __init__(
@@ -302,7 +303,7 @@ class MethodExplorer:
     def _key(method: str, guidance: float) -> tuple[str, float | None]:
         """(method name, guidance), the guidance only for a method whose result depends on it."""
         m = get_method(method)
-        return m.name, round(float(guidance), 6) if m.learns else None
+        return m.name, round(float(guidance), 6) if m.per_guidance else None
 
     def inversion(self, method: str, guidance: float) -> Inversion:
         """The image inverted with ``method`` (a name of ``METHODS``, e.g. "ddim"), computed at most once."""

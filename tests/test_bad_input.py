@@ -21,6 +21,7 @@ from ddim_course import (
     reconstruct,
     sample,
 )
+from ddim_course.exact import edict_invert
 from ddim_course.pocket.scenes import draw_scene
 from tests.conftest import local_server, tiny_pipeline
 
@@ -477,6 +478,24 @@ CASES = [
         lambda t, p, u: _inversion(p).save(t / "mine.png"),
         (ValueError, r"does not end in .safetensors"),
     ),
+    (
+        "edict-mix-zero",
+        "EDICT inversion with mix=0",
+        lambda t, p, u: edict_invert(p, draw_scene(seed=2).pil(), PROMPT, num_inference_steps=2, mix=0, progress=False),
+        (ValueError, r"mix must be > 0 \(inverting EDICT divides by it"),
+    ),
+    (
+        "fixed-point-too-many",
+        "invert with fixed_point_iterations=1000",
+        lambda t, p, u: invert(p, draw_scene(seed=2).pil(), PROMPT, fixed_point_iterations=1000, progress=False),
+        (ValueError, r"fixed_point_iterations must be in \[0, 100\] \(0 = plain DDIM; 3 is plenty\), got 1000"),
+    ),
+    (
+        "fixed-point-fraction",
+        "invert with fixed_point_iterations=2.5",
+        lambda t, p, u: invert(p, draw_scene(seed=2).pil(), PROMPT, fixed_point_iterations=2.5, progress=False),
+        (ValueError, "fixed_point_iterations must be a whole number, got 2.5"),
+    ),
 ]
 
 
@@ -550,3 +569,5 @@ def test_the_table_in_the_docs_lists_every_case():
     rows = re.findall(r"^\| `([a-z0-9-]+)` \|", text, flags=re.M)
     assert rows == [c[0] for c in CASES]
     assert len(rows) >= 20
+    readme = (DOC.parent.parent / "README.md").read_text()
+    assert f"{len(rows)} kinds of bad input" in readme  # the README's count is the table's

@@ -218,10 +218,10 @@ def test_load_refuses_what_is_not_an_inversion(pipe, vpipe, inv, tmp_path):
 
 
 def test_the_registry_names_every_method_once(pipe, image):
-    assert list(METHODS) == ["ddim", "null-text", "negative-prompt"]
+    assert list(METHODS) == ["ddim", "null-text", "negative-prompt", "fixed-point", "edict", "ddpm"]
     assert get_method("DDIM") is METHODS["ddim"] and get_method("null_text") is METHODS["null-text"]
-    with pytest.raises(ValueError, match="unknown inversion method 'edict'; choose one of ddim, null-text"):
-        get_method("edict")
+    with pytest.raises(ValueError, match="unknown inversion method 'pnp'; choose one of ddim, null-text"):
+        get_method("pnp")
     for name, method in METHODS.items():
         kw = {"inner_steps": 1} if name == "null-text" else {}
         result = method(pipe, image, PROMPT, num_inference_steps=2, guidance_scale=2.0, progress=False, **kw)

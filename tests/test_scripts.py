@@ -41,8 +41,15 @@ def test_bench_widgets_table():
 
 def test_bench_inversions_has_a_row_per_registered_method(pipe):
     table = bench_inversions(pipe, n_images=1, steps=4, inner_steps=1)  # the tiny test pipeline
-    names = [line.split("|")[1].strip() for line in table.splitlines()[3:]]
-    assert names == [m.label for m in METHODS.values()]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()[3:]]
+    for g in ("1", "7.5"):
+        names = [r[1] for r in rows if r[0] == g]
+        fixed = [n for n in names if n.startswith("fixed-point, ")]
+        assert [n for n in names if n not in fixed] == [m.label for m in METHODS.values() if m.name != "fixed-point"]
+        assert fixed == ["fixed-point, 1 iteration"] + [f"fixed-point, {k} iterations" for k in (2, 3, 4, 5)]
+    calls = {(r[0], r[1]): int(r[5]) for r in rows}
+    assert calls[("1", "fixed-point, 3 iterations")] == 4 * calls[("1", "DDIM")] == 16  # 4 steps, 1 + 3 calls each
+    assert calls[("7.5", "EDICT")] == 2 * 2 * 4  # two latents, each a guided (batch of 2) call, 4 steps
 
 
 def test_the_learners_modules_do_not_import_the_benchmarks():

@@ -5,7 +5,8 @@ One module a table; none of the course's own modules imports this package:
 - ``overhead``: ``sample`` and ``invert`` against a bare loop of the same UNet calls;
 - ``cost``: inversion at guidance 1 against guided inversion;
 - ``widgets``: each explorer's re-render time;
-- ``inversions``: the methods of ``ddim_course.inversions.METHODS`` at high guidance;
+- ``inversions``: the methods of ``ddim_course.inversions.METHODS``, reconstruction against UNet calls at
+  guidance 1 and 7.5;
 - ``course``: every notebook's run time under nbval;
 - ``sd15``: seconds per step and peak memory of an SD-1.5-shaped pipeline (random weights);
 - ``common``: the table format and the held-out images. The timer is ``ddim_course.timing``.

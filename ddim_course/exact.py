@@ -1,0 +1,235 @@
+"""Exact inversion: fixed-point DDIM inversion, EDICT and edit-friendly DDPM inversion. Taught in notebook 08.
+
+Plain DDIM inversion asks the model at the wrong latent (the one it comes from, not the one it goes to), so
+sampling back does not land exactly on the image. The three answers here remove that error in three ways:
+
+- fixed-point inversion solves each step's equation by iterating (``invert(..., fixed_point_iterations=k)``);
+- EDICT (Wallace et al. 2023) carries two latents that update each other, a step that can be undone exactly;
+- edit-friendly DDPM inversion (Huberman-Spiegelglas et al. 2024) noises the image independently at every
+  timestep and solves for the noise that the stochastic (eta = 1) sampler must add to land on each one.
+
+Each returns an :class:`~ddim_course.ddim.Inversion` that ``reconstruct`` and ``edit`` sample the right way.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from .ddim import (
+    Inversion,
+    _alphas,
+    _check_guidance,
+    _check_start_step,
+    _image_latents,
+    _prediction_type,
+    _real,
+    _schedule,
+    _unet_eps,
+    ddim_sigma,
+    ddim_step,
+    encode_text,
+    invert,
+    model_fingerprint,
+    randn,
+    step_coefficients,
+)
+
+EDICT_MIX = 0.93
+"""EDICT's mixing weight p (Wallace et al. 2023 use 0.93 for Stable Diffusion)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# fixed-point DDIM inversion
+# --------------------------------------------------------------------------------------------------
+def fixed_point_invert(
+    pipe,
+    image,
+    prompt: str,
+    *,
+    num_inference_steps: int = 50,
+    guidance_scale: float = 1.0,
+    iterations: int = 3,
+    progress: bool = True,
+) -> Inversion:
+    """DDIM inversion at ``guidance_scale`` with ``iterations`` fixed-point refinements per step (AIDI, Pan et al.
+    2023; ReNoise, Garibi et al. 2024). It inverts at the guidance it will be sampled with, so when the iteration
+    converges, sampling back retraces it. ``info["residuals"]`` says how far each iteration moved each step."""
+    start = time.perf_counter()
+    inv = invert(
+        pipe,
+        image,
+        prompt,
+        num_inference_steps=num_inference_steps,
+        guidance_scale=_check_guidance(guidance_scale),
+        fixed_point_iterations=iterations,
+        progress=progress,
+    )
+    inv.method = "fixed-point"
+    inv.info = {**inv.info, "seconds": time.perf_counter() - start}
+    return inv
+
+
+# --------------------------------------------------------------------------------------------------
+# EDICT
+# --------------------------------------------------------------------------------------------------
+def edict_step(x, y, model, a: float, b: float, p: float):
+    """One EDICT denoising step (Wallace et al. 2023, eq. 14): two latents, each moved with the model's output at
+    the other, then mixed. ``model(z)`` is the (guided) model output at this timestep; ``a, b`` the DDIM step's
+    coefficients (``step_coefficients``: a plain step is ``a * x + b * model(x)``); ``p`` the mixing weight."""
+    x_inter = a * x + b * model(y)
+    y_inter = a * y + b * model(x_inter)
+    x_prev = p * x_inter + (1 - p) * y_inter
+    y_prev = p * y_inter + (1 - p) * x_prev
+    return x_prev, y_prev
+
+
+def edict_inverse_step(x_prev, y_prev, model, a: float, b: float, p: float):
+    """Undo ``edict_step`` exactly (eq. 15): the same lines, last one first, each solved for what it overwrote.
+    The model is asked at the very latents the forward step asked it at, so nothing is approximated."""
+    y_inter = (y_prev - (1 - p) * x_prev) / p
+    x_inter = (x_prev - (1 - p) * y_inter) / p
+    y = (y_inter - b * model(x_inter)) / a
+    x = (x_inter - b * model(y)) / a
+    return x, y
+
+
+def _check_mix(mix) -> float:
+    p = _real(mix, "mix", low=0.0, high=1.0, hint=f"EDICT uses {EDICT_MIX}")
+    if p == 0:
+        raise ValueError(f"mix must be > 0 (inverting EDICT divides by it; the paper uses {EDICT_MIX})")
+    return p
+
+
+def _edict_coefficients(pipe, t: int, ratio: int):
+    alphas, final = _alphas(pipe)
+    alpha_prev = float(alphas[t - ratio]) if t - ratio >= 0 else final
+    return step_coefficients(float(alphas[t]), alpha_prev, prediction_type=_prediction_type(pipe))
+
+
+@torch.inference_mode()
+def edict_invert(
+    pipe,
+    image,
+    prompt: str,
+    *,
+    num_inference_steps: int = 50,
+    guidance_scale: float = 1.0,
+    mix: float = EDICT_MIX,
+    progress: bool = True,
+) -> Inversion:
+    """EDICT inversion (Wallace et al. 2023): both latents start at the image's, then ``edict_inverse_step`` runs
+    from the cleanest timestep to the noisiest. Sampled back with ``edict_denoise`` at the same guidance and prompt,
+    it returns the image's latent up to floating-point rounding (the latents are kept in float64)."""
+    start = time.perf_counter()
+    timesteps, ratio = _schedule(pipe, num_inference_steps)
+    n, g, p = len(timesteps), _check_guidance(guidance_scale), _check_mix(mix)
+    x = _image_latents(pipe, image).double()
+    cond, uncond = encode_text(pipe, prompt, guidance=g != 1, batch=x.shape[0])
+    xs, ys = [x], [x]
+    y = x
+    for t in tqdm(list(reversed(timesteps)), desc="EDICT inversion", disable=not progress, leave=False):
+        a, b = _edict_coefficients(pipe, t, ratio)
+        x, y = edict_inverse_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
+        xs.append(x)
+        ys.append(y)
+    return Inversion(
+        latents=xs,
+        coupled_latents=ys,
+        mix=p,
+        timesteps=timesteps,
+        prompt=prompt,
+        guidance_scale=g,
+        num_inference_steps=n,
+        method="edict",
+        unet_calls=2 * n * (2 if g != 1 else 1),
+        model=model_fingerprint(pipe),
+        info={"seconds": time.perf_counter() - start, "mix": p},
+    )
+
+
+@torch.inference_mode()
+def edict_denoise(
+    pipe,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cond: torch.Tensor,
+    uncond: torch.Tensor | None,
+    *,
+    num_inference_steps: int,
+    guidance_scale: float,
+    start_step: int = 0,
+    mix: float = EDICT_MIX,
+    progress: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """EDICT sampling: ``edict_step`` from ``timesteps[start_step]`` down to the clean latents (both returned)."""
+    timesteps, ratio = _schedule(pipe, num_inference_steps)
+    start_step = _check_start_step(start_step, len(timesteps))
+    g, p = _check_guidance(guidance_scale), _check_mix(mix)
+    x, y = x.to(pipe.device, torch.float64), y.to(pipe.device, torch.float64)
+    for t in tqdm(timesteps[start_step:], desc="EDICT sampling", disable=not progress, leave=False):
+        a, b = _edict_coefficients(pipe, t, ratio)
+        x, y = edict_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
+    return x, y
+
+
+# --------------------------------------------------------------------------------------------------
+# edit-friendly DDPM inversion
+# --------------------------------------------------------------------------------------------------
+@torch.inference_mode()
+def ddpm_invert(
+    pipe,
+    image,
+    prompt: str,
+    *,
+    num_inference_steps: int = 50,
+    guidance_scale: float = 1.0,
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+) -> Inversion:
+    """Edit-friendly DDPM inversion (Huberman-Spiegelglas et al. 2024, Algorithm 1).
+
+    1. Noise the clean latent to every timestep on its own: ``x_t = sqrt(a_t) x_0 + sqrt(1 - a_t) noise_t``, a fresh
+       ``noise_t`` each time (so neighbouring latents are *not* one DDIM step apart).
+    2. From the noisiest timestep down, the eta = 1 step from ``x_t`` lands at its mean plus ``sigma_t * z_t``;
+       solve for the ``z_t`` that lands exactly on the next latent: ``z_t = (x_prev - mean) / sigma_t``.
+    Sampling at eta = 1 with these noise maps (and the same prompt and guidance) retraces every latent exactly.
+    """
+    start = time.perf_counter()
+    timesteps, ratio = _schedule(pipe, num_inference_steps)
+    n, g = len(timesteps), _check_guidance(guidance_scale)
+    x0 = _image_latents(pipe, image)
+    cond, uncond = encode_text(pipe, prompt, guidance=g != 1, batch=x0.shape[0])
+    alphas, final = _alphas(pipe)
+    ptype = _prediction_type(pipe)
+    # 1. independent noisy latents, indexed like Inversion.latents: latents[k] is at timesteps[n - k]
+    latents = [x0]
+    for t in reversed(timesteps):
+        a = float(alphas[t])
+        latents.append(a**0.5 * x0 + (1 - a) ** 0.5 * randn(x0.shape, generator, x0.device).to(x0.dtype))
+    # 2. the noise map of every sampling step i (from timesteps[i] to the next timestep)
+    maps = []
+    for i, t in enumerate(tqdm(timesteps, desc="DDPM inversion", disable=not progress, leave=False)):
+        x_t, x_prev = latents[n - i], latents[n - i - 1]
+        out = _unet_eps(pipe, x_t, t, cond, uncond, g)
+        mean = ddim_step(
+            out, t, t - ratio, x_t, alphas, final_alpha_cumprod=final, prediction_type=ptype, eta=1.0,
+            noise=torch.zeros_like(x_t),
+        )  # fmt: skip
+        sigma = ddim_sigma(float(alphas[t]), float(alphas[t - ratio]) if t - ratio >= 0 else final, 1.0)
+        # a scheduler whose last step ends at alpha = 1 adds no noise there (sigma = 0): that step stays as it is
+        maps.append((x_prev - mean) / sigma if sigma > 0 else torch.zeros_like(x_t))
+    return Inversion(
+        latents=latents,
+        noise_maps=maps,
+        timesteps=timesteps,
+        prompt=prompt,
+        guidance_scale=g,
+        num_inference_steps=n,
+        method="ddpm",
+        unet_calls=n * (2 if g != 1 else 1),
+        model=model_fingerprint(pipe),
+        info={"seconds": time.perf_counter() - start},
+    )
