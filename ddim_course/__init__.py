@@ -30,7 +30,7 @@ from .metrics import psnr
 from .models import ModelLoadError, get_preset, load_pipeline
 from .plots import plot_schedule, plot_snr, show_images
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "METHODS",

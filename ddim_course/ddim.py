@@ -414,6 +414,62 @@ def denoise(
     return _check_finite(latents, "the final latents", after="sampling")
 
 
+# --------------------------------------------------------------------------------------------------
+# EDICT's coupled sampler (Wallace et al. 2023); its inversion is in exact.py (notebook 08)
+# --------------------------------------------------------------------------------------------------
+EDICT_MIX = 0.93
+"""EDICT's mixing weight p (Wallace et al. 2023 use 0.93 for Stable Diffusion)."""
+
+
+def edict_step(x, y, model, a: float, b: float, p: float):
+    """One EDICT denoising step (Wallace et al. 2023, eq. 14): two latents, each moved with the model's output at
+    the other, then mixed. ``model(z)`` is the (guided) model output at this timestep; ``a, b`` the DDIM step's
+    coefficients (``step_coefficients``: a plain step is ``a * x + b * model(x)``); ``p`` the mixing weight."""
+    x_inter = a * x + b * model(y)
+    y_inter = a * y + b * model(x_inter)
+    x_prev = p * x_inter + (1 - p) * y_inter
+    y_prev = p * y_inter + (1 - p) * x_prev
+    return x_prev, y_prev
+
+
+def _check_mix(mix) -> float:
+    p = _real(mix, "mix", low=0.0, high=1.0, hint=f"EDICT uses {EDICT_MIX}")
+    if p == 0:
+        raise ValueError(f"mix must be > 0 (inverting EDICT divides by it; the paper uses {EDICT_MIX})")
+    return p
+
+
+def _edict_coefficients(pipe, t: int, ratio: int):
+    alphas, final = _alphas(pipe)
+    alpha_prev = float(alphas[t - ratio]) if t - ratio >= 0 else final
+    return step_coefficients(float(alphas[t]), alpha_prev, prediction_type=_prediction_type(pipe))
+
+
+@torch.inference_mode()
+def edict_denoise(
+    pipe,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cond: torch.Tensor,
+    uncond: torch.Tensor | None,
+    *,
+    num_inference_steps: int,
+    guidance_scale: float,
+    start_step: int = 0,
+    mix: float = EDICT_MIX,
+    progress: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """EDICT sampling: ``edict_step`` from ``timesteps[start_step]`` down to the clean latents (both returned)."""
+    timesteps, ratio = _schedule(pipe, num_inference_steps)
+    start_step = _check_start_step(start_step, len(timesteps))
+    g, p = _check_guidance(guidance_scale), _check_mix(mix)
+    x, y = x.to(pipe.device, torch.float64), y.to(pipe.device, torch.float64)
+    for t in tqdm(timesteps[start_step:], desc="EDICT sampling", disable=not progress, leave=False):
+        a, b = _edict_coefficients(pipe, t, ratio)
+        x, y = edict_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
+    return x, y
+
+
 @torch.inference_mode()
 def sample(
     pipe,
@@ -836,8 +892,6 @@ def reconstruct(
         )
     common = dict(num_inference_steps=n, guidance_scale=g, start_step=start_step, progress=progress)
     if inversion.coupled_latents is not None:  # EDICT: both sequences, its own coupled sampler
-        from .exact import edict_denoise
-
         partner = inversion.coupled_latents[n - start_step]
         latents, _ = edict_denoise(pipe, start, partner, cond, uncond, mix=inversion.mix, **common)
     elif inversion.noise_maps is not None:  # edit-friendly DDPM inversion: eta = 1 with the solved noise maps

@@ -19,26 +19,35 @@ import torch
 from tqdm.auto import tqdm
 
 from .ddim import (
+    EDICT_MIX,
     Inversion,
     _alphas,
     _check_guidance,
-    _check_start_step,
+    _check_mix,
+    _edict_coefficients,
     _image_latents,
     _prediction_type,
-    _real,
     _schedule,
     _unet_eps,
     ddim_sigma,
     ddim_step,
+    edict_denoise,
+    edict_step,
     encode_text,
     invert,
     model_fingerprint,
     randn,
-    step_coefficients,
 )
 
-EDICT_MIX = 0.93
-"""EDICT's mixing weight p (Wallace et al. 2023 use 0.93 for Stable Diffusion)."""
+__all__ = [
+    "EDICT_MIX",
+    "ddpm_invert",
+    "edict_denoise",
+    "edict_invert",
+    "edict_inverse_step",
+    "edict_step",
+    "fixed_point_invert",
+]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -75,17 +84,6 @@ def fixed_point_invert(
 # --------------------------------------------------------------------------------------------------
 # EDICT
 # --------------------------------------------------------------------------------------------------
-def edict_step(x, y, model, a: float, b: float, p: float):
-    """One EDICT denoising step (Wallace et al. 2023, eq. 14): two latents, each moved with the model's output at
-    the other, then mixed. ``model(z)`` is the (guided) model output at this timestep; ``a, b`` the DDIM step's
-    coefficients (``step_coefficients``: a plain step is ``a * x + b * model(x)``); ``p`` the mixing weight."""
-    x_inter = a * x + b * model(y)
-    y_inter = a * y + b * model(x_inter)
-    x_prev = p * x_inter + (1 - p) * y_inter
-    y_prev = p * y_inter + (1 - p) * x_prev
-    return x_prev, y_prev
-
-
 def edict_inverse_step(x_prev, y_prev, model, a: float, b: float, p: float):
     """Undo ``edict_step`` exactly (eq. 15): the same lines, last one first, each solved for what it overwrote.
     The model is asked at the very latents the forward step asked it at, so nothing is approximated."""
@@ -94,19 +92,6 @@ def edict_inverse_step(x_prev, y_prev, model, a: float, b: float, p: float):
     y = (y_inter - b * model(x_inter)) / a
     x = (x_inter - b * model(y)) / a
     return x, y
-
-
-def _check_mix(mix) -> float:
-    p = _real(mix, "mix", low=0.0, high=1.0, hint=f"EDICT uses {EDICT_MIX}")
-    if p == 0:
-        raise ValueError(f"mix must be > 0 (inverting EDICT divides by it; the paper uses {EDICT_MIX})")
-    return p
-
-
-def _edict_coefficients(pipe, t: int, ratio: int):
-    alphas, final = _alphas(pipe)
-    alpha_prev = float(alphas[t - ratio]) if t - ratio >= 0 else final
-    return step_coefficients(float(alphas[t]), alpha_prev, prediction_type=_prediction_type(pipe))
 
 
 @torch.inference_mode()
@@ -148,31 +133,6 @@ def edict_invert(
         model=model_fingerprint(pipe),
         info={"seconds": time.perf_counter() - start, "mix": p},
     )
-
-
-@torch.inference_mode()
-def edict_denoise(
-    pipe,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    cond: torch.Tensor,
-    uncond: torch.Tensor | None,
-    *,
-    num_inference_steps: int,
-    guidance_scale: float,
-    start_step: int = 0,
-    mix: float = EDICT_MIX,
-    progress: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """EDICT sampling: ``edict_step`` from ``timesteps[start_step]`` down to the clean latents (both returned)."""
-    timesteps, ratio = _schedule(pipe, num_inference_steps)
-    start_step = _check_start_step(start_step, len(timesteps))
-    g, p = _check_guidance(guidance_scale), _check_mix(mix)
-    x, y = x.to(pipe.device, torch.float64), y.to(pipe.device, torch.float64)
-    for t in tqdm(timesteps[start_step:], desc="EDICT sampling", disable=not progress, leave=False):
-        a, b = _edict_coefficients(pipe, t, ratio)
-        x, y = edict_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
-    return x, y
 
 
 # --------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 
 REPO = "https://github.com/ddim-course/ddim-course"
 BRANCH = "main"
-REF = "v0.2.0"
+REF = "v0.3.0"
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_MARKER = "# Colab setup"
 
