@@ -894,6 +894,7 @@ def reconstruct(
     if inversion.coupled_latents is not None:  # EDICT: both sequences, its own coupled sampler
         partner = inversion.coupled_latents[n - start_step]
         latents, _ = edict_denoise(pipe, start, partner, cond, uncond, mix=inversion.mix, **common)
+        latents = latents.to(_work_dtype(pipe))  # its sampler works in float64; hand back the usual dtype
     elif inversion.noise_maps is not None:  # edit-friendly DDPM inversion: eta = 1 with the solved noise maps
         latents = denoise(pipe, start, cond, uncond, eta=1.0, noise_maps=inversion.noise_maps, **common)
     else:

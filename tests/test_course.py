@@ -86,8 +86,12 @@ def test_method_explorer_inverts_each_method_once(pipe):
     scale.value = 7.5  # DDIM inverts at guidance 1 whatever the sampling guidance: nothing new to invert
     assert ex.inversions[("ddim", None)] is ddim and ddim.method == "ddim"
     assert set(ex.inversions) == {("ddim", None), ("null-text", 3.5)}
-    with pytest.raises(ValueError, match="unknown inversion method 'EDICT'"):
-        ex.show("EDICT", 7.5)
+    pick.value = "edict"  # an exact method inverts at the guidance it samples with: once per guidance
+    assert ("edict", 7.5) in ex.inversions and "EDICT at guidance 7.5" in label.value
+    scale.value = 3.5
+    assert {("edict", 7.5), ("edict", 3.5)} <= set(ex.inversions)
+    with pytest.raises(ValueError, match="unknown inversion method 'PnP'"):
+        ex.show("PnP", 7.5)
 
 
 def _controls(box) -> list:
