@@ -1,4 +1,4 @@
-"""Figures: image grids and noise-schedule plots (matplotlib)."""
+"""Figures: image grids, noise-schedule plots and notebook 08's inversion plots (matplotlib)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,55 @@ def plot_snr(alphas_cumprod, *, ax=None):
     ax.set_xlabel("timestep t")
     ax.set_ylabel("SNR (log scale)")
     ax.set_title(r"Signal-to-noise ratio $\bar\alpha_t / (1-\bar\alpha_t)$")
+    return ax
+
+
+def plot_residuals(residuals: dict, *, ax=None):
+    """Fixed-point iteration's residuals (``Inversion.info["residuals"]``: per step, one number per iteration), one
+    panel per key of ``residuals`` (e.g. the guidance): how far each iteration moved the latent, step by step."""
+    keys = list(residuals)
+    if ax is None:
+        _, ax = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.5), sharey=True, squeeze=False)
+        ax = ax[0]
+    for a, key in zip(np.atleast_1d(ax), keys):
+        r = torch.as_tensor(residuals[key], dtype=torch.float64)  # (steps, iterations)
+        for j in range(r.shape[1]):
+            a.semilogy(r[:, j].numpy(), label=f"iteration {j + 1}")
+        a.set(xlabel="inversion step (clean to noisy)", title=f"guidance {key}")
+    np.atleast_1d(ax)[0].set_ylabel("RMS change of the latent")
+    np.atleast_1d(ax)[-1].legend(fontsize=8)
+    return ax
+
+
+def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=None):
+    """Reconstruction error against cost, one panel per guidance. ``points`` maps (method label, guidance) to
+    (UNet calls, dB under the VAE round trip); labels that start with "fixed-point" and end in the number of
+    iterations are joined by a line, the others drawn with ``markers`` (label -> matplotlib marker)."""
+    guidances = sorted({g for _, g in points})
+    if ax is None:
+        _, ax = plt.subplots(1, len(guidances), figsize=(6 * len(guidances), 4.5), sharey=True, squeeze=False)
+        ax = ax[0]
+    markers = markers or {}
+    for a, g in zip(np.atleast_1d(ax), guidances):
+        fixed = sorted((c, db, label) for (label, w), (c, db) in points.items() if w == g and label.startswith("fixed"))
+        if fixed:
+            a.plot(
+                [f[0] for f in fixed], [f[1] for f in fixed], "-o", color="gray", label="fixed-point (k = iterations)"
+            )
+        for calls, db, label in fixed:
+            k = label.rsplit("x", 1)[-1]
+            a.annotate(f"k={k}", (calls, db), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
+        for label, marker in markers.items():
+            if (label, g) in points:
+                a.scatter(*points[label, g], marker=marker, s=80, label=label)
+        a.set_xscale("log")
+        ticks = [t for t in (25, 50, 100, 200, 400, 800, 1600) if t <= 2 * max(c for (_, w), (c, _) in points.items())]
+        a.set_xticks(ticks, [str(t) for t in ticks])
+        a.set_xticks([], minor=True)
+        a.axhline(0, color="black", linewidth=0.8, linestyle="--")
+        a.set(xlabel="UNet calls to invert (log scale)", title=f"sampled back at guidance {g}")
+    np.atleast_1d(ax)[0].set_ylabel("reconstruction, dB under the VAE round trip")
+    np.atleast_1d(ax)[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     return ax
 
 

@@ -193,3 +193,24 @@ def test_exact_inversions_refuse_bad_settings(pipe):
     ddpm = ddpm_invert(pipe, image, PROMPT, num_inference_steps=2, progress=False)
     with pytest.raises(ValueError, match="noise_maps of an Inversion of 2 steps holds 2"):
         Inversion(**{**vars(ddpm), "noise_maps": ddpm.noise_maps[:1]})
+
+
+def test_notebook_08_plots_draw_what_they_are_given():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ddim_course.plots import plot_error_against_calls, plot_residuals
+
+    points = {("DDIM", 1.0): (50, -3.0), ("DDIM", 7.5): (50, -20.0), ("EDICT", 7.5): (200, 0.0)}
+    points |= {(f"fixed-point x{k}", 1.0): (50 * (1 + k), -1.0 / k) for k in (1, 2, 3)}
+    axes = plot_error_against_calls(points, markers={"DDIM": "o", "EDICT": "s"})
+    assert [a.get_title() for a in axes] == ["sampled back at guidance 1.0", "sampled back at guidance 7.5"]
+    line = axes[0].lines[0]  # the fixed-point points, joined in order of cost
+    assert list(line.get_xdata()) == [100, 150, 200] and list(line.get_ydata()) == [-1.0, -0.5, -1.0 / 3]
+    assert len(axes[0].collections) == 1 and len(axes[1].collections) == 2  # DDIM; DDIM and EDICT
+    assert [t.get_text() for t in axes[0].texts] == ["k=1", "k=2", "k=3"]
+    axes = plot_residuals({1.0: [[1e-2, 1e-3, 1e-4]] * 4, 7.5: [[1e-1, 5e-2, 2e-2]] * 4})
+    assert [len(a.lines) for a in axes] == [3, 3] and axes[1].get_title() == "guidance 7.5"
+    plt.close("all")
