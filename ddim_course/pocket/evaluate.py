@@ -133,6 +133,7 @@ def main(argv=None):
     p.add_argument("--scenes", type=int, default=48, help="held-out scenes for inversion and edits")
     p.add_argument("--per-caption", type=int, default=2, help="samples per caption for prompt following")
     p.add_argument("--quick", action="store_true", help="a few scenes only (minutes less, noisier numbers)")
+    p.add_argument("--steps", type=int, default=50, help="DDIM steps (50, as measured; fewer only to try the script)")
     args = p.parse_args(argv)
     if args.quick:
         args.scenes, args.per_caption = 8, 1
@@ -149,12 +150,12 @@ def main(argv=None):
     row("VAE round trip PSNR (dB, mean)", f"{np.mean(vae):.2f}", ">= 30", np.mean(vae) >= 30)
     photos = photo_round_trip(pipe)
     row(f"VAE round trip of the {len(photos)} course photos at 64x64 (dB)", f"{np.mean(photos):.2f}", "", True)
-    acc, n, _ = prompt_following(pipe, n_per_caption=args.per_caption)
+    acc, n, _ = prompt_following(pipe, n_per_caption=args.per_caption, steps=args.steps)
     row(f"colour right ({n} samples, guidance 5)", f"{acc['color']:.1%}", ">= 95%", acc["color"] >= 0.95)
     row(f"shape right ({n} samples)", f"{acc['shape']:.1%}", ">= 90%", acc["shape"] >= 0.90)
     row(f"pattern right ({n} samples)", f"{acc['pattern']:.1%}", ">= 85%", acc["pattern"] >= 0.85)
     scenes = held[: args.scenes]
-    rec0, rec10, i2i = inversion_quality(pipe, scenes)
+    rec0, rec10, i2i = inversion_quality(pipe, scenes, steps=args.steps)
     vae_same = np.mean(vae[: args.scenes])
     row("inversion (g=1) -> reconstruction from 0 (dB)", f"{np.mean(rec0):.2f}", ">= 28", np.mean(rec0) >= 28)
     row(
@@ -170,7 +171,9 @@ def main(argv=None):
     from ..models import PRESETS
 
     preset = PRESETS["pocket"]
-    right, moved, bg = colour_edits(pipe, scenes, start_step=preset.edit_start_step, guidance=preset.edit_guidance)
+    right, moved, bg = colour_edits(
+        pipe, scenes, start_step=preset.edit_start_step, guidance=preset.edit_guidance, steps=args.steps
+    )
     finite = [m for m in moved if np.isfinite(m)]
     rows.append((f"colour edits at start_step {preset.edit_start_step}, guidance {preset.edit_guidance}:", "", "", ""))
     row("colour edit: reader sees the new colour", f"{np.mean(right):.1%}", ">= 90%", np.mean(right) >= 0.9)
@@ -182,7 +185,7 @@ def main(argv=None):
     row("50-step inversion at guidance 1, CPU (s)", f"{t_invert:.2f}", "<= 2", t_invert <= 2)
     width = max(len(r[0]) for r in rows)
     print(
-        f"pocket model evaluation: {args.model}, {args.scenes} held-out scenes, torch threads "
+        f"pocket model evaluation: {args.model}, {args.scenes} held-out scenes, {args.steps} steps, torch threads "
         f"{torch.get_num_threads()}, {time.time() - t0:.0f} s"
     )
     print(f"| {'measure'.ljust(width)} | value | target | met |")
