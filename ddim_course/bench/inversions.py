@@ -55,7 +55,7 @@ def bench_inversions(
         rec = statistics.mean(r["rec"])
         calls = statistics.mean(r["calls"])
         rows.append(
-            [f"{g:g}", label, f"{rec:.2f}", f"{rec - ceiling:+.2f}", f"{statistics.mean(r['s']):.2f}", f"{calls:.0f}"]
+            [f"{g:g}", label, f"{rec:.2f}", f"{round(rec - ceiling, 2) + 0.0:+.2f}", f"{statistics.mean(r['s']):.2f}", f"{calls:.0f}"]
         )
     return table(
         f"Inversion methods: reconstruction from step 0 against cost ({len(images)} images, {steps} steps, "
