@@ -53,10 +53,9 @@ def bench_inversions(
     rows = []
     for (g, label), r in results.items():
         rec = statistics.mean(r["rec"])
-        calls = statistics.mean(r["calls"])
-        rows.append(
-            [f"{g:g}", label, f"{rec:.2f}", f"{round(rec - ceiling, 2) + 0.0:+.2f}", f"{statistics.mean(r['s']):.2f}", f"{calls:.0f}"]
-        )
+        calls, seconds = statistics.mean(r["calls"]), statistics.mean(r["s"])
+        below = round(rec - ceiling, 2) + 0.0  # + 0.0: no "-0.00"
+        rows.append([f"{g:g}", label, f"{rec:.2f}", f"{below:+.2f}", f"{seconds:.2f}", f"{calls:.0f}"])
     return table(
         f"Inversion methods: reconstruction from step 0 against cost ({len(images)} images, {steps} steps, "
         f"{pipe.device}; VAE round trip {ceiling:.2f} dB)",
