@@ -315,3 +315,20 @@ def test_long_prompt_warns_and_empty_prompt_works(pipe):
         generator=torch.Generator().manual_seed(0),
     )
     assert out.shape == (1, 4, 16, 16)
+
+
+def test_guidance_below_1_is_guided_and_0_is_unconditional(pipe):
+    """w = 0 samples the unconditional model (the empty prompt); w = 0.5 lies between; neither is w = 1."""
+    start = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(5))
+
+    def run(prompt, w):
+        return sample(
+            pipe, prompt, num_inference_steps=8, guidance_scale=w, start_latents=start.clone(), output_type="latent",
+            progress=False,
+        )  # fmt: skip
+
+    at_0, at_half, at_1 = run(PROMPT, 0.0), run(PROMPT, 0.5), run(PROMPT, 1.0)
+    unconditional = run("", 1.0)  # the empty prompt is the unconditional branch's (negative_prompt="")
+    assert torch.allclose(at_0, unconditional, atol=1e-4)
+    assert (at_0 - at_1).abs().max() > 1e-3 and (at_half - at_1).abs().max() > 1e-4
+    assert (at_half - at_0).abs().max() > 1e-4
