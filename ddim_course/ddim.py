@@ -213,6 +213,11 @@ def _alphas(pipe):
     return alphas, final
 
 
+def _alpha_before(alphas, final: float, t: int, ratio: int) -> float:
+    """alpha-bar one step cleaner than ``t`` (``final`` past the cleanest timestep): where a step from t lands."""
+    return float(alphas[t - ratio]) if t - ratio >= 0 else final
+
+
 def _prediction_type(pipe) -> str:
     return pipe.scheduler.config.get("prediction_type", "epsilon")
 
@@ -439,10 +444,14 @@ def _check_mix(mix) -> float:
     return p
 
 
-def _edict_coefficients(pipe, t: int, ratio: int):
+def _edict_coefficients(pipe, timesteps: list[int], ratio: int) -> dict[int, tuple[float, float]]:
+    """The DDIM step's (a, b) of ``step_coefficients`` for every timestep of a run, computed once."""
     alphas, final = _alphas(pipe)
-    alpha_prev = float(alphas[t - ratio]) if t - ratio >= 0 else final
-    return step_coefficients(float(alphas[t]), alpha_prev, prediction_type=_prediction_type(pipe))
+    ptype = _prediction_type(pipe)
+    return {
+        t: step_coefficients(float(alphas[t]), _alpha_before(alphas, final, t, ratio), prediction_type=ptype)
+        for t in timesteps
+    }
 
 
 @torch.inference_mode()
@@ -464,8 +473,9 @@ def edict_denoise(
     start_step = _check_start_step(start_step, len(timesteps))
     g, p = _check_guidance(guidance_scale), _check_mix(mix)
     x, y = x.to(pipe.device, torch.float64), y.to(pipe.device, torch.float64)
+    coefficients = _edict_coefficients(pipe, timesteps, ratio)
     for t in tqdm(timesteps[start_step:], desc="EDICT sampling", disable=not progress, leave=False):
-        a, b = _edict_coefficients(pipe, t, ratio)
+        a, b = coefficients[t]
         x, y = edict_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
     return x, y
 
@@ -590,9 +600,7 @@ class Inversion:
         if (self.coupled_latents is None) != (self.mix is None):
             raise ValueError("an EDICT inversion needs both coupled_latents and mix (the mixing weight p)")
         if self.mix is not None:
-            self.mix = _real(self.mix, "mix", low=0.0, high=1.0, hint="EDICT uses 0.93")
-            if self.mix == 0:
-                raise ValueError("mix must be > 0 (EDICT divides by it to invert; the paper uses 0.93)")
+            self.mix = _check_mix(self.mix)
         if self.coupled_latents is not None and self.noise_maps is not None:
             raise ValueError("an Inversion has coupled_latents (EDICT) or noise_maps (DDPM inversion), not both")
 
@@ -650,22 +658,15 @@ class Inversion:
     def load(cls, path, pipe=None) -> Inversion:
         """Read an inversion written by ``save``; with ``pipe``, refuse one that another model made."""
         header, tensors = _read_inversion_file(path)
-        n = len([k for k in tensors if k.startswith("latents.")])
+
+        def sequence(prefix):  # "prefix.0", "prefix.1", ... in order, or None when there are none
+            count = len([k for k in tensors if k.startswith(prefix + ".")])
+            return [tensors[f"{prefix}.{k}"] for k in range(count)] if count else None
+
         try:
-            latents = [tensors[f"latents.{k}"] for k in range(n)]
-            if "uncond" in tensors:
-                uncond = tensors["uncond"]
-            elif any(k.startswith("uncond.") for k in tensors):
-                uncond = [tensors[f"uncond.{k}"] for k in range(header["num_inference_steps"])]
-            else:
-                uncond = None
-
-            def sequence(prefix):
-                keys = [k for k in tensors if k.startswith(prefix + ".")]
-                return [tensors[f"{prefix}.{k}"] for k in range(len(keys))] if keys else None
-
+            uncond = tensors["uncond"] if "uncond" in tensors else sequence("uncond")
             inversion = cls(
-                latents=latents,
+                latents=sequence("latents") or [],
                 timesteps=header["timesteps"],
                 prompt=header["prompt"],
                 guidance_scale=header["guidance_scale"],
@@ -818,8 +819,7 @@ def invert(
     # the loop runs the update of eq. 12 from a cleaner level to a noisier one (the ODE of eq. 14 backwards):
     for t in tqdm(list(reversed(timesteps)), desc="DDIM inversion", disable=not progress, leave=False):
         # 1. the noise level we come from: one step cleaner than t (or the end's alpha at the first step)
-        t_from = t - ratio
-        alpha_from = float(alphas[t_from]) if t_from >= 0 else final
+        alpha_from = _alpha_before(alphas, final, t, ratio)
         # 2. the model is asked at t with the latent of t_from, as diffusers' DDIMInverseScheduler does
         #    (the local-linearity assumption: eps(x_{t_from}, t) ~ eps(x_t, t); notebook 03 measures it)
         eps = _unet_eps(pipe, latents, t, cond, uncond, g)

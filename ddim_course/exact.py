@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from .ddim import (
     EDICT_MIX,
     Inversion,
+    _alpha_before,
     _alphas,
     _check_guidance,
     _check_mix,
@@ -115,8 +116,9 @@ def edict_invert(
     cond, uncond = encode_text(pipe, prompt, guidance=g != 1, batch=x.shape[0])
     xs, ys = [x], [x]
     y = x
+    coefficients = _edict_coefficients(pipe, timesteps, ratio)
     for t in tqdm(list(reversed(timesteps)), desc="EDICT inversion", disable=not progress, leave=False):
-        a, b = _edict_coefficients(pipe, t, ratio)
+        a, b = coefficients[t]
         x, y = edict_inverse_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
         xs.append(x)
         ys.append(y)
@@ -178,7 +180,7 @@ def ddpm_invert(
             out, t, t - ratio, x_t, alphas, final_alpha_cumprod=final, prediction_type=ptype, eta=1.0,
             noise=torch.zeros_like(x_t),
         )  # fmt: skip
-        sigma = ddim_sigma(float(alphas[t]), float(alphas[t - ratio]) if t - ratio >= 0 else final, 1.0)
+        sigma = ddim_sigma(float(alphas[t]), _alpha_before(alphas, final, t, ratio), 1.0)
         # a scheduler whose last step ends at alpha = 1 adds no noise there (sigma = 0): that step stays as it is
         maps.append((x_prev - mean) / sigma if sigma > 0 else torch.zeros_like(x_t))
     return Inversion(
