@@ -13,7 +13,6 @@ from .ddim import (
     ddim_step,
     ddim_update,
     denoise,
-    edit,
     encode_text,
     guide,
     img2img,
@@ -23,6 +22,7 @@ from .ddim import (
     reconstruct,
     sample,
 )
+from .editing import edit
 from .files import OutputPathError
 from .images import ImageLoadError, decode, encode, example_image, load_image, pil_to_tensor, tensor_to_pil
 from .inversions import METHODS

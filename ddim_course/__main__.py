@@ -239,6 +239,7 @@ def _save(save, out: Path, force: bool) -> None:
 
 def _run(args) -> int:
     from . import ddim, inversions, models
+    from .editing import edit
     from .images import load_image
 
     progress = not args.quiet
@@ -278,7 +279,7 @@ def _run(args) -> int:
     if args.command == "edit":
         start = preset.edit_start_step if args.start_step is None else args.start_step
         _check_numbers(steps=steps, start_step=start, guidance=guidance, max_steps=max_steps)
-        result = ddim.edit(
+        result = edit(
             pipe,
             image,
             args.source,

@@ -883,6 +883,11 @@ def reconstruct(
     g = inversion.guidance_scale if guidance_scale is None else _check_guidance(guidance_scale)
     start = inversion.latents_at(start_step)
     _check_latents(pipe, start, "the inversion's latents")
+    if inversion.method == "direct" and prompt == inversion.prompt:
+        # direct inversion (Ju et al. 2024) sets the source branch to the inversion's own latent after every step
+        # (notebook 07), so sampling the source prompt back ends on the clean latent, with no model call
+        latents = inversion.latents[0].to(pipe.device, _work_dtype(pipe))
+        return latents if output_type == "latent" else decode(pipe, latents, output_type=output_type)
     if inversion.uncond_embeddings is not None and g != 1:
         cond, _ = encode_text(pipe, prompt, guidance=False, batch=start.shape[0])
         uncond = inversion.uncond_embeddings
@@ -934,47 +939,6 @@ def img2img(
         guidance_scale=guidance_scale,
         start_latents=noisy,
         start_step=start_step,
-        output_type=output_type,
-        progress=progress,
-    )
-
-
-@torch.inference_mode()
-def edit(
-    pipe,
-    image,
-    source_prompt: str,
-    target_prompt: str,
-    *,
-    start_step: int = 10,
-    num_inference_steps: int = 50,
-    guidance_scale: float = 7.5,
-    inversion: Inversion | None = None,
-    output_type: str = "pil",
-    progress: bool = True,
-):
-    """Invert with ``source_prompt`` (or reuse ``inversion``), then sample with ``target_prompt``. Notebook 05."""
-    num_inference_steps = _check_steps(pipe, num_inference_steps)
-    start_step = _check_start_step(start_step, num_inference_steps)
-    _check_guidance(guidance_scale)
-    _check_output_type(output_type)
-    _prompts(source_prompt, name="source_prompt")
-    _prompts(target_prompt, name="target_prompt")
-    if inversion is not None and not isinstance(inversion, Inversion):
-        raise ValueError(f"inversion must be an Inversion (from invert()) or None, got {type(inversion).__name__}")
-    if inversion is None:
-        inversion = invert(pipe, image, source_prompt, num_inference_steps=num_inference_steps, progress=progress)
-    elif inversion.num_inference_steps != num_inference_steps:
-        raise ValueError(
-            f"the given inversion has {inversion.num_inference_steps} steps but num_inference_steps is "
-            f"{num_inference_steps}; pass num_inference_steps={inversion.num_inference_steps}"
-        )
-    return reconstruct(
-        pipe,
-        inversion,
-        prompt=target_prompt,
-        start_step=start_step,
-        guidance_scale=guidance_scale,
         output_type=output_type,
         progress=progress,
     )

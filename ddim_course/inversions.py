@@ -219,6 +219,19 @@ def ddim_invert(
     return _from_pivot(pivot, "ddim", _check_guidance(guidance_scale), {"seconds": time.perf_counter() - start})
 
 
+def direct_invert(
+    pipe, image, prompt: str, *, num_inference_steps: int = 50, guidance_scale: float = 7.5, progress: bool = True
+) -> Inversion:
+    """Direct inversion (Ju et al. 2024, "PnP inversion"): DDIM inversion at guidance 1, kept whole. Notebook 07.
+
+    What makes it direct happens while editing (``editing.edit_branches``): after every step the source branch is
+    set back to this trajectory's latent, so it never drifts at high guidance and the target branch, which borrows
+    the source's attention, sees the true source picture. No optimisation: DDIM's cost."""
+    start = time.perf_counter()
+    pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
+    return _from_pivot(pivot, "direct", _check_guidance(guidance_scale), {"seconds": time.perf_counter() - start})
+
+
 # --------------------------------------------------------------------------------------------------
 # the registry
 # --------------------------------------------------------------------------------------------------
@@ -265,6 +278,7 @@ METHODS: dict[str, Method] = {
         ),
         Method("edict", "EDICT", edict_invert, "Wallace et al. 2023", per_guidance=True),
         Method("ddpm", "edit-friendly DDPM", ddpm_invert, "Huberman-Spiegelglas et al. 2024", per_guidance=True),
+        Method("direct", "direct", direct_invert, "Ju et al. 2024"),
     )
 }
 

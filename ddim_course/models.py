@@ -504,6 +504,8 @@ class Preset:
     null_text_learning_rate: float = 1e-2
     null_text_early_stop: float = 1e-5
     extra_images: dict = field(default_factory=dict)  # name -> (source prompt, edit prompts)
+    # prompt-to-prompt's settings for this model (attention.PromptToPrompt's fields); Hertz et al.'s for SD
+    prompt_to_prompt: dict = field(default_factory=dict)
 
     def image(self, pipe=None):
         """The example image as RGB PIL, at the pipeline's resolution when ``pipe`` is given."""
@@ -536,6 +538,9 @@ PRESETS: dict[str, Preset] = {
         # the paper's 1e-2 / 1e-5 stop the last steps at a loss near 1e-3, 2 dB under the VAE round trip
         null_text_learning_rate=1e-1,
         null_text_early_stop=1e-7,
+        # measured on pie-tiny (python -m ddim_course.bench edits): the pocket model's maps are 8 x 8, one map pixel
+        # is 8 image pixels, so no dilation; and they never fall to 0, so a higher threshold than SD's 0.3
+        prompt_to_prompt={"blend_threshold": 0.5, "blend_dilation": 0},
     ),
     SD15: Preset(
         name=SD15,

@@ -15,7 +15,8 @@ import io
 import torch
 from PIL import Image
 
-from .ddim import Inversion, edit, img2img, invert, reconstruct, sample
+from .ddim import Inversion, img2img, invert, reconstruct, sample
+from .editing import edit
 from .images import decode, encode
 from .inversions import METHODS, get_method
 from .metrics import psnr

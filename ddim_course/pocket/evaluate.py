@@ -13,7 +13,8 @@ import time
 import numpy as np
 import torch
 
-from ..ddim import edit, img2img, invert, reconstruct, sample
+from ..ddim import img2img, invert, reconstruct, sample
+from ..editing import edit
 from ..images import decode, encode
 from ..metrics import psnr
 from ..models import load_pipeline

@@ -66,38 +66,53 @@ class Scene:
         return Image.fromarray((self.image * 255).round().clip(0, 255).astype(np.uint8))
 
 
-def _background(rng: np.random.Generator, pattern: str, n: int, ss: int) -> tuple[np.ndarray, dict]:
-    """A neutral background (R = G = B) of size n*ss, and the random details used to draw it."""
-    a = float(rng.uniform(0.1, 0.9))
+def _background_details(rng: np.random.Generator, pattern: str, tone: float | None = None) -> dict:
+    """The random details of a neutral background (R = G = B): tones, stripe width and direction, offsets.
+
+    ``tone`` keeps a given first tone (``edit_scene``); otherwise it is drawn first, as for every training scene."""
+    a = float(rng.uniform(0.1, 0.9)) if tone is None else float(tone)
     if pattern == "plain":
-        return np.full((n * ss, n * ss), a, np.float32), {"tones": (a,)}
+        return {"tones": (a,)}
     # a second tone at least 0.3 away from the first, still inside [0.1, 0.9]
     choices = [v for v in np.linspace(0.1, 0.9, 81) if abs(v - a) >= 0.3]
     b = float(rng.choice(choices))
-    y, x = (np.mgrid[0 : n * ss, 0 : n * ss] + 0.5) / ss  # pixel coordinates of each sub-sample
     if pattern == "striped":
         width = int(rng.integers(3, 9))
         direction = str(rng.choice(["horizontal", "vertical", "diagonal"]))
-        coord = {"horizontal": y, "vertical": x, "diagonal": (x + y) / np.sqrt(2)}[direction]
-        offset = rng.uniform(0, 2 * width)
-        on = np.floor((coord + offset) / width) % 2 == 1
-        details = {"tones": (a, b), "stripe_width": width, "stripe_direction": direction}
-    elif pattern == "checkered":
+        offset = float(rng.uniform(0, 2 * width))
+        return {"tones": (a, b), "stripe_width": width, "stripe_direction": direction, "offset": offset}
+    if pattern == "checkered":
         cell = int(rng.integers(4, 11))
-        ox, oy = rng.uniform(0, 2 * cell, size=2)
-        on = (np.floor((x + ox) / cell) + np.floor((y + oy) / cell)) % 2 == 1
-        details = {"tones": (a, b), "check_size": cell}
-    elif pattern == "dotted":
+        ox, oy = (float(v) for v in rng.uniform(0, 2 * cell, size=2))
+        return {"tones": (a, b), "check_size": cell, "origin": (ox, oy)}
+    if pattern == "dotted":
         radius = float(rng.uniform(1.0, 3.0))
         spacing = float(rng.uniform(2 * radius + 3, 2 * radius + 8))
-        ox, oy = rng.uniform(0, spacing, size=2)
+        ox, oy = (float(v) for v in rng.uniform(0, spacing, size=2))
+        return {"tones": (a, b), "dot_radius": radius, "dot_spacing": spacing, "origin": (ox, oy)}
+    raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
+
+
+def _render_background(pattern: str, details: dict, n: int, ss: int) -> np.ndarray:
+    """Draw a background of size n*ss from its details."""
+    a = details["tones"][0]
+    if pattern == "plain":
+        return np.full((n * ss, n * ss), a, np.float32)
+    b = details["tones"][1]
+    y, x = (np.mgrid[0 : n * ss, 0 : n * ss] + 0.5) / ss  # pixel coordinates of each sub-sample
+    if pattern == "striped":
+        width = details["stripe_width"]
+        coord = {"horizontal": y, "vertical": x, "diagonal": (x + y) / np.sqrt(2)}[details["stripe_direction"]]
+        on = np.floor((coord + details["offset"]) / width) % 2 == 1
+    elif pattern == "checkered":
+        cell, (ox, oy) = details["check_size"], details["origin"]
+        on = (np.floor((x + ox) / cell) + np.floor((y + oy) / cell)) % 2 == 1
+    else:  # dotted
+        spacing, (ox, oy) = details["dot_spacing"], details["origin"]
         dx = (x + ox) % spacing - spacing / 2
         dy = (y + oy) % spacing - spacing / 2
-        on = dx**2 + dy**2 <= radius**2
-        details = {"tones": (a, b), "dot_radius": radius, "dot_spacing": spacing}
-    else:
-        raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
-    return np.where(on, b, a).astype(np.float32), details
+        on = dx**2 + dy**2 <= details["dot_radius"] ** 2
+    return np.where(on, b, a).astype(np.float32)
 
 
 def _shape_mask(shape: str, cx: float, cy: float, size: float, n: int, ss: int) -> np.ndarray:
@@ -135,27 +150,33 @@ def draw_scene(
         raise ValueError(f"color must be one of {list(COLORS)}, got {color!r}")
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {list(SHAPES)}, got {shape!r}")
-    ss = SUPERSAMPLE
-    background, details = _background(rng, pattern, size, ss)
+    details = _background_details(rng, pattern)
     s = float(shape_size) if shape_size is not None else float(rng.uniform(0.3, 0.6) * size)
     margin = s / 2 + 1
     if center is None:
         cx, cy = (float(v) for v in rng.uniform(margin, size - margin, size=2))
     else:
         cx, cy = (float(v) for v in center)
-    mask_hi = _shape_mask(shape, cx, cy, s, size, ss).astype(np.float32)
     # a small random shade variation of the saturated colour, kept saturated
+    shade = (float(rng.uniform(-0.06, 0.06)), float(rng.uniform(-0.015, 0.015)))
+    return _render(color, shape, pattern, details, (cx, cy), s, shade, size)
+
+
+def _render(color, shape, pattern, details, drawn_center, s, shade, size) -> Scene:
+    """Draw a scene from all its details (``draw_scene`` draws them at random, ``edit_scene`` changes one)."""
+    ss = SUPERSAMPLE
+    background = _render_background(pattern, details, size, ss)
+    cx, cy = drawn_center
+    mask_hi = _shape_mask(shape, cx, cy, s, size, ss).astype(np.float32)
     h, light, sat = colorsys.rgb_to_hls(*COLORS[color])
-    light = float(np.clip(light + rng.uniform(-0.06, 0.06), 0.25, 0.7))
-    h = (h + rng.uniform(-0.015, 0.015)) % 1.0
+    light = float(np.clip(light + shade[0], 0.25, 0.7))
+    h = (h + shade[1]) % 1.0
     rgb = colorsys.hls_to_rgb(h, light, sat)
     hi = background[..., None] * (1 - mask_hi[..., None]) + np.asarray(rgb, np.float32) * mask_hi[..., None]
     image = hi.reshape(size, ss, size, ss, 3).mean(axis=(1, 3))
     mask = mask_hi.reshape(size, ss, size, ss).mean(axis=(1, 3))
-    if shape == "triangle":  # the triangle's centre of mass sits a sixth of its height below cy
-        cy_true = cy + s / 6
-    else:
-        cy_true = cy
+    cy_true = cy + s / 6 if shape == "triangle" else cy  # a triangle's centre of mass: a sixth of its height lower
+    params = dict(details, drawn_center=(cx, cy), shade=shade)
     return Scene(
         image=image.astype(np.float32),
         mask=mask.astype(np.float32),
@@ -165,8 +186,28 @@ def draw_scene(
         rgb=tuple(float(v) for v in rgb),
         center=(cx, cy_true),
         size=s,
-        params=details,
+        params=params,
     )
+
+
+def edit_scene(
+    scene: Scene, *, color: str | None = None, shape: str | None = None, pattern: str | None = None, seed: int = 0
+) -> Scene:
+    """The same scene with its colour, shape or background pattern changed and everything else kept: the true
+    edited image of the pie-tiny benchmark (notebook 07). Same place, size, shade and background; a new pattern
+    keeps the first tone and draws its other details from ``seed``."""
+    p = scene.params
+    size = scene.image.shape[0]
+    color = scene.color if color is None else color
+    shape = scene.shape if shape is None else shape
+    if color not in COLORS or shape not in SHAPES:
+        raise ValueError(f"color must be one of {list(COLORS)} and shape one of {list(SHAPES)}")
+    details = {k: v for k, v in p.items() if k not in ("drawn_center", "shade")}
+    if pattern is not None and pattern != scene.pattern:
+        details = _background_details(np.random.default_rng(seed), pattern, tone=p["tones"][0])
+    else:
+        pattern = scene.pattern
+    return _render(color, shape, pattern, details, p["drawn_center"], scene.size, p["shade"], size)
 
 
 def draw_scenes(n: int, *, seed: int = 0, size: int = 64) -> list[Scene]:

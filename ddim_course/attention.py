@@ -1,0 +1,388 @@
+"""Prompt-to-prompt attention control (Hertz et al. 2022) through diffusers' attention processors. Notebook 07.
+
+An edit runs two branches in one batch: the *source* branch (the source prompt, from the inverted latent) and the
+*target* branch (the edited prompt, from the same latent). Prompt-to-prompt makes the target branch look at the
+picture the way the source branch does:
+
+- **word swap**: for the first ``cross_replace_steps`` of the run the target's cross-attention maps are the
+  source's, token by token after aligning the two prompts with the pipeline's own tokenizer (``align_tokens``);
+  for the first ``self_replace_steps`` its self-attention maps are the source's too (that keeps the layout);
+- **local blend**: the cross-attention maps of the changed words make a mask (``blend_mask``); after each step,
+  outside the mask the target latent is set to the source latent, so everything the edit does not name is kept.
+
+The processors are installed for the duration of one call (``controlled``) and the pipeline's own are put back
+afterwards, also when the call raises. ``cross_attention_maps`` records the maps for plotting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+# --------------------------------------------------------------------------------------------------
+# token alignment
+# --------------------------------------------------------------------------------------------------
+
+
+def _tokenizer(pipe_or_tokenizer):
+    tok = getattr(pipe_or_tokenizer, "tokenizer", pipe_or_tokenizer)
+    if not callable(tok) or not hasattr(tok, "model_max_length"):
+        raise ValueError(f"expected a pipeline or its tokenizer, got {type(pipe_or_tokenizer).__name__}")
+    return tok
+
+
+def token_ids(pipe_or_tokenizer, prompt: str) -> list[int]:
+    """The token ids the text encoder sees for ``prompt``: padded to the tokenizer's length, as ``encode_prompt``
+    pads them (77 for Stable Diffusion's CLIP, 16 for the pocket model)."""
+    if not isinstance(prompt, str):
+        raise ValueError(f"a prompt must be a string, got {type(prompt).__name__}")
+    tok = _tokenizer(pipe_or_tokenizer)
+    return list(tok(prompt, padding="max_length", max_length=tok.model_max_length, truncation=True).input_ids)
+
+
+def token_words(pipe_or_tokenizer, prompt: str) -> list[str]:
+    """The tokens of ``prompt`` as text, start and end tokens included (padding left out)."""
+    tok = _tokenizer(pipe_or_tokenizer)
+    ids = token_ids(tok, prompt)
+    words = [tok.convert_ids_to_tokens(i).replace("</w>", "") for i in ids]
+    end = words.index(words[-1]) + 1 if words else 0  # the first padding token is the end token
+    return words[:end]
+
+
+@dataclass
+class TokenAlignment:
+    """How the target prompt's tokens line up with the source prompt's (both padded to the same length).
+
+    ``mapper[j, i]`` is how much target token j takes of source token i's attention map (rows sum to 1, or 0 for a
+    token the source has no counterpart of); ``own[j]`` marks those target tokens, which keep their own maps.
+    ``changed_source`` and ``changed_target`` are the positions of the words that differ (the local blend's words).
+    """
+
+    source_ids: list[int]
+    target_ids: list[int]
+    mapper: torch.Tensor
+    own: torch.Tensor
+    changed_source: list[int]
+    changed_target: list[int]
+
+
+def _word_spans(tok, prompt: str) -> tuple[list[str], list[tuple[int, int]], int]:
+    """The prompt's words, the token positions of each (after the start token), and where the end token sits."""
+    words, spans, pos = prompt.lower().split(), [], 1
+    last = tok.model_max_length - 1  # room for the end token
+    for w in words:
+        n = len(tok(w, add_special_tokens=False).input_ids)
+        spans.append((min(pos, last), min(pos + n, last)))
+        pos += n
+    return words, spans, min(pos, last)
+
+
+def align_tokens(pipe_or_tokenizer, source_prompt: str, target_prompt: str) -> TokenAlignment:
+    """Align two prompts token by token with the pipeline's tokenizer. Shown in notebook 07.
+
+    The prompts are compared word by word; the tokens of equal words map to each other; a swapped word maps to the
+    word it replaces (token by token when both have as many tokens, else each new token takes the mean of the old
+    word's maps); an inserted word has no source counterpart and keeps its own map. The start token maps to the
+    start token, the end token and the padding after it to the source's end and padding."""
+    tok = _tokenizer(pipe_or_tokenizer)
+    a, b = token_ids(tok, source_prompt), token_ids(tok, target_prompt)
+    words_a, spans_a, end_a = _word_spans(tok, source_prompt)
+    words_b, spans_b, end_b = _word_spans(tok, target_prompt)
+    mapper = torch.zeros(len(b), len(a))
+    own = torch.zeros(len(b), dtype=torch.bool)
+    changed_a: list[int] = []
+    changed_b: list[int] = []
+    mapper[0, 0] = 1.0
+    for p in range(end_b, len(b)):
+        mapper[p, min(end_a + p - end_b, len(a) - 1)] = 1.0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=words_a, b=words_b, autojunk=False).get_opcodes():
+        src = [k for s0, s1 in spans_a[i1:i2] for k in range(s0, s1)]
+        tgt = [k for t0, t1 in spans_b[j1:j2] for k in range(t0, t1)]
+        if tag != "equal":
+            changed_a += src
+            changed_b += tgt
+        if tag == "insert" or not tgt:
+            own[tgt] = True
+        elif len(src) == len(tgt):  # equal words, or a swap with as many tokens
+            for sk, tk in zip(src, tgt):
+                mapper[tk, sk] = 1.0
+        elif src:
+            for tk in tgt:
+                mapper[tk, src] = 1.0 / len(src)
+    return TokenAlignment(a, b, mapper, own, changed_a, changed_b)
+
+
+# --------------------------------------------------------------------------------------------------
+# the controller
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PromptToPrompt:
+    """Prompt-to-prompt settings (Hertz et al. 2022). Steps are fractions of the sampling steps an edit runs.
+
+    ``cross_replace_steps``: the share of steps (from the noisiest) in which the target branch uses the source's
+    cross-attention maps (P2P's default 0.8). ``self_replace_steps``: the same for self-attention (0.4), at the
+    layers whose maps have at most ``self_replace_max_pixels`` pixels (P2P: 16 x 16 on SD's 64 x 64 latents; None =
+    a sixteenth of the latent's pixels, the same rule on any model). ``blend``: local blend on or off;
+    ``blend_threshold`` (0.3) on the changed words' maps, each scaled to a maximum of 1; ``blend_dilation`` grows the
+    mask by that many attention-map pixels; ``blend_start`` is the share of steps before blending starts;
+    ``blend_words`` the words whose maps make the mask (None: the words that differ between the two prompts).
+    """
+
+    cross_replace_steps: float = 0.8
+    self_replace_steps: float = 0.4
+    blend: bool = True
+    blend_threshold: float = 0.3
+    blend_dilation: int = 1
+    blend_start: float = 0.2
+    self_replace_max_pixels: int | None = None
+    blend_words: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        for name in ("cross_replace_steps", "self_replace_steps", "blend_threshold", "blend_start"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise ValueError(f"{name} must be a number in [0, 1] (a share of the steps or of the map), got {v!r}")
+        d = self.blend_dilation
+        if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 8:
+            raise ValueError(f"blend_dilation must be a whole number in [0, 8] (attention-map pixels), got {d!r}")
+        if not isinstance(self.blend, bool):
+            raise ValueError(f"blend must be True or False, got {self.blend!r}")
+        w = self.blend_words
+        if w is not None and (isinstance(w, str) or not all(isinstance(x, str) and x.strip() for x in w)):
+            raise ValueError(f"blend_words must be None (the changed words) or a tuple of words, got {w!r}")
+        m = self.self_replace_max_pixels
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+            raise ValueError(f"self_replace_max_pixels must be a whole number >= 1 or None, got {m!r}")
+
+
+def blend_positions(
+    pipe_or_tokenizer, controller: PromptToPrompt, alignment: TokenAlignment, source_prompt: str, target_prompt: str
+) -> tuple[list[int], list[int]]:
+    """Token positions of the local blend's words in the source and target prompts."""
+    if controller.blend_words is None:
+        return alignment.changed_source, alignment.changed_target
+    words = {w.strip().lower() for w in controller.blend_words}
+    found = []
+    for prompt in (source_prompt, target_prompt):
+        tokens = token_words(pipe_or_tokenizer, prompt)
+        found.append([i for i, t in enumerate(tokens) if t.lower() in words])
+    if not found[0] and not found[1]:
+        raise ValueError(f"none of blend_words {sorted(words)} is a token of either prompt")
+    return found[0], found[1]
+
+
+def as_controller(control, defaults: dict | None = None) -> PromptToPrompt | None:
+    """``None`` (plain prompt swap), ``"prompt-to-prompt"`` (``PromptToPrompt(**defaults)``: the model preset's
+    settings) or a ``PromptToPrompt``, used as it is."""
+    if control is None or isinstance(control, PromptToPrompt):
+        return control
+    if isinstance(control, str) and control.strip().lower().replace("_", "-") in ("prompt-to-prompt", "p2p"):
+        return PromptToPrompt(**(defaults or {}))
+    raise ValueError(
+        f"control must be None (prompt swap), 'prompt-to-prompt' or a PromptToPrompt(...), got {control!r}"
+    )
+
+
+def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, size=None) -> torch.Tensor:
+    """Local blend's mask from cross-attention maps (Hertz et al. 2022). Shown in notebook 07.
+
+    ``word_maps`` (batch, h, w): the summed maps of the blend's words. Grow them by ``dilation`` pixels (max-pool),
+    resize to ``size`` (the latent's (h, w)), stretch each to [0, 1] (its minimum to 0, its maximum to 1) and keep
+    what is above ``threshold``. Returns a float mask (batch, 1, h, w) of 0 and 1. (Hertz et al. divide by the
+    maximum only: on Stable Diffusion a word's map is near 0 away from its object, so it is the same there; the
+    pocket model's maps never fall below about two thirds of their peak, so the minimum must come off first.)"""
+    maps = word_maps.float()[:, None]
+    if dilation:
+        maps = F.max_pool2d(maps, 2 * dilation + 1, stride=1, padding=dilation)
+    if size is not None and tuple(maps.shape[-2:]) != tuple(size):
+        maps = F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=False)
+    flat = maps.flatten(1)
+    low, high = flat.amin(dim=1)[:, None, None, None], flat.amax(dim=1)[:, None, None, None]
+    return ((maps - low) / (high - low).clamp_min(1e-12) > threshold).float()
+
+
+@dataclass
+class _Run:
+    """What the processors need during one call: which batch rows are which branch, the step, what to do."""
+
+    heads_rows: int  # batch rows of the UNet call
+    source_rows: slice | None  # the source branch's conditional rows
+    target_rows: slice | None  # the target branch's conditional rows
+    alignment: TokenAlignment | None = None
+    controller: PromptToPrompt | None = None
+    steps: int = 1
+    step: int = 0
+    record: bool = False  # keep every cross-attention map (for plotting)
+    latent_pixels: int = 0
+    maps: dict = field(default_factory=dict)  # side -> summed (batch, side, side, tokens) of the recorded rows
+    blend_source: list[int] = field(default_factory=list)  # token positions of the blend's words in each prompt
+    blend_target: list[int] = field(default_factory=list)
+    blend_maps: dict = field(default_factory=dict)  # "source"/"target" -> {side: summed (batch, side, side)}
+    calls: int = 0
+
+    def _active(self, share: float) -> bool:
+        return self.step < share * self.steps
+
+    def wants(self, is_cross: bool, pixels: int) -> bool:
+        c = self.controller
+        if is_cross:
+            return self.record or (c is not None and (c.blend or self._active(c.cross_replace_steps)))
+        if c is None or not self._active(c.self_replace_steps):
+            return False
+        limit = c.self_replace_max_pixels or max(1, self.latent_pixels // 16)
+        return pixels <= limit
+
+    def control(self, probs: torch.Tensor, is_cross: bool, heads: int) -> torch.Tensor:
+        """Attention probabilities (batch * heads, pixels, keys) -> the controlled ones."""
+        b = probs.shape[0] // heads
+        p = probs.view(b, heads, *probs.shape[1:])
+        side = int(round(math.sqrt(p.shape[2])))
+        c = self.controller
+        if c is not None and self.source_rows is not None:
+            src, tgt = p[self.source_rows], p[self.target_rows]
+            if is_cross and self._active(c.cross_replace_steps):
+                mapper = self.alignment.mapper.to(p.device, p.dtype)
+                replaced = torch.einsum("bhpk,tk->bhpt", src, mapper)
+                p = p.clone()
+                p[self.target_rows] = torch.where(self.alignment.own.to(p.device), tgt, replaced)
+            elif not is_cross:
+                p = p.clone()
+                p[self.target_rows] = src
+        if is_cross:  # the maps the target branch actually uses (the source's, while they are replaced)
+            self._remember(p, side)
+        return p.reshape(probs.shape)
+
+    def _remember(self, p: torch.Tensor, side: int) -> None:
+        mean = p.mean(dim=1)  # over heads: (batch, pixels, tokens)
+        if self.record:
+            rows = mean[self.target_rows if self.target_rows is not None else slice(None)]
+            grid = rows.reshape(rows.shape[0], side, side, rows.shape[-1]).float()
+            self.maps[side] = self.maps.get(side, 0) + grid
+        c = self.controller
+        if c is None or not c.blend or side * side >= self.latent_pixels:
+            return
+        for branch, rows, words in (
+            ("source", self.source_rows, self.blend_source),
+            ("target", self.target_rows, self.blend_target),
+        ):
+            if words:
+                m = mean[rows][..., words].sum(-1).reshape(-1, side, side).float()
+                per_side = self.blend_maps.setdefault(branch, {})
+                per_side[side] = per_side.get(side, 0) + m
+
+    def mask(self, size) -> torch.Tensor | None:
+        """The local blend's mask after this step (None before ``blend_start`` or without words to blend).
+
+        It uses the maps summed over the steps so far at the finest resolution coarser than the latent (8 x 8 on
+        the pocket model, 32 x 32 on SD 1.5), of the source's words and of the target's (their union)."""
+        c = self.controller
+        if c is None or not c.blend or not self.blend_maps or self.step < c.blend_start * self.steps:
+            return None
+        masks = []
+        for per_side in self.blend_maps.values():
+            m = per_side[max(per_side)]
+            masks.append(blend_mask(m, c.blend_threshold, dilation=c.blend_dilation, size=size))
+        return torch.stack(masks).amax(dim=0)
+
+
+class _Processor:
+    """An attention processor that hands the probabilities to ``run.control``; otherwise the pipeline's own."""
+
+    def __init__(self, run: _Run, original):
+        self.run, self.original = run, original
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+        is_cross = encoder_hidden_states is not None
+        pixels = hidden_states.shape[1] if hidden_states.ndim == 3 else math.prod(hidden_states.shape[2:])
+        if hidden_states.shape[0] != self.run.heads_rows or not self.run.wants(is_cross, pixels):
+            return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
+        residual = hidden_states
+        if attn.spatial_norm is not None:
+            hidden_states = attn.spatial_norm(hidden_states, temb)
+        shape4 = hidden_states.shape if hidden_states.ndim == 4 else None
+        if shape4 is not None:
+            hidden_states = hidden_states.flatten(2).transpose(1, 2)
+        if attn.group_norm is not None:
+            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+        context = hidden_states if not is_cross else encoder_hidden_states
+        if is_cross and attn.norm_cross:
+            context = attn.norm_encoder_hidden_states(context)
+        mask = attn.prepare_attention_mask(attention_mask, context.shape[1], hidden_states.shape[0])
+        query = attn.head_to_batch_dim(attn.to_q(hidden_states))
+        key = attn.head_to_batch_dim(attn.to_k(context))
+        value = attn.head_to_batch_dim(attn.to_v(context))
+        probs = self.run.control(attn.get_attention_scores(query, key, mask), is_cross, attn.heads)
+        out = attn.batch_to_head_dim(torch.bmm(probs, value))
+        out = attn.to_out[1](attn.to_out[0](out))
+        if shape4 is not None:
+            out = out.transpose(1, 2).reshape(shape4)
+        if attn.residual_connection:
+            out = out + residual
+        return out / attn.rescale_output_factor
+
+
+@contextlib.contextmanager
+def controlled(pipe, run: _Run):
+    """Install ``run``'s processors on every attention layer of ``pipe.unet`` for the ``with`` block; the
+    pipeline's own processors (the same objects) are put back afterwards, also when the block raises."""
+    unet = pipe.unet
+    before = dict(unet.attn_processors)
+    unet.set_attn_processor({name: _Processor(run, proc) for name, proc in before.items()})
+    try:
+        yield run
+    finally:
+        unet.set_attn_processor(before)
+
+
+# --------------------------------------------------------------------------------------------------
+# maps for plotting
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class AttentionMaps:
+    """Cross-attention maps averaged over heads, layers and steps: ``maps[side]`` is (tokens, side, side) for
+    each resolution the UNet attends at; ``tokens`` are the prompt's tokens as text (start and end included)."""
+
+    tokens: list[str]
+    maps: dict[int, torch.Tensor]
+
+    def word(self, word: str, side: int | None = None) -> torch.Tensor:
+        """The map of ``word`` (the mean over its tokens) at resolution ``side`` (default: the finest)."""
+        side = max(self.maps) if side is None else side
+        if side not in self.maps:
+            raise ValueError(f"no maps at {side} x {side}; the UNet attends at {sorted(self.maps)}")
+        idx = [i for i, t in enumerate(self.tokens) if t == word.lower()]
+        if not idx:
+            raise ValueError(f"{word!r} is not one of the prompt's tokens {self.tokens[1:-1]}")
+        return self.maps[side][idx].mean(0)
+
+
+@torch.inference_mode()
+def cross_attention_maps(pipe, inversion, *, prompt: str | None = None, start_step: int = 0) -> AttentionMaps:
+    """Sample ``inversion`` back (as ``reconstruct`` does) and record where each token of the prompt looks.
+
+    Shown in notebook 07. Only the first image of the inversion is recorded."""
+    from .ddim import Inversion, reconstruct
+
+    if not isinstance(inversion, Inversion):
+        raise ValueError(f"inversion must be an Inversion, got {type(inversion).__name__}")
+    prompt = inversion.prompt if prompt is None else prompt
+    if not isinstance(prompt, str):
+        prompt = prompt[0]
+    batch = inversion.latents[0].shape[0]
+    guided = inversion.guidance_scale != 1
+    rows = 2 * batch if guided else batch
+    lat = inversion.latents[0].shape[-1] * inversion.latents[0].shape[-2]
+    run = _Run(rows, None, slice(rows - batch, rows - batch + 1), record=True, latent_pixels=lat)
+    with controlled(pipe, run):
+        reconstruct(pipe, inversion, prompt=prompt, start_step=start_step, output_type="latent", progress=False)
+    tokens = token_words(pipe, prompt)
+    maps = {
+        side: m[0, :, :, : len(tokens)].permute(2, 0, 1) / max(m[0].sum(-1).mean().item(), 1e-12)
+        for side, m in run.maps.items()
+    }
+    return AttentionMaps(tokens, maps)

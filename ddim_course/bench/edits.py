@@ -1,0 +1,152 @@
+"""pie-tiny: inversion x editor on pocket scenes with their true edited images (notebook 07), beside PIE-Bench's
+published numbers for the same rows on Stable Diffusion 1.4."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from ..attention import PromptToPrompt
+from ..editing import edit, unet_rows_per_step
+from ..inversions import METHODS
+from ..models import get_preset
+from .common import table
+
+# (label, inversion method, editor): the rows of Ju et al. 2024, Table 1, and the plain prompt swap
+ROWS = (
+    ("DDIM + prompt swap", "ddim", None),
+    ("DDIM + P2P", "ddim", "prompt-to-prompt"),
+    ("null-text + P2P", "null-text", "prompt-to-prompt"),
+    ("negative-prompt + P2P", "negative-prompt", "prompt-to-prompt"),
+    ("direct + P2P", "direct", "prompt-to-prompt"),
+)
+
+# Ju et al. 2024 ("PnP Inversion: Boosting Diffusion-based Editing with 3 Lines of Code", ICLR 2024), Table 1:
+# PIE-Bench, 700 images, Stable Diffusion 1.4, 50 steps, guidance 7.5. (structure distance x 10^3, background PSNR,
+# LPIPS x 10^3, MSE x 10^4, SSIM x 10^2, CLIP similarity whole / edited)
+PIE_BENCH = (
+    ("DDIM + P2P", 69.43, 17.87, 208.80, 219.88, 71.14, 25.01, 22.44),
+    ("null-text + P2P", 13.44, 27.03, 60.67, 35.86, 84.11, 24.75, 21.86),
+    ("negative-prompt + P2P", 16.17, 26.21, 69.01, 39.73, 83.40, 24.61, 21.87),
+    ("direct + P2P", 11.65, 27.22, 54.55, 32.86, 84.76, 25.02, 22.10),
+)
+
+
+def pie_bench_table() -> str:
+    """PIE-Bench's published numbers (Ju et al. 2024, Table 1), cited, to compare the shape of the results."""
+    return table(
+        "PIE-Bench, published (Ju et al. 2024, Table 1; SD 1.4, 700 images, guidance 7.5) - not measured here",
+        [
+            "method",
+            "structure distance x10^3",
+            "background PSNR",
+            "LPIPS x10^3",
+            "MSE x10^4",
+            "SSIM x10^2",
+            "CLIP whole",
+            "CLIP edited",
+        ],
+        [[label, *(f"{v:.2f}" for v in values)] for label, *values in PIE_BENCH],
+    )
+
+
+def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=None, start_step=0, progress=False):
+    """Edit every case with every row; returns {row label: [(case, scores, seconds, UNet calls)]}.
+
+    One inversion per scene and method serves all of that scene's edits (its seconds are shared among them);
+    The P2P rows use the model preset's settings with the case's blend words; ``control`` replaces them by a
+    configured ``PromptToPrompt`` (or a function of the case that returns one)."""
+    from ..pocket.pie_tiny import score
+
+    out = {label: [] for label, _, _ in rows}
+    inversions: dict = {}
+    for case in cases:
+        for label, method, editor in rows:
+            key = (id(case.source), method)
+            if key not in inversions:
+                t = time.perf_counter()
+                inv = METHODS[method](
+                    pipe,
+                    case.source.pil(),
+                    case.source_prompt,
+                    num_inference_steps=steps,
+                    guidance_scale=guidance_scale,
+                    progress=progress,
+                )
+                inversions[key] = (inv, time.perf_counter() - t)
+            inv, inv_seconds = inversions[key]
+            ctrl = None
+            if editor is not None:
+                ctrl = control(case) if callable(control) else control
+                if ctrl is None:
+                    ctrl = PromptToPrompt(**(get_preset(pipe).prompt_to_prompt | {"blend_words": case.blend_words}))
+            t = time.perf_counter()
+            image = edit(
+                pipe,
+                None,
+                case.source_prompt,
+                case.target_prompt,
+                inversion=inv,
+                control=ctrl,
+                start_step=start_step,
+                num_inference_steps=steps,
+                guidance_scale=guidance_scale,
+                progress=progress,
+            )[0]
+            seconds = time.perf_counter() - t
+            calls = (steps - start_step) * unet_rows_per_step(inv, guidance_scale, editor is not None)
+            out[label].append((case, score(case, image), seconds, inv_seconds, inv.unet_calls + calls))
+    return out
+
+
+def summary_rows(results, kinds=("colour", "shape", "pattern")) -> list[list[str]]:
+    """One line per kind of edit and row: edit right, background PSNR (PIE-Bench rules), PSNR to the true edit,
+    centre moved (median), seconds and UNet calls per edit (the inversion included)."""
+    lines = []
+    for kind in kinds:
+        for label, items in results.items():
+            items = [it for it in items if it[0].kind == kind]
+            if not items:
+                continue
+            s = [it[1] for it in items]
+            moved = [x["centre_moved"] for x in s if x["centre_moved"] == x["centre_moved"]]
+            lines.append(
+                [
+                    kind,
+                    label,
+                    f"{100 * statistics.mean(x['right'] for x in s):.0f}%",
+                    f"{statistics.mean(x['background_psnr'] for x in s):.2f}",
+                    f"{statistics.mean(x['background_ssim'] for x in s) * 100:.2f}",
+                    f"{statistics.mean(x['psnr_to_truth'] for x in s):.2f}",
+                    f"{statistics.median(moved):.1f}" if moved else "-",
+                    f"{statistics.mean(it[2] + it[3] for it in items):.2f}",
+                    f"{statistics.mean(it[4] for it in items):.0f}",
+                ]
+            )
+    return lines
+
+
+HEADER = [
+    "edit",
+    "inversion + editor",
+    "edit right (reader)",
+    "background PSNR (dB)",
+    "background SSIM x10^2",
+    "PSNR to the true edit (dB)",
+    "centre moved (px, median)",
+    "seconds per edit",
+    "UNet calls per edit",
+]
+
+
+def bench_edits(pipe, *, n_scenes: int = 10, steps: int = 50, guidance_scale: float = 7.5) -> str:
+    """``python -m ddim_course.bench edits``: the pie-tiny table and PIE-Bench's published one."""
+    from ..pocket.pie_tiny import pie_tiny
+
+    cases = pie_tiny(n_scenes)
+    results = run_edits(pipe, cases, steps=steps, guidance_scale=guidance_scale)
+    title = (
+        f"pie-tiny: {n_scenes} held-out scenes x 3 kinds of edit, {steps} steps, guidance {guidance_scale:g}, "
+        f"{pipe.device} (background by PIE-Bench's rules)"
+    )
+    return table(title, HEADER, summary_rows(results)) + "\n\n" + pie_bench_table()

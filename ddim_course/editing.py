@@ -1,0 +1,213 @@
+"""Editing: invert with the source prompt, sample with the target prompt; optionally with prompt-to-prompt.
+
+``edit`` is the course's one editing function (notebooks 05-08). Without ``control`` it is the plain prompt swap
+of notebook 05: sample the inverted latent back with the target prompt. With ``control="prompt-to-prompt"`` the
+source and target branches run as one batch and the target borrows the source's attention (``attention.py``).
+A ``"direct"`` inversion (Ju et al. 2024) snaps the source branch back onto the inversion trajectory at every step.
+"""
+
+from __future__ import annotations
+
+import torch
+from tqdm.auto import tqdm
+
+from .attention import PromptToPrompt, _Run, align_tokens, as_controller, blend_positions, controlled
+from .ddim import (
+    Inversion,
+    _alphas,
+    _check_finite,
+    _check_guidance,
+    _check_output_type,
+    _check_same_model,
+    _check_start_step,
+    _check_steps,
+    _prediction_type,
+    _prompts,
+    _schedule,
+    _work_dtype,
+    ddim_step,
+    decode,
+    encode_text,
+    guide,
+    reconstruct,
+)
+from .inversions import get_method
+from .models import get_preset
+
+
+def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, guidance_scale, progress):
+    """The inversion to edit from: given, a registry name, or (None) plain DDIM inversion at guidance 1."""
+    if isinstance(inversion, Inversion):
+        if inversion.num_inference_steps != num_inference_steps:
+            raise ValueError(
+                f"the given inversion has {inversion.num_inference_steps} steps but num_inference_steps is "
+                f"{num_inference_steps}; pass num_inference_steps={inversion.num_inference_steps}"
+            )
+        return inversion
+    if inversion is None:
+        inversion = "ddim"
+    if not isinstance(inversion, str):
+        raise ValueError(
+            f"inversion must be an Inversion, a method name ('ddim', 'null-text', 'direct', ...) or None, "
+            f"got {type(inversion).__name__}"
+        )
+    method = get_method(inversion)
+    return method(
+        pipe,
+        image,
+        source_prompt,
+        num_inference_steps=num_inference_steps,
+        guidance_scale=guidance_scale,
+        progress=progress,
+    )
+
+
+def edit(
+    pipe,
+    image,
+    source_prompt: str,
+    target_prompt: str,
+    *,
+    start_step: int = 10,
+    num_inference_steps: int = 50,
+    guidance_scale: float = 7.5,
+    inversion: Inversion | str | None = None,
+    control: PromptToPrompt | str | None = None,
+    output_type: str = "pil",
+    progress: bool = True,
+):
+    """Edit an image: invert it with ``source_prompt``, sample with ``target_prompt``. Notebooks 05 and 07.
+
+    ``inversion``: an ``Inversion`` to reuse, a method name of ``inversions.METHODS`` (``"ddim"``, ``"null-text"``,
+    ``"negative-prompt"``, ``"direct"``, ...) run here at ``guidance_scale``, or None (DDIM inversion at guidance 1).
+    ``control``: None for the plain prompt swap, ``"prompt-to-prompt"`` or a ``PromptToPrompt(...)`` for attention
+    control. Returns the edited images (a list of PIL images by default)."""
+    num_inference_steps = _check_steps(pipe, num_inference_steps)
+    start_step = _check_start_step(start_step, num_inference_steps)
+    g = _check_guidance(guidance_scale)
+    _check_output_type(output_type)
+    _prompts(source_prompt, name="source_prompt")
+    _prompts(target_prompt, name="target_prompt")
+    controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
+    inv = _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g, progress)
+    if controller is None:  # the plain prompt swap (a direct inversion's source branch is not needed without P2P)
+        return reconstruct(
+            pipe,
+            inv,
+            prompt=target_prompt,
+            start_step=start_step,
+            guidance_scale=g,
+            output_type=output_type,
+            progress=progress,
+        )
+    _, target = edit_branches(
+        pipe,
+        inv,
+        source_prompt,
+        target_prompt,
+        start_step=start_step,
+        guidance_scale=g,
+        controller=controller,
+        progress=progress,
+    )
+    if output_type == "latent":
+        return target
+    return decode(pipe, target, output_type=output_type)
+
+
+def unet_rows_per_step(inversion: Inversion, guidance_scale: float, controlled_: bool) -> int:
+    """Model evaluations per step and image of an edit (a guided evaluation counts 2, as everywhere in the course):
+    the plain swap runs the target only; prompt-to-prompt adds the source branch, whose unconditional half a
+    direct inversion does not need (its source branch is snapped back onto the trajectory)."""
+    per = 2 if guidance_scale != 1 else 1
+    if not controlled_:
+        return per
+    if inversion.method == "direct":
+        return per + 1
+    return 2 * per
+
+
+@torch.inference_mode()
+def edit_branches(
+    pipe,
+    inversion: Inversion,
+    source_prompt: str,
+    target_prompt: str,
+    *,
+    start_step: int,
+    guidance_scale: float,
+    controller: PromptToPrompt | None,
+    progress: bool = True,
+    trace: list | None = None,
+):
+    """Run the source and target branches of an edit as one batch; returns their final latents (source, target).
+
+    Each step asks the UNet once for both branches (rows: unconditional halves, then conditional source and target).
+    ``controller`` steers the target's attention (None: none). A direct inversion's source branch is set to the
+    inversion's own latent after every step. ``trace`` (a list) receives (source, target) latents after each step."""
+    if not isinstance(inversion, Inversion):
+        raise ValueError(f"inversion must be an Inversion, got {type(inversion).__name__}")
+    _check_same_model(pipe, inversion)
+    if inversion.coupled_latents is not None or inversion.noise_maps is not None:
+        raise ValueError(
+            f"prompt-to-prompt editing from a {inversion.method!r} inversion is not built: its sampler is not DDIM's. "
+            "Use 'ddim', 'null-text', 'negative-prompt', 'direct' or 'fixed-point'"
+        )
+    n = inversion.num_inference_steps
+    start_step = _check_start_step(start_step, n)
+    g = _check_guidance(guidance_scale)
+    timesteps, ratio = _schedule(pipe, n)
+    alphas, final = _alphas(pipe)
+    ptype = _prediction_type(pipe)
+    x = inversion.latents_at(start_step).to(pipe.device, _work_dtype(pipe))
+    b = x.shape[0]
+    snap = inversion.method == "direct"
+    src_cond, _ = encode_text(pipe, source_prompt, guidance=False, batch=b)
+    tgt_cond, uncond = encode_text(
+        pipe, target_prompt, negative_prompt=inversion.negative_prompt, guidance=g != 1, batch=b
+    )
+    per_step_uncond = inversion.uncond_embeddings if (inversion.uncond_embeddings is not None and g != 1) else None
+    # batch rows: [uncond source][uncond target] source target; a snapped source needs no unconditional half
+    n_uncond = 0 if g == 1 else (1 if snap else 2)
+    rows = (n_uncond + 2) * b
+    alignment = align_tokens(pipe, source_prompt, target_prompt) if controller is not None else None
+    run = _Run(
+        rows,
+        slice(n_uncond * b, (n_uncond + 1) * b),
+        slice((n_uncond + 1) * b, rows),
+        alignment=alignment,
+        controller=controller,
+        steps=n - start_step,
+        latent_pixels=x.shape[-1] * x.shape[-2],
+    )
+    if controller is not None and controller.blend:
+        run.blend_source, run.blend_target = blend_positions(pipe, controller, alignment, source_prompt, target_prompt)
+    source, target = x.clone(), x.clone()
+    dtype = pipe.unet.dtype
+    with controlled(pipe, run):
+        for i in tqdm(range(start_step, n), desc="editing", disable=not progress, leave=False):
+            t = timesteps[i]
+            run.step = i - start_step
+            u = per_step_uncond[i] if per_step_uncond is not None else uncond
+            parts = [source] * (n_uncond == 2) + [target] * (n_uncond >= 1) + [source, target]
+            texts = [u] * n_uncond + [src_cond, tgt_cond]
+            out = pipe.unet(torch.cat(parts).to(dtype), t, encoder_hidden_states=torch.cat(texts).to(dtype)).sample.to(
+                x.dtype
+            )
+            chunks = list(out.split(b))
+            c_src, c_tgt = chunks[-2], chunks[-1]
+            eps_tgt = guide(chunks[n_uncond - 1], c_tgt, g) if n_uncond else c_tgt
+            step = dict(final_alpha_cumprod=final, prediction_type=ptype)
+            target = ddim_step(eps_tgt, t, t - ratio, target, alphas, **step)
+            if snap:
+                source = inversion.latents[n - i - 1].to(x.device, x.dtype)  # the trajectory's latent after step i
+            else:
+                eps_src = guide(chunks[0], c_src, g) if n_uncond else c_src
+                source = ddim_step(eps_src, t, t - ratio, source, alphas, **step)
+            mask = run.mask(target.shape[-2:])
+            if mask is not None:
+                target = source + mask.to(target.dtype) * (target - source)
+            if trace is not None:
+                trace.append((source.clone(), target.clone()))
+    _check_finite(target, "the edited latents", after="editing")
+    return source, target

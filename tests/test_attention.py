@@ -1,0 +1,415 @@
+"""Prompt-to-prompt attention control, direct inversion and the pie-tiny benchmark (notebook 07)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from ddim_course import edit, invert, reconstruct
+from ddim_course import editing as editing_module
+from ddim_course.attention import (
+    PromptToPrompt,
+    _Run,
+    align_tokens,
+    blend_mask,
+    controlled,
+    cross_attention_maps,
+    token_ids,
+    token_words,
+)
+from ddim_course.editing import edit_branches, unet_rows_per_step
+from ddim_course.inversions import METHODS
+from ddim_course.metrics import pie_background, pie_unedited_mask, ssim
+from ddim_course.pocket.pie_tiny import KINDS, pie_tiny, score
+from ddim_course.pocket.scenes import draw_scene, edit_scene
+
+from .conftest import tiny_pipeline
+
+SRC = "a red circle on a striped background"
+TGT = "a blue circle on a striped background"
+NO_CONTROL = PromptToPrompt(cross_replace_steps=0, self_replace_steps=0, blend=False)
+
+
+def _image(seed=0):
+    return draw_scene("red", "circle", "striped", seed=seed).pil()
+
+
+def _state(pipe):
+    return {k: v.clone() for k, v in pipe.unet.state_dict().items()}
+
+
+def _same_state(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def sd_shaped_pipeline():
+    """A tiny random pipeline laid out like SD 1.5: 77-token prompts, cross-attention at the latent's own resolution
+    and coarser, a plain block last."""
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+
+    from ddim_course.pocket.model import (
+        build_tokenizer,
+        make_scheduler,
+        make_vae,
+    )
+    from ddim_course.pocket.model import text_encoder_config as config
+
+    torch.manual_seed(0)
+    tok = build_tokenizer()
+    tok.model_max_length = 77
+    from transformers import CLIPTextModel
+
+    cfg = config(len(tok), tiny=True)
+    cfg.max_position_embeddings = 77
+    text = CLIPTextModel(cfg)
+    unet = UNet2DConditionModel(
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(16, 32, 32),
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=cfg.hidden_size,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    )
+    pipe = StableDiffusionPipeline(
+        vae=make_vae(tiny=True),
+        text_encoder=text,
+        tokenizer=tok,
+        unet=unet,
+        scheduler=make_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+# ---------------------------------------------------------------------------------------------- processors
+def test_processors_are_installed_for_one_call_and_the_pipeline_is_unchanged_after(pipe):
+    before, state = dict(pipe.unet.attn_processors), _state(pipe)
+    seen = []
+    original = editing_module.ddim_step
+
+    def spy(*a, **k):
+        seen.append({type(p).__name__ for p in pipe.unet.attn_processors.values()})
+        return original(*a, **k)
+
+    editing_module.ddim_step = spy
+    try:
+        edit(pipe, _image(), SRC, TGT, num_inference_steps=4, start_step=0, control="prompt-to-prompt", progress=False)
+    finally:
+        editing_module.ddim_step = original
+    assert seen and all(s == {"_Processor"} for s in seen)  # installed during the call
+    after = pipe.unet.attn_processors
+    assert after.keys() == before.keys() and all(after[k] is before[k] for k in before)
+    assert _same_state(state, _state(pipe))
+
+
+def test_processors_are_removed_when_the_call_raises(pipe, monkeypatch):
+    before = dict(pipe.unet.attn_processors)
+
+    def boom(*a, **k):
+        raise RuntimeError("stop in the middle")
+
+    monkeypatch.setattr(editing_module, "ddim_step", boom)
+    with pytest.raises(RuntimeError, match="stop in the middle"):
+        edit(pipe, _image(), SRC, TGT, num_inference_steps=4, start_step=0, control="prompt-to-prompt", progress=False)
+    after = pipe.unet.attn_processors
+    assert all(after[k] is before[k] for k in before)
+    run = _Run(2, None, None)
+    with pytest.raises(ValueError):
+        with controlled(pipe, run):
+            raise ValueError("inside")
+    assert all(pipe.unet.attn_processors[k] is before[k] for k in before)
+
+
+# ---------------------------------------------------------------------------------------------- token alignment
+def test_alignment_on_the_pocket_tokenizer(pipe):
+    ids = token_ids(pipe, SRC)
+    assert len(ids) == pipe.tokenizer.model_max_length == 16
+    assert token_words(pipe, SRC)[1:-1] == SRC.split()
+    a = align_tokens(pipe, SRC, TGT)
+    assert a.changed_source == [2] and a.changed_target == [2]
+    assert torch.equal(a.mapper, torch.eye(16)) and not a.own.any()  # word swap: blue takes red's map
+    b = align_tokens(pipe, SRC, "a red square on a striped background")
+    assert b.changed_source == b.changed_target == [3]
+    c = align_tokens(pipe, SRC, "a red circle on a dotted background")
+    assert c.changed_source == c.changed_target == [6]
+
+
+def test_alignment_on_a_77_token_tokenizer_with_a_word_of_several_tokens():
+    pipe = sd_shaped_pipeline()
+    src, tgt = "a photo of a cat", "a photo of a tiger"  # "tiger" is not in the vocabulary: it falls into letters
+    assert len(token_ids(pipe, src)) == 77
+    a = align_tokens(pipe, src, tgt)
+    n_cat = len(a.changed_source)
+    n_tiger = len(a.changed_target)
+    assert n_tiger > n_cat >= 1
+    rows = a.mapper[a.changed_target]
+    assert torch.allclose(rows.sum(1), torch.ones(n_tiger))  # each tiger token takes the mean of cat's maps
+    assert (rows[:, a.changed_source] > 0).all()
+    assert torch.allclose(a.mapper[1, 1], torch.tensor(1.0))  # "a" stays "a"
+    ins = align_tokens(pipe, "a photo of a woman", "a photo of a woman with a cat")
+    assert ins.own.any() and not ins.changed_source[:1] == [1]  # inserted words keep their own maps
+
+
+# ---------------------------------------------------------------------------------------------- edits
+def test_no_replacement_and_no_blend_is_the_plain_prompt_swap():
+    pipe = tiny_pipeline(seed=2).to(torch.float64)  # float64: batches of 4 and 2 round alike to 1e-12
+    image = _image()
+    inv = invert(pipe, image, SRC, num_inference_steps=6, progress=False)
+    swap = edit(
+        pipe, None, SRC, TGT, inversion=inv, num_inference_steps=6, start_step=1, output_type="latent", progress=False
+    )
+    p2p = edit(
+        pipe,
+        None,
+        SRC,
+        TGT,
+        inversion=inv,
+        num_inference_steps=6,
+        start_step=1,
+        control=NO_CONTROL,
+        output_type="latent",
+        progress=False,
+    )
+    assert torch.allclose(swap, p2p, atol=1e-10, rtol=0)
+    full = edit(
+        pipe,
+        None,
+        SRC,
+        TGT,
+        inversion=inv,
+        num_inference_steps=6,
+        start_step=1,
+        control=PromptToPrompt(1.0, 1.0, blend=False),
+        output_type="latent",
+        progress=False,
+    )
+    assert not torch.allclose(swap, full, atol=1e-3)  # replacing the attention changes the edit
+
+
+def test_null_text_with_p2p_and_the_same_prompt_returns_the_reconstruction():
+    pipe = tiny_pipeline(seed=2).to(torch.float64)
+    nti = METHODS["null-text"](
+        pipe, _image(), SRC, num_inference_steps=5, guidance_scale=3.0, inner_steps=2, progress=False
+    )
+    rec = reconstruct(pipe, nti, output_type="latent", progress=False)
+    out = edit(
+        pipe,
+        None,
+        SRC,
+        SRC,
+        inversion=nti,
+        num_inference_steps=5,
+        start_step=0,
+        guidance_scale=3.0,
+        control="prompt-to-prompt",
+        output_type="latent",
+        progress=False,
+    )
+    assert torch.allclose(out, rec, atol=1e-10, rtol=0)
+
+
+def test_direct_inversion_keeps_the_source_branch_on_the_trajectory(pipe):
+    inv = METHODS["direct"](pipe, _image(), SRC, num_inference_steps=6, guidance_scale=7.5, progress=False)
+    assert inv.method == "direct" and inv.guidance_scale == 7.5
+    trace = []
+    edit_branches(
+        pipe, inv, SRC, TGT, start_step=0, guidance_scale=7.5, controller=PromptToPrompt(), progress=False, trace=trace
+    )
+    assert len(trace) == 6
+    for i, (source, _) in enumerate(trace):
+        assert torch.equal(source, inv.latents[6 - i - 1].to(source.dtype))
+    # sampling the source prompt back from a direct inversion ends on the clean latent
+    back = reconstruct(pipe, inv, output_type="latent", progress=False)
+    assert torch.equal(back, inv.latents[0].to(back.dtype))
+
+
+def test_unet_rows_per_step_counts_the_model_evaluations(pipe):
+    rows = []
+    handle = pipe.unet.register_forward_hook(lambda m, args, out: rows.append(args[0].shape[0]))
+    try:
+        for method in ("ddim", "direct"):
+            inv = METHODS[method](pipe, _image(), SRC, num_inference_steps=4, guidance_scale=7.5, progress=False)
+            for control in (None, "prompt-to-prompt"):
+                rows.clear()
+                edit(
+                    pipe,
+                    None,
+                    SRC,
+                    TGT,
+                    inversion=inv,
+                    num_inference_steps=4,
+                    start_step=0,
+                    control=control,
+                    progress=False,
+                )
+                assert sum(rows) == 4 * unet_rows_per_step(inv, 7.5, control is not None), (method, control)
+    finally:
+        handle.remove()
+
+
+def test_an_sd_shaped_pipeline_runs_the_whole_edit():
+    pipe = sd_shaped_pipeline()
+    image = draw_scene("red", "circle", "plain", seed=1).pil()
+    for method in ("ddim", "null-text", "negative-prompt", "direct"):
+        kw = {"inner_steps": 1} if method == "null-text" else {}
+        inv = METHODS[method](
+            pipe, image, "a photo of a cat", num_inference_steps=3, guidance_scale=7.5, progress=False, **kw
+        )
+        out = edit(
+            pipe,
+            None,
+            "a photo of a cat",
+            "a photo of a tiger",
+            inversion=inv,
+            num_inference_steps=3,
+            start_step=0,
+            control="prompt-to-prompt",
+            output_type="latent",
+            progress=False,
+        )
+        assert torch.isfinite(out).all() and out.shape == inv.latents[0].shape
+
+
+def test_edit_takes_a_method_name(pipe):
+    a = edit(
+        pipe,
+        _image(),
+        SRC,
+        TGT,
+        inversion="negative-prompt",
+        num_inference_steps=4,
+        start_step=0,
+        output_type="latent",
+        progress=False,
+    )
+    inv = METHODS["negative-prompt"](pipe, _image(), SRC, num_inference_steps=4, guidance_scale=7.5, progress=False)
+    b = edit(
+        pipe, None, SRC, TGT, inversion=inv, num_inference_steps=4, start_step=0, output_type="latent", progress=False
+    )
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(control="attention"), "control must be None"),
+        (dict(control=PromptToPrompt(), inversion="edict"), "not built"),
+        (dict(control=PromptToPrompt(blend_words=("sky",))), "blend_words"),
+        (dict(inversion="nope"), "unknown inversion method"),
+        (dict(inversion=3), "inversion must be"),
+    ],
+)
+def test_bad_edit_settings_are_refused(pipe, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        edit(pipe, _image(), SRC, TGT, num_inference_steps=3, start_step=0, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(cross_replace_steps=2),
+        dict(self_replace_steps=-0.1),
+        dict(blend_threshold=float("nan")),
+        dict(blend_dilation=1.5),
+        dict(blend="yes"),
+        dict(blend_words="background"),
+        dict(self_replace_max_pixels=0),
+    ],
+)
+def test_bad_controller_settings_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        PromptToPrompt(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------- maps and mask
+def test_cross_attention_maps_have_one_map_per_token_and_resolution(pipe):
+    inv = invert(pipe, _image(), SRC, num_inference_steps=3, progress=False)
+    maps = cross_attention_maps(pipe, inv)
+    assert maps.tokens[1:-1] == SRC.split()
+    assert sorted(maps.maps) == [4, 8]
+    for side, m in maps.maps.items():
+        assert m.shape == (len(maps.tokens), side, side) and torch.isfinite(m).all()
+    assert maps.word("circle").shape == (8, 8)
+    with pytest.raises(ValueError, match="not one of the prompt's tokens"):
+        maps.word("tiger")
+
+
+def test_blend_mask_by_hand():
+    m = torch.zeros(1, 4, 4)
+    m[0, 1, 1], m[0, 2, 2] = 1.0, 0.4
+    mask = blend_mask(m + 0.5, 0.3)  # the floor comes off: only the two bright pixels pass 0.3
+    assert mask.shape == (1, 1, 4, 4) and mask.sum() == 2 and mask[0, 0, 1, 1] == 1 and mask[0, 0, 2, 2] == 1
+    assert blend_mask(m, 0.5).sum() == 1
+    grown = blend_mask(m, 0.5, dilation=1)
+    assert grown.sum() == 9  # the 3 x 3 block around the peak
+    assert blend_mask(m, 0.5, size=(8, 8)).shape == (1, 1, 8, 8)
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+def test_pie_unedited_mask_counts_the_frame_as_edited():
+    keep = pie_unedited_mask(np.zeros((4, 4), bool))
+    assert keep.sum() == 4 and keep[1:3, 1:3].all()
+    edit_mask = np.zeros((5, 5), bool)
+    edit_mask[2, 2] = True
+    assert pie_unedited_mask(edit_mask).sum() == 8
+
+
+def test_pie_background_by_hand():
+    src = np.zeros((4, 4, 3))
+    out = src.copy()
+    out[1, 1] = 0.5  # inside the kept region
+    out[0, 0] = 1.0  # on the frame: not counted
+    with pytest.raises(ValueError, match="11 x 11"):
+        pie_background(src, out, np.zeros((4, 4), bool))
+    src, out = np.zeros((12, 12, 3)), np.zeros((12, 12, 3))
+    out[5, 5] = 0.5
+    out[0, 3] = 1.0
+    r = pie_background(src, out, np.zeros((12, 12), bool))
+    assert r["mse"] == pytest.approx(0.25 * 3 / (12 * 12 * 3))
+    assert r["psnr"] == pytest.approx(10 * np.log10(1 / r["mse"]))
+    edit_mask = np.zeros((12, 12), bool)
+    edit_mask[5, 5] = True
+    assert pie_background(src, out, edit_mask)["mse"] == 0
+
+
+def test_ssim_by_hand():
+    a, b = np.full((12, 12, 3), 0.2), np.full((12, 12, 3), 0.6)
+    c1 = 0.01**2
+    assert ssim(a, b) == pytest.approx((2 * 0.2 * 0.6 + c1) / (0.2**2 + 0.6**2 + c1))
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 16, 3))
+    assert ssim(x, x) == pytest.approx(1.0)
+    assert ssim(x, 1 - x) < 0
+
+
+# ---------------------------------------------------------------------------------------------- pie-tiny
+def test_pie_tiny_cases_change_only_their_edit_region():
+    cases = pie_tiny(4)
+    assert len(cases) == 12 and {c.kind for c in cases} == set(KINDS)
+    for c in cases:
+        outside = ~c.edit_mask
+        assert np.array_equal(c.source.image[outside], c.truth.image[outside]), c.kind
+        assert not np.array_equal(c.source.image, c.truth.image)
+        assert c.source_prompt != c.target_prompt
+        s = score(c, c.truth.image)
+        assert s["right"] and s["psnr_to_truth"] == float("inf") and s["centre_moved"] == 0
+        assert score(c, c.source.image)["right"] is False  # the unedited image is not the edit
+
+
+def test_edit_scene_keeps_everything_it_is_not_told_to_change():
+    s = draw_scene("green", "square", "checkered", seed=5)
+    same = edit_scene(s)
+    assert np.array_equal(same.image, s.image)
+    t = edit_scene(s, shape="triangle")
+    assert t.params["drawn_center"] == s.params["drawn_center"] and t.size == s.size
+    p = edit_scene(s, pattern="plain")
+    assert p.params["tones"][0] == s.params["tones"][0]
+    assert dataclasses.replace(s).caption == s.caption
