@@ -17,6 +17,7 @@ afterwards, also when the call raises. ``cross_attention_maps`` records the maps
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import math
 from dataclasses import dataclass, field
@@ -373,6 +374,8 @@ def cross_attention_maps(pipe, inversion, *, prompt: str | None = None, start_st
     prompt = inversion.prompt if prompt is None else prompt
     if not isinstance(prompt, str):
         prompt = prompt[0]
+    if inversion.method == "direct":  # its source branch is the trajectory itself: retrace it at guidance 1
+        inversion = dataclasses.replace(inversion, method="ddim", guidance_scale=1.0)
     batch = inversion.latents[0].shape[0]
     guided = inversion.guidance_scale != 1
     rows = 2 * batch if guided else batch
@@ -380,6 +383,11 @@ def cross_attention_maps(pipe, inversion, *, prompt: str | None = None, start_st
     run = _Run(rows, None, slice(rows - batch, rows - batch + 1), record=True, latent_pixels=lat)
     with controlled(pipe, run):
         reconstruct(pipe, inversion, prompt=prompt, start_step=start_step, output_type="latent", progress=False)
+    if not run.maps:
+        raise ValueError(
+            f"no cross-attention maps were recorded while sampling this {inversion.method!r} inversion back (its "
+            "sampler calls the model its own way); use a 'ddim', 'null-text', 'negative-prompt' or 'direct' inversion"
+        )
     tokens = token_words(pipe, prompt)
     maps = {
         side: m[0, :, :, : len(tokens)].permute(2, 0, 1) / max(m[0].sum(-1).mean().item(), 1e-12)

@@ -117,14 +117,22 @@ def edit(
 
 def unet_rows_per_step(inversion: Inversion, guidance_scale: float, controlled_: bool) -> int:
     """Model evaluations per step and image of an edit (a guided evaluation counts 2, as everywhere in the course):
-    the plain swap runs the target only; prompt-to-prompt adds the source branch, whose unconditional half a
-    direct inversion does not need (its source branch is snapped back onto the trajectory)."""
+    the plain swap runs the target only; prompt-to-prompt adds the source branch, whose unconditional half is not
+    needed after a direct inversion (the source is snapped back onto the trajectory) or a negative-prompt inversion
+    (its guided estimate is the conditional one)."""
     per = 2 if guidance_scale != 1 else 1
     if not controlled_:
         return per
+    return per + 1 if _plain_source(inversion, inversion.prompt) else 2 * per
+
+
+def _plain_source(inversion: Inversion, source_prompt) -> bool:
+    """True when the source branch needs no unconditional half: its result is not used (a direct inversion's source
+    is snapped back onto the trajectory) or guidance cannot change it (negative-prompt inversion's negative prompt
+    is the source prompt, so eps_p + w (eps_p - eps_p) = eps_p: notebook 06)."""
     if inversion.method == "direct":
-        return per + 1
-    return 2 * per
+        return True
+    return inversion.negative_prompt == source_prompt and inversion.uncond_embeddings is None
 
 
 @torch.inference_mode()
@@ -162,13 +170,14 @@ def edit_branches(
     x = inversion.latents_at(start_step).to(pipe.device, _work_dtype(pipe))
     b = x.shape[0]
     snap = inversion.method == "direct"
+    plain_source = _plain_source(inversion, source_prompt)
     src_cond, _ = encode_text(pipe, source_prompt, guidance=False, batch=b)
     tgt_cond, uncond = encode_text(
         pipe, target_prompt, negative_prompt=inversion.negative_prompt, guidance=g != 1, batch=b
     )
     per_step_uncond = inversion.uncond_embeddings if (inversion.uncond_embeddings is not None and g != 1) else None
-    # batch rows: [uncond source][uncond target] source target; a snapped source needs no unconditional half
-    n_uncond = 0 if g == 1 else (1 if snap else 2)
+    # batch rows: [uncond source][uncond target] source target
+    n_uncond = 0 if g == 1 else (1 if plain_source else 2)
     rows = (n_uncond + 2) * b
     alignment = align_tokens(pipe, source_prompt, target_prompt) if controller is not None else None
     run = _Run(
@@ -202,7 +211,7 @@ def edit_branches(
             if snap:
                 source = inversion.latents[n - i - 1].to(x.device, x.dtype)  # the trajectory's latent after step i
             else:
-                eps_src = guide(chunks[0], c_src, g) if n_uncond else c_src
+                eps_src = guide(chunks[0], c_src, g) if n_uncond == 2 else c_src
                 source = ddim_step(eps_src, t, t - ratio, source, alphas, **step)
             mask = run.mask(target.shape[-2:])
             if mask is not None:

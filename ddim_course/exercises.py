@@ -298,3 +298,36 @@ def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
         f"your inverse undoes EDICT's step exactly (3 cases, within {atol:g}): the model is asked at the same "
         "latents both ways, so nothing is approximated.",
     )
+
+
+def check_blend_mask(my_blend_mask) -> CheckResult:
+    """Check ``my_blend_mask(word_maps, threshold) -> mask``: local blend's mask, as ``attention.blend_mask``.
+
+    Used in notebook 07. ``word_maps`` is (batch, h, w); the answer is a float tensor (batch, 1, h, w) of 0 and 1.
+    The cases have maps that do not fall to 0 away from the word (as the pocket model's) and a batch of two."""
+    from .attention import blend_mask
+
+    g = torch.Generator().manual_seed(7)
+    cases = []
+    for threshold, floor in ((0.3, 0.6), (0.5, 0.0), (0.7, 2.0)):
+        maps = torch.rand(2, 8, 8, generator=g) ** 3 + floor
+        cases.append((threshold, f"for threshold {threshold} and maps in [{floor:g}, {floor + 1:g}]", maps))
+    worst = 0.0
+    for threshold, where, maps in cases:
+        expected = blend_mask(maps, threshold)
+        got, problem = _call(my_blend_mask, (maps.clone(), threshold), where)
+        if problem is None:
+            err, problem = _grade("your mask", got, expected, where)
+        if problem is not None:
+            return CheckResult(False, problem)
+        if err > 0:
+            by_max = (maps / maps.flatten(1).amax(1)[:, None, None] > threshold).float()[:, None]
+            hint = "stretch each map to [0, 1]: subtract its minimum, then divide by (maximum - minimum)."
+            if torch.equal(got.float(), by_max):
+                hint = "you divided by the maximum only; take the minimum off first (these maps never reach 0)."
+            elif torch.equal(got.float(), 1 - expected):
+                hint = "your mask is inverted: 1 where the map is above the threshold."
+            wrong = int((got.float() != expected).sum())
+            return CheckResult(False, f"{where}: {wrong} of {expected.numel()} mask values differ. Hint: {hint}")
+        worst = max(worst, err)
+    return CheckResult(True, "your mask equals local blend's on all 3 cases: stretched to [0, 1], then thresholded.")

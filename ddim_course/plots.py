@@ -1,4 +1,4 @@
-"""Figures: image grids, noise-schedule plots and notebook 08's inversion plots (matplotlib)."""
+"""Figures: image grids, noise-schedule plots, notebook 07's attention maps, notebook 08's inversion plots."""
 
 from __future__ import annotations
 
@@ -114,6 +114,27 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
     np.atleast_1d(ax)[0].set_ylabel("reconstruction, dB under the VAE round trip")
     np.atleast_1d(ax)[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     return ax
+
+
+def plot_attention_maps(maps, image=None, *, side: int | None = None, size: float = 1.8):
+    """Notebook 07: where each word of the prompt looks (``attention.cross_attention_maps``), one panel a token,
+    the image first when given. Each map is scaled to its own range (its minimum black, its maximum white)."""
+    side = max(maps.maps) if side is None else side
+    words = maps.tokens[1:-1]  # the start and end tokens hold most of the attention and say nothing about place
+    panels = ([image] if image is not None else []) + [maps.maps[side][i + 1] for i in range(len(words))]
+    titles = (["image"] if image is not None else []) + [f"'{w}'" for w in words]
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.4), squeeze=False)
+    for ax, panel, title in zip(axes.flat, panels, titles):
+        ax.axis("off")
+        if isinstance(panel, torch.Tensor):
+            m = panel.float()
+            ax.imshow(((m - m.min()) / (m.max() - m.min()).clamp_min(1e-12)).numpy(), cmap="gray")
+        else:
+            ax.imshow(panel)
+        ax.set_title(title, fontsize=9)
+    fig.suptitle(f"cross-attention at {side} x {side}, averaged over heads, layers and steps", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def show_source(obj):

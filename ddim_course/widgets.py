@@ -365,3 +365,99 @@ class MethodExplorer:
         update()
         titles = [w.HTML(f"<b>{t}</b>") for t in ("original", "reconstruction", "edit")]
         return w.VBox([w.HBox([pick, scale]), w.HBox([w.VBox([t, p]) for t, p in zip(titles, pics)]), label])
+
+
+# --------------------------------------------------------------------------------------------------
+# notebook 07: prompt-to-prompt
+# --------------------------------------------------------------------------------------------------
+class PromptToPromptExplorer:
+    """Pick an inversion, how long prompt-to-prompt replaces the attention and the local blend's threshold: the
+    plain prompt swap and the controlled edit, side by side. Inversions are computed once per method and kept."""
+
+    METHODS = ("ddim", "null-text", "negative-prompt", "direct")
+
+    def __init__(
+        self,
+        pipe,
+        image,
+        source_prompt: str,
+        target_prompt: str,
+        *,
+        guidance_scale: float = 7.5,
+        num_inference_steps: int = 50,
+        inner_steps: int = 10,
+        blend_words=None,
+    ):
+        self.methods = MethodExplorer(
+            pipe,
+            image,
+            source_prompt,
+            target_prompt,
+            start_step=0,
+            inner_steps=inner_steps,
+            num_inference_steps=num_inference_steps,
+        )
+        self.guidance_scale, self.blend_words = guidance_scale, blend_words
+
+    def show(self, method: str, cross: float, self_: float, threshold: float | None) -> tuple[Image.Image, Image.Image]:
+        """(plain prompt swap, prompt-to-prompt edit) from ``method``'s inversion; ``threshold`` None: no blend."""
+        from .attention import PromptToPrompt
+        from .models import get_preset
+
+        m = self.methods
+        inv = m.inversion(method, self.guidance_scale)
+        common = dict(
+            inversion=inv,
+            start_step=0,
+            guidance_scale=self.guidance_scale,
+            num_inference_steps=m.num_inference_steps,
+            progress=False,
+        )
+        swap = edit(m.pipe, m.image, m.source_prompt, m.target_prompt, **common)[0]
+        settings = get_preset(m.pipe).prompt_to_prompt | {
+            "cross_replace_steps": cross,
+            "self_replace_steps": self_,
+            "blend": threshold is not None,
+            "blend_words": self.blend_words,
+        }
+        if threshold is not None:
+            settings["blend_threshold"] = threshold
+        p2p = edit(m.pipe, m.image, m.source_prompt, m.target_prompt, control=PromptToPrompt(**settings), **common)[0]
+        return swap, p2p
+
+    def widget(self, method: str = "direct", cross: float = 0.8, self_: float = 0.4, threshold: float = 0.5):
+        import ipywidgets as w
+
+        pick = w.Dropdown(options=[(METHODS[n].label, n) for n in self.METHODS], value=method, description="inversion")
+        c = w.FloatSlider(value=cross, min=0, max=1, step=0.1, description="cross steps", continuous_update=False)
+        s = w.FloatSlider(value=self_, min=0, max=1, step=0.1, description="self steps", continuous_update=False)
+        t = w.FloatSlider(
+            value=threshold, min=0.1, max=0.9, step=0.1, description="blend above", continuous_update=False
+        )
+        blend = w.Checkbox(value=True, description="local blend")
+        m = self.methods
+        pics, label = [_image_widget(m.image), _image_widget(), _image_widget()], w.HTML()
+        controls = [pick, c, s, t, blend]
+
+        def update(change=None):
+            name = METHODS[pick.value].label
+            doing = "editing ..."
+            if m._key(pick.value, self.guidance_scale) not in m.inversions:
+                doing = f"inverting with {name}, then {doing}"
+            with _busy(label, controls, doing, f"edit from a {name} inversion"):
+                swap, p2p = self.show(pick.value, c.value, s.value, t.value if blend.value else None)
+                pics[1].value, pics[2].value = _png(swap), _png(p2p)
+                label.value = _text(
+                    f"{name} inversion, guidance {_num(self.guidance_scale)}: PSNR to the original - prompt swap "
+                    f"{psnr(m.image, swap):.1f} dB, prompt-to-prompt {psnr(m.image, p2p):.1f} dB "
+                    f"(cross {_num(c.value)}, self {_num(s.value)}, "
+                    + (f"blend above {_num(t.value)})" if blend.value else "no blend)")
+                )
+
+        for ctl in controls:
+            ctl.observe(update, names="value")
+        update()
+        titles = [w.HTML(f"<b>{x}</b>") for x in ("original", "prompt swap", "prompt-to-prompt")]
+        return w.VBox(
+            [w.HBox([pick, blend]), w.HBox([c, s, t]), w.HBox([w.VBox([x, p]) for x, p in zip(titles, pics)]), label]
+        )

@@ -235,7 +235,7 @@ def test_unet_rows_per_step_counts_the_model_evaluations(pipe):
     rows = []
     handle = pipe.unet.register_forward_hook(lambda m, args, out: rows.append(args[0].shape[0]))
     try:
-        for method in ("ddim", "direct"):
+        for method in ("ddim", "negative-prompt", "direct"):
             inv = METHODS[method](pipe, _image(), SRC, num_inference_steps=4, guidance_scale=7.5, progress=False)
             for control in (None, "prompt-to-prompt"):
                 rows.clear()
@@ -276,6 +276,18 @@ def test_an_sd_shaped_pipeline_runs_the_whole_edit():
             progress=False,
         )
         assert torch.isfinite(out).all() and out.shape == inv.latents[0].shape
+
+
+def test_negative_prompt_p2p_source_branch_without_its_unconditional_half_is_the_same():
+    pipe = tiny_pipeline(seed=2).to(torch.float64)
+    npi = METHODS["negative-prompt"](pipe, _image(), SRC, num_inference_steps=4, guidance_scale=7.5, progress=False)
+    assert unet_rows_per_step(npi, 7.5, True) == 3
+    short, _ = edit_branches(
+        pipe, npi, SRC, TGT, start_step=0, guidance_scale=7.5, controller=PromptToPrompt(), progress=False
+    )
+    # the long way: guided sampling of the source prompt with itself as the negative prompt (two halves a step)
+    back = reconstruct(pipe, npi, output_type="latent", progress=False)
+    assert torch.allclose(short, back, atol=1e-10, rtol=0)
 
 
 def test_edit_takes_a_method_name(pipe):
