@@ -429,10 +429,27 @@ class PromptToPromptExplorer:
         import ipywidgets as w
 
         pick = w.Dropdown(options=[(METHODS[n].label, n) for n in self.METHODS], value=method, description="inversion")
-        c = w.FloatSlider(value=cross, min=0, max=1, step=0.1, description="cross steps", continuous_update=False)
-        s = w.FloatSlider(value=self_, min=0, max=1, step=0.1, description="self steps", continuous_update=False)
+        wide = {"description_width": "initial"}
+        c = w.FloatSlider(
+            value=cross,
+            min=0,
+            max=1,
+            step=0.1,
+            description="cross-attention steps",
+            style=wide,
+            continuous_update=False,
+        )
+        s = w.FloatSlider(
+            value=self_, min=0, max=1, step=0.1, description="self-attention steps", style=wide, continuous_update=False
+        )
         t = w.FloatSlider(
-            value=threshold, min=0.1, max=0.9, step=0.1, description="blend above", continuous_update=False
+            value=threshold,
+            min=0.1,
+            max=0.9,
+            step=0.1,
+            description="blend threshold",
+            style=wide,
+            continuous_update=False,
         )
         blend = w.Checkbox(value=True, description="local blend")
         m = self.methods
@@ -448,8 +465,9 @@ class PromptToPromptExplorer:
                 swap, p2p = self.show(pick.value, c.value, s.value, t.value if blend.value else None)
                 pics[1].value, pics[2].value = _png(swap), _png(p2p)
                 label.value = _text(
-                    f"{name} inversion, guidance {_num(self.guidance_scale)}: PSNR to the original - prompt swap "
-                    f"{psnr(m.image, swap):.1f} dB, prompt-to-prompt {psnr(m.image, p2p):.1f} dB "
+                    f"{name} inversion, guidance {_num(self.guidance_scale)}: PSNR to the original (the edit "
+                    f"lowers it, the kept picture raises it): prompt swap {psnr(m.image, swap):.1f} dB, "
+                    f"prompt-to-prompt {psnr(m.image, p2p):.1f} dB "
                     f"(cross {_num(c.value)}, self {_num(s.value)}, "
                     + (f"blend above {_num(t.value)})" if blend.value else "no blend)")
                 )

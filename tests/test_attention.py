@@ -425,3 +425,28 @@ def test_edit_scene_keeps_everything_it_is_not_told_to_change():
     p = edit_scene(s, pattern="plain")
     assert p.params["tones"][0] == s.params["tones"][0]
     assert dataclasses.replace(s).caption == s.caption
+
+
+def test_check_blend_mask_passes_the_answer_and_fails_the_usual_mistakes():
+    from ddim_course.exercises import check_blend_mask
+
+    assert check_blend_mask(blend_mask)
+    by_max = check_blend_mask(lambda m, t: (m / m.flatten(1).amax(1)[:, None, None] > t).float()[:, None])
+    assert not by_max and "minimum" in by_max.message
+    inverted = check_blend_mask(lambda m, t: 1 - blend_mask(m, t))
+    assert not inverted and "inverted" in inverted.message
+    assert not check_blend_mask(lambda m, t: blend_mask(m, t)[:, 0])  # (batch, h, w): wrong shape
+    assert not check_blend_mask(lambda m, t: blend_mask(m, t) * float("nan"))
+    assert not check_blend_mask(lambda m, t: blend_mask(m, t).bool())  # booleans are not floats
+    assert not check_blend_mask(lambda m, t: None)
+
+
+def test_prompt_to_prompt_explorer_shows_the_swap_and_the_controlled_edit(pipe):
+    from ddim_course.widgets import PromptToPromptExplorer
+
+    ex = PromptToPromptExplorer(pipe, _image(), SRC, TGT, num_inference_steps=3)
+    swap, p2p = ex.show("direct", 1.0, 1.0, 0.5)
+    assert swap.size == p2p.size and swap.tobytes() != p2p.tobytes()
+    box = ex.widget(method="direct")
+    assert "prompt-to-prompt" in box.children[-1].value and "could not" not in box.children[-1].value
+    assert set(ex.methods.inversions) == {("direct", None)}

@@ -14,6 +14,7 @@ from ddim_course import (
     ImageLoadError,
     Inversion,
     ModelLoadError,
+    edit,
     img2img,
     invert,
     load_image,
@@ -21,6 +22,7 @@ from ddim_course import (
     reconstruct,
     sample,
 )
+from ddim_course.attention import PromptToPrompt
 from ddim_course.exact import edict_invert
 from ddim_course.pocket.scenes import draw_scene
 from tests.conftest import local_server, tiny_pipeline
@@ -495,6 +497,52 @@ CASES = [
         "invert with fixed_point_iterations=2.5",
         lambda t, p, u: invert(p, draw_scene(seed=2).pil(), PROMPT, fixed_point_iterations=2.5, progress=False),
         (ValueError, "fixed_point_iterations must be a whole number, got 2.5"),
+    ),
+    (
+        "p2p-steps-above-one",
+        "PromptToPrompt(cross_replace_steps=40): steps as a count, not a share",
+        lambda t, p, u: PromptToPrompt(cross_replace_steps=40),
+        (
+            ValueError,
+            r"cross_replace_steps must be a number in \[0, 1\] \(a share of the steps or of the map\), got 40",
+        ),
+    ),
+    (
+        "edit-unknown-control",
+        "edit with control='attention'",
+        lambda t, p, u: edit(p, draw_scene(seed=2).pil(), PROMPT, "a blue circle", control="attention", progress=False),
+        (ValueError, "control must be None \\(prompt swap\\), 'prompt-to-prompt' or a PromptToPrompt"),
+    ),
+    (
+        "p2p-after-edict",
+        "edit with inversion='edict' and control='prompt-to-prompt'",
+        lambda t, p, u: edit(
+            p,
+            draw_scene(seed=2).pil(),
+            PROMPT,
+            "a blue circle",
+            inversion="edict",
+            control="prompt-to-prompt",
+            num_inference_steps=2,
+            start_step=0,
+            progress=False,
+        ),
+        (ValueError, "prompt-to-prompt editing from a 'edict' inversion is not built"),
+    ),
+    (
+        "blend-word-missing",
+        "PromptToPrompt(blend_words=('sky',)) for prompts without 'sky'",
+        lambda t, p, u: edit(
+            p,
+            draw_scene(seed=2).pil(),
+            PROMPT,
+            "a blue circle",
+            control=PromptToPrompt(blend_words=("sky",)),
+            num_inference_steps=2,
+            start_step=0,
+            progress=False,
+        ),
+        (ValueError, r"none of blend_words \['sky'\] is a token of either prompt"),
     ),
 ]
 

@@ -13,6 +13,7 @@ from ddim_course.pocket.scenes import draw_scene
 from ddim_course.widgets import (
     EditExplorer,
     MethodExplorer,
+    PromptToPromptExplorer,
     compare_at_start_step,
     guidance_explorer,
     guided_sample,
@@ -139,6 +140,14 @@ EXPLORERS = {
         ).widget(method="ddim", guidance=3.5),
         lambda box: _toggle(box.children[0].children[1], 3.5, 1.0),
         "sampling at guidance ",
+    ),
+    "07 prompt-to-prompt": (
+        "PromptToPromptExplorer.show",
+        lambda pipe, image, inv: PromptToPromptExplorer(
+            pipe, image, PROMPT, "a blue circle", num_inference_steps=3
+        ).widget(method="ddim"),
+        lambda box: _toggle(box.children[1].children[0], 0.8, 0.5),
+        "editing ...",
     ),
 }
 

@@ -127,3 +127,19 @@ def test_bench_sd15_prints_a_row_per_dtype(monkeypatch):
     table = bench.bench_sd15(device="cpu", steps=2)
     rows = [line for line in table.splitlines() if line.startswith("| float32")]
     assert len(rows) == 1 and "for 2" in rows[0] and "process RSS" in rows[0]
+
+
+def test_bench_edits_prints_every_row_kind_and_the_published_table(pipe):
+    from ddim_course.bench.edits import PIE_BENCH, ROWS, bench_edits
+
+    out = bench_edits(pipe, n_scenes=1, steps=3)  # the tiny test pipeline: the tables, not their numbers
+    lines = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines() if line.startswith("| ")]
+    main = [r for r in lines if r[0] in ("colour", "shape", "pattern")]
+    assert [(r[0], r[1]) for r in main] == [(k, label) for k in ("colour", "shape", "pattern") for label, _, _ in ROWS]
+    calls = {r[1]: int(r[-1]) for r in main if r[0] == "colour"}
+    assert calls["DDIM + prompt swap"] == 3 + 3 * 2  # inversion at guidance 1, then 2 rows a step
+    assert calls["DDIM + P2P"] == 3 + 3 * 4 and calls["direct + P2P"] == 3 + 3 * 3
+    assert "Cost of attention control" in out and "Ju et al. 2024, Table 1" in out
+    published = {r[0]: r[2] for r in lines if r[0] in {p[0] for p in PIE_BENCH}}
+    assert published == {"DDIM + P2P": "17.87", "null-text + P2P": "27.03", "negative-prompt + P2P": "26.21",
+                         "direct + P2P": "27.22"}

@@ -1,4 +1,5 @@
-"""Benchmarks that print tables: ``python -m ddim_course.bench [overhead|cost|widgets|inversions|course|sd15|all]``
+"""Benchmarks that print tables:
+``python -m ddim_course.bench [overhead|cost|widgets|inversions|edits|course|sd15|all]``
 (``--model`` picks the pipeline, default pocket; ``--images`` how many images the quality tables use).
 
 Speed is compared as ratios measured in the same run (machines are noisy); quality as PSNR.
@@ -11,16 +12,28 @@ import argparse
 import torch
 
 from ..models import load_pipeline
-from . import bench_course, bench_inversion_cost, bench_inversions, bench_overhead, bench_sd15, bench_widgets
+from . import (
+    bench_course,
+    bench_edits,
+    bench_inversion_cost,
+    bench_inversions,
+    bench_overhead,
+    bench_sd15,
+    bench_widgets,
+)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ddim_course.bench", description=__doc__.split("\n")[0])
     p.add_argument(
-        "what", nargs="?", default="all", choices=["overhead", "cost", "widgets", "inversions", "course", "sd15", "all"]
+        "what",
+        nargs="?",
+        default="all",
+        choices=["overhead", "cost", "widgets", "inversions", "edits", "course", "sd15", "all"],
     )
     p.add_argument("--model", default="pocket")
     p.add_argument("--images", type=int, default=3)
+    p.add_argument("--scenes", type=int, default=10, help="pie-tiny scenes for 'edits' (3 edits each)")
     args = p.parse_args(argv)
     if args.what == "sd15":  # not in "all": minutes on a CPU, and a few GB of memory
         print(f"torch {torch.__version__}")
@@ -39,6 +52,8 @@ def main(argv=None):
         print(bench_widgets(pipe), flush=True)
     if args.what in ("inversions", "all"):
         print(bench_inversions(pipe, n_images=args.images), flush=True)
+    if args.what in ("edits", "all"):
+        print(bench_edits(pipe, n_scenes=args.scenes), flush=True)
     if args.what == "all":
         print(bench_course(), flush=True)
 

@@ -149,4 +149,19 @@ def bench_edits(pipe, *, n_scenes: int = 10, steps: int = 50, guidance_scale: fl
         f"pie-tiny: {n_scenes} held-out scenes x 3 kinds of edit, {steps} steps, guidance {guidance_scale:g}, "
         f"{pipe.device} (background by PIE-Bench's rules)"
     )
-    return table(title, HEADER, summary_rows(results)) + "\n\n" + pie_bench_table()
+    return "\n\n".join([table(title, HEADER, summary_rows(results)), cost_table(results), pie_bench_table()])
+
+
+def cost_table(results) -> str:
+    """What prompt-to-prompt adds: sampling seconds per edit (the inversion left out) against the plain swap's."""
+    swap = statistics.mean(it[2] for it in results["DDIM + prompt swap"])
+    rows = []
+    for label, _, editor in ROWS:
+        if editor is not None and label in results:
+            seconds = statistics.mean(it[2] for it in results[label])
+            rows.append([label, f"{seconds:.2f}", f"{swap:.2f}", f"{seconds / swap:.2f}x"])
+    return table(
+        "Cost of attention control: sampling seconds per edit, inversion left out (same steps, same machine)",
+        ["inversion + editor", "P2P edit (s)", "plain swap (s)", "ratio"],
+        rows,
+    )
