@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-import ddim_course.ddim as ddim
+import ddim_course.editing as editing
 import ddim_course.models as models
 from ddim_course.__main__ import main
 from ddim_course.ddim import Inversion
@@ -154,7 +154,7 @@ def test_edit_defaults_come_from_the_models_preset(photo, tmp_path, capsys, monk
         seen.update(kwargs)
         return [Image.new("RGB", (64, 64))]
 
-    monkeypatch.setattr(ddim, "edit", fake_edit)
+    monkeypatch.setattr(editing, "edit", fake_edit)
     code, stdout, err = run(edit_args(photo, tmp_path / "e.png", "pocket"), capsys)
     assert code == 0, err
     assert "model: pocket (cpu, float32)" in stdout
@@ -193,7 +193,7 @@ def test_a_file_that_appears_during_the_run_is_not_overwritten(command, model, p
     def appear():
         out.write_bytes(theirs)
 
-    monkeypatch.setattr(ddim, "edit", lambda *a, **k: appear() or [Image.new("RGB", (64, 64))])
+    monkeypatch.setattr(editing, "edit", lambda *a, **k: appear() or [Image.new("RGB", (64, 64))])
     monkeypatch.setitem(METHODS, "ddim", lambda *a, **k: appear() or a_small_inversion())
     if command == "edit":
         args = edit_args(photo, out, model, "--steps", "4", "--start-step", "1")
@@ -414,7 +414,7 @@ def test_bad_numbers_are_one_line_before_the_model_loads(extra, needle, photo, t
 def test_numbers_the_model_cannot_use_are_one_line(
     command, extra, needle, model, photo, inversion_file, tmp_path, capsys, monkeypatch
 ):
-    monkeypatch.setattr(ddim, "edit", lambda *a, **k: pytest.fail("edit ran with numbers it cannot use"))
+    monkeypatch.setattr(editing, "edit", lambda *a, **k: pytest.fail("edit ran with numbers it cannot use"))
     out = tmp_path / ("x.safetensors" if command == "invert" else "x.png")
     if command == "edit":
         args = edit_args(photo, out, model, *extra)
@@ -431,7 +431,7 @@ def test_ctrl_c_writes_nothing(photo, tmp_path, capsys, monkeypatch, model):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ddim, "edit", interrupted)
+    monkeypatch.setattr(editing, "edit", interrupted)
     out = tmp_path / "x.png"
     code, _, err = run(edit_args(photo, out, model, "--steps", "4", "--start-step", "1"), capsys)
     assert code == 130 and err == "interrupted; nothing was written\n"

@@ -218,7 +218,7 @@ def test_load_refuses_what_is_not_an_inversion(pipe, vpipe, inv, tmp_path):
 
 
 def test_the_registry_names_every_method_once(pipe, image):
-    assert list(METHODS) == ["ddim", "null-text", "negative-prompt", "fixed-point", "edict", "ddpm"]
+    assert list(METHODS) == ["ddim", "null-text", "negative-prompt", "fixed-point", "edict", "ddpm", "direct"]
     assert get_method("DDIM") is METHODS["ddim"] and get_method("null_text") is METHODS["null-text"]
     with pytest.raises(ValueError, match="unknown inversion method 'pnp'; choose one of ddim, null-text"):
         get_method("pnp")
