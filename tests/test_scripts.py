@@ -141,5 +141,9 @@ def test_bench_edits_prints_every_row_kind_and_the_published_table(pipe):
     assert calls["DDIM + P2P"] == 3 + 3 * 4 and calls["direct + P2P"] == 3 + 3 * 3
     assert "Cost of attention control" in out and "Ju et al. 2024, Table 1" in out
     published = {r[0]: r[2] for r in lines if r[0] in {p[0] for p in PIE_BENCH}}
-    assert published == {"DDIM + P2P": "17.87", "null-text + P2P": "27.03", "negative-prompt + P2P": "26.21",
-                         "direct + P2P": "27.22"}
+    assert published == {
+        "DDIM + P2P": "17.87",
+        "null-text + P2P": "27.03",
+        "negative-prompt + P2P": "26.21",
+        "direct + P2P": "27.22",
+    }
