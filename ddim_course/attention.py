@@ -211,7 +211,7 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
 class _Run:
     """What the processors need during one call: which batch rows are which branch, the step, what to do."""
 
-    heads_rows: int  # batch rows of the UNet call
+    rows: int  # batch rows of the UNet call (a call with another batch is left alone)
     source_rows: slice | None  # the source branch's conditional rows
     target_rows: slice | None  # the target branch's conditional rows
     alignment: TokenAlignment | None = None
@@ -224,7 +224,6 @@ class _Run:
     blend_source: list[int] = field(default_factory=list)  # token positions of the blend's words in each prompt
     blend_target: list[int] = field(default_factory=list)
     blend_maps: dict = field(default_factory=dict)  # "source"/"target" -> {side: summed (batch, side, side)}
-    calls: int = 0
 
     def _active(self, share: float) -> bool:
         return self.step < share * self.steps
@@ -300,7 +299,7 @@ class _Processor:
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
         is_cross = encoder_hidden_states is not None
         pixels = hidden_states.shape[1] if hidden_states.ndim == 3 else math.prod(hidden_states.shape[2:])
-        if hidden_states.shape[0] != self.run.heads_rows or not self.run.wants(is_cross, pixels):
+        if hidden_states.shape[0] != self.run.rows or not self.run.wants(is_cross, pixels):
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
         residual = hidden_states
         if attn.spatial_norm is not None:

@@ -193,6 +193,7 @@ def edit_branches(
         run.blend_source, run.blend_target = blend_positions(pipe, controller, alignment, source_prompt, target_prompt)
     source, target = x.clone(), x.clone()
     dtype = pipe.unet.dtype
+    step = dict(final_alpha_cumprod=final, prediction_type=ptype)
     with controlled(pipe, run):
         for i in tqdm(range(start_step, n), desc="editing", disable=not progress, leave=False):
             t = timesteps[i]
@@ -206,7 +207,6 @@ def edit_branches(
             chunks = list(out.split(b))
             c_src, c_tgt = chunks[-2], chunks[-1]
             eps_tgt = guide(chunks[n_uncond - 1], c_tgt, g) if n_uncond else c_tgt
-            step = dict(final_alpha_cumprod=final, prediction_type=ptype)
             target = ddim_step(eps_tgt, t, t - ratio, target, alphas, **step)
             if snap:
                 source = inversion.latents[n - i - 1].to(x.device, x.dtype)  # the trajectory's latent after step i
