@@ -126,7 +126,9 @@ def test_bench_sd15_prints_a_row_per_dtype(monkeypatch):
     monkeypatch.setattr(bench, "SD15_TEXT", dict(bench.SD15_TEXT, **small_text, projection_dim=64))
     table = bench.bench_sd15(device="cpu", steps=2)
     rows = [line for line in table.splitlines() if line.startswith("| float32")]
-    assert len(rows) == 1 and "for 2" in rows[0] and "process RSS" in rows[0]
+    assert len(rows) == 2 and "for 2" in rows[0] and "process RSS" in rows[0]
+    ratios = [float(cell.split("(")[1].rstrip("x) ")) for cell in rows[1].split("|")[3:5]]
+    assert all(r > 0 for r in ratios)  # the edit table: both P2P runs timed against the plain swap
 
 
 def test_bench_edits_prints_every_row_kind_and_the_published_table(pipe):

@@ -8,7 +8,9 @@ from functools import partial
 import torch
 
 from ..ddim import invert, sample
+from ..editing import edit
 from ..images import decode
+from ..inversions import direct_invert
 from ..timing import best_times
 from .common import table
 
@@ -46,11 +48,15 @@ SD15_TEXT = dict(
     projection_dim=768,
 )
 
+# an edit whose words the pocket tokenizer (standing in for CLIP's) knows, so that the token alignment is real
+EDIT_PROMPTS = ("a red circle on stripes", "a blue circle on stripes")
+
 
 def sd15_shaped_pipeline(*, device: str = "cpu", dtype: torch.dtype = torch.float32):
     """A StableDiffusionPipeline with SD 1.5's architecture and random weights (the pocket tokenizer, padded
     to SD's 77 tokens, stands in for CLIP's, whose files would need a download)."""
     from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers.utils import logging as diffusers_logging
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from ..pocket.model import build_tokenizer, make_scheduler
@@ -69,7 +75,12 @@ def sd15_shaped_pipeline(*, device: str = "cpu", dtype: torch.dtype = torch.floa
         requires_safety_checker=False,
     )
     pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device, dtype)
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()  # random modules: "set torch_dtype in from_pretrained" does not apply
+    try:
+        return pipe.to(device, dtype)
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
 
 
 def _peak_memory(device: str) -> str:
@@ -98,7 +109,7 @@ def bench_sd15(*, device: str | None = None, steps: int | None = None) -> str:
 
         return run
 
-    rows = []
+    rows, edit_rows = [], []
     for dtype in dtypes:
         pipe = sd15_shaped_pipeline(device=device, dtype=dtype)
         image = torch.zeros(1, 4, 64, 64, device=device, dtype=dtype)  # a 512x512 image's latent
@@ -117,9 +128,43 @@ def bench_sd15(*, device: str | None = None, steps: int | None = None) -> str:
         )
         run_invert = timed(partial(invert, pipe, image, "a cat", num_inference_steps=steps, progress=False))
         run_decode = timed(partial(decode, pipe, image, output_type="pt"))
-        for warm_up in (run_sample, run_invert, run_decode):  # first calls pay for kernel selection and caches
+        # an edit's sampling (the inversion done once, outside the clock): the plain prompt swap against
+        # prompt-to-prompt after a DDIM inversion (4 UNet rows a step) and after a direct one (3 rows a step)
+        edits = {}
+        for method, invert_with in (("ddim", invert), ("direct", direct_invert)):
+            kwargs = {"guidance_scale": 1.0} if method == "ddim" else {}
+            inv = invert_with(pipe, image, EDIT_PROMPTS[0], num_inference_steps=steps, progress=False, **kwargs)
+            edits[method] = partial(
+                edit,
+                pipe,
+                None,
+                *EDIT_PROMPTS,
+                inversion=inv,
+                start_step=0,
+                num_inference_steps=steps,
+                guidance_scale=7.5,
+                output_type="latent",
+                progress=False,
+            )
+        runs = [
+            run_sample,
+            run_invert,
+            run_decode,
+            timed(partial(edits["ddim"], control=None)),
+            timed(partial(edits["ddim"], control="prompt-to-prompt")),
+            timed(partial(edits["direct"], control="prompt-to-prompt")),
+        ]
+        for warm_up in runs:  # first calls pay for kernel selection and caches
             warm_up()
-        t_sample, t_invert, t_decode = best_times([run_sample, run_invert, run_decode], repeats)
+        t_sample, t_invert, t_decode, t_swap, t_p2p, t_direct = best_times(runs, repeats)
+        edit_rows.append(
+            [
+                str(dtype).replace("torch.", ""),
+                f"{t_swap:.2f}",
+                f"{t_p2p:.2f} ({t_p2p / t_swap:.2f}x)",
+                f"{t_direct:.2f} ({t_direct / t_swap:.2f}x)",
+            ]
+        )
         rows.append(
             [
                 str(dtype).replace("torch.", ""),
@@ -130,11 +175,28 @@ def bench_sd15(*, device: str | None = None, steps: int | None = None) -> str:
                 _peak_memory(device),
             ]
         )
-        del pipe, run_sample, run_invert, run_decode  # free this copy before building the next
+        del pipe, run_sample, run_invert, run_decode, runs, edits  # free this copy before building the next
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
-    return table(
-        f"SD-1.5-shaped pipeline (random weights), 512x512, on {name}",
-        ["dtype", "s/step sampling (g 7.5)", "s/step inversion (g 1)", "VAE decode (s)", "sampling", "peak memory"],
-        rows,
+    return "\n".join(
+        [
+            table(
+                f"SD-1.5-shaped pipeline (random weights), 512x512, on {name}",
+                [
+                    "dtype",
+                    "s/step sampling (g 7.5)",
+                    "s/step inversion (g 1)",
+                    "VAE decode (s)",
+                    "sampling",
+                    "peak memory",
+                ],
+                rows,
+            ),
+            table(
+                f"Cost of prompt-to-prompt on the same pipeline: an edit's {steps} sampling steps at guidance 7.5, "
+                f"inversion left out, on {name}",
+                ["dtype", "prompt swap (s)", "DDIM + P2P (s)", "direct + P2P (s)"],
+                edit_rows,
+            ),
+        ]
     )
