@@ -76,3 +76,22 @@ def pytest_configure(config):
         reader = _Reader()
         reader.__wrapped__ = plugin.nbformat
         plugin.nbformat = reader
+
+
+# The notebooks' outputs of this run, kept for the static site's test (tests/test_site.py), which runs last and
+# builds the site from them instead of executing every notebook a second time: {notebook path: {cell id: outputs}}.
+EXECUTED_OUTPUTS: dict = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The site's test goes last, after the notebooks whose outputs it reuses."""
+    last = [it for it in items if it.path.name == "test_site.py"]
+    items[:] = [it for it in items if it.path.name != "test_site.py"] + last
+
+
+def pytest_runtest_makereport(item, call):
+    outputs = getattr(item, "test_outputs", None)  # set by nbval's cell item once the cell ran
+    if call.when == "call" and outputs is not None and getattr(item, "cell", None) is not None:
+        cell_id = item.cell.get("id")
+        if cell_id:
+            EXECUTED_OUTPUTS.setdefault(str(item.path), {})[cell_id] = list(outputs)

@@ -17,6 +17,8 @@ from pathlib import Path
 REPO = "https://github.com/ddim-course/ddim-course"
 BRANCH = "main"
 REF = "v0.3.0"
+# the course as a static site (tools/build_site.py, published by .github/workflows/site.yml on every push to main)
+SITE = "https://ddim-course.github.io/ddim-course/"
 ROOT = Path(__file__).resolve().parent.parent
 SETUP_MARKER = "# Colab setup"
 
@@ -79,6 +81,7 @@ def update(write: bool = True) -> list[str]:
         lambda m: colab_url(m.group(1)),
         text,
     )
+    new = re.sub(r"https://[a-z0-9-]+\.github\.io/[^)\s]*", SITE, new)  # "Read the course online: ..."
     if new != text:
         changed.append(str(readme))
         if write:

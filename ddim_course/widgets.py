@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import html
 import io
+import re
 
 import torch
 from PIL import Image
@@ -73,6 +74,84 @@ def _image_widget(image: Image.Image | None = None):
     )
 
 
+STATIC_NOTE = (
+    "Interactive explorer: run this notebook (in JupyterLab or Colab) to move its controls. "
+    "Shown here: its first state."
+)
+
+
+def _walk(widget):
+    """The widget and everything inside it, depth first (a box's children in order)."""
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
+
+
+def snapshot(box) -> Image.Image:
+    """A picture of an explorer as it stands: its images side by side under their titles, its controls' settings
+    and its label below. What a page without a running kernel (the static site, a viewer without widgets) shows."""
+    import ipywidgets as w
+    from PIL import ImageDraw
+
+    tiles = []  # (title, image) of every picture, a title being the HTML just before it in the same box
+    for part in _walk(box):
+        kids = list(getattr(part, "children", ()))
+        for i, kid in enumerate(kids):
+            if isinstance(kid, w.Image) and kid.value:
+                before = kids[i - 1] if i and isinstance(kids[i - 1], w.HTML) else None
+                title = _plain(before.value) if before is not None else ""
+                tiles.append((title, Image.open(io.BytesIO(kid.value)).convert("RGB")))
+    settings = [
+        f"{part.description}: {_num(part.value) if isinstance(part.value, float) else part.value}"
+        for part in _walk(box)
+        if isinstance(part, w.ValueWidget) and getattr(part, "description", "") and not isinstance(part, w.HTML)
+    ]
+    labels = [_plain(p.value) for p in box.children if isinstance(p, w.HTML) and _plain(p.value)]
+    lines = ["; ".join(settings)] if settings else []
+    lines += labels
+    size, pad, line_height, chars = DISPLAY_SIZE, 8, 14, 0
+    width = max(1, len(tiles)) * (size + pad) + pad
+    chars = max(20, (width - 2 * pad) // 6)  # the default bitmap font is about 6 px a character
+    wrapped = [text[i : i + chars] for text in lines for i in range(0, max(1, len(text)), chars)]
+    top = pad + (line_height if any(t for t, _ in tiles) else 0)
+    height = top + (size if tiles else 0) + pad + line_height * len(wrapped) + pad
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    for k, (title, image) in enumerate(tiles):
+        x = pad + k * (size + pad)
+        image = image.resize((size, round(image.height * size / image.width)), Image.NEAREST)
+        canvas.paste(image.crop((0, 0, size, min(size, image.height))), (x, top))
+        draw.text((x, pad), title, fill="black")
+    y = top + (size if tiles else 0) + pad
+    for text in wrapped:
+        draw.text((pad, y), text, fill="black")
+        y += line_height
+    return canvas
+
+
+def _plain(markup: str) -> str:
+    """The text of a label's HTML, without its tags and entities."""
+    return html.unescape(re.sub(r"<[^>]+>", "", markup)).strip()
+
+
+def _explorer(box):
+    """``box``, displayed as the live widget where widgets run, and as a picture of its first state (image/png,
+    with a line saying it is interactive) where they do not: the static site, a notebook viewer on a code host.
+    Frontends with a widget manager (JupyterLab, Colab, VS Code) rank the widget's own mimetype first."""
+    bundle = box._repr_mimebundle_
+
+    def with_picture(**kwargs):
+        data = bundle(**kwargs) or {}
+        if isinstance(data, tuple):  # (data, metadata)
+            data = data[0]
+        buf = io.BytesIO()
+        snapshot(box).save(buf, format="PNG")
+        return {**data, "image/png": buf.getvalue(), "text/plain": STATIC_NOTE}
+
+    box._repr_mimebundle_ = with_picture
+    return box
+
+
 # --------------------------------------------------------------------------------------------------
 # notebook 01: t -> x_t
 # --------------------------------------------------------------------------------------------------
@@ -109,7 +188,7 @@ def noise_explorer(pipe, image, *, seed: int = 0):
 
     slider.observe(update, names="value")
     update()
-    return w.VBox([slider, picture, label])
+    return _explorer(w.VBox([slider, picture, label]))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -152,7 +231,7 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
     for control in (text, guidance, eta):
         control.observe(update, names="value")
     update()
-    return w.VBox([text, guidance, eta, picture, label])
+    return _explorer(w.VBox([text, guidance, eta, picture, label]))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -205,7 +284,7 @@ def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: fl
     slider.observe(update, names="value")
     update()
     titles = [w.HTML(f"<b>{t}</b>") for t in ("original", "from the inversion", "img2img (fresh noise)")]
-    return w.VBox([slider, w.HBox([w.VBox([t, p]) for t, p in zip(titles, pics)]), label])
+    return _explorer(w.VBox([slider, w.HBox([w.VBox([t, p]) for t, p in zip(titles, pics)]), label]))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -267,7 +346,7 @@ class EditExplorer:
 
         button.on_click(on_click)
         on_click()
-        self._widget = w.VBox([text, start, guidance, button, w.HBox([before, after]), label])
+        self._widget = _explorer(w.VBox([text, start, guidance, button, w.HBox([before, after]), label]))
         return self._widget
 
 
@@ -364,7 +443,7 @@ class MethodExplorer:
         scale.observe(update, names="value")
         update()
         titles = [w.HTML(f"<b>{t}</b>") for t in ("original", "reconstruction", "edit")]
-        return w.VBox([w.HBox([pick, scale]), w.HBox([w.VBox([t, p]) for t, p in zip(titles, pics)]), label])
+        return _explorer(w.VBox([w.HBox([pick, scale]), w.HBox([w.VBox([t, p]) for t, p in zip(titles, pics)]), label]))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -476,6 +555,13 @@ class PromptToPromptExplorer:
             ctl.observe(update, names="value")
         update()
         titles = [w.HTML(f"<b>{x}</b>") for x in ("original", "prompt swap", "prompt-to-prompt")]
-        return w.VBox(
-            [w.HBox([pick, blend]), w.HBox([c, s, t]), w.HBox([w.VBox([x, p]) for x, p in zip(titles, pics)]), label]
+        return _explorer(
+            w.VBox(
+                [
+                    w.HBox([pick, blend]),
+                    w.HBox([c, s, t]),
+                    w.HBox([w.VBox([x, p]) for x, p in zip(titles, pics)]),
+                    label,
+                ]
+            )
         )

@@ -71,6 +71,26 @@ def test_widgets_build(pipe):
     assert ex.result is not None and w.children[3].description == "Apply"
 
 
+def test_an_explorer_shows_a_picture_of_itself_where_widgets_cannot_run(pipe):
+    import io
+
+    from PIL import Image
+
+    from ddim_course.widgets import STATIC_NOTE
+
+    image = draw_scene(seed=10).pil()
+    inv = invert(pipe, image, PROMPT, num_inference_steps=3, progress=False)
+    box = start_step_explorer(pipe, image, inv)
+    bundle = box._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # the live widget, ranked first by JupyterLab
+    assert bundle["text/plain"] == STATIC_NOTE and "VBox(" not in bundle["text/plain"]
+    picture = Image.open(io.BytesIO(bundle["image/png"]))
+    picture.load()  # a PNG that decodes: three tiles (original, from the inversion, img2img) and the settings
+    assert picture.width > 3 * 256 and picture.height > 256
+    box.children[0].value = 0  # the picture follows the explorer's state (it starts at 2, the last step of 3)
+    assert box._repr_mimebundle_()["image/png"] != bundle["image/png"]
+
+
 def test_method_explorer_inverts_each_method_once(pipe):
     image = draw_scene(seed=11).pil()
     ex = MethodExplorer(pipe, image, PROMPT, "a blue circle", start_step=2, inner_steps=1, num_inference_steps=4)

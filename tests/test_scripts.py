@@ -118,9 +118,8 @@ def test_bench_sd15_prints_a_row_per_dtype(monkeypatch):
     import ddim_course.bench.sd15 as bench
 
     # the same code on a narrow copy of the architecture, so the test takes seconds, not minutes
-    monkeypatch.setattr(
-        bench, "SD15_UNET", dict(bench.SD15_UNET, block_out_channels=(32, 32, 64, 64), cross_attention_dim=64)
-    )
+    narrow = dict(block_out_channels=(32, 32, 64, 64), cross_attention_dim=64, sample_size=16)  # 128x128 images
+    monkeypatch.setattr(bench, "SD15_UNET", dict(bench.SD15_UNET, **narrow))
     monkeypatch.setattr(bench, "SD15_VAE", dict(bench.SD15_VAE, block_out_channels=(32, 32, 32, 32)))
     small_text = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=64, num_attention_heads=2)
     monkeypatch.setattr(bench, "SD15_TEXT", dict(bench.SD15_TEXT, **small_text, projection_dim=64))

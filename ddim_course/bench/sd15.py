@@ -112,7 +112,8 @@ def bench_sd15(*, device: str | None = None, steps: int | None = None) -> str:
     rows, edit_rows = [], []
     for dtype in dtypes:
         pipe = sd15_shaped_pipeline(device=device, dtype=dtype)
-        image = torch.zeros(1, 4, 64, 64, device=device, dtype=dtype)  # a 512x512 image's latent
+        side = pipe.unet.config.sample_size  # 64: a 512x512 image's latent
+        image = torch.zeros(1, 4, side, side, device=device, dtype=dtype)
         if device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
         run_sample = timed(
@@ -181,7 +182,7 @@ def bench_sd15(*, device: str | None = None, steps: int | None = None) -> str:
     return "\n".join(
         [
             table(
-                f"SD-1.5-shaped pipeline (random weights), 512x512, on {name}",
+                f"SD-1.5-shaped pipeline (random weights), {side * 8}x{side * 8}, on {name}",
                 [
                     "dtype",
                     "s/step sampling (g 7.5)",
