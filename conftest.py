@@ -14,7 +14,12 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
+# This process plots without a display; the notebooks' kernels plot inline, as in Jupyter (ipykernel's default
+# when MPLBACKEND is unset), so that the figures are in the outputs the site is built from (tests/test_site.py).
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+os.environ.pop("MPLBACKEND", None)
 
 CHECKS = Path(__file__).resolve().parent / "notebooks" / "checks"
 MARK = "# NBVAL_CHECK_OUTPUT"

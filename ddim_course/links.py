@@ -81,7 +81,7 @@ def update(write: bool = True) -> list[str]:
         lambda m: colab_url(m.group(1)),
         text,
     )
-    new = re.sub(r"https://[a-z0-9-]+\.github\.io/[^)\s]*", SITE, new)  # "Read the course online: ..."
+    new = re.sub(r"https://[a-z0-9-]+\.github\.io/[^)\s>*]*", SITE, new)  # "Read the course online: ..."
     if new != text:
         changed.append(str(readme))
         if write:

@@ -68,6 +68,13 @@ def test_build_refuses_a_folder_that_is_not_its_own_and_a_link(tmp_path):
     assert not (tmp_path / "elsewhere").exists()
 
 
+def test_the_command_says_what_is_wrong_in_one_line(tmp_path, capsys):
+    (tmp_path / "mine.txt").write_text("mine")
+    assert build_site.main([str(tmp_path), "--no-execute"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not built by this tool" in err and "Traceback" not in err
+
+
 def test_a_second_edition_sits_beside_the_first_with_links_both_ways(tmp_path):
     notebooks = tmp_path / "notebooks"
     (notebooks / "zh").mkdir(parents=True)
@@ -85,6 +92,7 @@ def test_a_second_edition_sits_beside_the_first_with_links_both_ways(tmp_path):
     )
     assert 'src="../mathjax/MathJax.js' in zh and (out / "zh" / "index.html").is_file()
     assert 'href="../notebooks/zh/' in zh  # the download link of the Chinese notebook
+    assert "下一课" in zh and "下一课" not in en and "next:" in en  # the words the site adds, in each language
 
 
 def test_the_home_page_has_the_two_commands_and_every_lesson(site):

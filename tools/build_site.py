@@ -41,10 +41,34 @@ SITE_MARK = ".ddim-course-site"  # written into every folder this tool builds, s
 TITLE = "DDIM inversion, hands on"
 # (code, folder under notebooks/, folder in the site, name of the language in itself)
 EDITIONS = [("en", "", "", "English"), ("zh", "zh", "zh", "中文")]
-STATIC_NOTE = (
-    "Interactive explorer: run this notebook (in JupyterLab or Colab) to move its controls. Shown here: its first "
-    "state."
-)
+README = {"en": "README.md", "zh": "README.zh-CN.md"}  # each edition's home page is made from its README
+# the words this tool adds to a page, in each edition's language
+WORDS = {
+    "en": {
+        "note": "Interactive explorer: run this notebook (in JupyterLab or Colab) to move its controls. Shown here: "
+        "its first state.",
+        "previous": "previous",
+        "next": "next",
+        "download": "download notebook",
+        "lessons": "The lessons",
+        "table": "| # | lesson | you leave knowing |",
+        "run": "Run it yourself",
+        "fresh": "On a fresh machine with Python 3.10+, from the repository folder (after `git clone` and `cd`):",
+        "source": "The source, the tests and the issues:",
+    },
+    "zh": {
+        "note": "交互式探索器：运行这个 notebook（在 JupyterLab 或 Colab 中）即可操作它的控件。"
+        "这里显示的是它的初始状态。",
+        "previous": "上一课",
+        "next": "下一课",
+        "download": "下载 notebook",
+        "lessons": "课程",
+        "table": "| # | 课 | 学完你会知道 |",
+        "run": "自己运行",
+        "fresh": "在一台装有 Python 3.10+ 的新机器上，在仓库目录中（`git clone` 并 `cd` 进入之后）运行：",
+        "source": "源代码、测试和问题：",
+    },
+}
 CSS = """
 .site-nav { font: 15px/1.5 system-ui, sans-serif; display: flex; flex-wrap: wrap; gap: 0.4em 1.2em;
   align-items: center; padding: 0.6em 1em; border-bottom: 1px solid #ccc; background: #f7f7f7; }
@@ -105,7 +129,7 @@ def execute_notebook(path: Path, timeout: int = 900):
     from nbclient import NotebookClient
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.pop("MPLBACKEND", None)  # the kernel plots inline (its default), so the figures are in the outputs
     nb = read_notebook(path)
     try:
         NotebookClient(
@@ -127,8 +151,9 @@ def with_outputs(nb, outputs: dict):
     return nb
 
 
-def static_widgets(nb):
-    """Outputs that only a live kernel can show become what a static page can: an explorer's picture and a note."""
+def static_widgets(nb, note: str = WORDS["en"]["note"]):
+    """Outputs that only a live kernel can show become what a static page can: an explorer's picture and a note;
+    a progress bar is left out (never a widget's raw text such as ``HBox(children=...)``)."""
     import nbformat
 
     for cell in nb.cells:
@@ -140,14 +165,21 @@ def static_widgets(nb):
             if WIDGET_VIEW not in data:
                 outputs.append(out)
                 continue
-            data = {k: v for k, v in data.items() if k != WIDGET_VIEW and k != "text/plain"}
-            note = nbformat.v4.new_output(
-                "display_data",
-                data={"text/html": f'<p class="widget-note">{html.escape(STATIC_NOTE)}</p>', "text/plain": STATIC_NOTE},
-            )
+            if "Progress(" in str(data.get("text/plain", "")):  # a tqdm bar: the cell prints its result anyway
+                continue
+            # an explorer shows its picture (ddim_course.widgets puts it beside the widget) and the note; any other
+            # widget the note alone (tests/test_site.py fails on an explorer note without a picture)
             if "image/png" in data:
                 outputs.append(nbformat.v4.new_output("display_data", data={"image/png": data["image/png"]}))
-            outputs.append(note)
+            outputs.append(
+                nbformat.v4.new_output(
+                    "display_data",
+                    data={
+                        "text/html": f'<p class="widget-note">{html.escape(note)}</p>',
+                        "text/plain": note,
+                    },
+                )
+            )
         cell.outputs = outputs
     return nb
 
@@ -204,19 +236,22 @@ def _rewrite_links(text: str, page_dir: str, known: set[str]) -> str:
 def _nav(page: Page, pages: list[Page], editions: dict[str, list[Page]]) -> str:
     here = os.path.dirname(page.html_name)
     rel = lambda name: os.path.relpath(name, here or ".")  # noqa: E731
+    words = WORDS[page.edition]
     same = [p for p in pages if p.edition == page.edition]
     i = same.index(page)
     home = "index.html" if page.edition == "en" else page.edition + "/index.html"
     parts = [f'<a class="home" href="{rel(home)}">{TITLE}</a>']
     if i > 0:
+        before = same[i - 1]
         parts.append(
-            f'<a rel="prev" href="{rel(same[i - 1].html_name)}">&larr; previous: {html.escape(same[i - 1].title)}</a>'
+            f'<a rel="prev" href="{rel(before.html_name)}">&larr; {words["previous"]}: {html.escape(before.title)}</a>'
         )
     if i + 1 < len(same):
+        after = same[i + 1]
         parts.append(
-            f'<a rel="next" href="{rel(same[i + 1].html_name)}">next: {html.escape(same[i + 1].title)} &rarr;</a>'
+            f'<a rel="next" href="{rel(after.html_name)}">{words["next"]}: {html.escape(after.title)} &rarr;</a>'
         )
-    parts.append(f'<a class="download" href="{rel("notebooks/" + page.rel)}" download>download notebook</a>')
+    parts.append(f'<a class="download" href="{rel("notebooks/" + page.rel)}" download>{words["download"]}</a>')
     parts.append(
         f'<a class="colab" href="{colab_url(page.rel)}"><img alt="Open in Colab" width="117" height="20" '
         'src="https://colab.research.google.com/assets/colab-badge.svg"></a>'
@@ -231,7 +266,9 @@ def _nav(page: Page, pages: list[Page], editions: dict[str, list[Page]]) -> str:
 
 
 def render_page(nb, page: Page, pages: list[Page], editions: dict[str, list[Page]], known: set[str]) -> str:
-    body, _ = _exporter().from_notebook_node(static_widgets(nb), resources={"metadata": {"name": page.title}})
+    body, _ = _exporter().from_notebook_node(
+        static_widgets(nb, WORDS[page.edition]["note"]), resources={"metadata": {"name": page.title}}
+    )
     here = os.path.dirname(page.html_name)
     if here:  # pages of another edition sit one folder down: the shared MathJax copy is one up
         body = body.replace(
@@ -250,14 +287,22 @@ def render_page(nb, page: Page, pages: list[Page], editions: dict[str, list[Page
 
 
 def _readme_parts(readme: str) -> tuple[str, str, list[str]]:
-    """The README's introduction (up to the quick start), its table of the two commands, and its notebook rows."""
-    intro = readme.split("## Quick start")[0]
+    """The README's introduction (before its first section), the table of the two commands (the table whose rows
+    run pip), and its notebook rows ("| 01 | [title](notebooks/...ipynb) | ... |"), in any language."""
+    intro = re.split(r"^## ", readme, maxsplit=1, flags=re.M)[0]
     intro = re.sub(r"^# .*\n", "", intro, count=1).strip()
     intro = re.sub(r"^\*\*Read the course online.*?\n\n", "", intro, flags=re.S | re.M)  # this is that site
+    intro = re.sub(r"^\*\*.*?github\.io.*?\n\n", "", intro, flags=re.S | re.M)  # (in another language too)
     intro = intro.replace("](#", f"]({REPO}#")  # the README's own sections stay on the repository's page
-    commands = "\n".join(line for line in readme.splitlines() if re.match(r"^\| (to|---|install) ", line))
-    rows = [line for line in readme.splitlines() if re.match(r"^\| \d\d \| \[", line)]
-    return intro, commands, rows
+    lines = readme.splitlines()
+    commands = []
+    for i, line in enumerate(lines):
+        if line.startswith("|") and "`pip install" in line:
+            if not commands and i >= 2 and lines[i - 1].startswith("|---"):
+                commands += [lines[i - 2], lines[i - 1]]
+            commands.append(line)
+    rows = [line for line in lines if re.match(r"^\| \d\d \| \[", line)]
+    return intro, "\n".join(commands), rows
 
 
 def render_home(pages: list[Page], edition: str, readme: str) -> str:
@@ -267,11 +312,12 @@ def render_home(pages: list[Page], edition: str, readme: str) -> str:
     about = {p.notebook.name: "" for p in pages}
     for row in rows:  # the README's "you leave knowing" column, by notebook file
         cells = [c.strip() for c in row.strip("|").split("|")]
-        m = re.search(r"\(notebooks/([^)]+\.ipynb)\)", cells[1])
+        m = re.search(r"\(notebooks/(?:[a-z]+/)?([^/)]+\.ipynb)\)", cells[1])
         if m and m.group(1) in about:
             about[m.group(1)] = cells[2]
     here = "" if edition == "en" else edition
-    table = ["| # | lesson | you leave knowing |", "|---|---|---|"]
+    words = WORDS[edition]
+    table = [words["table"], "|---|---|---|"]
     for p in pages:
         if p.edition == edition:
             link = os.path.relpath(p.html_name, here or ".")
@@ -285,12 +331,12 @@ def render_home(pages: list[Page], edition: str, readme: str) -> str:
     markdown = "\n\n".join(
         [
             intro,
-            "## The lessons",
+            "## " + words["lessons"],
             "\n".join(table),
-            "## Run it yourself",
-            "On a fresh machine with Python 3.10+, from the repository folder (after `git clone` and `cd`):",
+            "## " + words["run"],
+            words["fresh"],
             commands,
-            f"The source, the tests and the issues: [{REPO}]({REPO}).",
+            f"{words['source']} [{REPO}]({REPO}).",
         ]
     )
     body = markdown2html_mistune(markdown)
@@ -364,7 +410,7 @@ def build_site(
         page.title = notebook_title(nb, page.notebook.stem)
         rendered[page.html_name] = nb
         log(f"{page.html_name}: {how} ({time.perf_counter() - t:.1f} s)")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readmes = {code: ROOT / name for code, name in README.items() if (ROOT / name).is_file()}
     for page in pages:
         target = out / page.html_name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -376,6 +422,7 @@ def build_site(
         if code in editions:
             home = out / folder / "index.html" if folder else out / "index.html"
             home.parent.mkdir(parents=True, exist_ok=True)
+            readme = readmes.get(code, ROOT / "README.md").read_text(encoding="utf-8")
             home.write_text(render_home(pages, code, readme), encoding="utf-8")
     shutil.copytree(mathjax, out / "mathjax")
     (out / ".nojekyll").write_text("")  # GitHub Pages: serve the folder as it is

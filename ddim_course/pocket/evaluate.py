@@ -131,13 +131,17 @@ def speed(pipe, prompt, repeats=3):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ddim_course.pocket.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--model", default="pocket", help="'pocket' (default) or a pipeline folder")
-    p.add_argument("--scenes", type=int, default=48, help="held-out scenes for inversion and edits")
+    p.add_argument("--scenes", type=int, default=None, help="held-out scenes for inversion and edits (48; --quick: 8)")
     p.add_argument("--per-caption", type=int, default=2, help="samples per caption for prompt following")
     p.add_argument("--quick", action="store_true", help="a few scenes only (minutes less, noisier numbers)")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps (50, as measured; fewer only to try the script)")
     args = p.parse_args(argv)
     if args.quick:
-        args.scenes, args.per_caption = 8, 1
+        args.per_caption = 1
+    if args.scenes is None:
+        args.scenes = 8 if args.quick else 48
+    if args.scenes < 1:
+        p.error(f"--scenes must be at least 1, got {args.scenes}")
     torch.manual_seed(0)
     pipe = load_pipeline(args.model, device="cpu")
     rows = []
@@ -181,7 +185,7 @@ def main(argv=None):
     row("colour edit: shape centre moved (px, median)", f"{np.median(moved):.2f}", "<= 3", np.median(moved) <= 3)
     row("colour edit: shape centre moved (px, mean of found)", f"{np.mean(finite):.2f}", "", True)
     row("colour edit: background PSNR outside the shape (dB)", f"{np.mean(bg):.2f}", ">= 25", np.mean(bg) >= 25)
-    t_sample, t_invert = speed(pipe, scenes[0].caption)
+    t_sample, t_invert = speed(pipe, scenes[0].caption, repeats=1 if args.quick else 3)
     row("50-step sample at guidance 5, CPU (s)", f"{t_sample:.2f}", "<= 2", t_sample <= 2)
     row("50-step inversion at guidance 1, CPU (s)", f"{t_invert:.2f}", "<= 2", t_invert <= 2)
     width = max(len(r[0]) for r in rows)
