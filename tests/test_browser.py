@@ -1,13 +1,16 @@
 """Notebook 05's editing widget in a real browser: JupyterLab on 127.0.0.1 and headless Debian Chromium.
 
-The test opens a copy of the notebook (the repo's file is never touched), runs every cell, drags the
-start_step slider, presses Apply and checks that the edited image changed. Screenshots go to the test's
+The test opens a copy of the notebook (the repo's file is never touched) that keeps its text and the code cells
+the editor needs (the Colab setup, the loading cell and the editor's own: ``BROWSER_CELLS``; nbval runs every cell
+of the notebook anyway), runs them all, drags the start_step slider, presses Apply and checks that the edited image
+changed. Screenshots go to the test's
 temporary folder. It needs Debian's ``chromium`` (``apt-get install chromium``; ``.ci/run`` installs it)
 and Playwright for Python (in requirements.txt); Playwright's own browser download is never used.
 Set ``DDIM_COURSE_CHROMIUM`` to use another Chromium binary.
 """
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -22,6 +25,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_editing.ipynb"
+BROWSER_CELLS = ("c01", "c02", "c12")  # ids of the code cells run in the browser: setup, loading, the editor
 CHROMIUM = os.environ.get("DDIM_COURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -77,10 +81,15 @@ def _free_port() -> int:
 
 @pytest.fixture
 def jupyterlab(tmp_path):
-    """JupyterLab serving a temporary folder that holds a copy of notebook 05; yields (base url, token, folder)."""
+    """JupyterLab serving a temporary folder that holds a copy of notebook 05 (its text and BROWSER_CELLS); yields
+    (base url, token, folder)."""
     root = tmp_path / "lab"
     root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    nb = json.loads(NOTEBOOK.read_text())
+    ids = [c.get("id") for c in nb["cells"] if c["cell_type"] == "code"]
+    assert set(BROWSER_CELLS) <= set(ids), f"notebook 05 lost a cell the browser test runs: {BROWSER_CELLS}, {ids}"
+    nb["cells"] = [c for c in nb["cells"] if c["cell_type"] != "code" or c.get("id") in BROWSER_CELLS]
+    (root / NOTEBOOK.name).write_text(json.dumps(nb))
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # plots inline, as a learner sees them

@@ -165,6 +165,8 @@ def test_every_page_loads_with_pictures_maths_and_working_links(site, tmp_path):
                         problems.append(f"{name}: no rendered maths (MathJax typeset: {typeset})")
                     if re.search(r"\b(VBox|HBox|IntSlider|FloatSlider)\(", state["text"]):
                         problems.append(f"{name}: a widget's raw repr is shown")
+                if state["repeated"]:
+                    problems.append(f"{name}: {state['repeated']} cells show the same picture twice")
                 if name in with_outputs:
                     if state["figures"] == 0:
                         problems.append(f"{name}: no figure on a page made from executed outputs")
@@ -232,5 +234,9 @@ _PAGE_STATE = """() => {
             return before && before.querySelector('img');
         }).length,
         links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+        repeated: Array.from(document.querySelectorAll('.jp-Cell')).filter(c => {
+            const srcs = Array.from(c.querySelectorAll('.jp-OutputArea img')).map(i => i.src);
+            return new Set(srcs).size < srcs.length;
+        }).length,
     };
 }"""
