@@ -91,8 +91,9 @@ def snapshot(box) -> Image.Image:
     """A picture of an explorer as it stands: its images side by side under their titles, its controls' settings
     and its label below. What a page without a running kernel (the static site, a viewer without widgets) shows."""
     import ipywidgets as w
-    from PIL import ImageDraw
+    from PIL import ImageDraw, ImageFont
 
+    font = ImageFont.load_default(size=14)  # Pillow's own scalable font: no font file of the system needed
     tiles = []  # (title, image) of every picture, a title being the HTML just before it in the same box
     for part in _walk(box):
         kids = list(getattr(part, "children", ()))
@@ -109,9 +110,9 @@ def snapshot(box) -> Image.Image:
     labels = [_plain(p.value) for p in box.children if isinstance(p, w.HTML) and _plain(p.value)]
     lines = ["; ".join(settings)] if settings else []
     lines += labels
-    size, pad, line_height, chars = DISPLAY_SIZE, 8, 14, 0
+    size, pad, line_height = DISPLAY_SIZE, 8, 18
     width = max(1, len(tiles)) * (size + pad) + pad
-    chars = max(20, (width - 2 * pad) // 6)  # the default bitmap font is about 6 px a character
+    chars = max(20, (width - 2 * pad) // 8)  # about 8 px a character at size 14
     wrapped = [text[i : i + chars] for text in lines for i in range(0, max(1, len(text)), chars)]
     top = pad + (line_height if any(t for t, _ in tiles) else 0)
     height = top + (size if tiles else 0) + pad + line_height * len(wrapped) + pad
@@ -121,10 +122,10 @@ def snapshot(box) -> Image.Image:
         x = pad + k * (size + pad)
         image = image.resize((size, round(image.height * size / image.width)), Image.NEAREST)
         canvas.paste(image.crop((0, 0, size, min(size, image.height))), (x, top))
-        draw.text((x, pad), title, fill="black")
+        draw.text((x, pad), title, fill="black", font=font)
     y = top + (size if tiles else 0) + pad
     for text in wrapped:
-        draw.text((pad, y), text, fill="black")
+        draw.text((pad, y), text, fill="black", font=font)
         y += line_height
     return canvas
 

@@ -1,6 +1,7 @@
 """The course's teaching helpers: exercise checks, widget callbacks, notebooks and links."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -368,3 +369,13 @@ def test_setup_cell_does_nothing_outside_colab(monkeypatch):
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("the setup cell ran pip outside Colab"))
     exec(setup_cell_source(), {})
     assert "torch" not in setup_cell_source().split("import subprocess")[1]  # never pins or reinstalls torch
+
+
+def test_each_lesson_ends_by_linking_the_next_one():
+    paths = notebooks()
+    for path, following in zip(paths, paths[1:]):
+        cells = json.loads(path.read_text())["cells"]
+        text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        assert "## Next" in text, f"{path.name} has no Next section"
+        first_link = re.search(r"\]\(([^)]+)\)", text[text.rindex("## Next") :])
+        assert first_link and first_link.group(1) == following.name, (path.name, first_link and first_link.group(1))
