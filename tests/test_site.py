@@ -82,7 +82,11 @@ def test_a_second_edition_sits_beside_the_first_with_links_both_ways(tmp_path):
         for folder in (notebooks, notebooks / "zh"):
             (folder / name).write_bytes((ROOT / "notebooks" / name).read_bytes())
     out = tmp_path / "site"
-    pages = build_site.build_site(out, execute=False, notebooks=notebooks, log=lambda *a: None)
+    first = (notebooks / build_site.course_notebooks()[0].name).resolve()
+    ran = {c.id: [{"output_type": "stream", "name": "stdout", "text": f"ran {c.id}\n"}] for c in _code_cells(first)}
+    pages = build_site.build_site(
+        out, outputs={str(first): ran}, execute=False, notebooks=notebooks, log=lambda *a: None
+    )
     assert sorted(p.html_name for p in pages if p.edition == "zh") == sorted(
         "zh/" + p.html_name for p in pages if p.edition == "en"
     )
@@ -93,6 +97,8 @@ def test_a_second_edition_sits_beside_the_first_with_links_both_ways(tmp_path):
     assert 'src="../mathjax/MathJax.js' in zh and (out / "zh" / "index.html").is_file()
     assert 'href="../notebooks/zh/' in zh  # the download link of the Chinese notebook
     assert "下一课" in zh and "下一课" not in en and "next:" in en  # the words the site adds, in each language
+    last_id = _code_cells(first)[-1].id
+    assert f"ran {last_id}" in en and f"ran {last_id}" in zh  # the Chinese page shows the English run's outputs
 
 
 def test_the_home_page_has_the_two_commands_and_every_lesson(site):
@@ -206,6 +212,10 @@ def test_every_page_loads_with_pictures_maths_and_working_links(site, tmp_path):
 
 # resolves once MathJax has typeset the page (its queue runs in order), false on a page without MathJax
 _TYPESET = "() => new Promise(r => window.MathJax && MathJax.Hub ? MathJax.Hub.Queue(() => r(true)) : r(false))"
+
+
+def _code_cells(notebook: Path):
+    return [c for c in build_site.read_notebook(notebook).cells if c.cell_type == "code"]
 
 
 def _markdown(notebook: Path) -> str:

@@ -401,18 +401,24 @@ def build_site(
     editions = {k: v for k, v in editions.items() if v}
     known = {p.html_name for p in pages}
     outputs = {str(Path(k).resolve()): v for k, v in (outputs or {}).items()}
-    rendered = {}
-    for page in pages:
+    rendered, twins = {}, {}
+    for page in pages:  # English first (EDITIONS' order), so another edition can take their outputs
         t = time.perf_counter()
         ran = outputs.get(str(page.notebook.resolve()))
         if ran is not None:
             nb, how = with_outputs(read_notebook(page.notebook), ran), "outputs of the test run"
+        elif page.edition != "en" and twins.get(page.notebook.name) is not None:  # the same code as the English
+            english = twins[page.notebook.name]  # notebook (issue 15's sync test): its outputs, matched by cell id
+            ran = {c.id: c.outputs for c in english.cells if c.cell_type == "code" and c.get("id")}
+            nb, how = with_outputs(read_notebook(page.notebook), ran), "outputs of the English edition"
         elif execute and page.edition == "en":
             nb, how = execute_notebook(page.notebook), "executed"
         else:
             nb, how = read_notebook(page.notebook), "no outputs"
         page.title = notebook_title(nb, page.notebook.stem)
         rendered[page.html_name] = nb
+        if page.edition == "en":
+            twins[page.notebook.name] = nb
         log(f"{page.html_name}: {how} ({time.perf_counter() - t:.1f} s)")
     readmes = {code: ROOT / name for code, name in README.items() if (ROOT / name).is_file()}
     for page in pages:
