@@ -145,9 +145,14 @@ def _explorer(box):
         data = bundle(**kwargs) or {}
         if isinstance(data, tuple):  # (data, metadata)
             data = data[0]
-        buf = io.BytesIO()
-        snapshot(box).save(buf, format="PNG")
-        return {**data, "image/png": buf.getvalue(), "text/plain": STATIC_NOTE}
+        extra = {}
+        try:  # the picture is a fallback: if it cannot be made, the live widget must still show
+            buf = io.BytesIO()
+            snapshot(box).save(buf, format="PNG")
+            extra["image/png"] = buf.getvalue()
+        except Exception:
+            pass
+        return {**data, **extra, "text/plain": STATIC_NOTE}
 
     box._repr_mimebundle_ = with_picture
     return box

@@ -90,6 +90,9 @@ def test_an_explorer_shows_a_picture_of_itself_where_widgets_cannot_run(pipe):
     assert picture.width > 3 * 256 and picture.height > 256
     box.children[0].value = 0  # the picture follows the explorer's state (it starts at 2, the last step of 3)
     assert box._repr_mimebundle_()["image/png"] != bundle["image/png"]
+    box.children[1].children[0].children[1].value = b"not a png"  # a picture that cannot be drawn: the widget stays
+    broken = box._repr_mimebundle_()
+    assert "image/png" not in broken and "application/vnd.jupyter.widget-view+json" in broken
 
 
 def test_method_explorer_inverts_each_method_once(pipe):
