@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ddim_course.links import BRANCH, REPO, colab_url  # noqa: E402
+from ddim_course.widgets import STATIC_NOTE  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -46,8 +47,7 @@ README = {"en": "README.md", "zh": "README.zh-CN.md"}  # each edition's home pag
 # the words this tool adds to a page, in each edition's language
 WORDS = {
     "en": {
-        "note": "Interactive explorer: run this notebook (in JupyterLab or Colab) to move its controls. Shown here: "
-        "its first state.",
+        "note": STATIC_NOTE,  # the line the explorers themselves give where no widget can run
         "previous": "previous",
         "next": "next",
         "download": "download notebook",
@@ -269,8 +269,8 @@ def _nav(page: Page, pages: list[Page], editions: dict[str, list[Page]]) -> str:
     return '<nav class="site-nav">' + "\n".join(parts) + "</nav>"
 
 
-def render_page(nb, page: Page, pages: list[Page], editions: dict[str, list[Page]], known: set[str]) -> str:
-    body, _ = _exporter().from_notebook_node(
+def render_page(nb, page: Page, pages: list[Page], editions: dict[str, list[Page]], known: set[str], exporter) -> str:
+    body, _ = exporter.from_notebook_node(
         static_widgets(nb, WORDS[page.edition]["note"]), resources={"metadata": {"name": page.title}}
     )
     here = os.path.dirname(page.html_name)
@@ -421,10 +421,12 @@ def build_site(
             twins[page.notebook.name] = nb
         log(f"{page.html_name}: {how} ({time.perf_counter() - t:.1f} s)")
     readmes = {code: ROOT / name for code, name in README.items() if (ROOT / name).is_file()}
+    exporter = _exporter()  # one for all pages: making one costs about half a second
     for page in pages:
         target = out / page.html_name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_page(rendered[page.html_name], page, pages, editions, known), encoding="utf-8")
+        html_text = render_page(rendered[page.html_name], page, pages, editions, known, exporter)
+        target.write_text(html_text, encoding="utf-8")
         copy = out / "notebooks" / page.rel
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(page.notebook, copy)  # the committed notebook: no outputs, as a learner downloads it
