@@ -853,6 +853,28 @@ def invert(
     )
 
 
+@torch.no_grad()
+def local_linearity_errors(pipe, inversion: Inversion) -> list[float]:
+    """How wrong inversion's one assumption was, step by step (notebook 03): at each step k the model was asked at
+    ``latents[k - 1]`` (where the step came from) for timestep t_k, while a sampler at t_k asks it at ``latents[k]``
+    (where the step landed). Returns ||eps(x_{k-1}, t_k) - eps(x_k, t_k)|| / ||eps(x_k, t_k)|| for k = 1..n, from
+    the clean end to the noisy end, with the inversion's own prompt and guidance."""
+    if not isinstance(inversion, Inversion) or inversion.method != "ddim":
+        raise ValueError("local_linearity_errors needs a plain DDIM Inversion, as made by invert(pipe, image, prompt)")
+    _check_same_model(pipe, inversion)
+    g = inversion.guidance_scale
+    batch = inversion.latents[0].shape[0]
+    cond, uncond = encode_text(
+        pipe, inversion.prompt, negative_prompt=inversion.negative_prompt, guidance=g != 1, batch=batch
+    )
+    errors = []
+    for k, t in enumerate(reversed(inversion.timesteps), start=1):
+        used = _unet_eps(pipe, inversion.latents[k - 1], t, cond, uncond, g)
+        right = _unet_eps(pipe, inversion.latents[k], t, cond, uncond, g)
+        errors.append(float((used - right).double().norm() / right.double().norm()))
+    return errors
+
+
 @torch.inference_mode()
 def reconstruct(
     pipe,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .ddim import ddim_step
+from .ddim import ddim_step, ddim_update
 from .metrics import psnr
 
 TIME_LIMIT = 10.0
@@ -220,6 +220,94 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
             )
     return CheckResult(
         True, f"right for every start_step tried: latents[{n} - start_step], which is what Inversion.latents_at does."
+    )
+
+
+def _toy_eps_model():
+    """A small non-linear stand-in for the UNet, ``eps_model(latent, t)``: it depends on both, as the UNet does."""
+    g = torch.Generator().manual_seed(4)
+    weights = torch.randn(4, 4, generator=g, dtype=torch.float64) * 0.6
+
+    def eps_model(x, t):
+        mixed = torch.einsum("oc,bchw->bohw", weights.to(x.dtype), x)
+        return torch.tanh(mixed) * (0.4 + float(t) / 1000)
+
+    return eps_model
+
+
+def _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final_alpha_cumprod):
+    """The reference of ``check_invert``: ``invert``'s loop on a given model (a test keeps the two equal)."""
+    latents, alpha_from = [x0], float(final_alpha_cumprod)
+    for t in reversed(timesteps):
+        alpha_t = float(alphas_cumprod[t])
+        latents.append(ddim_update(eps_model(latents[-1], t), latents[-1], alpha_from, alpha_t))
+        alpha_from = alpha_t
+    return latents
+
+
+def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *, atol: float = 1e-5) -> CheckResult:
+    """Check ``my_invert(x0, eps_model, timesteps) -> latents``: the whole DDIM inversion loop, as ``invert`` runs it.
+
+    ``timesteps`` are the sampler's (noisiest first); ``eps_model(latent, t)`` stands in for the UNet; the answer is
+    the trajectory, a list of ``len(timesteps) + 1`` latents from the clean one to the noisiest. Used in notebook 03.
+    """
+    eps_model = _toy_eps_model()
+    g = torch.Generator().manual_seed(5)
+    for n in (10, 4):
+        timesteps = [int(t) for t in range(len(alphas_cumprod) // n * (n - 1) + 1, 0, -(len(alphas_cumprod) // n))]
+        where = f"for {n} steps"
+        x0 = torch.randn(1, 4, 8, 8, generator=g, dtype=torch.float64)
+        expected = _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final_alpha_cumprod)
+        got, problem = _call(my_invert, (x0.clone(), eps_model, list(timesteps)), where)
+        if problem is not None:
+            return CheckResult(False, problem)
+        if isinstance(got, torch.Tensor) and got.shape == x0.shape:
+            return CheckResult(
+                False,
+                f"{where}: your function returned one latent; return the whole trajectory, a list of {n + 1} "
+                "latents: the clean one first, then the latent after each step.",
+            )
+        if not isinstance(got, (list, tuple)):
+            return CheckResult(False, f"{where}: your function returned {_what(got)}; return a list of {n + 1} latents")
+        if len(got) != n + 1:
+            hint = f"One latent before the loop (the clean one) and one after each of the {n} steps."
+            if len(got) in (n - 2, n - 1):
+                hint = (
+                    f"{n + 1 - len(got)} short: a loop that skips the first and the last step, as the original "
+                    "lesson's does, loses two. " + hint
+                )
+            return CheckResult(False, f"{where}: your list has {len(got)} latents, expected {n + 1}. Hint: " + hint)
+        worst, at = 0.0, 0
+        for k, (value, want) in enumerate(zip(got, expected)):
+            err, problem = _grade(f"your latents[{k}]", value, want, where)
+            if problem is not None:
+                return CheckResult(False, problem)
+            if err > worst:
+                worst, at = err, k
+            if err > atol:
+                break
+        if worst > atol:
+            return CheckResult(False, f"{where}: off by up to {worst:.3g} at latents[{at}]. Hint: {_invert_hint(at)}")
+    return CheckResult(
+        True,
+        "your loop gives invert's trajectory at every step (10 and 4 steps, within "
+        f"{atol:g}): the model asked at the timestep you go to, with the latent you come from.",
+    )
+
+
+def _invert_hint(at: int) -> str:
+    if at == 0:
+        return "latents[0] is the clean latent x0 itself, unchanged."
+    if at == 1:
+        return (
+            "the first step comes from the very end of sampling, whose noise level is final_alpha_cumprod (no "
+            "timestep before the cleanest one: alphas_cumprod[t_prev] with t_prev < 0 reads from the end of the "
+            "tensor)."
+        )
+    return (
+        "go through the timesteps from the cleanest to the noisiest; at each t, ask eps_model(latest latent, t) (the "
+        "timestep you go *to*: local linearity), then move the latest latent from the previous timestep's "
+        "alpha_bar up to alphas_cumprod[t] with the DDIM update."
     )
 
 

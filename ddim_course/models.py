@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from .pocket.scenes import VOCABULARY
+
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 POCKET = "pocket"
 POCKET_DIR = Path(__file__).resolve().parent / "pocket" / "weights"
@@ -506,6 +508,7 @@ class Preset:
     extra_images: dict = field(default_factory=dict)  # name -> (source prompt, edit prompts)
     # prompt-to-prompt's settings for this model (attention.PromptToPrompt's fields); Hertz et al.'s for SD
     prompt_to_prompt: dict = field(default_factory=dict)
+    prompt_note: str = ""  # what a learner may type as a prompt (the pocket model's vocabulary); "" for any text
 
     def image(self, pipe=None):
         """The example image as RGB PIL, at the pipeline's resolution when ``pipe`` is given."""
@@ -520,10 +523,13 @@ PRESETS: dict[str, Preset] = {
         name=POCKET,
         example_image="pocket_example",
         source_prompt="a red circle on a striped background",
+        # chosen by measurement (notebook 05): at start_step 15, guidance 2 each edit is read back right by the
+        # pocket reader, in place (centre moved 0.3, 1.4, 1.1 px); "a blue circle" erases the circle instead (05's
+        # failure cases), "a red circle on a dotted background" stays striped
         edit_prompts=(
-            "a blue circle on a striped background",
+            "a green circle on a striped background",
             "a red square on a striped background",
-            "a red circle on a dotted background",
+            "a red circle on a plain background",
         ),
         sample_prompts=(
             "a red circle on a striped background",
@@ -541,6 +547,7 @@ PRESETS: dict[str, Preset] = {
         # measured on pie-tiny (python -m ddim_course.bench edits): the pocket model's maps are 8 x 8, one map pixel
         # is 8 image pixels, so no dilation; and they never fall to 0, so a higher threshold than SD's 0.3
         prompt_to_prompt={"blend_threshold": 0.5, "blend_dilation": 0},
+        prompt_note=VOCABULARY,
     ),
     SD15: Preset(
         name=SD15,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,8 +22,13 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
     ncols = ncols or min(len(images), 6)
     nrows = math.ceil(len(images) / ncols)
+    # constrained layout leaves room for every title and the suptitle (tight_layout let a suptitle overlap them)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)), squeeze=False
+        nrows,
+        ncols,
+        figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+        squeeze=False,
+        layout="constrained",
     )
     for ax in axes.flat:
         ax.axis("off")
@@ -33,10 +39,11 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
             im = t.permute(1, 2, 0).clamp(0, 1).numpy() if t.ndim == 3 and t.shape[0] in (1, 3) else t.numpy()
         ax.imshow(im, cmap="gray" if np.ndim(im) == 2 else None)
         if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=9)
+            # wrapped to the tile's width (about 13 characters an inch at 9 pt), so neighbouring titles never overlap
+            lines = str(titles[i]).splitlines() or [""]
+            ax.set_title("\n".join(textwrap.fill(line, width=max(12, int(size * 13))) for line in lines), fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
     return fig
 
 

@@ -66,6 +66,16 @@ def _png(image: Image.Image, size: int = DISPLAY_SIZE) -> bytes:
     return buf.getvalue()
 
 
+def _with_prompt_note(text, pipe):
+    """A prompt box with a line under it saying which words the model knows (the pocket model's vocabulary)."""
+    import ipywidgets as w
+
+    from .models import get_preset
+
+    note = get_preset(pipe).prompt_note
+    return w.VBox([text, w.HTML(f"<small>{html.escape(note)}</small>")]) if note else text
+
+
 def _image_widget(image: Image.Image | None = None):
     import ipywidgets as w
 
@@ -237,7 +247,7 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
     for control in (text, guidance, eta):
         control.observe(update, names="value")
     update()
-    return _explorer(w.VBox([text, guidance, eta, picture, label]))
+    return _explorer(w.VBox([_with_prompt_note(text, pipe), guidance, eta, picture, label]))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -352,7 +362,9 @@ class EditExplorer:
 
         button.on_click(on_click)
         on_click()
-        self._widget = _explorer(w.VBox([text, start, guidance, button, w.HBox([before, after]), label]))
+        self._widget = _explorer(
+            w.VBox([_with_prompt_note(text, self.pipe), start, guidance, button, w.HBox([before, after]), label])
+        )
         return self._widget
 
 

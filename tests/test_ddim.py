@@ -1,5 +1,8 @@
 """The DDIM core against diffusers' own schedulers, on a tiny random pipeline."""
 
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 from diffusers import DDIMInverseScheduler, DDIMScheduler
@@ -332,3 +335,18 @@ def test_guidance_below_1_is_guided_and_0_is_unconditional(pipe):
     assert torch.allclose(at_0, unconditional, atol=1e-4)
     assert (at_0 - at_1).abs().max() > 1e-3 and (at_half - at_1).abs().max() > 1e-4
     assert (at_half - at_0).abs().max() > 1e-4
+
+
+def test_local_linearity_errors_measure_each_step_of_an_inversion(pipe):
+    from ddim_course import invert
+    from ddim_course.ddim import local_linearity_errors
+
+    latents = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(1))
+    inv = invert(pipe, latents, "a cat", num_inference_steps=6, progress=False)
+    errors = local_linearity_errors(pipe, inv)
+    assert len(errors) == 6 and all(e > 0 and np.isfinite(e) for e in errors)
+    # an "inversion" whose every step landed where it started has no error at all
+    still = dataclasses.replace(inv, latents=[inv.latents[0]] * 7)
+    assert local_linearity_errors(pipe, still) == [0.0] * 6
+    with pytest.raises(ValueError, match="plain DDIM Inversion"):
+        local_linearity_errors(pipe, dataclasses.replace(inv, method="edict"))

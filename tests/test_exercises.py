@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from ddim_course import ddim_step, exercises, psnr
-from ddim_course.exercises import CheckResult, check_add_noise, check_ddim_step, check_psnr, check_start_index
+from ddim_course.exercises import (
+    CheckResult,
+    check_add_noise,
+    check_ddim_step,
+    check_invert,
+    check_psnr,
+    check_start_index,
+)
 from ddim_course.pocket.model import make_scheduler
 
 SCHED = make_scheduler()
@@ -265,3 +272,91 @@ def test_check_psnr_passes_one_right_number_in_any_form(my_psnr):
 def test_check_psnr_fails_wrong_answers(my_psnr, words):
     result = check_psnr(my_psnr)
     assert not result and repr(result).startswith("FAIL: ") and words in result.message, result.message
+
+
+# ------------------------------------------------------------------------------------------------
+# check_invert: the whole inversion loop (notebook 03)
+# ------------------------------------------------------------------------------------------------
+def right_invert(x0, eps_model, timesteps):
+    latents, alpha_from = [x0], float(FINAL)
+    for t in reversed(timesteps):
+        eps = eps_model(latents[-1], t)
+        latents.append(exercises.ddim_update(eps, latents[-1], alpha_from, float(A[t])))
+        alpha_from = float(A[t])
+    return latents
+
+
+def lesson_invert(x0, eps_model, timesteps):  # skips the first and the last step
+    ts, latents = list(reversed(timesteps)), [x0]
+    for i in range(1, len(ts) - 1):
+        eps = eps_model(latents[-1], ts[i])
+        latents.append(exercises.ddim_update(eps, latents[-1], float(A[ts[i - 1]]), float(A[ts[i]])))
+    return latents
+
+
+def asked_at_the_wrong_timestep(x0, eps_model, timesteps):
+    latents, alpha_from, t_from = [x0], float(FINAL), 0
+    for t in reversed(timesteps):
+        eps = eps_model(latents[-1], t_from)  # the timestep it comes from, not the one it goes to
+        latents.append(exercises.ddim_update(eps, latents[-1], alpha_from, float(A[t])))
+        alpha_from, t_from = float(A[t]), t
+    return latents
+
+
+def negative_index_first_step(x0, eps_model, timesteps):
+    ts, latents = list(reversed(timesteps)), [x0]
+    step = ts[1] - ts[0]
+    for t in ts:
+        eps = eps_model(latents[-1], t)
+        latents.append(exercises.ddim_update(eps, latents[-1], float(A[t - step]), float(A[t])))  # A[-99] at first
+    return latents
+
+
+def test_check_invert_passes_the_loop_and_explains_mistakes():
+    assert check_invert(right_invert, A, FINAL)
+    lesson = check_invert(lesson_invert, A, FINAL)
+    assert not lesson and "9 latents, expected 11" in lesson.message and "original lesson" in lesson.message
+    wrong_t = check_invert(asked_at_the_wrong_timestep, A, FINAL)
+    assert not wrong_t and "at latents[1]" in wrong_t.message, wrong_t.message
+    first = check_invert(negative_index_first_step, A, FINAL)
+    assert not first and "at latents[1]" in first.message and "final_alpha_cumprod" in first.message
+    final_only = check_invert(lambda x0, m, ts: right_invert(x0, m, ts)[-1], A, FINAL)
+    assert not final_only and "returned one latent; return the whole trajectory" in final_only.message
+    assert not check_invert(lambda x0, m, ts: [x0.numpy(), *right_invert(x0, m, ts)[1:]], A, FINAL)
+
+
+@pytest.mark.parametrize("kind", list(WRONG))
+def test_check_invert_fails_every_wrong_kind_of_latent(kind):
+    spoil, _ = WRONG[kind]
+
+    def fn(x0, m, ts):
+        latents = right_invert(x0, m, ts)
+        return [*latents[:-1], spoil(latents[-1])]
+
+    result = check_invert(fn, A, FINAL)
+    assert not result and "latents[" in result.message, result.message
+
+
+def test_check_invert_gives_up_on_a_loop_that_never_ends(monkeypatch):
+    monkeypatch.setattr(exercises, "TIME_LIMIT", 0.5)
+    result = check_invert(lambda *args: time.sleep(60), A, FINAL)
+    assert not result and "took over 0.5 s" in result.message
+
+
+def test_check_invert_reference_is_the_package_invert(pipe):
+    """The check's reference loop, run on a real UNet, gives invert's trajectory exactly."""
+    from ddim_course import invert
+    from ddim_course.ddim import encode_text
+
+    latents = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    inv = invert(pipe, latents, "a cat", num_inference_steps=5, progress=False)
+    cond, _ = encode_text(pipe, "a cat", guidance=False)
+    sch = pipe.scheduler
+
+    def unet(x, t):
+        with torch.no_grad():
+            return pipe.unet(x, t, encoder_hidden_states=cond).sample
+
+    mine = exercises._inversion_trajectory(inv.clean_latent, unet, inv.timesteps, sch.alphas_cumprod.double(), FINAL)
+    assert len(mine) == len(inv.latents) == 6
+    assert max((a - b).abs().max().item() for a, b in zip(mine, inv.latents)) < 1e-6

@@ -190,3 +190,50 @@ def test_null_text_reconstructs_the_pocket_model_at_high_guidance(pocket):
     assert nti.info["learning_rate"] == 1e-1  # the registry passes the pocket preset's (the function's default: SD's)
     # measured: about 1-2 dB under the VAE round trip at 20 steps (0.4 dB at 50); plain DDIM at 7.5 is ~15 dB under
     assert learned > vae - 3 and learned > plain + 8, (learned, vae, plain)
+
+
+def test_read_edit_tells_right_edits_from_wrong_and_moved_ones():
+    from ddim_course.pocket.reader import read_edit
+    from ddim_course.pocket.scenes import edit_scene
+
+    source = draw_scene("red", "circle", "striped", seed=11)
+    green = edit_scene(source, color="green")
+    right = read_edit(source.image, green.image, "a green circle on a striped background")
+    assert right.right and right.moved < 0.5 and str(right).startswith("reads green circle, striped, moved 0.")
+    wrong = read_edit(source.image, green.image, "a blue circle on a striped background")
+    assert not wrong.right
+    elsewhere = draw_scene("green", "circle", "striped", seed=12)  # the same caption, drawn somewhere else
+    moved = read_edit(source.image, elsewhere.image, "a green circle on a striped background")
+    assert moved.right and moved.moved > 2
+    blank = np.full_like(source.image, 0.5)  # grey: no saturated shape left
+    lost = read_edit(source.image, blank, "a green circle on a plain background")
+    assert not lost.right and "no shape" in str(lost) and "shape lost" in str(lost)
+    with pytest.raises(ValueError, match="not a pocket caption"):
+        read_edit(source.image, green.image, "a dog")
+
+
+def test_pocket_vocabulary_is_shown_where_a_learner_types_a_prompt(pocket):
+    import ipywidgets as w
+
+    from ddim_course import get_preset
+    from ddim_course.pocket import VOCABULARY
+    from ddim_course.pocket.scenes import COLORS, PATTERNS, SHAPES
+    from ddim_course.widgets import EditExplorer, _walk, guidance_explorer
+
+    assert get_preset(pocket).prompt_note == VOCABULARY and get_preset("stable-diffusion-v1-5/x").prompt_note == ""
+    assert all(word in VOCABULARY for word in (*COLORS, *SHAPES, *PATTERNS)) and "6 colours" in VOCABULARY
+    image = draw_scene("red", "circle", "striped", seed=11).pil()
+    boxes = [
+        guidance_explorer(pocket, "a red circle on a plain background", num_inference_steps=2),
+        EditExplorer(
+            pocket,
+            image,
+            "a red circle on a striped background",
+            "a green circle on a striped background",
+            num_inference_steps=2,
+            start_step=1,
+        ).widget(),
+    ]
+    for box in boxes:
+        notes = [p for p in _walk(box) if isinstance(p, w.HTML) and "6 colours" in p.value]
+        assert len(notes) == 1

@@ -103,3 +103,35 @@ def read_scene(image) -> Reading:
     background = ~_dilate(mask, 2)
     pattern = read_pattern(img.mean(axis=-1), background)
     return Reading(color=color, shape=shape, pattern=pattern, center=center, mask=mask)
+
+
+@dataclass
+class EditReading:
+    """What an edit of a pocket scene did, read back: the target's words found, and how far the shape moved."""
+
+    reads: str  # "green circle, striped" (or "no shape" when no saturated shape is left)
+    right: bool  # the target's colour, shape and pattern are all read back
+    moved: float  # pixels between the shape's centre before and after (inf when a shape is missing)
+
+    def __str__(self) -> str:
+        moved = "shape lost" if self.moved == float("inf") else f"moved {self.moved:.1f} px"
+        return f"reads {self.reads}, {moved}"
+
+
+def read_edit(source_image, edited, target_prompt: str) -> EditReading:
+    """Read an edit back: does ``edited`` show ``target_prompt`` (a pocket caption), in the source shape's place?"""
+    from .scenes import parse_caption
+
+    want = parse_caption(target_prompt)
+    if want is None:
+        raise ValueError(
+            f"target_prompt {target_prompt!r} is not a pocket caption: write 'a <colour> <shape> on a <pattern> "
+            "background' with the words of ddim_course.pocket.VOCABULARY"
+        )
+    before, after = read_scene(source_image), read_scene(edited)
+    reads = "no shape" if after.color is None else f"{after.color} {after.shape}"
+    reads += f", {after.pattern}"
+    moved = float("inf")
+    if before.center is not None and after.center is not None:
+        moved = float(np.hypot(before.center[0] - after.center[0], before.center[1] - after.center[1]))
+    return EditReading(reads=reads, right=(after.color, after.shape, after.pattern) == want, moved=moved)

@@ -27,6 +27,14 @@ PATTERNS = ("plain", "striped", "checkered", "dotted")
 SUPERSAMPLE = 4  # draw at 4x and average down: soft, anti-aliased edges
 
 
+VOCABULARY = (
+    f"The pocket model knows {len(COLORS)} colours ({', '.join(COLORS)}), {len(SHAPES)} shapes ({', '.join(SHAPES)}) "
+    f"and {len(PATTERNS)} background patterns ({', '.join(PATTERNS)}), in prompts of the form "
+    "'a <colour> <shape> on a <pattern> background' (16 tokens at most); it never saw any other word in training."
+)
+"""What a learner may type as a prompt for the pocket model (shown by the notebooks and the explorers)."""
+
+
 def caption(color: str, shape: str, pattern: str) -> str:
     """The caption grammar: ``"a {color} {shape} on a {pattern} background"``."""
     return f"a {color} {shape} on a {pattern} background"
