@@ -151,7 +151,20 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
+# ids that tutorials still use but the Hub no longer serves -> where the same weights are now
+REMOVED_IDS = {
+    "runwayml/stable-diffusion-v1-5": (SD15, "taken down by its authors in August 2024"),
+}
+
+
 def _not_found_message(model: str, reason: str, local: bool = False) -> str:
+    moved = REMOVED_IDS.get(str(model).strip())
+    if moved is not None:
+        return (
+            f"could not load the model {model!r}: this id was {moved[1]} and no longer exists on the Hugging Face "
+            f"Hub. The same weights are published as {moved[0]!r}: load_pipeline({moved[0]!r}) (or 'pocket', "
+            "the course's built-in model, offline)."
+        )
     if local:
         return (
             f"could not load the model {_show(model)!r}: {reason}. Use load_pipeline('pocket') for the course's "

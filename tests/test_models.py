@@ -53,6 +53,14 @@ def test_unknown_model_offline_is_one_clear_error(monkeypatch):
     assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained traceback
 
 
+def test_removed_model_id_says_where_the_weights_went(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError) as err:
+        load_pipeline("runwayml/stable-diffusion-v1-5", device="cpu")
+    text = str(err.value)
+    assert "no longer exists" in text and "load_pipeline('stable-diffusion-v1-5/stable-diffusion-v1-5')" in text
+
+
 def test_folder_that_is_not_a_pipeline(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     before = sorted(os.listdir(tmp_path))
