@@ -24,6 +24,7 @@ from .ddim import (
 )
 from .editing import edit
 from .files import OutputPathError
+from .i18n import get_language, set_language
 from .images import ImageLoadError, decode, encode, example_image, load_image, pil_to_tensor, tensor_to_pil
 from .inversions import METHODS
 from .metrics import psnr
@@ -47,6 +48,7 @@ __all__ = [
     "encode",
     "encode_text",
     "example_image",
+    "get_language",
     "get_preset",
     "guide",
     "img2img",
@@ -61,6 +63,7 @@ __all__ = [
     "psnr",
     "reconstruct",
     "sample",
+    "set_language",
     "show_images",
     "tensor_to_pil",
 ]

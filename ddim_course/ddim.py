@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .i18n import tr
 from .images import decode, encode
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
@@ -225,9 +226,7 @@ def _prediction_type(pipe) -> str:
 def _check_start_step(start_step, num_inference_steps) -> int:
     start_step = _whole(start_step, "start_step")
     if not 0 <= start_step < num_inference_steps:
-        raise ValueError(
-            f"start_step must be in [0, {num_inference_steps - 1}] for {num_inference_steps} steps, got {start_step}"
-        )
+        raise ValueError(tr("bad_start_step", last=num_inference_steps - 1, n=num_inference_steps, got=start_step))
     return start_step
 
 

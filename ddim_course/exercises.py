@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .ddim import ddim_step, ddim_update
+from .i18n import tr
 from .metrics import psnr
 
 TIME_LIMIT = 10.0
@@ -33,10 +34,10 @@ class CheckResult:
         return self.passed
 
     def __repr__(self) -> str:
-        return ("PASS: " if self.passed else "FAIL: ") + self.message
+        return tr("PASS" if self.passed else "FAIL") + ": " + self.message
 
     def _repr_html_(self) -> str:
-        word, colour = ("PASS", "#1a7f37") if self.passed else ("FAIL", "#cf222e")
+        word, colour = (tr("PASS"), "#1a7f37") if self.passed else (tr("FAIL"), "#cf222e")
         return f'<p><b style="color: {colour}">{word}:</b> {html.escape(self.message)}</p>'
 
 
@@ -67,13 +68,13 @@ def _call(fn, args, where: str):
     thread.start()
     thread.join(TIME_LIMIT)
     if thread.is_alive():
-        return None, f"{where}: your function took over {TIME_LIMIT:g} s (an endless loop?)"
+        return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}")
     error = outcome.get("error")
     if error is None:
         return outcome["result"], None
     if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit: not an answer to grade
         raise error
-    return None, f"{where}: your function raised {type(error).__name__}: {error}"
+    return None, tr("raised", where=where, error=f"{type(error).__name__}: {error}")
 
 
 def _grade(name: str, got, expected: torch.Tensor, where: str):
@@ -82,28 +83,30 @@ def _grade(name: str, got, expected: torch.Tensor, where: str):
     Every check grades through here. ``expected`` with no dimensions means the answer is one number.
     """
     number = expected.ndim == 0
-    want = "one number (a float)" if number else f"a torch tensor of shape {tuple(expected.shape)}"
-    returned = f"{where}: {name} returned {_what(got)}"
+    want = tr("want_number") if number else tr("want_tensor", shape=tuple(expected.shape))
+    returned = tr("returned", where=where, name=name, what=_what(got))
     if number and isinstance(got, (int, float, complex, np.number)) and not isinstance(got, bool):
         got = torch.tensor(got)
     if not isinstance(got, torch.Tensor):
-        return None, f"{returned}{' (a missing `return`?)' if got is None else ''}; return {want}"
+        return None, returned + (tr("missing_return") if got is None else "") + tr("return_want", want=want)
     if got.is_complex():
-        return None, f"{returned}; return a real {'number' if number else 'tensor'}, not a complex one"
+        return None, returned + tr("not_complex", kind=tr("kind_number" if number else "kind_tensor"))
     if not got.is_floating_point():
-        return None, f"{returned}; return floating point (e.g. torch.float32), not whole numbers or booleans"
+        return None, returned + tr("not_float")
     if number and got.numel() == 1:
         got = got.reshape(())
     if got.shape != expected.shape:
-        return None, f"{where}: {name} returned a tensor of shape {tuple(got.shape)}; return {want}"
+        return None, tr("wrong_shape", where=where, name=name, shape=tuple(got.shape), want=want)
     got = got.detach().cpu().double()
     if number and not got.isfinite():
-        return None, f"{where}: {name} returned {got.item()}; return a finite number"
+        return None, tr("not_finite_number", where=where, name=name, value=got.item())
     counts = {"NaN": got.isnan().sum().item(), "inf": got.isinf().sum().item()}
     if any(counts.values()):
-        found = " and ".join(f"{kind} in {count}" for kind, count in counts.items() if count)
-        why = "a square root of a negative number, or 0 / 0?" if counts["NaN"] else "a division by zero?"
-        return None, f"{where}: {name} returned {found} of {got.numel()} values ({why})"
+        found = tr("and").join(
+            tr("nan_in" if kind == "NaN" else "inf_in", count=count) for kind, count in counts.items() if count
+        )
+        why = tr("why_nan" if counts["NaN"] else "why_inf")
+        return None, tr("not_finite_values", where=where, name=name, found=found, count=got.numel(), why=why)
     return (got - expected.double()).abs().max().item(), None
 
 

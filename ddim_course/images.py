@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .i18n import tr
+
 
 def _images_dir() -> Path:
     """The course photos: ``images/`` beside the package in a checkout, ``_images`` inside a wheel."""
@@ -278,7 +280,7 @@ def _read_file(text: str) -> tuple[bytes, str]:
             hint = f"; did you mean {text.strip()!r} (without the spaces around it)?"
         elif text.startswith(("www.", "//")):
             hint = f"; did you mean 'https://{_show(text.lstrip('/'), 80)}'?"
-        raise FileNotFoundError(f"no such image file: {shown}{hint}") from None
+        raise FileNotFoundError(tr("image_not_found", shown=shown, hint=hint)) from None
     except OSError as e:
         raise _os_error(e, shown, text) from None
     if stat.S_ISDIR(st.st_mode):

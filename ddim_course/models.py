@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .i18n import tr
 from .pocket.scenes import VOCABULARY
 
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -170,10 +171,7 @@ def _not_found_message(model: str, reason: str, local: bool = False) -> str:
             f"could not load the model {_show(model)!r}: {reason}. Use load_pipeline('pocket') for the course's "
             "built-in model, or pass a complete diffusers folder (one written by pipe.save_pretrained(folder))."
         )
-    return (
-        f"could not load the model {_show(model)!r}: {reason}. Use load_pipeline('pocket') for the course's built-in "
-        "model (works offline), pass a local diffusers folder, or check the model id and your connection."
-    )
+    return tr("model_not_found", model=_show(model), reason=reason)
 
 
 class _FolderError(Exception):

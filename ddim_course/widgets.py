@@ -18,6 +18,7 @@ from PIL import Image
 
 from .ddim import Inversion, img2img, invert, reconstruct, sample
 from .editing import edit
+from .i18n import tr
 from .images import decode, encode
 from .inversions import METHODS, get_method
 from .metrics import psnr
@@ -52,7 +53,7 @@ def _busy(label, controls, doing: str, failing: str):
         yield
     except Exception as e:
         message = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__  # one line
-        label.value = f'<span style="color: #b00020">{_text(f"could not {failing}: {message}")}</span>'
+        label.value = f'<span style="color: #b00020">{_text(tr("could_not", failing=failing, message=message))}</span>'
     finally:
         for c, was in zip(controls, before):
             c.disabled = was
@@ -230,8 +231,10 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
     """A prompt box and sliders for guidance and eta, with the sample from a fixed seed."""
     import ipywidgets as w
 
-    text = w.Text(value=prompt, description="prompt", layout=w.Layout(width="480px"), continuous_update=False)
-    guidance = w.FloatSlider(value=5.0, min=0.0, max=15.0, step=0.5, description="guidance", continuous_update=False)
+    text = w.Text(value=prompt, description=tr("prompt"), layout=w.Layout(width="480px"), continuous_update=False)
+    guidance = w.FloatSlider(
+        value=5.0, min=0.0, max=15.0, step=0.5, description=tr("guidance"), continuous_update=False
+    )
     eta = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="eta", continuous_update=False)
     picture, label = _image_widget(), w.HTML()
 
@@ -345,10 +348,10 @@ class EditExplorer:
     def widget(self):
         import ipywidgets as w
 
-        text = w.Text(value=self.target_prompt, description="target", layout=w.Layout(width="480px"))
+        text = w.Text(value=self.target_prompt, description=tr("target"), layout=w.Layout(width="480px"))
         start = w.IntSlider(value=self.start_step, min=0, max=self.num_inference_steps - 1, description="start_step")
-        guidance = w.FloatSlider(value=self.guidance_scale, min=1.0, max=15.0, step=0.5, description="guidance")
-        button = w.Button(description="Apply", button_style="primary")
+        guidance = w.FloatSlider(value=self.guidance_scale, min=1.0, max=15.0, step=0.5, description=tr("guidance"))
+        button = w.Button(description=tr("apply"), button_style="primary")
         before, after, label = _image_widget(self.image), _image_widget(), w.HTML()
 
         def on_click(_=None):
@@ -440,8 +443,8 @@ class MethodExplorer:
         import ipywidgets as w
 
         options = [(m.label, m.name) for m in METHODS.values()]
-        pick = w.Dropdown(options=options, value=get_method(method).name, description="method")
-        scale = w.Dropdown(options=[1.0, 3.5, 7.5], value=guidance, description="guidance")
+        pick = w.Dropdown(options=options, value=get_method(method).name, description=tr("method"))
+        scale = w.Dropdown(options=[1.0, 3.5, 7.5], value=guidance, description=tr("guidance"))
         pics, label = [_image_widget(self.image), _image_widget(), _image_widget()], w.HTML()
 
         def update(change=None):
@@ -525,30 +528,32 @@ class PromptToPromptExplorer:
     def widget(self, method: str = "direct", cross: float = 0.8, self_: float = 0.4, threshold: float = 0.5):
         import ipywidgets as w
 
-        pick = w.Dropdown(options=[(METHODS[n].label, n) for n in self.METHODS], value=method, description="inversion")
+        pick = w.Dropdown(
+            options=[(METHODS[n].label, n) for n in self.METHODS], value=method, description=tr("inversion")
+        )
         wide = {"description_width": "initial"}
         c = w.FloatSlider(
             value=cross,
             min=0,
             max=1,
             step=0.1,
-            description="cross-attention steps",
+            description=tr("cross_steps"),
             style=wide,
             continuous_update=False,
         )
         s = w.FloatSlider(
-            value=self_, min=0, max=1, step=0.1, description="self-attention steps", style=wide, continuous_update=False
+            value=self_, min=0, max=1, step=0.1, description=tr("self_steps"), style=wide, continuous_update=False
         )
         t = w.FloatSlider(
             value=threshold,
             min=0.1,
             max=0.9,
             step=0.1,
-            description="blend threshold",
+            description=tr("blend_threshold"),
             style=wide,
             continuous_update=False,
         )
-        blend = w.Checkbox(value=True, description="local blend")
+        blend = w.Checkbox(value=True, description=tr("local_blend"))
         m = self.methods
         pics, label = [_image_widget(m.image), _image_widget(), _image_widget()], w.HTML()
         controls = [pick, c, s, t, blend]
