@@ -87,6 +87,10 @@ def pytest_configure(config):
 # builds the site from them instead of executing every notebook a second time: {notebook path: {cell id: outputs}}.
 EXECUTED_OUTPUTS: dict = {}
 
+# The Chinese edition's code is the English notebooks' code, byte for byte (tests/test_zh.py proves it with
+# tools/sync_zh.py --check), so nbval runs only the English notebooks.
+collect_ignore = ["notebooks/zh"]
+
 
 def pytest_collection_modifyitems(config, items):
     """The site's test goes last, after the notebooks whose outputs it reuses."""

@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -17,6 +17,8 @@ from .i18n import tr
 from .pocket.scenes import VOCABULARY
 
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+SD21_BASE = "stabilityai/stable-diffusion-2-1-base"  # 512 px, epsilon prediction: the Chinese edition's model
+SD21 = "stabilityai/stable-diffusion-2-1"  # 768 px, v-prediction
 POCKET = "pocket"
 POCKET_DIR = Path(__file__).resolve().parent / "pocket" / "weights"
 ENV_VAR = "DDIM_COURSE_MODEL"
@@ -578,6 +580,24 @@ PRESETS: dict[str, Preset] = {
         },
     ),
 }
+# Stable Diffusion 2.1 (OpenCLIP text encoder, 1024-wide cross-attention): the examples of the lesson's Chinese
+# edition, as far as this repository's public-domain photos allow: its face -> sunglasses on Grace Hopper's portrait;
+# its puppy -> cat turned round (there is no puppy photo here): the cat photo -> a puppy.
+PRESETS[SD21_BASE] = Preset(
+    name=SD21_BASE,
+    example_image="cat",
+    source_prompt="a photograph of a cat",
+    edit_prompts=("a photograph of a puppy", "a photograph of a tiger", "a watercolor painting of a cat"),
+    sample_prompts=(
+        "a photograph of a puppy on the grass",
+        "a watercolor painting of a lighthouse",
+        "a cup of coffee on a wooden table",
+    ),
+    guidance_scale=7.5,
+    edit_start_step=10,
+    extra_images={"grace_hopper": ("a photograph of a woman", ("a photograph of a woman wearing sunglasses",))},
+)
+PRESETS[SD21] = replace(PRESETS[SD21_BASE], name=SD21)
 
 
 def get_preset(model=None) -> Preset:

@@ -39,6 +39,59 @@ def tiny_pipeline(prediction_type: str = "epsilon", seed: int = 0):
     return pipe
 
 
+def tiny_sd2_pipeline(prediction_type: str = "epsilon", seed: int = 0):
+    """A tiny random pipeline shaped like Stable Diffusion 2.x, scaled down: an OpenCLIP-style text encoder (GELU,
+    wider than SD 1's, standing for its 1024), a UNet with linear attention projections and per-block head counts,
+    and, for the 768 model, v-prediction with upcast attention."""
+    from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    tok = build_tokenizer()
+    text = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tok),
+            hidden_size=48,
+            intermediate_size=96,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            max_position_embeddings=16,
+            hidden_act="gelu",
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            projection_dim=48,
+        )
+    )
+    unet = UNet2DConditionModel(
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(16, 32, 32),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=48,
+        attention_head_dim=(2, 4, 4),
+        use_linear_projection=True,
+        upcast_attention=prediction_type == "v_prediction",
+        norm_num_groups=8,
+    )
+    sched = DDIMScheduler.from_config(make_scheduler().config, prediction_type=prediction_type)
+    pipe = StableDiffusionPipeline(
+        vae=make_vae(tiny=True),
+        text_encoder=text,
+        tokenizer=tok,
+        unet=unet,
+        scheduler=sched,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 @pytest.fixture(scope="session")
 def pipe():
     return tiny_pipeline()

@@ -298,6 +298,8 @@ def _readme_parts(readme: str) -> tuple[str, str, list[str]]:
     intro = re.sub(r"^\*\*Read the course online.*?\n\n", "", intro, flags=re.S | re.M)  # this is that site
     intro = re.sub(r"^\*\*.*?github\.io.*?\n\n", "", intro, flags=re.S | re.M)  # (in another language too)
     intro = intro.replace("](#", f"]({REPO}#")  # the README's own sections stay on the repository's page
+    # a file of the repository (the other README, a folder) is linked on the repository too
+    intro = re.sub(r"\]\((?!https?:|#|mailto:)([^)\s]+)\)", lambda m: f"]({REPO}/blob/{BRANCH}/{m.group(1)})", intro)
     lines = readme.splitlines()
     commands = []
     for i, line in enumerate(lines):

@@ -31,7 +31,7 @@ NOTEBOOKS = ROOT / "notebooks"
 ZH = NOTEBOOKS / "zh"
 LANGUAGE_CELL_ID = "zh-language"
 LANGUAGE_CELL = (
-    'from ddim_course import set_language\n\nset_language("zh")  # 中文版：检查结果、控件和常见错误信息用中文显示\n'
+    'from ddim_course import set_language\n\nset_language("zh")  # 中文版：检查结果、控件和常见错误信息用中文显示'
 )
 
 
