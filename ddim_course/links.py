@@ -53,39 +53,45 @@ def setup_cell_source() -> str:
     )
 
 
-def notebooks() -> list[Path]:
-    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+def notebooks(*, editions: bool = False) -> list[Path]:
+    """The English notebooks; with ``editions``, the Chinese edition's (``notebooks/zh/``) too."""
+    found = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    return found + (sorted((ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb")) if editions else [])
 
 
 def update(write: bool = True) -> list[str]:
     """Rewrite the setup cells and badges from REPO; return the files that were (or would be) changed."""
     changed = []
-    for path in notebooks():
+    for path in notebooks(editions=True):
         nb = json.loads(path.read_text())
+        rel = path.relative_to(ROOT / "notebooks").as_posix()
         for cell in nb["cells"]:
             src = "".join(cell["source"])
             if cell["cell_type"] == "code" and src.startswith(SETUP_MARKER) and src != setup_cell_source():
                 cell["source"] = setup_cell_source().splitlines(keepends=True)
                 changed.append(str(path))
             if cell["cell_type"] == "markdown" and "colab.research.google.com" in src:
-                new = re.sub(r"https://colab\.research\.google\.com/github/\S+?\.ipynb", colab_url(path.name), src)
+                new = re.sub(r"https://colab\.research\.google\.com/github/\S+?\.ipynb", colab_url(rel), src)
                 if new != src:
                     cell["source"] = new.splitlines(keepends=True)
                     changed.append(str(path))
         if write and str(path) in changed:
-            path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    new = re.sub(
-        r"https://colab\.research\.google\.com/github/\S+?/notebooks/([^)\s]+\.ipynb)",
-        lambda m: colab_url(m.group(1)),
-        text,
-    )
-    new = re.sub(r"https://[a-z0-9-]+\.github\.io/[^)\s>*]*", SITE, new)  # "Read the course online: ..."
-    if new != text:
-        changed.append(str(readme))
-        if write:
-            readme.write_text(new)
+            path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    for name, site in (("README.md", SITE), ("README.zh-CN.md", SITE + "zh/")):
+        readme = ROOT / name
+        if not readme.exists():
+            continue
+        text = readme.read_text(encoding="utf-8")
+        new = re.sub(
+            r"https://colab\.research\.google\.com/github/\S+?/notebooks/([^)\s]+\.ipynb)",
+            lambda m: colab_url(m.group(1)),
+            text,
+        )
+        new = re.sub(r"https://[a-z0-9-]+\.github\.io/[^)\s>*]*", site, new)  # "Read the course online: ..."
+        if new != text:
+            changed.append(str(readme))
+            if write:
+                readme.write_text(new, encoding="utf-8")
     return changed
 
 

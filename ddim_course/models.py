@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 
 from .i18n import tr
-from .pocket.scenes import VOCABULARY
 
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SD21_BASE = "stabilityai/stable-diffusion-2-1-base"  # 512 px, epsilon prediction: the Chinese edition's model
@@ -521,7 +520,14 @@ class Preset:
     extra_images: dict = field(default_factory=dict)  # name -> (source prompt, edit prompts)
     # prompt-to-prompt's settings for this model (attention.PromptToPrompt's fields); Hertz et al.'s for SD
     prompt_to_prompt: dict = field(default_factory=dict)
-    prompt_note: str = ""  # what a learner may type as a prompt (the pocket model's vocabulary); "" for any text
+    vocabulary: bool = False  # True: the model knows only a few words (the pocket model), told as prompt_note
+
+    @property
+    def prompt_note(self) -> str:
+        """What a learner may type as a prompt, in the language of ``set_language``; "" when any text will do."""
+        from .pocket.scenes import vocabulary
+
+        return vocabulary() if self.vocabulary else ""
 
     def image(self, pipe=None):
         """The example image as RGB PIL, at the pipeline's resolution when ``pipe`` is given."""
@@ -560,7 +566,7 @@ PRESETS: dict[str, Preset] = {
         # measured on pie-tiny (python -m ddim_course.bench edits): the pocket model's maps are 8 x 8, one map pixel
         # is 8 image pixels, so no dilation; and they never fall to 0, so a higher threshold than SD's 0.3
         prompt_to_prompt={"blend_threshold": 0.5, "blend_dilation": 0},
-        prompt_note=VOCABULARY,
+        vocabulary=True,
     ),
     SD15: Preset(
         name=SD15,

@@ -17,20 +17,22 @@ from ddim_course.pocket.model import (
 
 def tiny_pipeline(prediction_type: str = "epsilon", seed: int = 0):
     """A tiny randomly initialised StableDiffusionPipeline (no download): 64x64 images, 16x16 latents."""
-    from diffusers import DDIMScheduler, StableDiffusionPipeline
-
     torch.manual_seed(seed)
     tok = build_tokenizer()
     text = make_text_encoder(len(tok), tiny=True)
-    unet = make_unet(tiny=True, cross_attention_dim=text.config.hidden_size)
-    vae = make_vae(tiny=True)
-    sched = DDIMScheduler.from_config(make_scheduler().config, prediction_type=prediction_type)
+    return _assemble(tok, text, make_unet(tiny=True, cross_attention_dim=text.config.hidden_size), prediction_type)
+
+
+def _assemble(tok, text, unet, prediction_type: str):
+    """A StableDiffusionPipeline of these parts, the tiny VAE and SD's schedule with DDIM (no progress bars)."""
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
     pipe = StableDiffusionPipeline(
-        vae=vae,
+        vae=make_vae(tiny=True),
         text_encoder=text,
         tokenizer=tok,
         unet=unet,
-        scheduler=sched,
+        scheduler=DDIMScheduler.from_config(make_scheduler().config, prediction_type=prediction_type),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
@@ -43,7 +45,7 @@ def tiny_sd2_pipeline(prediction_type: str = "epsilon", seed: int = 0):
     """A tiny random pipeline shaped like Stable Diffusion 2.x, scaled down: an OpenCLIP-style text encoder (GELU,
     wider than SD 1's, standing for its 1024), a UNet with linear attention projections and per-block head counts,
     and, for the 768 model, v-prediction with upcast attention."""
-    from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(seed)
@@ -77,19 +79,7 @@ def tiny_sd2_pipeline(prediction_type: str = "epsilon", seed: int = 0):
         upcast_attention=prediction_type == "v_prediction",
         norm_num_groups=8,
     )
-    sched = DDIMScheduler.from_config(make_scheduler().config, prediction_type=prediction_type)
-    pipe = StableDiffusionPipeline(
-        vae=make_vae(tiny=True),
-        text_encoder=text,
-        tokenizer=tok,
-        unet=unet,
-        scheduler=sched,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return _assemble(tok, text, unet, prediction_type)
 
 
 @pytest.fixture(scope="session")

@@ -103,11 +103,17 @@ def test_a_second_edition_sits_beside_the_first_with_links_both_ways(tmp_path):
 
 def test_the_home_page_has_the_two_commands_and_every_lesson(site):
     out, pages, _ = site
-    home = (out / "index.html").read_text()
-    assert "pip install -r requirements.txt &amp;&amp; python -m pytest" in home
-    assert "pip install -r requirements.txt &amp;&amp; jupyter lab notebooks" in home
-    for page in pages:
-        assert f'href="{page.html_name}"' in home, page.html_name
+    for edition, index in (("en", "index.html"), ("zh", "zh/index.html")):
+        editions = [page for page in pages if page.edition == edition]
+        if not editions:
+            continue
+        home = (out / index).read_text()
+        assert "pip install -r requirements.txt &amp;&amp; python -m pytest" in home, index
+        assert "pip install -r requirements.txt &amp;&amp; jupyter lab notebooks" in home, index
+        prefix = "zh/" if edition == "zh" else ""
+        for page in editions:
+            assert f'href="{page.html_name.removeprefix(prefix)}"' in home, (index, page.html_name)
+    assert any(page.edition == "zh" for page in pages), "the Chinese edition is built"
 
 
 @pytest.mark.browser

@@ -27,12 +27,23 @@ PATTERNS = ("plain", "striped", "checkered", "dotted")
 SUPERSAMPLE = 4  # draw at 4x and average down: soft, anti-aliased edges
 
 
-VOCABULARY = (
-    f"The pocket model knows {len(COLORS)} colours ({', '.join(COLORS)}), {len(SHAPES)} shapes ({', '.join(SHAPES)}) "
-    f"and {len(PATTERNS)} background patterns ({', '.join(PATTERNS)}), in prompts of the form "
-    "'a <colour> <shape> on a <pattern> background' (16 tokens at most); it never saw any other word in training."
-)
-"""What a learner may type as a prompt for the pocket model (shown by the notebooks and the explorers)."""
+def vocabulary() -> str:
+    """What a learner may type as a prompt for the pocket model, in the language of ``set_language`` (shown by the
+    notebooks and the explorers)."""
+    from ..i18n import tr
+
+    return tr(
+        "pocket_vocabulary",
+        n_colours=len(COLORS),
+        colours=", ".join(COLORS),
+        n_shapes=len(SHAPES),
+        shapes=", ".join(SHAPES),
+        n_patterns=len(PATTERNS),
+        patterns=", ".join(PATTERNS),
+    )
+
+
+VOCABULARY = vocabulary()  # in English (the default language when the package is imported)
 
 
 def caption(color: str, shape: str, pattern: str) -> str:
