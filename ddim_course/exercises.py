@@ -138,25 +138,25 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
     def case(t):
         a = alphas_cumprod[t].double()
         expected = (a.sqrt() * x0.double() + (1 - a).sqrt() * noise.double()).float()
-        return t, f"at t={t}", (x0, noise, t), expected
+        return t, tr("at_t", t=t), (x0, noise, t), expected
 
     ts = (0, 1, 250, 500, 750, 999)
-    failed, worst, worst_t, got = _worst_error("your add_noise", add_noise, map(case, ts))
+    failed, worst, worst_t, got = _worst_error(tr("your", name="add_noise"), add_noise, map(case, ts))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
-        tried = f"{len(ts)} values of t, within {atol:g}"
-        return CheckResult(True, f"add_noise matches the formula at every t tried ({tried}).")
+        return CheckResult(True, tr("add_noise_pass", count=len(ts), atol=f"{atol:g}"))
     a = alphas_cumprod[worst_t].double()
-    hints = {
-        "a * x0 + (1 - a) * noise (no square roots)": (a * x0.double() + (1 - a) * noise.double()),
-        "the two scales swapped": ((1 - a).sqrt() * x0.double() + a.sqrt() * noise.double()),
-    }
-    hint = "x_t = sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise, with alpha_bar_t = alphas_cumprod[t]."
-    for mistake, value in hints.items():
+    mistakes = (
+        ("add_noise_no_sqrt", a * x0.double() + (1 - a) * noise.double()),
+        ("add_noise_swapped", (1 - a).sqrt() * x0.double() + a.sqrt() * noise.double()),
+    )
+    hint = tr("add_noise_formula")
+    for mistake, value in mistakes:
         if (got.detach().cpu().double() - value).abs().max().item() < atol:
-            hint = f"it looks like {mistake}. " + hint
-    return CheckResult(False, f"off by up to {worst:.3g} at t={worst_t}. Hint: {hint}")
+            hint = tr("looks_like", mistake=tr(mistake)) + hint
+    off = tr("off_by", worst=f"{worst:.3g}", where=tr("at_t", t=worst_t))
+    return CheckResult(False, off + tr("hint") + hint)
 
 
 def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *, atol: float = 1e-5) -> CheckResult:
@@ -169,29 +169,20 @@ def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, 
     def case(t, t_prev):
         x, eps = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
         expected = ddim_step(eps, t, t_prev, x, alphas_cumprod, final_alpha_cumprod=final_alpha_cumprod)
-        return (t, t_prev), f"at t={t} -> {t_prev}", (eps, t, t_prev, x), expected
+        return (t, t_prev), tr("at_step", t=t, t_prev=t_prev), (eps, t, t_prev, x), expected
 
     steps = ((981, 961), (501, 481), (101, 81), (21, 1), (1, -19))
-    failed, worst, worst_t, _ = _worst_error("your step", my_step, (case(*s) for s in steps))
+    failed, worst, worst_t, _ = _worst_error(tr("your_step"), my_step, (case(*s) for s in steps))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
-        return CheckResult(
-            True,
-            f"your DDIM step matches the reference at all {len(steps)} steps tried, the last one included "
-            f"(within {atol:g}).",
-        )
+        return CheckResult(True, tr("ddim_step_pass", count=len(steps), atol=f"{atol:g}"))
     t, t_prev = worst_t
-    hint = (
-        "predict x0 = (x_t - sqrt(1 - a_t) * eps) / sqrt(a_t), then x_prev = sqrt(a_prev) * x0 + "
-        "sqrt(1 - a_prev) * eps, with a = alphas_cumprod."
-    )
+    hint = tr("ddim_step_formula")
     if t_prev < 0:
-        hint = (
-            "the last step goes to t_prev < 0: use final_alpha_cumprod there instead of "
-            "alphas_cumprod[t_prev] (a negative index reads from the end of the tensor!). "
-        ) + hint
-    return CheckResult(False, f"off by up to {worst:.3g} at t={t} -> {t_prev}. Hint: {hint}")
+        hint = tr("ddim_step_final") + hint
+    off = tr("off_by", worst=f"{worst:.3g}", where=tr("at_step", t=t, t_prev=t_prev))
+    return CheckResult(False, off + tr("hint") + hint)
 
 
 def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
@@ -202,28 +193,21 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
     """
     n = num_inference_steps
     for s in (0, 1, 10, n // 2, n - 1):
-        got, error = _call(index_for, (s,), f"for start_step={s}")
+        where = tr("for_start_step", s=s)
+        got, error = _call(index_for, (s,), where)
         if error:
             return CheckResult(False, error)
         if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
-            return CheckResult(False, f"for start_step={s}: return a whole number (an int), got {_what(got)}")
+            return CheckResult(False, tr("start_index_not_int", where=where, what=_what(got)))
         index = int(got) + n + 1 if got < 0 else int(got)  # the entry latents[got] is
         if not 0 <= index <= n:
-            return CheckResult(
-                False, f"for start_step={s} you chose latents[{got}], but latents has {n + 1} entries (0 to {n})."
-            )
+            return CheckResult(False, tr("start_index_out_of_range", where=where, got=got, count=n + 1, n=n))
         right = n - s
         if index != right:
-            chose = f"latents[{got}]" + (f", i.e. latents[{index}]" if index != got else "")
-            return CheckResult(
-                False,
-                f"for start_step={s} you chose {chose} (off by {index - right:+d}). Hint: sampling from "
-                f"start_step s begins at timesteps[s], which the inversion reached after "
-                f"{n} - s steps. The original lesson's loop is off by one here.",
-            )
-    return CheckResult(
-        True, f"right for every start_step tried: latents[{n} - start_step], which is what Inversion.latents_at does."
-    )
+            chose = f"latents[{got}]" + (tr("start_index_that_is", index=index) if index != got else "")
+            off = tr("start_index_off", where=where, chose=chose, off=f"{index - right:+d}")
+            return CheckResult(False, off + tr("hint") + tr("start_index_hint", n=n))
+    return CheckResult(True, tr("start_index_pass", n=n))
 
 
 def _toy_eps_model():
@@ -258,31 +242,25 @@ def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *
     g = torch.Generator().manual_seed(5)
     for n in (10, 4):
         timesteps = [int(t) for t in range(len(alphas_cumprod) // n * (n - 1) + 1, 0, -(len(alphas_cumprod) // n))]
-        where = f"for {n} steps"
+        where = tr("for_n_steps", n=n)
         x0 = torch.randn(1, 4, 8, 8, generator=g, dtype=torch.float64)
         expected = _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final_alpha_cumprod)
         got, problem = _call(my_invert, (x0.clone(), eps_model, list(timesteps)), where)
         if problem is not None:
             return CheckResult(False, problem)
         if isinstance(got, torch.Tensor) and got.shape == x0.shape:
-            return CheckResult(
-                False,
-                f"{where}: your function returned one latent; return the whole trajectory, a list of {n + 1} "
-                "latents: the clean one first, then the latent after each step.",
-            )
+            return CheckResult(False, tr("invert_one_latent", where=where, count=n + 1))
         if not isinstance(got, (list, tuple)):
-            return CheckResult(False, f"{where}: your function returned {_what(got)}; return a list of {n + 1} latents")
+            return CheckResult(False, tr("invert_not_a_list", where=where, what=_what(got), count=n + 1))
         if len(got) != n + 1:
-            hint = f"One latent before the loop (the clean one) and one after each of the {n} steps."
+            hint = tr("invert_length_hint", n=n)
             if len(got) in (n - 2, n - 1):
-                hint = (
-                    f"{n + 1 - len(got)} short: a loop that skips the first and the last step, as the original "
-                    "lesson's does, loses two. " + hint
-                )
-            return CheckResult(False, f"{where}: your list has {len(got)} latents, expected {n + 1}. Hint: " + hint)
+                hint = tr("invert_lesson_short", short=n + 1 - len(got)) + hint
+            length = tr("invert_length", where=where, got=len(got), count=n + 1)
+            return CheckResult(False, length + tr("hint") + hint)
         worst, at = 0.0, 0
         for k, (value, want) in enumerate(zip(got, expected)):
-            err, problem = _grade(f"your latents[{k}]", value, want, where)
+            err, problem = _grade(tr("your", name=f"latents[{k}]"), value, want, where)
             if problem is not None:
                 return CheckResult(False, problem)
             if err > worst:
@@ -290,28 +268,17 @@ def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *
             if err > atol:
                 break
         if worst > atol:
-            return CheckResult(False, f"{where}: off by up to {worst:.3g} at latents[{at}]. Hint: {_invert_hint(at)}")
-    return CheckResult(
-        True,
-        "your loop gives invert's trajectory at every step (10 and 4 steps, within "
-        f"{atol:g}): the model asked at the timestep you go to, with the latent you come from.",
-    )
+            off = tr("invert_off", where=where, worst=f"{worst:.3g}", at=at)
+            return CheckResult(False, off + tr("hint") + _invert_hint(at))
+    return CheckResult(True, tr("invert_pass", atol=f"{atol:g}"))
 
 
 def _invert_hint(at: int) -> str:
     if at == 0:
-        return "latents[0] is the clean latent x0 itself, unchanged."
+        return tr("invert_hint_clean")
     if at == 1:
-        return (
-            "the first step comes from the very end of sampling, whose noise level is final_alpha_cumprod (no "
-            "timestep before the cleanest one: alphas_cumprod[t_prev] with t_prev < 0 reads from the end of the "
-            "tensor)."
-        )
-    return (
-        "go through the timesteps from the cleanest to the noisiest; at each t, ask eps_model(latest latent, t) (the "
-        "timestep you go *to*: local linearity), then move the latest latent from the previous timestep's "
-        "alpha_bar up to alphas_cumprod[t] with the DDIM update."
-    )
+        return tr("invert_hint_first")
+    return tr("invert_hint_loop")
 
 
 def check_psnr(my_psnr, *, atol: float = 1e-3) -> CheckResult:
@@ -324,22 +291,19 @@ def check_psnr(my_psnr, *, atol: float = 1e-3) -> CheckResult:
 
     def case(scale):
         b = (a + scale * torch.randn(3, 16, 16, generator=g)).clamp(0, 1)  # never equal to a: PSNR is finite
-        return scale, f"for noise {scale}", (a, b), torch.tensor(psnr(a, b), dtype=torch.float64)
+        return scale, tr("for_noise", scale=scale), (a, b), torch.tensor(psnr(a, b), dtype=torch.float64)
 
     scales = (0.01, 0.1, 0.3)
     cases = [case(s) for s in scales]
-    failed, worst, worst_scale, got = _worst_error("your psnr", my_psnr, cases)
+    failed, worst, worst_scale, got = _worst_error(tr("your", name="psnr"), my_psnr, cases)
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
-        tried = f"{len(scales)} image pairs, within {atol:g} dB"
-        return CheckResult(True, f"your PSNR matches ddim_course.psnr on every pair of images tried ({tried}).")
+        return CheckResult(True, tr("psnr_pass", count=len(scales), atol=f"{atol:g}"))
     expected = next(e for s, _, _, e in cases if s == worst_scale).item()
-    return CheckResult(
-        False,
-        f"for noise {worst_scale}: you got {float(got):.3f} dB, expected {expected:.3f} dB. "
-        "Hint: PSNR = 10 * log10(1 / mean((a - b)**2)) for images in [0, 1].",
-    )
+    where = tr("for_noise", scale=worst_scale)
+    off = tr("psnr_off", where=where, got=f"{float(got):.3f}", expected=f"{expected:.3f}")
+    return CheckResult(False, off + tr("hint") + tr("psnr_formula"))
 
 
 def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
@@ -356,39 +320,31 @@ def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
         return torch.tanh(torch.einsum("oc,bchw->bohw", weights.to(z.dtype), z))
 
     for a, b, p in ((1.01, -0.02, 0.93), (1.6, -0.9, 0.93), (1.2, -0.3, 0.5)):
-        where = f"for a={a}, b={b}, p={p}"
+        where = tr("for_abp", a=a, b=b, p=p)
         x, y = torch.randn(2, 1, 4, 8, 8, generator=g, dtype=torch.float64)
         x_prev, y_prev = edict_step(x, y, model, a, b, p)
         got, problem = _call(my_inverse, (x_prev.clone(), y_prev.clone(), model, a, b, p), where)
         if problem is not None:
             return CheckResult(False, problem)
         if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return CheckResult(False, f"{where}: your function returned {_what(got)}; return two tensors: x, y")
+            return CheckResult(False, tr("edict_not_a_pair", where=where, what=_what(got)))
         errors = {}
         for name, value, want in (("x", got[0], x), ("y", got[1], y)):
-            err, problem = _grade(f"your {name}", value, want, where)
+            err, problem = _grade(tr("your", name=name), value, want, where)
             if problem is not None:
                 return CheckResult(False, problem)
             errors[name] = err
         if max(errors.values()) > atol:
-            hint = (
-                "undo edict_step's four lines from the last to the first, each solved for the latent it overwrote; "
-                "ask the model at the same latents the forward step asked it at (x_inter to recover y, then that y "
-                "to recover x)."
-            )
+            hint = tr("edict_hint")
             swapped = all(
                 isinstance(v, torch.Tensor) and v.shape == w.shape and (v.double() - w).abs().max() <= atol
                 for v, w in ((got[0], y), (got[1], x))
             )
             if swapped:
-                hint = "you returned y, x: return x first, then y."
-            off = ", ".join(f"{k} by up to {v:.3g}" for k, v in errors.items())
-            return CheckResult(False, f"{where}: off ({off}). Hint: {hint}")
-    return CheckResult(
-        True,
-        f"your inverse undoes EDICT's step exactly (3 cases, within {atol:g}): the model is asked at the same "
-        "latents both ways, so nothing is approximated.",
-    )
+                hint = tr("edict_swapped")
+            off = tr("edict_off", where=where, x=f"{errors['x']:.3g}", y=f"{errors['y']:.3g}")
+            return CheckResult(False, off + tr("hint") + hint)
+    return CheckResult(True, tr("edict_pass", atol=f"{atol:g}"))
 
 
 def check_blend_mask(my_blend_mask) -> CheckResult:
@@ -402,23 +358,25 @@ def check_blend_mask(my_blend_mask) -> CheckResult:
     cases = []
     for threshold, floor in ((0.3, 0.6), (0.5, 0.0), (0.7, 2.0)):
         maps = torch.rand(2, 8, 8, generator=g) ** 3 + floor
-        cases.append((threshold, f"for threshold {threshold} and maps in [{floor:g}, {floor + 1:g}]", maps))
+        where = tr("for_threshold", threshold=threshold, low=f"{floor:g}", high=f"{floor + 1:g}")
+        cases.append((threshold, where, maps))
     worst = 0.0
     for threshold, where, maps in cases:
         expected = blend_mask(maps, threshold)
         got, problem = _call(my_blend_mask, (maps.clone(), threshold), where)
         if problem is None:
-            err, problem = _grade("your mask", got, expected, where)
+            err, problem = _grade(tr("your_mask"), got, expected, where)
         if problem is not None:
             return CheckResult(False, problem)
         if err > 0:
             by_max = (maps / maps.flatten(1).amax(1)[:, None, None] > threshold).float()[:, None]
-            hint = "stretch each map to [0, 1]: subtract its minimum, then divide by (maximum - minimum)."
+            hint = tr("blend_hint_stretch")
             if torch.equal(got.float(), by_max):
-                hint = "you divided by the maximum only; take the minimum off first (these maps never reach 0)."
+                hint = tr("blend_hint_max_only")
             elif torch.equal(got.float(), 1 - expected):
-                hint = "your mask is inverted: 1 where the map is above the threshold."
+                hint = tr("blend_hint_inverted")
             wrong = int((got.float() != expected).sum())
-            return CheckResult(False, f"{where}: {wrong} of {expected.numel()} mask values differ. Hint: {hint}")
+            differ = tr("blend_differ", where=where, wrong=wrong, count=expected.numel())
+            return CheckResult(False, differ + tr("hint") + hint)
         worst = max(worst, err)
-    return CheckResult(True, "your mask equals local blend's on all 3 cases: stretched to [0, 1], then thresholded.")
+    return CheckResult(True, tr("blend_pass"))

@@ -43,7 +43,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{where}: your function raised {error}",
         "zh": "{where}：你的函数抛出了异常 {error}",
     },
-    "returned": {"en": "{where}: {name} returned {what}", "zh": "{where}：{name} 返回了 {what}"},
+    "returned": {"en": "{where}: {name} returned {what}", "zh": "{where}：{name}返回了 {what}"},
     "missing_return": {"en": " (a missing `return`?)", "zh": "（是不是漏了 `return`？）"},
     "return_want": {"en": "; return {want}", "zh": "；应返回{want}"},
     "want_number": {"en": "one number (a float)", "zh": "一个数（float）"},
@@ -52,7 +52,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "; return a real {kind}, not a complex one",
         "zh": "；应返回实数{kind}，而不是复数",
     },
-    "kind_number": {"en": "number", "zh": "数"},
+    "kind_number": {"en": "number", "zh": "值"},
     "kind_tensor": {"en": "tensor", "zh": "张量"},
     "not_float": {
         "en": "; return floating point (e.g. torch.float32), not whole numbers or booleans",
@@ -60,15 +60,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "wrong_shape": {
         "en": "{where}: {name} returned a tensor of shape {shape}; return {want}",
-        "zh": "{where}：{name} 返回的张量形状为 {shape}；应返回{want}",
+        "zh": "{where}：{name}返回的张量形状为 {shape}；应返回{want}",
     },
     "not_finite_number": {
         "en": "{where}: {name} returned {value}; return a finite number",
-        "zh": "{where}：{name} 返回了 {value}；应返回有限的数",
+        "zh": "{where}：{name}返回了 {value}；应返回有限的数",
     },
     "not_finite_values": {
         "en": "{where}: {name} returned {found} of {count} values ({why})",
-        "zh": "{where}：{name} 返回的 {count} 个值中有 {found}（{why}）",
+        "zh": "{where}：{name}返回的 {count} 个值中有 {found}（{why}）",
     },
     "nan_in": {"en": "NaN in {count}", "zh": "{count} 个 NaN"},
     "inf_in": {"en": "inf in {count}", "zh": "{count} 个 inf"},
@@ -78,6 +78,186 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "是不是对负数开了平方根，或者算了 0 / 0？",
     },
     "why_inf": {"en": "a division by zero?", "zh": "是不是除以了零？"},
+    # the exercise checks (exercises.py): where a case is, what went wrong, hints. The names of the learner's
+    # answers ("your", "your_step", "your_mask") fill the {name} of the messages above, whose Chinese puts no space
+    # before 返回: "your" ends with one in Chinese, so that a code name stands apart from the Chinese after it.
+    "your": {"en": "your {name}", "zh": "你的 {name} "},
+    "your_step": {"en": "your step", "zh": "你的单步函数"},
+    "your_mask": {"en": "your mask", "zh": "你的掩码"},
+    "off_by": {"en": "off by up to {worst} {where}. ", "zh": "{where}最多偏差 {worst}。"},
+    "looks_like": {"en": "it looks like {mistake}. ", "zh": "看起来{mistake}。"},
+    "at_t": {"en": "at t={t}", "zh": "t={t} 时"},
+    "add_noise_pass": {
+        "en": "add_noise matches the formula at every t tried ({count} values of t, within {atol}).",
+        "zh": "add_noise 在试过的每个 t 上都与公式一致（共 {count} 个 t 值，误差不超过 {atol}）。",
+    },
+    "add_noise_no_sqrt": {
+        "en": "a * x0 + (1 - a) * noise (no square roots)",
+        "zh": "你算的是 a * x0 + (1 - a) * noise（没有开平方根）",
+    },
+    "add_noise_swapped": {"en": "the two scales swapped", "zh": "你把两个系数对调了"},
+    "add_noise_formula": {
+        "en": "x_t = sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise, with alpha_bar_t = alphas_cumprod[t].",
+        "zh": "x_t = sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise，其中 alpha_bar_t = alphas_cumprod[t]。",
+    },
+    "at_step": {"en": "at t={t} -> {t_prev}", "zh": "在 t={t} -> {t_prev} 这一步"},
+    "ddim_step_pass": {
+        "en": "your DDIM step matches the reference at all {count} steps tried, the last one included (within {atol}).",
+        "zh": "你的 DDIM 单步在试过的全部 {count} 步上都与参考实现一致，包括最后一步（误差不超过 {atol}）。",
+    },
+    "ddim_step_formula": {
+        "en": "predict x0 = (x_t - sqrt(1 - a_t) * eps) / sqrt(a_t), then x_prev = sqrt(a_prev) * x0 + "
+        "sqrt(1 - a_prev) * eps, with a = alphas_cumprod.",
+        "zh": "先预测 x0 = (x_t - sqrt(1 - a_t) * eps) / sqrt(a_t)，再算 x_prev = sqrt(a_prev) * x0 + "
+        "sqrt(1 - a_prev) * eps，其中 a = alphas_cumprod。",
+    },
+    "ddim_step_final": {
+        "en": "the last step goes to t_prev < 0: use final_alpha_cumprod there instead of alphas_cumprod[t_prev] "
+        "(a negative index reads from the end of the tensor!). ",
+        "zh": "最后一步走到 t_prev < 0：这里要用 final_alpha_cumprod，而不是 alphas_cumprod[t_prev]"
+        "（负索引会从张量的末尾取值！）。",
+    },
+    "for_start_step": {"en": "for start_step={s}", "zh": "start_step={s} 时"},
+    "start_index_not_int": {
+        "en": "{where}: return a whole number (an int), got {what}",
+        "zh": "{where}：应返回整数（int），收到的是 {what}",
+    },
+    "start_index_out_of_range": {
+        "en": "{where} you chose latents[{got}], but latents has {count} entries (0 to {n}).",
+        "zh": "{where}你选了 latents[{got}]，但 latents 只有 {count} 项（0 到 {n}）。",
+    },
+    "start_index_that_is": {"en": ", i.e. latents[{index}]", "zh": "，即 latents[{index}]"},
+    "start_index_off": {
+        "en": "{where} you chose {chose} (off by {off}). ",
+        "zh": "{where}你选了 {chose}（偏差 {off}）。",
+    },
+    "start_index_hint": {
+        "en": "sampling from start_step s begins at timesteps[s], which the inversion reached after {n} - s steps. "
+        "The original lesson's loop is off by one here.",
+        "zh": "从 start_step s 开始采样，起点是 timesteps[s]，而反转要走 {n} - s 步才到达那里。"
+        "原教程的循环在这里差了一位（off-by-one）。",
+    },
+    "start_index_pass": {
+        "en": "right for every start_step tried: latents[{n} - start_step], which is what Inversion.latents_at does.",
+        "zh": "试过的每个 start_step 都对：latents[{n} - start_step]，这正是 Inversion.latents_at 的做法。",
+    },
+    "for_n_steps": {"en": "for {n} steps", "zh": "{n} 步反转时"},
+    "invert_one_latent": {
+        "en": "{where}: your function returned one latent; return the whole trajectory, a list of {count} latents: "
+        "the clean one first, then the latent after each step.",
+        "zh": "{where}：你的函数只返回了一个隐变量；应返回整条轨迹，即 {count} 个隐变量组成的列表："
+        "先是干净的隐变量，然后是每一步之后的隐变量。",
+    },
+    "invert_not_a_list": {
+        "en": "{where}: your function returned {what}; return a list of {count} latents",
+        "zh": "{where}：你的函数返回了 {what}；应返回 {count} 个隐变量组成的列表",
+    },
+    "invert_length": {
+        "en": "{where}: your list has {got} latents, expected {count}. ",
+        "zh": "{where}：你的列表有 {got} 个隐变量，应为 {count} 个。",
+    },
+    "invert_lesson_short": {
+        "en": "{short} short: a loop that skips the first and the last step, as the original lesson's does, "
+        "loses two. ",
+        "zh": "少了 {short} 个：像原教程那样跳过第一步和最后一步的循环会丢掉两个。",
+    },
+    "invert_length_hint": {
+        "en": "One latent before the loop (the clean one) and one after each of the {n} steps.",
+        "zh": "循环之前一个（干净的隐变量），{n} 步中每一步之后各一个。",
+    },
+    "invert_off": {
+        "en": "{where}: off by up to {worst} at latents[{at}]. ",
+        "zh": "{where}：latents[{at}] 最多偏差 {worst}。",
+    },
+    "invert_hint_clean": {
+        "en": "latents[0] is the clean latent x0 itself, unchanged.",
+        "zh": "latents[0] 就是干净的隐变量 x0 本身，原样不动。",
+    },
+    "invert_hint_first": {
+        "en": "the first step comes from the very end of sampling, whose noise level is final_alpha_cumprod (no "
+        "timestep before the cleanest one: alphas_cumprod[t_prev] with t_prev < 0 reads from the end of the "
+        "tensor).",
+        "zh": "第一步从采样的最末端出发，那里的噪声水平是 final_alpha_cumprod（最干净的时间步之前没有别的时间步："
+        "t_prev < 0 时 alphas_cumprod[t_prev] 会从张量的末尾取值）。",
+    },
+    "invert_hint_loop": {
+        "en": "go through the timesteps from the cleanest to the noisiest; at each t, ask eps_model(latest latent, t) "
+        "(the timestep you go *to*: local linearity), then move the latest latent from the previous timestep's "
+        "alpha_bar up to alphas_cumprod[t] with the DDIM update.",
+        "zh": "按从最干净到噪声最大的顺序遍历时间步；在每个 t 上调用 eps_model(最新的隐变量, t)"
+        "（用你要*去*的那个时间步：局部线性），再用 DDIM 更新把最新的隐变量从上一个时间步的 alpha_bar "
+        "推到 alphas_cumprod[t]。",
+    },
+    "invert_pass": {
+        "en": "your loop gives invert's trajectory at every step (10 and 4 steps, within {atol}): the model asked at "
+        "the timestep you go to, with the latent you come from.",
+        "zh": "你的循环在每一步都给出与 invert 相同的轨迹（10 步和 4 步，误差不超过 {atol}）："
+        "在要去的时间步上、用出发处的隐变量调用模型。",
+    },
+    "for_noise": {"en": "for noise {scale}", "zh": "噪声强度为 {scale} 时"},
+    "psnr_pass": {
+        "en": "your PSNR matches ddim_course.psnr on every pair of images tried "
+        "({count} image pairs, within {atol} dB).",
+        "zh": "你的 PSNR 在试过的每一对图像上都与 ddim_course.psnr 一致（共 {count} 对图像，误差不超过 {atol} dB）。",
+    },
+    "psnr_off": {
+        "en": "{where}: you got {got} dB, expected {expected} dB. ",
+        "zh": "{where}：你得到 {got} dB，应为 {expected} dB。",
+    },
+    "psnr_formula": {
+        "en": "PSNR = 10 * log10(1 / mean((a - b)**2)) for images in [0, 1].",
+        "zh": "对取值在 [0, 1] 的图像，PSNR = 10 * log10(1 / mean((a - b)**2))。",
+    },
+    "for_abp": {"en": "for a={a}, b={b}, p={p}", "zh": "a={a}、b={b}、p={p} 时"},
+    "edict_not_a_pair": {
+        "en": "{where}: your function returned {what}; return two tensors: x, y",
+        "zh": "{where}：你的函数返回了 {what}；应返回两个张量：x, y",
+    },
+    "edict_off": {
+        "en": "{where}: off (x by up to {x}, y by up to {y}). ",
+        "zh": "{where}：结果有偏差（x 最多偏差 {x}，y 最多偏差 {y}）。",
+    },
+    "edict_hint": {
+        "en": "undo edict_step's four lines from the last to the first, each solved for the latent it overwrote; "
+        "ask the model at the same latents the forward step asked it at (x_inter to recover y, then that y to "
+        "recover x).",
+        "zh": "从最后一行到第一行依次撤销 edict_step 的四行，每行都解出它覆盖掉的那个隐变量；"
+        "在正向步骤调用模型时所用的同一批隐变量上调用模型（用 x_inter 恢复 y，再用这个 y 恢复 x）。",
+    },
+    "edict_swapped": {
+        "en": "you returned y, x: return x first, then y.",
+        "zh": "你返回的是 y, x：应先返回 x，再返回 y。",
+    },
+    "edict_pass": {
+        "en": "your inverse undoes EDICT's step exactly (3 cases, within {atol}): the model is asked at the same "
+        "latents both ways, so nothing is approximated.",
+        "zh": "你的逆步骤精确地撤销了 EDICT 的一步（3 个用例，误差不超过 {atol}）：正反两个方向都在相同的隐变量上"
+        "调用模型，所以没有任何近似。",
+    },
+    "for_threshold": {
+        "en": "for threshold {threshold} and maps in [{low}, {high}]",
+        "zh": "阈值为 {threshold}、注意力图取值在 [{low}, {high}] 时",
+    },
+    "blend_differ": {
+        "en": "{where}: {wrong} of {count} mask values differ. ",
+        "zh": "{where}：{count} 个掩码值中有 {wrong} 个不同。",
+    },
+    "blend_hint_stretch": {
+        "en": "stretch each map to [0, 1]: subtract its minimum, then divide by (maximum - minimum).",
+        "zh": "把每张图拉伸到 [0, 1]：先减去它的最小值，再除以 (最大值 - 最小值)。",
+    },
+    "blend_hint_max_only": {
+        "en": "you divided by the maximum only; take the minimum off first (these maps never reach 0).",
+        "zh": "你只除以了最大值；要先减去最小值（这些图的值从不降到 0）。",
+    },
+    "blend_hint_inverted": {
+        "en": "your mask is inverted: 1 where the map is above the threshold.",
+        "zh": "你的掩码反了：图中高于阈值的地方应为 1。",
+    },
+    "blend_pass": {
+        "en": "your mask equals local blend's on all 3 cases: stretched to [0, 1], then thresholded.",
+        "zh": "你的掩码在全部 3 个用例上都与局部混合的掩码相同：先拉伸到 [0, 1]，再按阈值二值化。",
+    },
     # widgets
     "apply": {"en": "Apply", "zh": "应用"},
     "prompt": {"en": "prompt", "zh": "提示词"},
@@ -90,6 +270,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "blend_threshold": {"en": "blend threshold", "zh": "混合阈值"},
     "local_blend": {"en": "local blend", "zh": "局部混合"},
     "could_not": {"en": "could not {failing}: {message}", "zh": "无法{failing}：{message}"},
+    # the pocket model's words
+    "pocket_vocabulary": {
+        "en": "The pocket model knows {n_colours} colours ({colours}), {n_shapes} shapes ({shapes}) and {n_patterns} "
+        "background patterns ({patterns}), in prompts of the form 'a <colour> <shape> on a <pattern> background' "
+        "(16 tokens at most); it never saw any other word in training.",
+        "zh": "口袋模型只认识 {n_colours} 种颜色（{colours}）、{n_shapes} 种形状（{shapes}）和 {n_patterns} 种背景图案"
+        "（{patterns}），提示词须写成英文 'a <colour> <shape> on a <pattern> background' 的形式（最多 16 个词元）；"
+        "其他词它在训练中从未见过。",
+    },
     # errors a learner meets most often
     "bad_start_step": {
         "en": "start_step must be in [0, {last}] for {n} steps, got {got}",

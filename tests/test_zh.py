@@ -151,3 +151,120 @@ def test_set_language_switches_checks_widgets_and_errors(pipe):
     assert repr(check_psnr(lambda a, b: None)).startswith("FAIL: ")
     with pytest.raises(ValueError, match="language must be one of"):
         ddim_course.set_language("fr")
+
+
+def test_every_check_speaks_chinese_and_its_english_is_unchanged():
+    """Each check_* with a wrong and a right answer: Chinese after set_language("zh"), and in English the very
+    messages of the checks before they were translated."""
+    from ddim_course import ddim_step, psnr
+    from ddim_course.attention import blend_mask
+    from ddim_course.ddim import ddim_update
+    from ddim_course.exact import edict_inverse_step
+    from ddim_course.exercises import (
+        check_add_noise,
+        check_blend_mask,
+        check_ddim_step,
+        check_edict_inverse_step,
+        check_invert,
+        check_psnr,
+        check_start_index,
+    )
+    from ddim_course.pocket.model import make_scheduler
+
+    sched = make_scheduler()
+    a, final = sched.alphas_cumprod, sched.final_alpha_cumprod
+
+    def right_invert(x0, eps_model, timesteps):
+        latents, alpha_from = [x0], float(final)
+        for t in reversed(timesteps):
+            latents.append(ddim_update(eps_model(latents[-1], t), latents[-1], alpha_from, float(a[t])))
+            alpha_from = float(a[t])
+        return latents
+
+    def no_final_alpha(eps, t, tp, x):  # alphas_cumprod[-19] at the last step
+        x0 = (x - (1 - a[t]).sqrt() * eps) / a[t].sqrt()
+        return a[tp].sqrt() * x0 + (1 - a[tp]).sqrt() * eps
+
+    # check name: (right answer, wrong answer, what the wrong answer gives in English)
+    checks = {
+        "add_noise": (
+            lambda: check_add_noise(lambda x0, n, t: a[t].sqrt() * x0 + (1 - a[t]).sqrt() * n, a),
+            lambda: check_add_noise(lambda x0, n, t: a[t] * x0 + (1 - a[t]) * n, a),
+            "off by up to 1.06 at t=250. Hint: it looks like a * x0 + (1 - a) * noise (no square roots). "
+            "x_t = sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise, with alpha_bar_t = alphas_cumprod[t].",
+        ),
+        "ddim_step": (
+            lambda: check_ddim_step(
+                lambda eps, t, tp, x: ddim_step(eps, t, tp, x, a, final_alpha_cumprod=final), a, final
+            ),
+            lambda: check_ddim_step(no_final_alpha, a, final),
+            "off by up to 3.82 at t=1 -> -19. Hint: the last step goes to t_prev < 0: use final_alpha_cumprod there "
+            "instead of alphas_cumprod[t_prev] (a negative index reads from the end of the tensor!). predict x0 = "
+            "(x_t - sqrt(1 - a_t) * eps) / sqrt(a_t), then x_prev = sqrt(a_prev) * x0 + sqrt(1 - a_prev) * eps, "
+            "with a = alphas_cumprod.",
+        ),
+        "start_index": (
+            lambda: check_start_index(lambda s: 50 - s),
+            lambda: check_start_index(lambda s: -(s + 2)),
+            "for start_step=0 you chose latents[-2], i.e. latents[49] (off by -1). Hint: sampling from start_step s "
+            "begins at timesteps[s], which the inversion reached after 50 - s steps. The original lesson's loop is "
+            "off by one here.",
+        ),
+        "invert": (
+            lambda: check_invert(right_invert, a, final),
+            lambda: check_invert(lambda x0, m, ts: right_invert(x0, m, ts)[1:-1], a, final),
+            "for 10 steps: your list has 9 latents, expected 11. Hint: 2 short: a loop that skips the first and the "
+            "last step, as the original lesson's does, loses two. One latent before the loop (the clean one) and one "
+            "after each of the 10 steps.",
+        ),
+        "psnr": (
+            lambda: check_psnr(psnr),
+            lambda: check_psnr(lambda x, y: float(((x - y) ** 2).mean())),
+            "for noise 0.01: you got 0.000 dB, expected 39.977 dB. "
+            "Hint: PSNR = 10 * log10(1 / mean((a - b)**2)) for images in [0, 1].",
+        ),
+        "edict_inverse_step": (
+            lambda: check_edict_inverse_step(edict_inverse_step),
+            lambda: check_edict_inverse_step(lambda *args: edict_inverse_step(*args)[::-1]),
+            "for a=1.01, b=-0.02, p=0.93: off (x by up to 4.37, y by up to 4.37). "
+            "Hint: you returned y, x: return x first, then y.",
+        ),
+        "blend_mask": (
+            lambda: check_blend_mask(blend_mask),
+            lambda: check_blend_mask(lambda m, t: (m / m.flatten(1).amax(1)[:, None, None] > t).float()[:, None]),
+            "for threshold 0.3 and maps in [0.6, 1.6]: 90 of 128 mask values differ. "
+            "Hint: you divided by the maximum only; take the minimum off first (these maps never reach 0).",
+        ),
+    }
+    english_words = ("Hint", "your", "you ", "return ", "expected", "off by", "within", "matches", "tried", " the ")
+    ddim_course.set_language("zh")
+    for name, (right, wrong, _) in checks.items():
+        for answer, result, verdict in (("right", right(), "通过: "), ("wrong", wrong(), "未通过: ")):
+            assert bool(result) == (answer == "right"), f"{name}, {answer}: {result!r}"
+            assert repr(result).startswith(verdict) and CJK.search(result.message), f"{name}, {answer}: {result!r}"
+            found = [word for word in english_words if word in result.message]
+            assert not found, f"{name}, {answer}: English {found} in {result.message!r}"
+    assert "提示：" in checks["start_index"][1]().message
+
+    ddim_course.set_language("en")
+    for name, (right, wrong, message) in checks.items():
+        # the measured errors (1.06, 3.82...) are left out of the comparison: float rounding may differ by CPU
+        assert _no_decimals(repr(wrong())) == _no_decimals("FAIL: " + message), name
+        assert right() and not CJK.search(right().message), name
+    assert repr(checks["add_noise"][0]()) == (
+        "PASS: add_noise matches the formula at every t tried (6 values of t, within 1e-05)."
+    )
+    assert repr(checks["start_index"][0]()) == (
+        "PASS: right for every start_step tried: latents[50 - start_step], which is what Inversion.latents_at does."
+    )
+    assert repr(checks["invert"][0]()) == (
+        "PASS: your loop gives invert's trajectory at every step (10 and 4 steps, within 1e-05): the model asked at "
+        "the timestep you go to, with the latent you come from."
+    )
+    assert repr(check_psnr(lambda x, y: None)) == (
+        "FAIL: for noise 0.01: your psnr returned None (a missing `return`?); return one number (a float)"
+    )
+
+
+def _no_decimals(text: str) -> str:
+    return re.sub(r"\d+\.\d+", "#", text)
