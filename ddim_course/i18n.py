@@ -279,6 +279,55 @@ MESSAGES: dict[str, dict[str, str]] = {
         "（{patterns}），提示词须写成英文 'a <colour> <shape> on a <pattern> background' 的形式（最多 16 个词元）；"
         "其他词它在训练中从未见过。",
     },
+    # explorers: what they are doing, and what they show
+    "w_decoding": {"en": "decoding x_t at t = {t} ...", "zh": "正在解码 t = {t} 处的 x_t ..."},
+    "w_show_xt": {"en": "show x_t at t = {t}", "zh": "显示 t = {t} 处的 x_t"},
+    "w_schedule": {
+        "en": "t = {t}: alpha_bar = {a}, signal scale sqrt(alpha_bar) = {signal}, "
+        "noise scale sqrt(1 - alpha_bar) = {noise}",
+        "zh": "t = {t}：alpha_bar = {a}，信号系数 sqrt(alpha_bar) = {signal}，噪声系数 sqrt(1 - alpha_bar) = {noise}",
+    },
+    "w_settings": {"en": "guidance {g}, eta {eta}", "zh": "引导强度 {g}，eta {eta}"},
+    "w_sampling_with": {"en": "sampling with {settings} ...", "zh": "正在采样（{settings}）..."},
+    "w_sample_with": {"en": "sample with {settings}", "zh": "采样（{settings}）"},
+    "w_seed": {"en": "seed {seed}, {settings}", "zh": "随机种子 {seed}，{settings}"},
+    "w_comparing": {
+        "en": "reconstructing and running img2img from start_step {s} ...",
+        "zh": "正在从 start_step {s} 重建并运行图生图 ...",
+    },
+    "w_compare": {"en": "compare at start_step {s}", "zh": "在 start_step {s} 处比较"},
+    "w_compared": {
+        "en": "start_step {s} (t = {t}): reconstruction {rec} dB, img2img {i2i} dB",
+        "zh": "start_step {s}（t = {t}）：重建 {rec} dB，图生图 {i2i} dB",
+    },
+    "w_original": {"en": "original", "zh": "原图"},
+    "w_from_inversion": {"en": "from the inversion", "zh": "从反转出发"},
+    "w_img2img": {"en": "img2img (fresh noise)", "zh": "图生图（新噪声）"},
+    "w_reconstruction": {"en": "reconstruction", "zh": "重建"},
+    "w_edit": {"en": "edit", "zh": "编辑"},
+    "w_prompt_swap": {"en": "prompt swap", "zh": "换提示词"},
+    "w_p2p": {"en": "prompt-to-prompt", "zh": "prompt-to-prompt（注意力控制）"},
+    "w_editing_to": {"en": "editing to {target} at guidance {g} ...", "zh": "正在以引导强度 {g} 编辑为 {target} ..."},
+    "w_edit_to": {"en": "edit to {target}", "zh": "编辑为 {target}"},
+    "w_edited": {"en": "{target}, start_step {s}, guidance {g}", "zh": "{target}，start_step {s}，引导强度 {g}"},
+    "w_sampling_at": {"en": "sampling at guidance {g} ...", "zh": "正在以引导强度 {g} 采样 ..."},
+    "w_inverting_and": {"en": "inverting with {name} and {doing}", "zh": "正在用 {name} 反转，然后{doing}"},
+    "w_show_method": {"en": "show {name} at guidance {g}", "zh": "显示 {name}（引导强度 {g}）"},
+    "w_method_result": {
+        "en": "{name} at guidance {g}: reconstruction {rec} dB; edit to '{target}' from start_step {s}",
+        "zh": "{name}，引导强度 {g}：重建 {rec} dB；从 start_step {s} 编辑为 '{target}'",
+    },
+    "w_editing": {"en": "editing ...", "zh": "正在编辑 ..."},
+    "w_inverting_then": {"en": "inverting with {name}, then {doing}", "zh": "正在用 {name} 反转，然后{doing}"},
+    "w_edit_from": {"en": "edit from a {name} inversion", "zh": "从 {name} 反转出发编辑"},
+    "w_blend_above": {"en": "blend above {t})", "zh": "混合阈值 {t}）"},
+    "w_no_blend": {"en": "no blend)", "zh": "不混合）"},
+    "w_p2p_result": {
+        "en": "{name} inversion, guidance {g}: PSNR to the original (the edit lowers it, the kept picture raises it): "
+        "prompt swap {swap} dB, prompt-to-prompt {p2p} dB (cross {c}, self {s}, {blend}",
+        "zh": "{name} 反转，引导强度 {g}：与原图的 PSNR（编辑会降低它，保留下来的画面会提高它）：换提示词 {swap} dB，"
+        "prompt-to-prompt {p2p} dB（交叉 {c}，自 {s}，{blend}",
+    },
     # errors a learner meets most often
     "bad_start_step": {
         "en": "start_step must be in [0, {last}] for {n} steps, got {got}",

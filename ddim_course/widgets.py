@@ -195,13 +195,10 @@ def noise_explorer(pipe, image, *, seed: int = 0):
 
     def update(change=None):
         t = slider.value
-        with _busy(label, [slider], f"decoding x_t at t = {t} ...", f"show x_t at t = {t}"):
+        with _busy(label, [slider], tr("w_decoding", t=t), tr("w_show_xt", t=t)):
             im, a = noisy_image_at(pipe, latents, noise, t)
             picture.value = _png(im)
-            label.value = (
-                f"t = {t}: alpha_bar = {a:.4f}, signal scale sqrt(alpha_bar) = {a**0.5:.3f}, "
-                f"noise scale sqrt(1 - alpha_bar) = {(1 - a) ** 0.5:.3f}"
-            )
+            label.value = tr("w_schedule", t=t, a=f"{a:.4f}", signal=f"{a**0.5:.3f}", noise=f"{(1 - a) ** 0.5:.3f}")
 
     slider.observe(update, names="value")
     update()
@@ -239,13 +236,18 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
     picture, label = _image_widget(), w.HTML()
 
     def update(change=None):
-        settings = f"guidance {_num(guidance.value)}, eta {_num(eta.value)}"
-        with _busy(label, [text, guidance, eta], f"sampling with {settings} ...", f"sample with {settings}"):
+        settings = tr("w_settings", g=_num(guidance.value), eta=_num(eta.value))
+        with _busy(
+            label,
+            [text, guidance, eta],
+            tr("w_sampling_with", settings=settings),
+            tr("w_sample_with", settings=settings),
+        ):
             im = guided_sample(
                 pipe, text.value, guidance.value, seed=seed, num_inference_steps=num_inference_steps, eta=eta.value
             )
             picture.value = _png(im)
-            label.value = f"seed {seed}, {settings}"
+            label.value = tr("w_seed", seed=seed, settings=settings)
 
     for control in (text, guidance, eta):
         control.observe(update, names="value")
@@ -291,18 +293,20 @@ def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: fl
 
     def update(change=None):
         s = slider.value
-        doing = f"reconstructing and running img2img from start_step {s} ..."
-        with _busy(label, [slider], doing, f"compare at start_step {s}"):
+        with _busy(label, [slider], tr("w_comparing", s=s), tr("w_compare", s=s)):
             r = compare_at_start_step(pipe, image, inversion, s, guidance_scale=guidance_scale)
             pics[1].value, pics[2].value = _png(r["reconstruction"]), _png(r["img2img"])
-            label.value = (
-                f"start_step {s} (t = {inversion.timestep_at(s)}): "
-                f"reconstruction {r['psnr_reconstruction']:.1f} dB, img2img {r['psnr_img2img']:.1f} dB"
+            label.value = tr(
+                "w_compared",
+                s=s,
+                t=inversion.timestep_at(s),
+                rec=f"{r['psnr_reconstruction']:.1f}",
+                i2i=f"{r['psnr_img2img']:.1f}",
             )
 
     slider.observe(update, names="value")
     update()
-    titles = [w.HTML(f"<b>{t}</b>") for t in ("original", "from the inversion", "img2img (fresh noise)")]
+    titles = [w.HTML(f"<b>{tr(t)}</b>") for t in ("w_original", "w_from_inversion", "w_img2img")]
     return _explorer(w.VBox([slider, w.HBox([w.VBox([t, p]) for t, p in zip(titles, pics)]), label]))
 
 
@@ -358,10 +362,10 @@ class EditExplorer:
             self.target_prompt, self.start_step, self.guidance_scale = text.value, start.value, guidance.value
             target, g = f"'{text.value}'", _num(guidance.value)
             # the busy text leaves start_step out: tests/test_browser.py waits for "start_step N" as the result
-            doing = f"editing to {target} at guidance {g} ..."
-            with _busy(label, [text, start, guidance, button], doing, f"edit to {target}"):
+            doing = tr("w_editing_to", target=target, g=g)
+            with _busy(label, [text, start, guidance, button], doing, tr("w_edit_to", target=target)):
                 after.value = _png(self.apply())
-                label.value = _text(f"{target}, start_step {start.value}, guidance {g}")
+                label.value = _text(tr("w_edited", target=target, s=start.value, g=g))
 
         button.on_click(on_click)
         on_click()
@@ -449,21 +453,27 @@ class MethodExplorer:
 
         def update(change=None):
             name, g = METHODS[pick.value].label, _num(scale.value)
-            doing = f"sampling at guidance {g} ..."
+            doing = tr("w_sampling_at", g=g)
             if self._key(pick.value, scale.value) not in self.inversions:
-                doing = f"inverting with {name} and {doing}"
-            with _busy(label, [pick, scale], doing, f"show {name} at guidance {g}"):
+                doing = tr("w_inverting_and", name=name, doing=doing)
+            with _busy(label, [pick, scale], doing, tr("w_show_method", name=name, g=g)):
                 rec, out = self.show(pick.value, scale.value)
                 pics[1].value, pics[2].value = _png(rec), _png(out)
                 label.value = _text(
-                    f"{name} at guidance {g}: reconstruction {psnr(self.image, rec):.1f} dB; "
-                    f"edit to '{self.target_prompt}' from start_step {self.start_step}"
+                    tr(
+                        "w_method_result",
+                        name=name,
+                        g=g,
+                        rec=f"{psnr(self.image, rec):.1f}",
+                        target=self.target_prompt,
+                        s=self.start_step,
+                    )
                 )
 
         pick.observe(update, names="value")
         scale.observe(update, names="value")
         update()
-        titles = [w.HTML(f"<b>{t}</b>") for t in ("original", "reconstruction", "edit")]
+        titles = [w.HTML(f"<b>{tr(t)}</b>") for t in ("w_original", "w_reconstruction", "w_edit")]
         return _explorer(w.VBox([w.HBox([pick, scale]), w.HBox([w.VBox([t, p]) for t, p in zip(titles, pics)]), label]))
 
 
@@ -560,24 +570,30 @@ class PromptToPromptExplorer:
 
         def update(change=None):
             name = METHODS[pick.value].label
-            doing = "editing ..."
+            doing = tr("w_editing")
             if m._key(pick.value, self.guidance_scale) not in m.inversions:
-                doing = f"inverting with {name}, then {doing}"
-            with _busy(label, controls, doing, f"edit from a {name} inversion"):
+                doing = tr("w_inverting_then", name=name, doing=doing)
+            with _busy(label, controls, doing, tr("w_edit_from", name=name)):
                 swap, p2p = self.show(pick.value, c.value, s.value, t.value if blend.value else None)
                 pics[1].value, pics[2].value = _png(swap), _png(p2p)
+                blended = tr("w_blend_above", t=_num(t.value)) if blend.value else tr("w_no_blend")
                 label.value = _text(
-                    f"{name} inversion, guidance {_num(self.guidance_scale)}: PSNR to the original (the edit "
-                    f"lowers it, the kept picture raises it): prompt swap {psnr(m.image, swap):.1f} dB, "
-                    f"prompt-to-prompt {psnr(m.image, p2p):.1f} dB "
-                    f"(cross {_num(c.value)}, self {_num(s.value)}, "
-                    + (f"blend above {_num(t.value)})" if blend.value else "no blend)")
+                    tr(
+                        "w_p2p_result",
+                        name=name,
+                        g=_num(self.guidance_scale),
+                        swap=f"{psnr(m.image, swap):.1f}",
+                        p2p=f"{psnr(m.image, p2p):.1f}",
+                        c=_num(c.value),
+                        s=_num(s.value),
+                        blend=blended,
+                    )
                 )
 
         for ctl in controls:
             ctl.observe(update, names="value")
         update()
-        titles = [w.HTML(f"<b>{x}</b>") for x in ("original", "prompt swap", "prompt-to-prompt")]
+        titles = [w.HTML(f"<b>{tr(x)}</b>") for x in ("w_original", "w_prompt_swap", "w_p2p")]
         return _explorer(
             w.VBox(
                 [

@@ -142,7 +142,8 @@ def test_set_language_switches_checks_widgets_and_errors(pipe):
     assert repr(result).startswith("未通过: ")
     assert "返回了 None" in result.message and "未通过" in result._repr_html_()
     box = guidance_explorer(pipe, "a red circle", num_inference_steps=2)
-    assert box.children[1].description == "引导强度"
+    assert box.children[1].description == "引导强度" and "随机种子 0，引导强度 5" in box.children[-1].value
+    assert "提示词须写成英文" in ddim_course.get_preset("pocket").prompt_note
     with pytest.raises(ValueError, match="start_step 必须在"):
         edit(pipe, torch.zeros(1, 4, 16, 16), "a", "b", start_step=99, num_inference_steps=5, progress=False)
     with pytest.raises(FileNotFoundError, match="找不到图片文件"):
