@@ -341,4 +341,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "传入本地的 diffusers 文件夹，或检查模型 id 和网络连接。",
     },
     "image_not_found": {"en": "no such image file: {shown}{hint}", "zh": "找不到图片文件：{shown}{hint}"},
+    "image_empty": {"en": "{name} is empty (0 bytes), not an image", "zh": "{name} 是空文件（0 字节），不是图片"},
+    "image_unreadable": {
+        "en": "{name} is not an image PIL can read (PNG, JPEG, WebP, ...)",
+        "zh": "{name} 不是 PIL 能读取的图片（PNG、JPEG、WebP 等）",
+    },
+    "image_folder": {
+        "en": "{shown} is a folder, not an image file; give the path of an image inside it",
+        "zh": "{shown} 是一个文件夹，不是图片文件；请给出其中某张图片的路径",
+    },
 }

@@ -284,7 +284,7 @@ def _read_file(text: str) -> tuple[bytes, str]:
     except OSError as e:
         raise _os_error(e, shown, text) from None
     if stat.S_ISDIR(st.st_mode):
-        raise ImageLoadError(f"{shown} is a folder, not an image file; give the path of an image inside it")
+        raise ImageLoadError(tr("image_folder", shown=shown))
     if not stat.S_ISREG(st.st_mode):
         raise ImageLoadError(f"{shown} is not a regular file ({_kind(st.st_mode)}); give the path of an image file")
     if st.st_size > MAX_FILE_BYTES:
@@ -350,7 +350,7 @@ def _open(data: bytes | Path, name: str) -> Image.Image:
     if isinstance(data, Path):
         data, name = _read_file(str(data))
     if not data:
-        raise ImageLoadError(f"{name} is empty (0 bytes), not an image")
+        raise ImageLoadError(tr("image_empty", name=name))
     error = None
     try:
         with warnings.catch_warnings():
@@ -363,7 +363,7 @@ def _open(data: bytes | Path, name: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         error = f"{name} is too large to open safely (a possible decompression bomb)"
     except UnidentifiedImageError:
-        error = f"{name} is not an image PIL can read (PNG, JPEG, WebP, ...)"
+        error = tr("image_unreadable", name=name)
     except MemoryError:
         error = f"{name} is too large to open in memory; resize it first"
     except OSError as e:

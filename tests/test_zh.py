@@ -131,7 +131,7 @@ def test_every_message_has_both_languages_with_the_same_placeholders():
         assert CJK.search(texts["zh"]), f"{key}: the Chinese text has no Chinese"
 
 
-def test_set_language_switches_checks_widgets_and_errors(pipe):
+def test_set_language_switches_checks_widgets_and_errors(pipe, tmp_path):
     from ddim_course import edit, load_image
     from ddim_course.exercises import check_psnr
     from ddim_course.widgets import guidance_explorer
@@ -148,6 +148,9 @@ def test_set_language_switches_checks_widgets_and_errors(pipe):
         edit(pipe, torch.zeros(1, 4, 16, 16), "a", "b", start_step=99, num_inference_steps=5, progress=False)
     with pytest.raises(FileNotFoundError, match="找不到图片文件"):
         load_image("no-such-picture.png")
+    (tmp_path / "notes.png").write_text("not a picture")
+    with pytest.raises(ddim_course.ImageLoadError, match="不是 PIL 能读取的图片"):
+        load_image(tmp_path / "notes.png")
     ddim_course.set_language("en")
     assert repr(check_psnr(lambda a, b: None)).startswith("FAIL: ")
     with pytest.raises(ValueError, match="language must be one of"):
