@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from .i18n import tr
+from .pocket.scenes import vocabulary
 
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SD21_BASE = "stabilityai/stable-diffusion-2-1-base"  # 512 px, epsilon prediction: the Chinese edition's model
@@ -525,8 +526,6 @@ class Preset:
     @property
     def prompt_note(self) -> str:
         """What a learner may type as a prompt, in the language of ``set_language``; "" when any text will do."""
-        from .pocket.scenes import vocabulary
-
         return vocabulary() if self.vocabulary else ""
 
     def image(self, pipe=None):

@@ -46,14 +46,11 @@ def _same_state(a, b):
 def sd_shaped_pipeline():
     """A tiny random pipeline laid out like SD 1.5: 77-token prompts, cross-attention at the latent's own resolution
     and coarser, a plain block last."""
-    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import UNet2DConditionModel
 
-    from ddim_course.pocket.model import (
-        build_tokenizer,
-        make_scheduler,
-        make_vae,
-    )
+    from ddim_course.pocket.model import build_tokenizer
     from ddim_course.pocket.model import text_encoder_config as config
+    from tests.conftest import _assemble
 
     torch.manual_seed(0)
     tok = build_tokenizer()
@@ -75,18 +72,7 @@ def sd_shaped_pipeline():
         attention_head_dim=8,
         norm_num_groups=8,
     )
-    pipe = StableDiffusionPipeline(
-        vae=make_vae(tiny=True),
-        text_encoder=text,
-        tokenizer=tok,
-        unet=unet,
-        scheduler=make_scheduler(),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return _assemble(tok, text, unet, "epsilon")
 
 
 # ---------------------------------------------------------------------------------------------- processors

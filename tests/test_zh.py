@@ -160,9 +160,8 @@ def test_set_language_switches_checks_widgets_and_errors(pipe, tmp_path):
 def test_every_check_speaks_chinese_and_its_english_is_unchanged():
     """Each check_* with a wrong and a right answer: Chinese after set_language("zh"), and in English the very
     messages of the checks before they were translated."""
-    from ddim_course import ddim_step, psnr
+    from ddim_course import psnr
     from ddim_course.attention import blend_mask
-    from ddim_course.ddim import ddim_update
     from ddim_course.exact import edict_inverse_step
     from ddim_course.exercises import (
         check_add_noise,
@@ -173,17 +172,9 @@ def test_every_check_speaks_chinese_and_its_english_is_unchanged():
         check_psnr,
         check_start_index,
     )
-    from ddim_course.pocket.model import make_scheduler
+    from tests.test_exercises import FINAL, A, right_add_noise, right_invert, right_step
 
-    sched = make_scheduler()
-    a, final = sched.alphas_cumprod, sched.final_alpha_cumprod
-
-    def right_invert(x0, eps_model, timesteps):
-        latents, alpha_from = [x0], float(final)
-        for t in reversed(timesteps):
-            latents.append(ddim_update(eps_model(latents[-1], t), latents[-1], alpha_from, float(a[t])))
-            alpha_from = float(a[t])
-        return latents
+    a, final = A, FINAL
 
     def no_final_alpha(eps, t, tp, x):  # alphas_cumprod[-19] at the last step
         x0 = (x - (1 - a[t]).sqrt() * eps) / a[t].sqrt()
@@ -192,15 +183,13 @@ def test_every_check_speaks_chinese_and_its_english_is_unchanged():
     # check name: (right answer, wrong answer, what the wrong answer gives in English)
     checks = {
         "add_noise": (
-            lambda: check_add_noise(lambda x0, n, t: a[t].sqrt() * x0 + (1 - a[t]).sqrt() * n, a),
+            lambda: check_add_noise(right_add_noise, a),
             lambda: check_add_noise(lambda x0, n, t: a[t] * x0 + (1 - a[t]) * n, a),
             "off by up to 1.06 at t=250. Hint: it looks like a * x0 + (1 - a) * noise (no square roots). "
             "x_t = sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise, with alpha_bar_t = alphas_cumprod[t].",
         ),
         "ddim_step": (
-            lambda: check_ddim_step(
-                lambda eps, t, tp, x: ddim_step(eps, t, tp, x, a, final_alpha_cumprod=final), a, final
-            ),
+            lambda: check_ddim_step(right_step, a, final),
             lambda: check_ddim_step(no_final_alpha, a, final),
             "off by up to 3.82 at t=1 -> -19. Hint: the last step goes to t_prev < 0: use final_alpha_cumprod there "
             "instead of alphas_cumprod[t_prev] (a negative index reads from the end of the tensor!). predict x0 = "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scenes import COLORS
+from .scenes import COLORS, parse_caption
 
 SATURATION = 0.25  # max(R, G, B) - min(R, G, B) above this is "the shape"
 _HUES = {name: colorsys.rgb_to_hsv(*rgb)[0] for name, rgb in COLORS.items()}
@@ -120,8 +120,6 @@ class EditReading:
 
 def read_edit(source_image, edited, target_prompt: str) -> EditReading:
     """Read an edit back: does ``edited`` show ``target_prompt`` (a pocket caption), in the source shape's place?"""
-    from .scenes import parse_caption
-
     want = parse_caption(target_prompt)
     if want is None:
         raise ValueError(

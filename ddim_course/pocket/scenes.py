@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from ..i18n import tr
+
 COLORS: dict[str, tuple[float, float, float]] = {
     "red": (0.85, 0.12, 0.12),
     "green": (0.15, 0.70, 0.20),
@@ -30,8 +32,6 @@ SUPERSAMPLE = 4  # draw at 4x and average down: soft, anti-aliased edges
 def vocabulary() -> str:
     """What a learner may type as a prompt for the pocket model, in the language of ``set_language`` (shown by the
     notebooks and the explorers)."""
-    from ..i18n import tr
-
     return tr(
         "pocket_vocabulary",
         n_colours=len(COLORS),
