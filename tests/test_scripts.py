@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from ddim_course import load_pipeline
 from ddim_course.bench.cost import bench_inversion_cost
 from ddim_course.bench.course import bench_course
@@ -148,3 +150,32 @@ def test_bench_edits_prints_every_row_kind_and_the_published_table(pipe):
         "negative-prompt + P2P": "26.21",
         "direct + P2P": "27.22",
     }
+
+
+def test_bench_edits_seed_draws_development_scenes_and_says_so(pipe, monkeypatch):
+    from ddim_course.bench import edits
+    from ddim_course.pocket.pie_tiny import SEED, score
+
+    drawn = []
+
+    def fake_run(pipe, cases, **kwargs):  # the scenes and the title, not the edits
+        drawn.append([c.source_prompt for c in cases])
+        return {label: [(c, score(c, c.source.image), 1.0, 0.0, 1) for c in cases] for label, _, _ in edits.ROWS}
+
+    monkeypatch.setattr(edits, "run_edits", fake_run)
+    held_out = edits.bench_edits(pipe, n_scenes=3)
+    dev = edits.bench_edits(pipe, n_scenes=3, seed=SEED + 20_000)
+    assert "3 held-out scenes" in held_out and "development scenes (seed 50000" in dev
+    assert drawn[0] != drawn[1]  # other scenes, not the held-out ones
+
+
+@pytest.mark.parametrize(
+    "extra, needle", [(["--scenes", "0"], "--scenes must be at least 1"), (["--seed", "-1"], "--seed")]
+)
+def test_bench_edits_bad_numbers_are_one_line(extra, needle, capsys, monkeypatch):
+    from ddim_course.bench import __main__ as bench_cli
+
+    monkeypatch.setattr(bench_cli, "load_pipeline", lambda *a, **k: pytest.fail("the model loaded before the check"))
+    with pytest.raises(SystemExit) as e:
+        bench_cli.main(["edits", *extra])
+    assert e.value.code == 2 and needle in capsys.readouterr().err

@@ -34,7 +34,17 @@ def main(argv=None):
     p.add_argument("--model", default="pocket")
     p.add_argument("--images", type=int, default=3)
     p.add_argument("--scenes", type=int, default=10, help="pie-tiny scenes for 'edits' (3 edits each)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="pie-tiny scenes drawn from another seed for 'edits' (tune settings there; default: the held-out ones)",
+    )
     args = p.parse_args(argv)
+    if args.scenes < 1:
+        p.error(f"--scenes must be at least 1, got {args.scenes}")
+    if args.seed is not None and args.seed < 0:
+        p.error(f"--seed must be a whole number >= 0, got {args.seed}")
     if args.what == "sd15":  # not in "all": minutes on a CPU, and a few GB of memory
         print(f"torch {torch.__version__}")
         print(bench_sd15(), flush=True)
@@ -53,7 +63,7 @@ def main(argv=None):
     if args.what in ("inversions", "all"):
         print(bench_inversions(pipe, n_images=args.images), flush=True)
     if args.what in ("edits", "all"):
-        print(bench_edits(pipe, n_scenes=args.scenes), flush=True)
+        print(bench_edits(pipe, n_scenes=args.scenes, seed=args.seed), flush=True)
     if args.what == "all":
         print(bench_course(), flush=True)
 
