@@ -284,3 +284,41 @@ def test_ddim_step_and_denoise_name_mismatched_inputs(pipe):
         ValueError, match=r"cond must be text embeddings of shape \(batch, tokens, dim\) for a batch of 1"
     ):
         denoise(pipe, torch.zeros(1, 4, 16, 16), torch.zeros(2, 16, 32), None, num_inference_steps=2, guidance_scale=1)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: draw_scene(seed=-1), "seed must be a whole number >= 0"),
+        (lambda: draw_scene(seed=1.5), "seed must be a whole number"),
+        (lambda: draw_scene(size=0), r"size must be a whole number of pixels in \[16, 1024\]"),
+        (lambda: draw_scene(seed=0, shape_size=1000), r"shape_size must be a number in \[2, 62\]"),
+        (lambda: draw_scene(seed=0, shape_size=float("nan")), "shape_size must be a number"),
+        (lambda: draw_scene(seed=0, center=(1e9, 3)), "center must be .* inside the 64 x 64 scene"),
+        (lambda: draw_scene(seed=0, center="ab"), r"center must be two numbers \(x, y\)"),
+        (lambda: draw_scene(seed=0, rng=3), "rng must be a numpy Generator"),
+    ],
+)
+def test_draw_scene_names_a_bad_number(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_pie_tiny_checks_its_arguments_and_score_the_image_size():
+    from ddim_course.pocket.pie_tiny import pie_tiny, score
+    from ddim_course.pocket.scenes import draw_scenes
+
+    for n in (-1, 0, 2.5, "3", True):
+        with pytest.raises(ValueError, match="n_scenes must be a whole number"):
+            pie_tiny(n)
+    with pytest.raises(ValueError, match="seed must be a whole number >= 0"):
+        pie_tiny(1, seed=-5)
+    with pytest.raises(ValueError, match="n and seed must be whole numbers >= 0"):
+        draw_scenes(-2)
+    # numpy and tensor integers are whole numbers; one kind may be given as a string
+    cases = pie_tiny(np.int64(1), seed=torch.tensor(5), kinds="colour")
+    assert [c.kind for c in cases] == ["colour"] and cases[0].source.caption == pie_tiny(1, seed=5)[0].source.caption
+    for wrong in (np.zeros((32, 32, 3)), np.zeros((2, 64, 64, 3))):
+        with pytest.raises(ValueError, match="the edited image must be one 64 x 64 RGB image like the scene"):
+            score(cases[0], wrong)
+    assert score(cases[0], cases[0].truth.image)["psnr_to_truth"] == math.inf

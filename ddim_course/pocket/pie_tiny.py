@@ -60,7 +60,14 @@ def edit_region(kind: str, source: Scene, truth: Scene) -> np.ndarray:
 
 def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditCase]:
     """``n_scenes`` held-out scenes, each edited in every kind of ``kinds`` (deterministic for a seed)."""
-    kinds = tuple(kinds)
+    from ..ddim import _whole
+
+    n_scenes, seed = _whole(n_scenes, "n_scenes"), _whole(seed, "seed")
+    if n_scenes < 1:
+        raise ValueError(f"n_scenes must be a whole number >= 1, got {n_scenes!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0 (the held-out scenes use {SEED}), got {seed!r}")
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     if not kinds or any(k not in KINDS for k in kinds):
         raise ValueError(f"kinds must be some of {KINDS}, got {kinds!r}")
     rng = np.random.default_rng(seed)
@@ -83,8 +90,13 @@ def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditC
 def score(case: EditCase, edited) -> dict:
     """Everything pie-tiny measures about one edited image (PIL image or array in [0, 1])."""
     out = as_array(edited, "edited")
-    if out.ndim == 4:
+    if out.ndim == 4 and out.shape[0] == 1:
         out = out[0]
+    if out.shape != case.source.image.shape:
+        h, w, c = case.source.image.shape
+        raise ValueError(
+            f"the edited image must be one {h} x {w} RGB image like the scene, got an array of {out.shape}"
+        )
     bg = pie_background(case.source.image, out, case.edit_mask)
     reading, truth = read_scene(out), case.truth
     if case.kind == "pattern":

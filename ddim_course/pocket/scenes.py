@@ -160,6 +160,7 @@ def draw_scene(
     shape_size: float | None = None,
 ) -> Scene:
     """Draw one scene; unnamed parts of the caption and all unprompted details come from the seed."""
+    seed, size, shape_size, center = _check_drawing(seed, rng, size, shape_size, center)
     if rng is None:
         rng = np.random.default_rng(seed)
     color = color if color is not None else str(rng.choice(list(COLORS)))
@@ -179,6 +180,34 @@ def draw_scene(
     # a small random shade variation of the saturated colour, kept saturated
     shade = (float(rng.uniform(-0.06, 0.06)), float(rng.uniform(-0.015, 0.015)))
     return _render(color, shape, pattern, details, (cx, cy), s, shade, size)
+
+
+def _check_drawing(seed, rng, size, shape_size, center):
+    """``draw_scene``'s numbers, checked: a clear error instead of numpy's "high - low < 0"."""
+    from ..ddim import _real, _whole
+
+    if seed is not None:
+        seed = _whole(seed, "seed")
+        if seed < 0:
+            raise ValueError(f"seed must be a whole number >= 0 or None, got {seed!r}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"rng must be a numpy Generator (np.random.default_rng(seed)) or None, got {type(rng).__name__}"
+        )
+    size = _whole(size, "size")
+    if not 16 <= size <= 1024:
+        raise ValueError(f"size must be a whole number of pixels in [16, 1024] (the pocket model draws 64), got {size}")
+    if shape_size is not None:
+        shape_size = _real(shape_size, "shape_size", low=2, high=size - 2, hint=f"pixels, for a {size}-pixel scene")
+    if center is not None:
+        try:
+            cx, cy = (float(v) for v in center)
+        except (TypeError, ValueError):
+            raise ValueError(f"center must be two numbers (x, y) in pixels, got {center!r}") from None
+        if not all(np.isfinite((cx, cy))) or not (0 <= cx <= size and 0 <= cy <= size):
+            raise ValueError(f"center must be (x, y) inside the {size} x {size} scene, got {center!r}")
+        center = (cx, cy)
+    return seed, size, shape_size, center
 
 
 def _render(color, shape, pattern, details, drawn_center, s, shade, size) -> Scene:
@@ -231,5 +260,10 @@ def edit_scene(
 
 def draw_scenes(n: int, *, seed: int = 0, size: int = 64) -> list[Scene]:
     """Draw ``n`` scenes from one seed (deterministic)."""
+    from ..ddim import _whole
+
+    n, seed = _whole(n, "n"), _whole(seed, "seed")
+    if n < 0 or seed < 0:
+        raise ValueError(f"n and seed must be whole numbers >= 0, got n={n}, seed={seed}")
     rng = np.random.default_rng(seed)
     return [draw_scene(rng=rng, size=size) for _ in range(n)]
