@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import difflib
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -197,9 +198,18 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
     what is above ``threshold``. Returns a float mask (batch, 1, h, w) of 0 and 1. (Hertz et al. divide by the
     maximum only: on Stable Diffusion a word's map is near 0 away from its object, so it is the same there; the
     pocket model's maps never fall below about two thirds of their peak, so the minimum must come off first.)"""
+    if not isinstance(word_maps, torch.Tensor) or word_maps.ndim != 3 or word_maps.is_complex() or word_maps.is_meta:
+        got = tuple(word_maps.shape) if isinstance(word_maps, torch.Tensor) else type(word_maps).__name__
+        raise ValueError(f"word_maps must be a real tensor of shape (batch, h, w), got {got}")
+    if not torch.isfinite(word_maps).all():
+        raise ValueError("word_maps hold NaN or infinite values: the maps of a model whose attention went wrong")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a number in [0, 1] (a share of the map's range), got {threshold!r}")
+    if isinstance(dilation, bool) or not isinstance(dilation, numbers.Integral) or not 0 <= dilation <= 8:
+        raise ValueError(f"dilation must be a whole number in [0, 8] (attention-map pixels), got {dilation!r}")
     maps = word_maps.float()[:, None]
     if dilation:
-        maps = F.max_pool2d(maps, 2 * dilation + 1, stride=1, padding=dilation)
+        maps = F.max_pool2d(maps, 2 * int(dilation) + 1, stride=1, padding=int(dilation))
     if size is not None and tuple(maps.shape[-2:]) != tuple(size):
         maps = F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=False)
     flat = maps.flatten(1)
@@ -352,6 +362,8 @@ class AttentionMaps:
 
     def word(self, word: str, side: int | None = None) -> torch.Tensor:
         """The map of ``word`` (the mean over its tokens) at resolution ``side`` (default: the finest)."""
+        if not isinstance(word, str):
+            raise ValueError(f"word must be a string, one of the prompt's tokens {self.tokens[1:-1]}, got {word!r}")
         side = max(self.maps) if side is None else side
         if side not in self.maps:
             raise ValueError(f"no maps at {side} x {side}; the UNet attends at {sorted(self.maps)}")
@@ -371,8 +383,10 @@ def cross_attention_maps(pipe, inversion, *, prompt: str | None = None, start_st
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion, got {type(inversion).__name__}")
     prompt = inversion.prompt if prompt is None else prompt
+    if isinstance(prompt, (list, tuple)) and prompt:
+        prompt = prompt[0]  # the maps are recorded for the first image only
     if not isinstance(prompt, str):
-        prompt = prompt[0]
+        raise ValueError(f"prompt must be a string (or None: the inversion's prompt), got {type(prompt).__name__}")
     if inversion.method == "direct":  # its source branch is the trajectory itself: retrace it at guidance 1
         inversion = dataclasses.replace(inversion, method="ddim", guidance_scale=1.0)
     batch = inversion.latents[0].shape[0]

@@ -338,6 +338,12 @@ def test_cross_attention_maps_have_one_map_per_token_and_resolution(pipe):
     assert maps.word("circle").shape == (8, 8)
     with pytest.raises(ValueError, match="not one of the prompt's tokens"):
         maps.word("tiger")
+    with pytest.raises(ValueError, match="word must be a string"):
+        maps.word(5)
+    assert torch.equal(cross_attention_maps(pipe, inv, prompt=[SRC]).word("circle"), maps.word("circle"))
+    for bad in (123, [], {"a": 1}):
+        with pytest.raises(ValueError, match="prompt must be a string"):
+            cross_attention_maps(pipe, inv, prompt=bad)
 
 
 def test_blend_mask_by_hand():
@@ -349,6 +355,26 @@ def test_blend_mask_by_hand():
     grown = blend_mask(m, 0.5, dilation=1)
     assert grown.sum() == 9  # the 3 x 3 block around the peak
     assert blend_mask(m, 0.5, size=(8, 8)).shape == (1, 1, 8, 8)
+    assert torch.equal(blend_mask(m, np.float32(0.5), dilation=np.int64(1)), grown)
+
+
+@pytest.mark.parametrize(
+    "maps, kwargs, match",
+    [
+        (torch.full((1, 4, 4), float("nan")), {}, "NaN or infinite"),
+        (torch.rand(4, 4), {}, r"shape \(batch, h, w\), got \(4, 4\)"),
+        ("maps", {}, "got str"),
+        (torch.rand(1, 4, 4, dtype=torch.complex64), {}, "real tensor"),
+        (torch.rand(1, 4, 4), {"threshold": float("nan")}, r"threshold must be a number in \[0, 1\]"),
+        (torch.rand(1, 4, 4), {"threshold": 2}, r"threshold must be a number in \[0, 1\]"),
+        (torch.rand(1, 4, 4), {"dilation": -1}, r"dilation must be a whole number in \[0, 8\]"),
+        (torch.rand(1, 4, 4), {"dilation": 1.5}, r"dilation must be a whole number"),
+    ],
+)
+def test_blend_mask_refuses_what_would_give_a_silent_wrong_mask(maps, kwargs, match):
+    kwargs = {"threshold": 0.5} | kwargs
+    with pytest.raises(ValueError, match=match):
+        blend_mask(maps, kwargs.pop("threshold"), **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- metrics
