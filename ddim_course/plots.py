@@ -126,7 +126,17 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
 def plot_attention_maps(maps, image=None, *, side: int | None = None, size: float = 1.8):
     """Notebook 07: where each word of the prompt looks (``attention.cross_attention_maps``), one panel a token,
     the image first when given. Each map is scaled to its own range (its minimum black, its maximum white)."""
+    from .attention import AttentionMaps
+
+    if not isinstance(maps, AttentionMaps) or not maps.maps:
+        raise ValueError(f"maps must be what cross_attention_maps(pipe, inversion) returns, got {type(maps).__name__}")
     side = max(maps.maps) if side is None else side
+    if side not in maps.maps:
+        raise ValueError(f"no maps at {side!r} x {side!r}; the UNet attends at {sorted(maps.maps)}")
+    if image is not None and not isinstance(image, (Image.Image, np.ndarray)):
+        raise ValueError(
+            f"image must be a PIL image or an array (load a file with load_image), got {type(image).__name__}"
+        )
     words = maps.tokens[1:-1]  # the start and end tokens hold most of the attention and say nothing about place
     panels = ([image] if image is not None else []) + [maps.maps[side][i + 1] for i in range(len(words))]
     titles = (["image"] if image is not None else []) + [f"'{w}'" for w in words]

@@ -59,6 +59,20 @@ def _busy(label, controls, doing: str, failing: str):
             c.disabled = was
 
 
+def _one_of(value, options, name: str):
+    """A dropdown's start value, checked (ipywidgets would raise a TraitError from deep inside)."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
+    return value
+
+
+def _in_range(value, low: float, high: float, name: str):
+    """A slider's start value, checked (ipywidgets would clamp it to the slider's range without a word)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}] (the slider's range), got {value!r}")
+    return value
+
+
 def _png(image: Image.Image, size: int = DISPLAY_SIZE) -> bytes:
     if image.width < size:  # small pocket images: enlarge with sharp pixels so details stay visible
         image = image.resize((size, round(image.height * size / image.width)), Image.NEAREST)
@@ -352,6 +366,8 @@ class EditExplorer:
     def widget(self):
         import ipywidgets as w
 
+        _in_range(self.start_step, 0, self.num_inference_steps - 1, "start_step")
+        _in_range(self.guidance_scale, 1, 15, "guidance_scale")
         text = w.Text(value=self.target_prompt, description=tr("target"), layout=w.Layout(width="480px"))
         start = w.IntSlider(value=self.start_step, min=0, max=self.num_inference_steps - 1, description="start_step")
         guidance = w.FloatSlider(value=self.guidance_scale, min=1.0, max=15.0, step=0.5, description=tr("guidance"))
@@ -447,6 +463,7 @@ class MethodExplorer:
         import ipywidgets as w
 
         options = [(m.label, m.name) for m in METHODS.values()]
+        guidance = _one_of(guidance, (1.0, 3.5, 7.5), "guidance")
         pick = w.Dropdown(options=options, value=get_method(method).name, description=tr("method"))
         scale = w.Dropdown(options=[1.0, 3.5, 7.5], value=guidance, description=tr("guidance"))
         pics, label = [_image_widget(self.image), _image_widget(), _image_widget()], w.HTML()
@@ -538,6 +555,9 @@ class PromptToPromptExplorer:
     def widget(self, method: str = "direct", cross: float = 0.8, self_: float = 0.4, threshold: float = 0.5):
         import ipywidgets as w
 
+        method = _one_of(get_method(method).name, self.METHODS, "method")
+        cross, self_ = _in_range(cross, 0, 1, "cross"), _in_range(self_, 0, 1, "self_")
+        threshold = _in_range(threshold, 0.1, 0.9, "threshold")
         pick = w.Dropdown(
             options=[(METHODS[n].label, n) for n in self.METHODS], value=method, description=tr("inversion")
         )

@@ -462,3 +462,32 @@ def test_prompt_to_prompt_explorer_shows_the_swap_and_the_controlled_edit(pipe):
     box = ex.widget(method="direct")
     assert "prompt-to-prompt" in box.children[-1].value and "could not" not in box.children[-1].value
     assert set(ex.methods.inversions) == {("direct", None)}
+
+
+def test_explorers_and_the_map_plot_name_a_bad_start_value(pipe):
+    from ddim_course.plots import plot_attention_maps
+    from ddim_course.widgets import EditExplorer, MethodExplorer, PromptToPromptExplorer
+
+    ex = PromptToPromptExplorer(pipe, _image(), SRC, TGT, num_inference_steps=3)
+    for kwargs, match in (
+        ({"method": "bogus"}, "unknown inversion method 'bogus'"),
+        ({"method": "edict"}, r"method must be one of \['ddim', 'null-text', 'negative-prompt', 'direct'\]"),
+        ({"cross": 5}, r"cross must be a number in \[0, 1\] \(the slider's range\)"),
+        ({"threshold": 0.0}, r"threshold must be a number in \[0.1, 0.9\]"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            ex.widget(**kwargs)
+    assert ex.methods.inversions == {}  # refused before any work
+    with pytest.raises(ValueError, match=r"guidance must be one of \[1.0, 3.5, 7.5\]"):
+        MethodExplorer(pipe, _image(), SRC, TGT, num_inference_steps=3).widget(guidance=2.0)
+    editor = EditExplorer(pipe, _image(), SRC, TGT, num_inference_steps=3, start_step=1, guidance_scale=20)
+    with pytest.raises(ValueError, match=r"guidance_scale must be a number in \[1, 15\]"):
+        editor.widget()
+    maps = cross_attention_maps(pipe, invert(pipe, _image(), SRC, num_inference_steps=2, progress=False))
+    for args, kwargs, match in (
+        (("maps",), {}, "maps must be what cross_attention_maps"),
+        ((maps, "x.png"), {}, "image must be a PIL image or an array"),
+        ((maps,), {"side": 3}, r"no maps at 3 x 3; the UNet attends at \[4, 8\]"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            plot_attention_maps(*args, **kwargs)
