@@ -241,7 +241,9 @@ class _Run:
     def wants(self, is_cross: bool, pixels: int) -> bool:
         c = self.controller
         if is_cross:
-            return self.record or (c is not None and (c.blend or self._active(c.cross_replace_steps)))
+            if self.record or (c is not None and self._active(c.cross_replace_steps)):
+                return True
+            return c is not None and c.blend and self._blend_needs(pixels)
         if c is None or not self._active(c.self_replace_steps):
             return False
         limit = c.self_replace_max_pixels or max(1, self.latent_pixels // 16)
@@ -267,21 +269,29 @@ class _Run:
             self._remember(p, side)
         return p.reshape(probs.shape)
 
+    def _blend_needs(self, pixels: int) -> bool:
+        """Whether the local blend needs the maps of a layer with ``pixels`` pixels: in the first step every
+        resolution coarser than the latent (to learn which is the finest), afterwards that finest one only (``mask``
+        uses no other, and skipping the rest keeps prompt-to-prompt's cost near the extra batch rows')."""
+        if pixels >= self.latent_pixels:
+            return False
+        sides = self.blend_maps.get("target") or self.blend_maps.get("source")
+        return self.step == 0 or not sides or pixels == max(sides) ** 2
+
     def _remember(self, p: torch.Tensor, side: int) -> None:
-        mean = p.mean(dim=1)  # over heads: (batch, pixels, tokens)
         if self.record:
-            rows = mean[self.target_rows if self.target_rows is not None else slice(None)]
+            rows = p[self.target_rows if self.target_rows is not None else slice(None)].mean(dim=1)  # over heads
             grid = rows.reshape(rows.shape[0], side, side, rows.shape[-1]).float()
             self.maps[side] = self.maps.get(side, 0) + grid
         c = self.controller
-        if c is None or not c.blend or side * side >= self.latent_pixels:
+        if c is None or not c.blend or not self._blend_needs(side * side):
             return
         for branch, rows, words in (
             ("source", self.source_rows, self.blend_source),
             ("target", self.target_rows, self.blend_target),
         ):
             if words:
-                m = mean[rows][..., words].sum(-1).reshape(-1, side, side).float()
+                m = p[rows][..., words].mean(dim=1).sum(-1).reshape(-1, side, side).float()
                 per_side = self.blend_maps.setdefault(branch, {})
                 per_side[side] = per_side.get(side, 0) + m
 

@@ -366,8 +366,6 @@ class EditExplorer:
     def widget(self):
         import ipywidgets as w
 
-        _in_range(self.start_step, 0, self.num_inference_steps - 1, "start_step")
-        _in_range(self.guidance_scale, 1, 15, "guidance_scale")
         text = w.Text(value=self.target_prompt, description=tr("target"), layout=w.Layout(width="480px"))
         start = w.IntSlider(value=self.start_step, min=0, max=self.num_inference_steps - 1, description="start_step")
         guidance = w.FloatSlider(value=self.guidance_scale, min=1.0, max=15.0, step=0.5, description=tr("guidance"))
