@@ -20,11 +20,12 @@ import contextlib
 import dataclasses
 import difflib
 import math
-import numbers
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+
+from .ddim import _real, _whole
 
 # --------------------------------------------------------------------------------------------------
 # token alignment
@@ -203,13 +204,13 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
         raise ValueError(f"word_maps must be a real tensor of shape (batch, h, w), got {got}")
     if not torch.isfinite(word_maps).all():
         raise ValueError("word_maps hold NaN or infinite values: the maps of a model whose attention went wrong")
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be a number in [0, 1] (a share of the map's range), got {threshold!r}")
-    if isinstance(dilation, bool) or not isinstance(dilation, numbers.Integral) or not 0 <= dilation <= 8:
+    threshold = _real(threshold, "threshold", low=0, high=1, hint="a share of the map's range")
+    dilation = _whole(dilation, "dilation")
+    if not 0 <= dilation <= 8:
         raise ValueError(f"dilation must be a whole number in [0, 8] (attention-map pixels), got {dilation!r}")
     maps = word_maps.float()[:, None]
     if dilation:
-        maps = F.max_pool2d(maps, 2 * int(dilation) + 1, stride=1, padding=int(dilation))
+        maps = F.max_pool2d(maps, 2 * dilation + 1, stride=1, padding=dilation)
     if size is not None and tuple(maps.shape[-2:]) != tuple(size):
         maps = F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=False)
     flat = maps.flatten(1)

@@ -16,7 +16,7 @@ import re
 import torch
 from PIL import Image
 
-from .ddim import Inversion, img2img, invert, reconstruct, sample
+from .ddim import Inversion, _real, img2img, invert, reconstruct, sample
 from .editing import edit
 from .i18n import tr
 from .images import decode, encode
@@ -63,13 +63,6 @@ def _one_of(value, options, name: str):
     """A dropdown's start value, checked (ipywidgets would raise a TraitError from deep inside)."""
     if value not in options:
         raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
-    return value
-
-
-def _in_range(value, low: float, high: float, name: str):
-    """A slider's start value, checked (ipywidgets would clamp it to the slider's range without a word)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}] (the slider's range), got {value!r}")
     return value
 
 
@@ -554,8 +547,12 @@ class PromptToPromptExplorer:
         import ipywidgets as w
 
         method = _one_of(get_method(method).name, self.METHODS, "method")
-        cross, self_ = _in_range(cross, 0, 1, "cross"), _in_range(self_, 0, 1, "self_")
-        threshold = _in_range(threshold, 0.1, 0.9, "threshold")
+        slider = "the slider's range"
+        cross, self_ = (
+            _real(cross, "cross", low=0, high=1, hint=slider),
+            _real(self_, "self_", low=0, high=1, hint=slider),
+        )
+        threshold = _real(threshold, "threshold", low=0.1, high=0.9, hint=slider)
         pick = w.Dropdown(
             options=[(METHODS[n].label, n) for n in self.METHODS], value=method, description=tr("inversion")
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ddim import _whole
 from ..metrics import as_array, pie_background, psnr
 from .reader import read_scene
 from .scenes import COLORS, PATTERNS, SHAPES, Scene, draw_scene, edit_scene
@@ -60,8 +61,6 @@ def edit_region(kind: str, source: Scene, truth: Scene) -> np.ndarray:
 
 def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditCase]:
     """``n_scenes`` held-out scenes, each edited in every kind of ``kinds`` (deterministic for a seed)."""
-    from ..ddim import _whole
-
     n_scenes, seed = _whole(n_scenes, "n_scenes"), _whole(seed, "seed")
     if n_scenes < 1:
         raise ValueError(f"n_scenes must be a whole number >= 1, got {n_scenes!r}")

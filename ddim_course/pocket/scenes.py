@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from ..ddim import _real, _whole
 from ..i18n import tr
 
 COLORS: dict[str, tuple[float, float, float]] = {
@@ -184,8 +185,6 @@ def draw_scene(
 
 def _check_drawing(seed, rng, size, shape_size, center):
     """``draw_scene``'s numbers, checked: a clear error instead of numpy's "high - low < 0"."""
-    from ..ddim import _real, _whole
-
     if seed is not None:
         seed = _whole(seed, "seed")
         if seed < 0:
@@ -260,8 +259,6 @@ def edit_scene(
 
 def draw_scenes(n: int, *, seed: int = 0, size: int = 64) -> list[Scene]:
     """Draw ``n`` scenes from one seed (deterministic)."""
-    from ..ddim import _whole
-
     n, seed = _whole(n, "n"), _whole(seed, "seed")
     if n < 0 or seed < 0:
         raise ValueError(f"n and seed must be whole numbers >= 0, got n={n}, seed={seed}")
