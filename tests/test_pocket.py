@@ -80,6 +80,35 @@ def test_training_smoke_run_gives_a_loadable_pipeline(tmp_path):
         main(["--out", str(out), "--smoke", "--no-progress"])
 
 
+def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
+    """--workers draws the same chunks for any number of workers; --vae-from keeps the autoencoder and its scaling
+    factor; --unet-minutes sets the step count from a measured step time and records it for a rerun."""
+    from ddim_course.pocket import train
+
+    monkeypatch.setattr(train, "CHUNK", 3)
+    monkeypatch.setattr(train, "PROBE", (5, 15, 20))  # time steps 5..15, run at least 20
+    a = train.draw_training_scenes(7, seed=1, workers=2)
+    b = train.draw_training_scenes(7, seed=1, workers=3)
+    assert len(a) == 7 and all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+    assert np.array_equal(a[3].image, draw_scenes(1, seed=train.CHUNK_SEEDS + 1000 + 1)[0].image)
+    first = train.main(["--out", str(tmp_path / "first"), "--smoke", "--no-progress"])
+    out = train.main(
+        ["--out", str(tmp_path / "second"), "--smoke", "--no-progress", "--vae-from", str(first)]
+        + ["--unet-minutes", "0.001", "--workers", "2"]
+    )
+    args = json.loads((out / "training_args.json").read_text())
+    assert args["unet_steps"] == 20  # the floor: a thousandth of a minute is under any measured step time
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert {r["phase"] for r in log} == {"latents", "unet", "done"}  # no autoencoder phase
+    assert max(r["step"] for r in log if "loss" in r) == 19
+    assert any(r.get("seconds_per_step", 0) > 0 for r in log)
+    vae_a, vae_b = (json.loads((d / "vae" / "config.json").read_text()) for d in (first, out))
+    assert vae_a["scaling_factor"] == vae_b["scaling_factor"]
+    assert (first / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == (
+        out / "vae" / "diffusion_pytorch_model.safetensors"
+    ).read_bytes()
+
+
 def test_reader_reads_drawn_scenes():
     from ddim_course.pocket.reader import read_scene
 

@@ -7,7 +7,10 @@ Two phases, both reproducible from ``--seed``:
    dropped 10% of the time (for classifier-free guidance), epsilon loss with min-SNR weighting and an
    exponential moving average (EMA) of the weights.
 The result is an ordinary diffusers StableDiffusionPipeline folder in safetensors. ``--smoke`` runs a
-tiny version end to end in seconds (used by the tests).
+tiny version end to end in seconds (used by the tests). ``--device cuda`` trains on a GPU, ``--workers``
+draws the scenes in parallel processes, ``--vae-from`` keeps an existing autoencoder (phase 1 skipped) and
+``--unet-minutes`` sets the UNet's step count from a measured step time (the count used is written to
+``training_args.json``, so the run can be repeated with ``--unet-steps``).
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def train_vae(vae, *, steps, batch, lr, seed, pool_size, log, photo_frac=0.2, cr
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = _lr(step, steps, lr)
-        x = _crop_batch(rng, scenes, photos, batch, crop, photo_frac)
+        x = _crop_batch(rng, scenes, photos, batch, crop, photo_frac).to(next(vae.parameters()).device)
         post = vae.encode(x).latent_dist
         recon = vae.decode(post.sample()).sample
         mse = F.mse_loss(recon, x)
@@ -100,14 +103,37 @@ def train_vae(vae, *, steps, batch, lr, seed, pool_size, log, photo_frac=0.2, cr
     return vae
 
 
+PROBE = (50, 150, 200)  # --unet-minutes: time steps 50..150, then run at least 200 steps (warm-up is 200 steps)
+CHUNK = 1000  # with --workers, scenes are drawn in chunks of this many, each from its own seed
+CHUNK_SEEDS = 1_000_000  # chunk seeds start here, far from every held-out seed (10 000, 30 000, 50 000)
+
+
+def _draw_chunk(args):
+    n, seed = args
+    return draw_scenes(n, seed=seed)
+
+
+def draw_training_scenes(n: int, seed: int, workers: int = 1) -> list:
+    """``draw_scenes(n, seed)`` with one worker; with several, chunks of CHUNK scenes from seeds
+    ``CHUNK_SEEDS + 1000 * seed + i`` drawn in parallel processes (the same scenes for any number of workers > 1)."""
+    if workers <= 1:
+        return draw_scenes(n, seed=seed)
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(min(CHUNK, n - i), CHUNK_SEEDS + 1000 * seed + i // CHUNK) for i in range(0, n, CHUNK)]
+    with ProcessPoolExecutor(workers) as pool:
+        return [scene for chunk in pool.map(_draw_chunk, jobs) for scene in chunk]
+
+
 @torch.no_grad()
-def encode_scenes(vae, n: int, seed: int, batch: int = 256, progress=True):
-    """Latent means (unscaled) and captions of n freshly drawn scenes."""
-    scenes = draw_scenes(n, seed=seed)
+def encode_scenes(vae, n: int, seed: int, batch: int = 256, progress=True, workers: int = 1):
+    """Latent means (unscaled, on the VAE's device) and captions of n freshly drawn scenes."""
+    scenes = draw_training_scenes(n, seed, workers)
+    device = next(vae.parameters()).device
     latents, captions = [], []
     for i in tqdm(range(0, n, batch), desc="encode scenes", disable=not progress):
         chunk = scenes[i : i + batch]
-        x = torch.from_numpy(np.stack([s.image for s in chunk])).permute(0, 3, 1, 2) * 2 - 1
+        x = torch.from_numpy(np.stack([s.image for s in chunk])).permute(0, 3, 1, 2).to(device) * 2 - 1
         latents.append(vae.encode(x).latent_dist.mean)
         captions += [s.caption for s in chunk]
     return torch.cat(latents), captions
@@ -130,34 +156,50 @@ def train_unet(
     ema_decay=0.999,
     snr_gamma=5.0,
     progress=True,
+    budget_s=None,
 ):
+    """Train; with ``budget_s`` the step count is set after PROBE[1] steps (inside the warm-up, whose learning rate
+    does not depend on it) so the run takes about that many seconds. Returns the EMA models and the step count."""
+    device = latents.device
+    if budget_s is not None:
+        steps = 10**9  # until step 150 measures the step time
     gen = torch.Generator().manual_seed(seed)
     ids_all = tokenizer(
         captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
     ).input_ids
     empty = tokenizer("", padding="max_length", max_length=tokenizer.model_max_length, return_tensors="pt").input_ids[0]
     params = list(unet.parameters()) + list(text_encoder.parameters())
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2, fused=device.type == "cuda")
     ema_unet, ema_text = copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()
+    live = [p for m in (unet, text_encoder) for p in m.parameters()]
+    ema = [p for m in (ema_unet, ema_text) for p in m.parameters()]
     alphas_cumprod = scheduler.alphas_cumprod
     snr = alphas_cumprod / (1 - alphas_cumprod)
-    weights = torch.clamp(snr, max=snr_gamma) / snr  # min-SNR weighting for epsilon prediction
+    weights = (torch.clamp(snr, max=snr_gamma) / snr).to(device)  # min-SNR weighting for epsilon prediction
     unet.train()
     text_encoder.train()
-    bar = tqdm(range(steps), desc="unet", disable=not progress)
+    bar = tqdm(total=None if budget_s else steps, desc="unet", disable=not progress)
     running = None
-    for step in bar:
+    step, started = 0, None
+    while step < steps:
+        if step == PROBE[0]:
+            started = time.time()
+        if budget_s is not None and step == PROBE[1]:
+            per_step = (time.time() - started) / (PROBE[1] - PROBE[0])
+            steps = max(PROBE[2], int(budget_s / per_step) // 500 * 500)
+            bar.total = steps
+            log({"phase": "unet", "step": step, "seconds_per_step": per_step, "steps": steps})
         for g in opt.param_groups:
             g["lr"] = _lr(step, steps, lr, warmup=200)
         idx = torch.randint(0, len(latents), (batch,), generator=gen)
-        z0 = latents[idx]
+        z0 = latents[idx.to(device)]
         ids = ids_all[idx].clone()
         drop = torch.rand(batch, generator=gen) < drop_prob
         ids[drop] = empty
-        noise = torch.randn(z0.shape, generator=gen)
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=gen)
+        noise = torch.randn(z0.shape, generator=gen).to(device)
+        t = torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=gen).to(device)
         zt = scheduler.add_noise(z0, noise, t)
-        cond = text_encoder(ids).last_hidden_state
+        cond = text_encoder(ids.to(device)).last_hidden_state
         pred = unet(zt, t, cond).sample
         per = ((pred - noise) ** 2).mean(dim=(1, 2, 3))
         loss = (per * weights[t]).mean()
@@ -167,22 +209,24 @@ def train_unet(
         opt.step()
         decay = min(ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            for model, ema in ((unet, ema_unet), (text_encoder, ema_text)):
-                for p, e in zip(model.parameters(), ema.parameters()):
-                    e.lerp_(p, 1 - decay)
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            torch._foreach_lerp_(ema, live, 1 - decay)
         if step % 50 == 0 or step == steps - 1:
+            value = loss.item()
+            running = value if running is None else 0.98**50 * running + (1 - 0.98**50) * value
             bar.set_postfix(loss=f"{running:.4f}")
             log(
                 {
                     "phase": "unet",
                     "step": step,
-                    "loss": loss.item(),
+                    "loss": value,
                     "loss_smooth": running,
                     "eps_mse": per.mean().item(),
                 }
             )
-    return ema_unet, ema_text
+        step += 1
+        bar.update()
+    bar.close()
+    return ema_unet, ema_text, steps
 
 
 def build_pipeline(vae, text_encoder, tokenizer, unet) -> StableDiffusionPipeline:
@@ -209,6 +253,10 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--unet-batch", type=int, default=64)
     p.add_argument("--unet-lr", type=float, default=5e-4)
     p.add_argument("--scenes", type=int, default=30_000, help="drawn scenes the UNet learns from")
+    p.add_argument("--unet-minutes", type=float, default=None, help="set --unet-steps from a measured step time")
+    p.add_argument("--vae-from", default=None, help="a pipeline folder whose autoencoder to keep (skips phase 1)")
+    p.add_argument("--device", default="cpu", help="'cpu' (default) or 'cuda'")
+    p.add_argument("--workers", type=int, default=1, help="processes that draw the scenes (more than 1: chunked)")
     p.add_argument("--smoke", action="store_true", help="tiny models, a few steps: proves the script works")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--no-progress", action="store_true")
@@ -230,26 +278,35 @@ def main(argv: list[str] | None = None) -> Path:
         log_file.write(json.dumps(record) + "\n")
         log_file.flush()
 
+    device = torch.device(args.device)
     tokenizer = build_tokenizer()
-    vae = make_vae(tiny=args.smoke)
-    vae = train_vae(
-        vae,
-        steps=args.vae_steps,
-        batch=args.vae_batch,
-        lr=args.vae_lr,
-        seed=args.seed,
-        pool_size=min(6000, max(64, args.scenes // 5)),
-        log=log,
-        photo_frac=0.0 if args.smoke else 0.15,
-        progress=progress,
-    )
-    latents, captions = encode_scenes(vae, args.scenes, seed=args.seed + 2, progress=progress)
-    scaling = float(1 / latents.std())
-    vae.register_to_config(scaling_factor=scaling)
+    if args.vae_from:
+        from diffusers import AutoencoderKL
+
+        vae = AutoencoderKL.from_pretrained(Path(args.vae_from) / "vae").to(device).eval()
+    else:
+        vae = make_vae(tiny=args.smoke).to(device)
+        vae = train_vae(
+            vae,
+            steps=args.vae_steps,
+            batch=args.vae_batch,
+            lr=args.vae_lr,
+            seed=args.seed,
+            pool_size=min(6000, max(64, args.scenes // 5)),
+            log=log,
+            photo_frac=0.0 if args.smoke else 0.15,
+            progress=progress,
+        )
+    latents, captions = encode_scenes(vae, args.scenes, seed=args.seed + 2, progress=progress, workers=args.workers)
+    if args.vae_from:  # the kept autoencoder keeps its scaling factor
+        scaling = float(vae.config.scaling_factor)
+    else:
+        scaling = float(1 / latents.std())
+        vae.register_to_config(scaling_factor=scaling)
     log({"phase": "latents", "n": len(latents), "std": float(latents.std()), "scaling_factor": scaling})
-    text_encoder = make_text_encoder(len(tokenizer), tiny=args.smoke)
-    unet = make_unet(tiny=args.smoke, cross_attention_dim=text_encoder.config.hidden_size)
-    unet, text_encoder = train_unet(
+    text_encoder = make_text_encoder(len(tokenizer), tiny=args.smoke).to(device)
+    unet = make_unet(tiny=args.smoke, cross_attention_dim=text_encoder.config.hidden_size).to(device)
+    unet, text_encoder, args.unet_steps = train_unet(
         unet,
         text_encoder,
         tokenizer,
@@ -262,8 +319,9 @@ def main(argv: list[str] | None = None) -> Path:
         seed=args.seed + 3,
         log=log,
         progress=progress,
+        budget_s=None if args.unet_minutes is None else 60 * args.unet_minutes,
     )
-    pipe = build_pipeline(vae, text_encoder, tokenizer, unet)
+    pipe = build_pipeline(vae.cpu(), text_encoder.cpu(), tokenizer, unet.cpu())
     pipe.save_pretrained(out, safe_serialization=True)
     save_text_encoder_with_prefix(out / "text_encoder")
     save_tokenizer_files(tokenizer, out / "tokenizer")
