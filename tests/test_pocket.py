@@ -109,6 +109,41 @@ def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
     ).read_bytes()
 
 
+@pytest.mark.parametrize(
+    "extra, said",
+    [
+        (["--unet-steps", "0"], "--unet-steps must be at least 1"),
+        (["--workers", "-2"], "--workers must be at least 1"),
+        (["--unet-minutes", "nan"], "--unet-minutes must be a number above 0"),
+        (["--unet-lr=-1e-3"], "--unet-lr must be a number above 0"),
+        (["--device", "tpu"], "--device must be"),
+        (["--device", "cuda:0"] if not torch.cuda.is_available() else ["--seed", "-1"], "--"),
+        (["--vae-from", "no/such/folder"], "no vae/config.json there"),
+    ],
+)
+def test_training_refuses_bad_arguments_by_name(tmp_path, capsys, extra, said):
+    from ddim_course.pocket.train import main
+
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "run"), "--smoke", "--no-progress", *extra])
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_training_never_writes_through_a_link_or_over_a_file(tmp_path, capsys):
+    from ddim_course.pocket.train import main
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (tmp_path / "link").symlink_to(theirs)
+    (tmp_path / "notes.txt").write_text("mine")
+    for out in ("link", "notes.txt"):
+        with pytest.raises(SystemExit):
+            main(["--out", str(tmp_path / out), "--smoke", "--no-progress", "--force"])
+        assert "is a link or a file" in capsys.readouterr().err
+    assert list(theirs.iterdir()) == [] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_reader_reads_drawn_scenes():
     from ddim_course.pocket.reader import read_scene
 

@@ -242,6 +242,29 @@ def build_pipeline(vae, text_encoder, tokenizer, unet) -> StableDiffusionPipelin
     )
 
 
+def _check_args(p: argparse.ArgumentParser, args) -> None:
+    """Refuse arguments that would crash deep inside torch or train nothing, with the argument's name."""
+    for name in ("vae_steps", "vae_batch", "unet_steps", "unet_batch", "scenes", "workers"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    for name in ("vae_lr", "unet_lr", "unet_minutes"):
+        v = getattr(args, name)
+        if v is not None and not (math.isfinite(v) and v > 0):
+            p.error(f"--{name.replace('_', '-')} must be a number above 0, got {v}")
+    if args.seed < 0:
+        p.error(f"--seed must be 0 or more, got {args.seed}")
+    try:
+        device = torch.device(args.device)
+    except (RuntimeError, ValueError):
+        p.error(f"--device must be 'cpu' or 'cuda' (or 'cuda:N'), got {args.device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: this machine has no CUDA GPU that torch can use; train with --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        p.error(f"--device must be 'cpu' or 'cuda', got {args.device!r}")
+    if args.vae_from is not None and not (Path(args.vae_from) / "vae" / "config.json").is_file():
+        p.error(f"--vae-from {args.vae_from}: no vae/config.json there; give a pipeline folder such as the shipped one")
+
+
 def main(argv: list[str] | None = None) -> Path:
     p = argparse.ArgumentParser(prog="python -m ddim_course.pocket.train", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="folder to write the pipeline to (must not exist, or use --force)")
@@ -261,7 +284,10 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    _check_args(p, args)
     out = Path(args.out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        p.error(f"--out {out} is a link or a file; name a folder (new, or one of your runs with --force)")
     if out.exists() and any(out.iterdir()) and not args.force:
         p.error(f"{out} exists and is not empty; choose another --out or pass --force")
     if args.smoke:
