@@ -82,7 +82,10 @@ def test_training_smoke_run_gives_a_loadable_pipeline(tmp_path):
 
 def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
     """--workers draws the same chunks for any number of workers; --vae-from keeps the autoencoder and its scaling
-    factor; --unet-minutes sets the step count from a measured step time and records it for a rerun."""
+    factor; --init-from goes on training a folder's models; --unet-minutes sets the step count from a measured step
+    time and records it for a rerun."""
+    from diffusers import UNet2DConditionModel
+
     from ddim_course.pocket import train
 
     monkeypatch.setattr(train, "CHUNK", 3)
@@ -96,6 +99,14 @@ def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
         ["--out", str(tmp_path / "second"), "--smoke", "--no-progress", "--vae-from", str(first)]
         + ["--unet-minutes", "0.001", "--workers", "2"]
     )
+    again = train.main(  # a learning rate so small that going on from `first` leaves its UNet where it was
+        ["--out", str(tmp_path / "third"), "--smoke", "--no-progress", "--init-from", str(first), "--unet-lr", "1e-12"]
+    )
+    for a, b in zip(
+        UNet2DConditionModel.from_pretrained(first / "unet").parameters(),
+        UNet2DConditionModel.from_pretrained(again / "unet").parameters(),
+    ):
+        assert torch.allclose(a, b, atol=1e-6)
     args = json.loads((out / "training_args.json").read_text())
     assert args["unet_steps"] == 20  # the floor: a thousandth of a minute is under any measured step time
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
@@ -119,6 +130,8 @@ def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
         (["--device", "tpu"], "--device must be"),
         (["--device", "cuda:0"] if not torch.cuda.is_available() else ["--seed", "-1"], "--"),
         (["--vae-from", "no/such/folder"], "no vae/config.json there"),
+        (["--init-from", "ddim_course/pocket/weights/vae"], "no vae/config.json there"),
+        (["--init-from", "ddim_course/pocket/weights", "--vae-from", "x"], "leave out --vae-from"),
     ],
 )
 def test_training_refuses_bad_arguments_by_name(tmp_path, capsys, extra, said):

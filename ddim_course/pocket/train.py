@@ -9,6 +9,7 @@ Two phases, both reproducible from ``--seed``:
 The result is an ordinary diffusers StableDiffusionPipeline folder in safetensors. ``--smoke`` runs a
 tiny version end to end in seconds (used by the tests). ``--device cuda`` trains on a GPU, ``--workers``
 draws the scenes in parallel processes, ``--vae-from`` keeps an existing autoencoder (phase 1 skipped) and
+``--init-from`` goes on training a pipeline folder's UNet and text encoder,
 ``--unet-minutes`` sets the UNet's step count from a measured step time (the count used is written to
 ``training_args.json``, so the run can be repeated with ``--unet-steps``).
 """
@@ -261,8 +262,14 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
         p.error("--device cuda: this machine has no CUDA GPU that torch can use; train with --device cpu")
     if device.type not in ("cpu", "cuda"):
         p.error(f"--device must be 'cpu' or 'cuda', got {args.device!r}")
-    if args.vae_from is not None and not (Path(args.vae_from) / "vae" / "config.json").is_file():
-        p.error(f"--vae-from {args.vae_from}: no vae/config.json there; give a pipeline folder such as the shipped one")
+    if args.init_from is not None and args.vae_from is not None:
+        p.error("--init-from keeps that folder's autoencoder; leave out --vae-from")
+    for name in ("vae_from", "init_from"):
+        folder = getattr(args, name)
+        parts = ("vae", "unet", "text_encoder") if name == "init_from" else ("vae",)
+        for part in parts if folder is not None else ():
+            if not (Path(folder) / part / "config.json").is_file():
+                p.error(f"--{name.replace('_', '-')} {folder}: no {part}/config.json there; give a pipeline folder")
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -278,6 +285,9 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--scenes", type=int, default=30_000, help="drawn scenes the UNet learns from")
     p.add_argument("--unet-minutes", type=float, default=None, help="set --unet-steps from a measured step time")
     p.add_argument("--vae-from", default=None, help="a pipeline folder whose autoencoder to keep (skips phase 1)")
+    p.add_argument(
+        "--init-from", default=None, help="a pipeline folder to go on training: its UNet, text encoder and autoencoder"
+    )
     p.add_argument("--device", default="cpu", help="'cpu' (default) or 'cuda'")
     p.add_argument("--workers", type=int, default=1, help="processes that draw the scenes (more than 1: chunked)")
     p.add_argument("--smoke", action="store_true", help="tiny models, a few steps: proves the script works")
@@ -306,6 +316,8 @@ def main(argv: list[str] | None = None) -> Path:
 
     device = torch.device(args.device)
     tokenizer = build_tokenizer()
+    if args.init_from:
+        args.vae_from = args.init_from
     if args.vae_from:
         from diffusers import AutoencoderKL
 
@@ -330,8 +342,15 @@ def main(argv: list[str] | None = None) -> Path:
         scaling = float(1 / latents.std())
         vae.register_to_config(scaling_factor=scaling)
     log({"phase": "latents", "n": len(latents), "std": float(latents.std()), "scaling_factor": scaling})
-    text_encoder = make_text_encoder(len(tokenizer), tiny=args.smoke).to(device)
-    unet = make_unet(tiny=args.smoke, cross_attention_dim=text_encoder.config.hidden_size).to(device)
+    if args.init_from:
+        from diffusers import UNet2DConditionModel
+        from transformers import CLIPTextModel
+
+        text_encoder = CLIPTextModel.from_pretrained(Path(args.init_from) / "text_encoder").to(device)
+        unet = UNet2DConditionModel.from_pretrained(Path(args.init_from) / "unet").to(device)
+    else:
+        text_encoder = make_text_encoder(len(tokenizer), tiny=args.smoke).to(device)
+        unet = make_unet(tiny=args.smoke, cross_attention_dim=text_encoder.config.hidden_size).to(device)
     unet, text_encoder, args.unet_steps = train_unet(
         unet,
         text_encoder,

@@ -9,9 +9,10 @@ nvidia-smi -L; nproc; el installed
 QUICK=${QUICK:-}
 if [ -n "$QUICK" ]; then DEV=cpu; MIN=0.05; SC=1500; W=2; else DEV=cuda; MIN=${MIN:-4}; SC=40000; W=5; fi
 timeout 300 python3 tools/pocket_gpu/evaluate_dev.py ddim_course/pocket/weights shipped $QUICK > /tmp/eval_shipped.txt 2>&1 &
-for c in "c1 128 5e-4" "c2 256 5e-4" "c3 64 5e-4"; do
+# c1, c2: from scratch (the shipped autoencoder kept); c3: goes on training the shipped UNet and text encoder
+for c in "c1 128 5e-4 --vae-from" "c2 256 5e-4 --vae-from" "c3 128 2e-4 --init-from"; do
   set -- $c
-  python3 -m ddim_course.pocket.train --out /tmp/$1 --device $DEV --vae-from ddim_course/pocket/weights \
+  python3 -m ddim_course.pocket.train --out /tmp/$1 --device $DEV $4 ddim_course/pocket/weights \
     --workers $W --scenes $SC --unet-batch $2 --unet-lr $3 --unet-minutes $MIN --no-progress > /tmp/train_$1.log 2>&1 &
 done
 wait $(jobs -p | tail -3); el trained
