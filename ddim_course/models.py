@@ -613,6 +613,21 @@ def get_preset(model=None) -> Preset:
         name = resolve_model(model)
     else:
         name = getattr(model, "_ddim_course_model", None) or getattr(model, "name_or_path", "")
-        if str(Path(str(name)).resolve()) == str(POCKET_DIR.resolve()):
-            name = POCKET
+        if str(Path(str(name)).resolve()) == str(POCKET_DIR.resolve()) or (
+            str(name) not in PRESETS and _pocket_shaped(model)
+        ):
+            name = POCKET  # the shipped weights, or a pocket model the learner trained (another folder)
     return PRESETS.get(str(name), PRESETS[SD15])
+
+
+def _pocket_shaped(pipe) -> bool:
+    """Whether a pipeline speaks the pocket model's language: its 16-token tokenizer, every grammar word one token
+    (what ``python -m ddim_course.pocket.train`` writes); its prompts and settings are the pocket model's then."""
+    from .pocket.model import MAX_LENGTH, grammar_words
+
+    tok = getattr(pipe, "tokenizer", None)
+    try:
+        vocab = tok.get_vocab()
+    except Exception:  # no tokenizer, or one without a vocabulary
+        return False
+    return tok.model_max_length == MAX_LENGTH and all(f"{w}</w>" in vocab for w in grammar_words())

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from ddim_course import load_pipeline, sample
+from ddim_course.models import POCKET, get_preset
 from ddim_course.pocket.model import build_tokenizer, grammar_words
 from ddim_course.pocket.scenes import COLORS, PATTERNS, SHAPES, draw_scene, draw_scenes, parse_caption
 
@@ -67,6 +68,7 @@ def test_training_smoke_run_gives_a_loadable_pipeline(tmp_path):
     direct = StableDiffusionPipeline.from_pretrained(out)
     assert direct.tokenizer("a red circle").input_ids[:3] == build_tokenizer()("a red circle").input_ids[:3]
     pipe = load_pipeline(out, device="cpu", cache=False)
+    assert get_preset(pipe).name == POCKET  # a pocket model trained to another folder gets the pocket settings
     images = sample(
         pipe,
         "a red circle on a striped background",

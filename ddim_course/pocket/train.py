@@ -163,7 +163,7 @@ def train_unet(
     does not depend on it) so the run takes about that many seconds. Returns the EMA models and the step count."""
     device = latents.device
     if budget_s is not None:
-        steps = 10**9  # until step 150 measures the step time
+        steps = 10**9  # until step PROBE[1] has measured the step time
     gen = torch.Generator().manual_seed(seed)
     ids_all = tokenizer(
         captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
