@@ -32,7 +32,10 @@ def test_local_folder_loads_with_a_ddim_scheduler(saved):
         generator=torch.Generator().manual_seed(0),
     )
     assert out[0].size == (64, 64)
-    assert get_preset(pipe).name == SD15  # any other SD-family model gets SD 1.5's preset
+    assert get_preset(pipe).name == POCKET  # the pocket tokenizer: a pocket model trained to another folder
+    other = tiny_pipeline()
+    other.tokenizer.model_max_length = 77  # SD's prompt length: not a pocket model
+    assert get_preset(other).name == SD15  # any other SD-family model gets SD 1.5's preset
 
 
 def test_environment_variable_picks_the_model(saved, monkeypatch):
