@@ -613,10 +613,8 @@ def get_preset(model=None) -> Preset:
         name = resolve_model(model)
     else:
         name = getattr(model, "_ddim_course_model", None) or getattr(model, "name_or_path", "")
-        if str(Path(str(name)).resolve()) == str(POCKET_DIR.resolve()) or (
-            str(name) not in PRESETS and _pocket_shaped(model)
-        ):
-            name = POCKET  # the shipped weights, or a pocket model the learner trained (another folder)
+        if str(name) not in PRESETS and _pocket_shaped(model):
+            name = POCKET  # the shipped weights loaded by hand, or a pocket model the learner trained
     return PRESETS.get(str(name), PRESETS[SD15])
 
 
@@ -626,8 +624,10 @@ def _pocket_shaped(pipe) -> bool:
     from .pocket.model import MAX_LENGTH, grammar_words
 
     tok = getattr(pipe, "tokenizer", None)
+    if getattr(tok, "model_max_length", None) != MAX_LENGTH:
+        return False
     try:
         vocab = tok.get_vocab()
-    except Exception:  # no tokenizer, or one without a vocabulary
+    except Exception:  # a tokenizer without a vocabulary
         return False
-    return tok.model_max_length == MAX_LENGTH and all(f"{w}</w>" in vocab for w in grammar_words())
+    return all(f"{w}</w>" in vocab for w in grammar_words())

@@ -454,9 +454,10 @@ class MethodExplorer:
         import ipywidgets as w
 
         options = [(m.label, m.name) for m in METHODS.values()]
-        guidance = _one_of(guidance, (1.0, 3.5, 7.5), "guidance")
+        levels = [1.0, 3.5, 7.5]
+        guidance = _one_of(guidance, levels, "guidance")
         pick = w.Dropdown(options=options, value=get_method(method).name, description=tr("method"))
-        scale = w.Dropdown(options=[1.0, 3.5, 7.5], value=guidance, description=tr("guidance"))
+        scale = w.Dropdown(options=levels, value=guidance, description=tr("guidance"))
         pics, label = [_image_widget(self.image), _image_widget(), _image_widget()], w.HTML()
 
         def update(change=None):

@@ -316,12 +316,11 @@ def main(argv: list[str] | None = None) -> Path:
 
     device = torch.device(args.device)
     tokenizer = build_tokenizer()
-    if args.init_from:
-        args.vae_from = args.init_from
-    if args.vae_from:
+    vae_folder = args.init_from or args.vae_from  # --init-from keeps its folder's autoencoder too
+    if vae_folder:
         from diffusers import AutoencoderKL
 
-        vae = AutoencoderKL.from_pretrained(Path(args.vae_from) / "vae").to(device).eval()
+        vae = AutoencoderKL.from_pretrained(Path(vae_folder) / "vae").to(device).eval()
     else:
         vae = make_vae(tiny=args.smoke).to(device)
         vae = train_vae(
@@ -336,7 +335,7 @@ def main(argv: list[str] | None = None) -> Path:
             progress=progress,
         )
     latents, captions = encode_scenes(vae, args.scenes, seed=args.seed + 2, progress=progress, workers=args.workers)
-    if args.vae_from:  # the kept autoencoder keeps its scaling factor
+    if vae_folder:  # the kept autoencoder keeps its scaling factor
         scaling = float(vae.config.scaling_factor)
     else:
         scaling = float(1 / latents.std())

@@ -15,7 +15,7 @@ import numpy as np
 
 from ddim_course.bench.common import table
 from ddim_course.bench.edits import HEADER, ROWS, run_edits, summary_rows
-from ddim_course.models import POCKET, load_pipeline
+from ddim_course.models import load_pipeline
 from ddim_course.pocket import evaluate as E
 from ddim_course.pocket.pie_tiny import pie_tiny
 from ddim_course.pocket.scenes import draw_scenes
@@ -25,7 +25,6 @@ quick = len(sys.argv) > 3
 steps = 20 if quick else 50
 t0 = time.time()
 pipe = load_pipeline(folder, device="cpu" if quick else "cuda", cache=False)
-pipe._ddim_course_model = POCKET  # a folder gets the pocket model's preset
 out = {"name": name}
 out["follow"], _, _ = E.prompt_following(pipe, n_per_caption=1 if quick else 2, steps=steps)
 held = draw_scenes(4 if quick else 16, seed=E.HELD_OUT_SEED)
