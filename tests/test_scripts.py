@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 from ddim_course import load_pipeline
 from ddim_course.bench.cost import bench_inversion_cost
@@ -150,6 +151,31 @@ def test_bench_edits_prints_every_row_kind_and_the_published_table(pipe):
         "negative-prompt + P2P": "26.21",
         "direct + P2P": "27.22",
     }
+
+
+def test_run_edits_gives_each_kind_of_edit_its_preset_settings(pipe, monkeypatch):
+    from ddim_course.bench import edits
+    from ddim_course.models import POCKET, PRESETS
+    from ddim_course.pocket.pie_tiny import pie_tiny
+
+    given = []
+
+    def fake_edit(pipe, image, source, target, *, control=None, **kwargs):
+        given.append(control)
+        return [Image.new("RGB", (64, 64))]
+
+    monkeypatch.setattr(edits, "edit", fake_edit)
+    cases = pie_tiny(1)
+    edits.run_edits(pipe, cases, rows=[("direct + P2P", "direct", "prompt-to-prompt")], steps=2)
+    preset = PRESETS[POCKET]
+    assert preset.prompt_to_prompt_by_kind["pattern"]  # the pocket model measured settings for pattern edits
+    for case, ctrl in zip(cases, given):
+        want = preset.prompt_to_prompt | preset.prompt_to_prompt_by_kind.get(case.kind, {})
+        assert all(getattr(ctrl, k) == v for k, v in want.items()), case.kind
+        assert ctrl.blend_words == case.blend_words
+    pattern = given[[c.kind for c in cases].index("pattern")]
+    assert pattern.cross_replace_steps == 0 and pattern.blend_threshold == 0.6
+    assert preset.prompt_to_prompt_for(None) == preset.prompt_to_prompt == preset.prompt_to_prompt_for("colour")
 
 
 def test_bench_edits_seed_draws_development_scenes_and_says_so(pipe, monkeypatch):

@@ -53,9 +53,9 @@ def pie_bench_table() -> str:
 def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=None, start_step=0, progress=False):
     """Edit every case with every row; returns {row label: [(case, scores, seconds, UNet calls)]}.
 
-    One inversion per scene and method serves all of that scene's edits (its seconds are shared among them);
-    The P2P rows use the model preset's settings with the case's blend words; ``control`` replaces them by a
-    configured ``PromptToPrompt`` (or a function of the case that returns one)."""
+    One inversion per scene and method serves all of that scene's edits (its seconds are shared among them). The
+    P2P rows use the model preset's settings for the case's kind of edit, with the case's blend words; ``control``
+    replaces them by a configured ``PromptToPrompt`` (or a function of the case that returns one)."""
     from ..pocket.pie_tiny import score
 
     out = {label: [] for label, _, _ in rows}
@@ -79,7 +79,8 @@ def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=N
             if editor is not None:
                 ctrl = control(case) if callable(control) else control
                 if ctrl is None:
-                    ctrl = PromptToPrompt(**(get_preset(pipe).prompt_to_prompt | {"blend_words": case.blend_words}))
+                    settings = get_preset(pipe).prompt_to_prompt_for(case.kind)
+                    ctrl = PromptToPrompt(**(settings | {"blend_words": case.blend_words}))
             t = time.perf_counter()
             image = edit(
                 pipe,
