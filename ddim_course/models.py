@@ -529,6 +529,10 @@ class Preset:
         """Prompt-to-prompt settings for an edit of ``kind`` (None: any edit): the model's, with what that kind of
         edit needs on top (the pocket model's background-pattern edits: no cross-attention injection, a tighter
         mask). Hertz et al. set them per edit too."""
+        from .pocket.pie_tiny import KINDS
+
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"kind must be None (any edit) or one of {KINDS}, got {kind!r}")
         return self.prompt_to_prompt | self.prompt_to_prompt_by_kind.get(kind, {})
 
     @property

@@ -176,6 +176,8 @@ def test_run_edits_gives_each_kind_of_edit_its_preset_settings(pipe, monkeypatch
     pattern = given[[c.kind for c in cases].index("pattern")]
     assert pattern.cross_replace_steps == 0 and pattern.blend_threshold == 0.6
     assert preset.prompt_to_prompt_for(None) == preset.prompt_to_prompt == preset.prompt_to_prompt_for("colour")
+    with pytest.raises(ValueError, match="kind must be None .* or one of"):
+        preset.prompt_to_prompt_for("background")  # a typo or another word must not fall back silently
 
 
 def test_bench_edits_seed_draws_development_scenes_and_says_so(pipe, monkeypatch):
