@@ -60,6 +60,7 @@ def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=N
 
     out = {label: [] for label, _, _ in rows}
     inversions: dict = {}
+    preset = get_preset(pipe)  # once: it reads the pipeline's tokenizer
     for case in cases:
         for label, method, editor in rows:
             key = (id(case.source), method)
@@ -79,8 +80,8 @@ def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=N
             if editor is not None:
                 ctrl = control(case) if callable(control) else control
                 if ctrl is None:
-                    settings = get_preset(pipe).prompt_to_prompt_for(case.kind)
-                    ctrl = PromptToPrompt(**(settings | {"blend_words": case.blend_words}))
+                    settings = preset.prompt_to_prompt_for(case.kind) | {"blend_words": case.blend_words}
+                    ctrl = PromptToPrompt(**settings)
             t = time.perf_counter()
             image = edit(
                 pipe,

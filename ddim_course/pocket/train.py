@@ -264,10 +264,11 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
         p.error(f"--device must be 'cpu' or 'cuda', got {args.device!r}")
     if args.init_from is not None and args.vae_from is not None:
         p.error("--init-from keeps that folder's autoencoder; leave out --vae-from")
-    for name in ("vae_from", "init_from"):
+    for name, parts in (("vae_from", ("vae",)), ("init_from", ("vae", "unet", "text_encoder"))):
         folder = getattr(args, name)
-        parts = ("vae", "unet", "text_encoder") if name == "init_from" else ("vae",)
-        for part in parts if folder is not None else ():
+        if folder is None:
+            continue
+        for part in parts:
             if not (Path(folder) / part / "config.json").is_file():
                 p.error(f"--{name.replace('_', '-')} {folder}: no {part}/config.json there; give a pipeline folder")
 
