@@ -75,12 +75,18 @@ class TokenAlignment:
 
 
 def _word_spans(tok, prompt: str) -> tuple[list[str], list[tuple[int, int]], int]:
-    """The prompt's words, the token positions of each (after the start token), and where the end token sits."""
-    words, spans, pos = prompt.lower().split(), [], 1
+    """The prompt's words, the token positions of each (after the start token), and where the end token sits.
+
+    Only the words the text encoder sees: the tokenizer cuts a prompt at its length, and every word is a token at
+    least, so a prompt of a million words is compared as its first few (not word by word, which would take hours)."""
+    words, spans, pos = [], [], 1
     last = tok.model_max_length - 1  # room for the end token
-    for w in words:
+    for w in prompt.lower().split():
+        if pos >= last:  # this word and all after it are cut off
+            break
         n = len(tok(w, add_special_tokens=False).input_ids)
-        spans.append((min(pos, last), min(pos + n, last)))
+        words.append(w)
+        spans.append((pos, min(pos + n, last)))
         pos += n
     return words, spans, min(pos, last)
 

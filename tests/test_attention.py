@@ -144,6 +144,17 @@ def test_alignment_on_a_77_token_tokenizer_with_a_word_of_several_tokens():
     assert ins.own.any() and not ins.changed_source[:1] == [1]  # inserted words keep their own maps
 
 
+def test_alignment_of_prompts_longer_than_the_tokenizer_compares_only_what_the_model_sees(pipe):
+    tail = " blue" * 20_000  # cut off by the 16-token tokenizer; compared word by word it took minutes
+    a = align_tokens(pipe, SRC + tail, TGT + tail)
+    b = align_tokens(pipe, SRC, TGT)
+    assert a.changed_source == b.changed_source == [2] and a.changed_target == b.changed_target == [2]
+    assert torch.equal(a.mapper, b.mapper) and torch.equal(a.own, b.own)
+    hidden = align_tokens(pipe, SRC + tail + " red", SRC + tail + " green")  # a change the model never sees
+    assert hidden.changed_source == hidden.changed_target == []
+    assert torch.equal(hidden.mapper, torch.eye(16))
+
+
 # ---------------------------------------------------------------------------------------------- edits
 def test_no_replacement_and_no_blend_is_the_plain_prompt_swap():
     pipe = tiny_pipeline(seed=2).to(torch.float64)  # float64: batches of 4 and 2 round alike to 1e-12
