@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import difflib
 import math
+import string
 from dataclasses import dataclass, field
 
 import torch
@@ -156,6 +157,11 @@ class PromptToPrompt:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
                 raise ValueError(f"{name} must be a number in [0, 1] (a share of the steps or of the map), got {v!r}")
+        if self.blend_threshold == 1:
+            raise ValueError(
+                "blend_threshold must be below 1: the mask keeps what is above it, and no map is above its own "
+                "maximum, so the edit would be thrown away (use blend=False for no local blend)"
+            )
         d = self.blend_dilation
         if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 8:
             raise ValueError(f"blend_dilation must be a whole number in [0, 8] (attention-map pixels), got {d!r}")
@@ -176,10 +182,12 @@ def blend_positions(
     if controller.blend_words is None:
         return alignment.changed_source, alignment.changed_target
     words = {w.strip().lower() for w in controller.blend_words}
+    tok = _tokenizer(pipe_or_tokenizer)
     found = []
-    for prompt in (source_prompt, target_prompt):
-        tokens = token_words(pipe_or_tokenizer, prompt)
-        found.append([i for i, t in enumerate(tokens) if t.lower() in words])
+    for prompt in (source_prompt, target_prompt):  # whole words: one the tokenizer splits gives all its tokens
+        prompt_words, spans, _ = _word_spans(tok, prompt)
+        named = [span for w, span in zip(prompt_words, spans) if w.strip(string.punctuation) in words]
+        found.append([k for s0, s1 in named for k in range(s0, s1)])
     if not found[0] and not found[1]:
         raise ValueError(f"none of blend_words {sorted(words)} is a token of either prompt")
     return found[0], found[1]
@@ -237,6 +245,7 @@ class _Run:
     step: int = 0
     record: bool = False  # keep every cross-attention map (for plotting)
     latent_pixels: int = 0
+    latent_hw: tuple[int, int] | None = None  # the latent's (h, w): the maps of a wide image are wide too
     maps: dict = field(default_factory=dict)  # side -> summed (batch, side, side, tokens) of the recorded rows
     blend_source: list[int] = field(default_factory=list)  # token positions of the blend's words in each prompt
     blend_target: list[int] = field(default_factory=list)
@@ -260,7 +269,7 @@ class _Run:
         """Attention probabilities (batch * heads, pixels, keys) -> the controlled ones."""
         b = probs.shape[0] // heads
         p = probs.view(b, heads, *probs.shape[1:])
-        side = int(round(math.sqrt(p.shape[2])))
+        side = self.grid(p.shape[2])
         c = self.controller
         if c is not None and self.source_rows is not None:
             src, tgt = p[self.source_rows], p[self.target_rows]
@@ -276,6 +285,16 @@ class _Run:
             self._remember(p, side)
         return p.reshape(probs.shape)
 
+    def grid(self, pixels: int) -> tuple[int, int]:
+        """The (h, w) of an attention layer with ``pixels`` pixels: the latent's shape, scaled down."""
+        if self.latent_hw:
+            h0, w0 = self.latent_hw
+            h = max(1, round(h0 / math.sqrt(h0 * w0 / pixels)))
+            if pixels % h == 0:
+                return h, pixels // h
+        side = int(round(math.sqrt(pixels)))
+        return side, side
+
     def _blend_needs(self, pixels: int) -> bool:
         """Whether the local blend needs the maps of a layer with ``pixels`` pixels: in the first step every
         resolution coarser than the latent (to learn which is the finest), afterwards that finest one only (``mask``
@@ -283,22 +302,23 @@ class _Run:
         if pixels >= self.latent_pixels:
             return False
         sides = self.blend_maps.get("target") or self.blend_maps.get("source")
-        return self.step == 0 or not sides or pixels == max(sides) ** 2
+        return self.step == 0 or not sides or self.grid(pixels)[0] == max(sides)
 
-    def _remember(self, p: torch.Tensor, side: int) -> None:
+    def _remember(self, p: torch.Tensor, hw: tuple[int, int]) -> None:
+        (side, width) = hw  # maps are keyed by their height (their side, for a square latent)
         if self.record:
             rows = p[self.target_rows if self.target_rows is not None else slice(None)].mean(dim=1)  # over heads
-            grid = rows.reshape(rows.shape[0], side, side, rows.shape[-1]).float()
+            grid = rows.reshape(rows.shape[0], side, width, rows.shape[-1]).float()
             self.maps[side] = self.maps.get(side, 0) + grid
         c = self.controller
-        if c is None or not c.blend or not self._blend_needs(side * side):
+        if c is None or not c.blend or not self._blend_needs(side * width):
             return
         for branch, rows, words in (
             ("source", self.source_rows, self.blend_source),
             ("target", self.target_rows, self.blend_target),
         ):
             if words:
-                m = p[rows][..., words].mean(dim=1).sum(-1).reshape(-1, side, side).float()
+                m = p[rows][..., words].mean(dim=1).sum(-1).reshape(-1, side, width).float()
                 per_side = self.blend_maps.setdefault(branch, {})
                 per_side[side] = per_side.get(side, 0) + m
 
@@ -372,7 +392,8 @@ def controlled(pipe, run: _Run):
 @dataclass
 class AttentionMaps:
     """Cross-attention maps averaged over heads, layers and steps: ``maps[side]`` is (tokens, side, side) for
-    each resolution the UNet attends at; ``tokens`` are the prompt's tokens as text (start and end included)."""
+    each resolution the UNet attends at ((tokens, h, w), keyed by h, for a latent that is not square); ``tokens``
+    are the prompt's tokens as text (start and end included)."""
 
     tokens: list[str]
     maps: dict[int, torch.Tensor]
@@ -410,7 +431,8 @@ def cross_attention_maps(pipe, inversion, *, prompt: str | None = None, start_st
     guided = inversion.guidance_scale != 1
     rows = 2 * batch if guided else batch
     lat = inversion.latents[0].shape[-1] * inversion.latents[0].shape[-2]
-    run = _Run(rows, None, slice(rows - batch, rows - batch + 1), record=True, latent_pixels=lat)
+    hw = tuple(inversion.latents[0].shape[-2:])
+    run = _Run(rows, None, slice(rows - batch, rows - batch + 1), record=True, latent_pixels=lat, latent_hw=hw)
     with controlled(pipe, run):
         reconstruct(pipe, inversion, prompt=prompt, start_step=start_step, output_type="latent", progress=False)
     if not run.maps:

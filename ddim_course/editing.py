@@ -188,6 +188,7 @@ def edit_branches(
         controller=controller,
         steps=n - start_step,
         latent_pixels=x.shape[-1] * x.shape[-2],
+        latent_hw=tuple(x.shape[-2:]),
     )
     if controller is not None and controller.blend:
         run.blend_source, run.blend_target = blend_positions(pipe, controller, alignment, source_prompt, target_prompt)

@@ -13,6 +13,7 @@ from ddim_course.attention import (
     _Run,
     align_tokens,
     blend_mask,
+    blend_positions,
     controlled,
     cross_attention_maps,
     token_ids,
@@ -153,6 +154,35 @@ def test_alignment_of_prompts_longer_than_the_tokenizer_compares_only_what_the_m
     hidden = align_tokens(pipe, SRC + tail + " red", SRC + tail + " green")  # a change the model never sees
     assert hidden.changed_source == hidden.changed_target == []
     assert torch.equal(hidden.mapper, torch.eye(16))
+
+
+def test_blend_words_the_tokenizer_splits_give_all_their_tokens(pipe):
+    target = "a red circle on a checkerboard background"  # not a grammar word: it falls into pieces
+    ctrl = PromptToPrompt(blend_words=("checkerboard", "plain"))
+    a = align_tokens(pipe, SRC, target)
+    source_pos, target_pos = blend_positions(pipe, ctrl, a, SRC, target)
+    n = len(pipe.tokenizer("checkerboard", add_special_tokens=False).input_ids)
+    assert n > 1 and source_pos == [] and target_pos == list(range(6, 6 + n))
+    assert blend_positions(pipe, PromptToPrompt(blend_words=("background",)), a, SRC, SRC + ".")[1] == [
+        7,
+        8,
+    ]  # "background." and its full stop
+
+
+def test_a_blend_threshold_of_1_is_refused_it_would_keep_nothing():
+    assert blend_mask(torch.rand(1, 4, 4), 0.999).sum() >= 1  # the maximum is always kept below 1
+    with pytest.raises(ValueError, match="blend_threshold must be below 1"):
+        PromptToPrompt(blend_threshold=1.0)
+
+
+def test_prompt_to_prompt_and_maps_on_a_latent_that_is_not_square(pipe):
+    x = torch.randn(1, 4, 8, 24, generator=torch.Generator().manual_seed(0))
+    kw = dict(start_step=0, num_inference_steps=4, progress=False)
+    out = edit(pipe, x, SRC, TGT, control=PromptToPrompt(blend_threshold=0.5), output_type="latent", **kw)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    maps = cross_attention_maps(pipe, invert(pipe, x, SRC, num_inference_steps=4, progress=False))
+    assert {tuple(m.shape[1:]) for m in maps.maps.values()} == {(4, 12), (2, 6)}
+    assert maps.word("red").shape == (4, 12)
 
 
 # ---------------------------------------------------------------------------------------------- edits

@@ -198,7 +198,12 @@ def test_bench_edits_seed_draws_development_scenes_and_says_so(pipe, monkeypatch
 
 
 @pytest.mark.parametrize(
-    "extra, needle", [(["--scenes", "0"], "--scenes must be at least 1"), (["--seed", "-1"], "--seed")]
+    "extra, needle",
+    [
+        (["--scenes", "0"], "--scenes must be at least 1"),
+        (["--seed", "-1"], "--seed"),
+        (["--images", "0"], "--images must be at least 1"),
+    ],
 )
 def test_bench_edits_bad_numbers_are_one_line(extra, needle, capsys, monkeypatch):
     from ddim_course.bench import __main__ as bench_cli
@@ -207,3 +212,17 @@ def test_bench_edits_bad_numbers_are_one_line(extra, needle, capsys, monkeypatch
     with pytest.raises(SystemExit) as e:
         bench_cli.main(["edits", *extra])
     assert e.value.code == 2 and needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["missing", "file"])
+def test_bench_a_model_that_does_not_load_is_one_line(model, tmp_path, capsys, monkeypatch):
+    from ddim_course.bench import __main__ as bench_cli
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = tmp_path / "not_a_pipeline"
+    if model == "file":
+        path.write_text("not weights")
+    with pytest.raises(SystemExit) as e:
+        bench_cli.main(["overhead", "--model", str(path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--model" in err and "Traceback" not in err

@@ -11,7 +11,7 @@ import argparse
 
 import torch
 
-from ..models import load_pipeline
+from ..models import ModelLoadError, load_pipeline
 from . import (
     bench_course,
     bench_edits,
@@ -45,6 +45,8 @@ def main(argv=None):
         p.error(f"--scenes must be at least 1, got {args.scenes}")
     if args.seed is not None and args.seed < 0:
         p.error(f"--seed must be a whole number >= 0, got {args.seed}")
+    if args.images < 1:
+        p.error(f"--images must be at least 1, got {args.images}")
     if args.what == "sd15":  # not in "all": minutes on a CPU, and a few GB of memory
         print(f"torch {torch.__version__}")
         print(bench_sd15(), flush=True)
@@ -52,7 +54,10 @@ def main(argv=None):
     if args.what == "course":
         print(bench_course(), flush=True)
         return
-    pipe = load_pipeline(args.model)
+    try:
+        pipe = load_pipeline(args.model)
+    except ModelLoadError as e:  # a folder that is not a pipeline, an id the hub cannot give offline...
+        p.error(f"--model {args.model!r}: {e}")
     print(f"model {args.model}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.what in ("overhead", "all"):
         print(bench_overhead(pipe), flush=True)
