@@ -8,6 +8,8 @@ A ``"direct"`` inversion (Ju et al. 2024) snaps the source branch back onto the 
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from tqdm.auto import tqdm
 
@@ -31,7 +33,7 @@ from .ddim import (
     guide,
     reconstruct,
 )
-from .inversions import get_method
+from .inversions import METHODS, get_method
 from .models import get_preset
 
 
@@ -42,6 +44,14 @@ def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g
             raise ValueError(
                 f"the given inversion has {inversion.num_inference_steps} steps but num_inference_steps is "
                 f"{num_inference_steps}; pass num_inference_steps={inversion.num_inference_steps}"
+            )
+        fitted = METHODS.get(inversion.method)
+        if fitted is not None and fitted.per_guidance and inversion.guidance_scale != guidance_scale:
+            warnings.warn(
+                f"this {inversion.method!r} inversion was fitted at guidance {inversion.guidance_scale:g} and is "
+                f"edited at {guidance_scale:g}: what it fitted no longer holds, and the picture is kept worse. "
+                f"Edit at guidance_scale={inversion.guidance_scale:g}, or invert again at {guidance_scale:g}",
+                stacklevel=3,
             )
         return inversion
     if inversion is None:

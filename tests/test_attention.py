@@ -1,6 +1,7 @@
 """Prompt-to-prompt attention control, direct inversion and the pie-tiny benchmark (notebook 07)."""
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -529,3 +530,16 @@ def test_explorers_and_the_map_plot_name_a_bad_start_value(pipe):
     ):
         with pytest.raises(ValueError, match=match):
             plot_attention_maps(*args, **kwargs)
+
+
+def test_editing_a_null_text_inversion_at_another_guidance_warns(pipe):
+    image = draw_scene("red", "circle", "striped", seed=3).pil()
+    nt = METHODS["null-text"](pipe, image, SRC, num_inference_steps=4, guidance_scale=7.5, progress=False)
+    kw = dict(inversion=nt, num_inference_steps=4, start_step=0, output_type="latent", progress=False)
+    with pytest.warns(UserWarning, match="fitted at guidance 7.5 and is edited at 15"):
+        edit(pipe, None, SRC, TGT, guidance_scale=15, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        edit(pipe, None, SRC, TGT, guidance_scale=7.5, **kw)  # the guidance it was fitted at: no warning
+        ddim = METHODS["ddim"](pipe, image, SRC, num_inference_steps=4, progress=False)
+        edit(pipe, None, SRC, TGT, guidance_scale=15, **(kw | {"inversion": ddim}))  # DDIM fits no guidance
