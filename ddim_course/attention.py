@@ -222,6 +222,13 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
     dilation = _whole(dilation, "dilation")
     if not 0 <= dilation <= 8:
         raise ValueError(f"dilation must be a whole number in [0, 8] (attention-map pixels), got {dilation!r}")
+    if min(word_maps.shape) == 0:
+        raise ValueError(f"word_maps is empty, shape {tuple(word_maps.shape)}: it needs a batch and an h x w map")
+    if size is not None:
+        ok = isinstance(size, (tuple, list, torch.Size)) and len(size) == 2
+        size = tuple(_whole(v, "size") for v in size) if ok else None
+        if size is None or not all(1 <= v <= 4096 for v in size):
+            raise ValueError("size must be the latent's (h, w): two whole numbers in [1, 4096]")
     maps = word_maps.float()[:, None]
     if dilation:
         maps = F.max_pool2d(maps, 2 * dilation + 1, stride=1, padding=dilation)

@@ -134,8 +134,8 @@ def ddim_step(
 # --------------------------------------------------------------------------------------------------
 def _whole(value, name: str) -> int:
     """``value`` as an int (numpy integers and one-element integer tensors too), or a clear error."""
-    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and (value.dtype == torch.bool or value.is_meta)):
+        raise ValueError(f"{name} must be a whole number, got {_show(value)}")
     try:
         return operator.index(value)
     except TypeError:
@@ -145,7 +145,7 @@ def _whole(value, name: str) -> int:
 def _real(value, name: str, *, low: float, high: float, hint: str = "") -> float:
     """``value`` as a finite float in [low, high], or a clear error naming ``name`` and the range."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype.is_floating_point:
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype.is_floating_point and not value.is_meta:
         value, ok = float(value), True
     if ok:
         v = float(value)

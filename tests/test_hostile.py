@@ -322,3 +322,26 @@ def test_pie_tiny_checks_its_arguments_and_score_the_image_size():
         with pytest.raises(ValueError, match="the edited image must be one 64 x 64 RGB image like the scene"):
             score(cases[0], wrong)
     assert score(cases[0], cases[0].truth.image)["psnr_to_truth"] == math.inf
+
+
+@pytest.mark.parametrize("size", [16, (0, 0), (-4, 4), (100_000, 100_000), (8.5, 8)])
+def test_blend_mask_names_a_bad_size_before_resizing(size):
+    from ddim_course.attention import blend_mask
+
+    with pytest.raises(ValueError, match="size must be"):
+        blend_mask(torch.rand(1, 8, 8), 0.5, size=size)
+    with pytest.raises(ValueError, match="word_maps is empty"):
+        blend_mask(torch.rand(1, 0, 0), 0.5)
+
+
+def test_numbers_on_the_meta_device_are_refused_by_name():
+    from ddim_course.attention import blend_mask
+    from ddim_course.ddim import _check_guidance, _whole
+
+    meta = torch.tensor(3, device="meta")
+    with pytest.raises(ValueError, match="steps must be a whole number"):
+        _whole(meta, "steps")
+    with pytest.raises(ValueError, match="guidance_scale"):
+        _check_guidance(meta.float())
+    with pytest.raises(ValueError, match="threshold"):
+        blend_mask(torch.rand(1, 8, 8), torch.tensor(0.5, device="meta"))
