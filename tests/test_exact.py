@@ -164,7 +164,8 @@ def test_new_methods_save_load_and_edit_unchanged(name, pipe, tmp_path):
         reconstruct(pipe, back, output_type="latent", progress=False),
     )
     before = {k: v.clone() for k, v in pipe.unet.state_dict().items()}
-    out = edit(pipe, image, PROMPT, TARGET, start_step=1, num_inference_steps=4, inversion=back, progress=False)
+    kw = dict(start_step=1, num_inference_steps=4, guidance_scale=3.0, inversion=back, progress=False)
+    out = edit(pipe, image, PROMPT, TARGET, **kw)  # at the guidance it was fitted at
     assert out[0].size == image.size
     assert all(torch.equal(before[k], v) for k, v in pipe.unet.state_dict().items())
 
