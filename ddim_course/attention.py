@@ -251,12 +251,15 @@ class _Run:
     steps: int = 1
     step: int = 0
     record: bool = False  # keep every cross-attention map (for plotting)
-    latent_pixels: int = 0
-    latent_hw: tuple[int, int] | None = None  # the latent's (h, w): the maps of a wide image are wide too
+    latent_hw: tuple[int, int] = (0, 0)  # the latent's (h, w): the maps of a wide image are wide too
     maps: dict = field(default_factory=dict)  # side -> summed (batch, side, side, tokens) of the recorded rows
     blend_source: list[int] = field(default_factory=list)  # token positions of the blend's words in each prompt
     blend_target: list[int] = field(default_factory=list)
     blend_maps: dict = field(default_factory=dict)  # "source"/"target" -> {side: summed (batch, side, side)}
+
+    @property
+    def latent_pixels(self) -> int:
+        return self.latent_hw[0] * self.latent_hw[1]
 
     def _active(self, share: float) -> bool:
         return self.step < share * self.steps
@@ -276,7 +279,7 @@ class _Run:
         """Attention probabilities (batch * heads, pixels, keys) -> the controlled ones."""
         b = probs.shape[0] // heads
         p = probs.view(b, heads, *probs.shape[1:])
-        side = self.grid(p.shape[2])
+        hw = self.grid(p.shape[2])
         c = self.controller
         if c is not None and self.source_rows is not None:
             src, tgt = p[self.source_rows], p[self.target_rows]
@@ -289,12 +292,12 @@ class _Run:
                 p = p.clone()
                 p[self.target_rows] = src
         if is_cross:  # the maps the target branch actually uses (the source's, while they are replaced)
-            self._remember(p, side)
+            self._remember(p, hw)
         return p.reshape(probs.shape)
 
     def grid(self, pixels: int) -> tuple[int, int]:
         """The (h, w) of an attention layer with ``pixels`` pixels: the latent's shape, scaled down."""
-        if self.latent_hw:
+        if self.latent_pixels:
             h0, w0 = self.latent_hw
             h = max(1, round(h0 / math.sqrt(h0 * w0 / pixels)))
             if pixels % h == 0:
@@ -437,9 +440,8 @@ def cross_attention_maps(pipe, inversion, *, prompt: str | None = None, start_st
     batch = inversion.latents[0].shape[0]
     guided = inversion.guidance_scale != 1
     rows = 2 * batch if guided else batch
-    lat = inversion.latents[0].shape[-1] * inversion.latents[0].shape[-2]
     hw = tuple(inversion.latents[0].shape[-2:])
-    run = _Run(rows, None, slice(rows - batch, rows - batch + 1), record=True, latent_pixels=lat, latent_hw=hw)
+    run = _Run(rows, None, slice(rows - batch, rows - batch + 1), record=True, latent_hw=hw)
     with controlled(pipe, run):
         reconstruct(pipe, inversion, prompt=prompt, start_step=start_step, output_type="latent", progress=False)
     if not run.maps:

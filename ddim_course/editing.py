@@ -197,7 +197,6 @@ def edit_branches(
         alignment=alignment,
         controller=controller,
         steps=n - start_step,
-        latent_pixels=x.shape[-1] * x.shape[-2],
         latent_hw=tuple(x.shape[-2:]),
     )
     if controller is not None and controller.blend:
