@@ -153,26 +153,37 @@ class PromptToPrompt:
     blend_words: tuple[str, ...] | None = None
 
     def __post_init__(self):
+        def keep(name, value):  # a frozen dataclass: store the checked, plain value
+            object.__setattr__(self, name, value)
+
         for name in ("cross_replace_steps", "self_replace_steps", "blend_threshold", "blend_start"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise ValueError(f"{name} must be a number in [0, 1] (a share of the steps or of the map), got {v!r}")
+            keep(name, _real(getattr(self, name), name, low=0, high=1, hint="a share of the steps or of the map"))
         if self.blend_threshold == 1:
             raise ValueError(
                 "blend_threshold must be below 1: the mask keeps what is above it, and no map is above its own "
                 "maximum, so the edit would be thrown away (use blend=False for no local blend)"
             )
-        d = self.blend_dilation
-        if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 8:
+        d = _whole(self.blend_dilation, "blend_dilation")
+        if not 0 <= d <= 8:
             raise ValueError(f"blend_dilation must be a whole number in [0, 8] (attention-map pixels), got {d!r}")
+        keep("blend_dilation", d)
         if not isinstance(self.blend, bool):
             raise ValueError(f"blend must be True or False, got {self.blend!r}")
         w = self.blend_words
-        if w is not None and (isinstance(w, str) or not all(isinstance(x, str) and x.strip() for x in w)):
-            raise ValueError(f"blend_words must be None (the changed words) or a tuple of words, got {w!r}")
+        if w is not None:
+            if isinstance(w, str) or not isinstance(w, (list, tuple)) or not w:
+                raise ValueError(
+                    f"blend_words must be None (the changed words) or a tuple of words, like ('red', 'blue'), got {w!r}"
+                )
+            if not all(isinstance(x, str) and x.strip() for x in w):
+                raise ValueError(f"each of blend_words must be a word (a non-empty string), got {w!r}")
+            keep("blend_words", tuple(w))
         m = self.self_replace_max_pixels
-        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
-            raise ValueError(f"self_replace_max_pixels must be a whole number >= 1 or None, got {m!r}")
+        if m is not None:
+            m = _whole(m, "self_replace_max_pixels")
+            if m < 1:
+                raise ValueError(f"self_replace_max_pixels must be a whole number >= 1 or None, got {m!r}")
+            keep("self_replace_max_pixels", m)
 
 
 def blend_positions(
@@ -189,7 +200,7 @@ def blend_positions(
         named = [span for w, span in zip(prompt_words, spans) if w.strip(string.punctuation) in words]
         found.append([k for s0, s1 in named for k in range(s0, s1)])
     if not found[0] and not found[1]:
-        raise ValueError(f"none of blend_words {sorted(words)} is a token of either prompt")
+        raise ValueError(f"none of blend_words {sorted(words)} is a word of either prompt")
     return found[0], found[1]
 
 
@@ -412,9 +423,17 @@ class AttentionMaps:
         """The map of ``word`` (the mean over its tokens) at resolution ``side`` (default: the finest)."""
         if not isinstance(word, str):
             raise ValueError(f"word must be a string, one of the prompt's tokens {self.tokens[1:-1]}, got {word!r}")
-        side = max(self.maps) if side is None else side
-        if side not in self.maps:
-            raise ValueError(f"no maps at {side} x {side}; the UNet attends at {sorted(self.maps)}")
+        if side is None:
+            side = max(self.maps)
+        else:
+            try:
+                side, shown = _whole(side, "side"), f"{side} x {side}"
+            except ValueError:
+                shown = f"side={side!r}" if isinstance(side, (str, int, float)) else type(side).__name__
+            if not isinstance(side, int) or side not in self.maps:
+                raise ValueError(
+                    f"no maps at {shown}; the UNet attends at {sorted(self.maps)}: pass side as one of those numbers"
+                )
         idx = [i for i, t in enumerate(self.tokens) if t == word.lower()]
         if not idx:
             raise ValueError(f"{word!r} is not one of the prompt's tokens {self.tokens[1:-1]}")

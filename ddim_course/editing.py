@@ -37,6 +37,21 @@ from .inversions import METHODS, get_method
 from .models import get_preset
 
 
+def _p2p_refused(method: str) -> ValueError:
+    return ValueError(
+        f"prompt-to-prompt editing from a {method!r} inversion is not built: its sampler is not DDIM's. "
+        "Use 'ddim', 'null-text', 'negative-prompt', 'direct' or 'fixed-point'"
+    )
+
+
+def _guidance_for(inversion, guidance_scale) -> float:
+    """``guidance_scale`` checked; None: the guidance a guidance-fitted ``Inversion`` was made at, otherwise 7.5."""
+    if guidance_scale is None:
+        fitted = METHODS.get(inversion.method) if isinstance(inversion, Inversion) else None
+        guidance_scale = inversion.guidance_scale if fitted is not None and fitted.per_guidance else 7.5
+    return _check_guidance(guidance_scale)
+
+
 def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, guidance_scale, progress):
     """The inversion to edit from: given, a registry name, or (None) plain DDIM inversion at guidance 1."""
     if isinstance(inversion, Inversion):
@@ -53,14 +68,17 @@ def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g
                 f"Edit at guidance_scale={inversion.guidance_scale:g}, or invert again at {guidance_scale:g}",
                 stacklevel=3,
             )
+        def first(p):
+            return p[0] if isinstance(p, (list, tuple)) and p else p
+
+        made_with = first(inversion.prompt)
+        if isinstance(made_with, str) and made_with != first(source_prompt):
+            warnings.warn(
+                f"the inversion was made with the prompt {made_with!r} but source_prompt is {source_prompt!r}: "
+                "the source branch no longer retraces the picture. Pass the inversion's own prompt as source_prompt",
+                stacklevel=3,
+            )
         return inversion
-    if inversion is None:
-        inversion = "ddim"
-    if not isinstance(inversion, str):
-        raise ValueError(
-            f"inversion must be an Inversion, a method name ('ddim', 'null-text', 'direct', ...) or None, "
-            f"got {type(inversion).__name__}"
-        )
     method = get_method(inversion)
     return method(
         pipe,
@@ -80,7 +98,7 @@ def edit(
     *,
     start_step: int = 10,
     num_inference_steps: int = 50,
-    guidance_scale: float = 7.5,
+    guidance_scale: float | None = None,
     inversion: Inversion | str | None = None,
     control: PromptToPrompt | str | None = None,
     output_type: str = "pil",
@@ -88,17 +106,35 @@ def edit(
 ):
     """Edit an image: invert it with ``source_prompt``, sample with ``target_prompt``. Notebooks 05 and 07.
 
-    ``inversion``: an ``Inversion`` to reuse, a method name of ``inversions.METHODS`` (``"ddim"``, ``"null-text"``,
-    ``"negative-prompt"``, ``"direct"``, ...) run here at ``guidance_scale``, or None (DDIM inversion at guidance 1).
+    ``inversion``: an ``Inversion`` to reuse (then ``image`` is not used: the inversion holds the picture), a method
+    name of ``inversions.METHODS`` (``"ddim"``, ``"null-text"``, ``"negative-prompt"``, ``"direct"``, ...) run here
+    at ``guidance_scale``, or None (DDIM inversion at guidance 1). ``guidance_scale``: None means 7.5, or the
+    guidance a given null-text, fixed-point, EDICT or DDPM inversion was fitted at.
     ``control``: None for the plain prompt swap, ``"prompt-to-prompt"`` or a ``PromptToPrompt(...)`` for attention
     control. Returns the edited images (a list of PIL images by default)."""
     num_inference_steps = _check_steps(pipe, num_inference_steps)
     start_step = _check_start_step(start_step, num_inference_steps)
-    g = _check_guidance(guidance_scale)
     _check_output_type(output_type)
     _prompts(source_prompt, name="source_prompt")
     _prompts(target_prompt, name="target_prompt")
+    if inversion is None:
+        inversion = "ddim"
+    if not isinstance(inversion, (Inversion, str)):
+        raise ValueError(
+            f"inversion must be an Inversion, a method name ('ddim', 'null-text', 'direct', ...) or None, "
+            f"got {type(inversion).__name__}"
+        )
+    if isinstance(inversion, str):
+        method = get_method(inversion)  # an unknown name is refused before any work
+    g = _guidance_for(inversion, guidance_scale)
     controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
+    if controller is not None:  # refuse what prompt-to-prompt cannot do before the inversion runs
+        if isinstance(inversion, str) and not method.ddim_sampler:
+            raise _p2p_refused(method.name)
+        if controller.blend:
+            blend_positions(
+                pipe, controller, align_tokens(pipe, source_prompt, target_prompt), source_prompt, target_prompt
+            )
     inv = _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g, progress)
     if controller is None:  # the plain prompt swap (a direct inversion's source branch is not needed without P2P)
         return reconstruct(
@@ -167,10 +203,7 @@ def edit_branches(
         raise ValueError(f"inversion must be an Inversion, got {type(inversion).__name__}")
     _check_same_model(pipe, inversion)
     if inversion.coupled_latents is not None or inversion.noise_maps is not None:
-        raise ValueError(
-            f"prompt-to-prompt editing from a {inversion.method!r} inversion is not built: its sampler is not DDIM's. "
-            "Use 'ddim', 'null-text', 'negative-prompt', 'direct' or 'fixed-point'"
-        )
+        raise _p2p_refused(inversion.method)
     n = inversion.num_inference_steps
     start_step = _check_start_step(start_step, n)
     g = _check_guidance(guidance_scale)

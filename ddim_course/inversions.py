@@ -244,6 +244,7 @@ class Method:
     function: Callable[..., Inversion]
     citation: str
     per_guidance: bool = False  # True when the inversion itself depends on guidance_scale (redo it per guidance)
+    ddim_sampler: bool = True  # False when its latents are sampled back by its own sampler (no prompt-to-prompt)
 
     def __call__(
         self, pipe, image, prompt: str, *, num_inference_steps: int = 50, guidance_scale: float = 7.5, **kwargs
@@ -276,8 +277,15 @@ METHODS: dict[str, Method] = {
             "Pan et al. 2023 (AIDI); Garibi et al. 2024 (ReNoise)",
             per_guidance=True,
         ),
-        Method("edict", "EDICT", edict_invert, "Wallace et al. 2023", per_guidance=True),
-        Method("ddpm", "edit-friendly DDPM", ddpm_invert, "Huberman-Spiegelglas et al. 2024", per_guidance=True),
+        Method("edict", "EDICT", edict_invert, "Wallace et al. 2023", per_guidance=True, ddim_sampler=False),
+        Method(
+            "ddpm",
+            "edit-friendly DDPM",
+            ddpm_invert,
+            "Huberman-Spiegelglas et al. 2024",
+            per_guidance=True,
+            ddim_sampler=False,
+        ),
         Method("direct", "direct", direct_invert, "Ju et al. 2024"),
     )
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -34,30 +35,43 @@ def _finite(arr: np.ndarray, name: str) -> np.ndarray:
         raise ValueError(f"{name} is empty (no pixels)")
     bad = int((~np.isfinite(arr)).sum())
     if bad:
-        raise ValueError(f"{name} holds {bad} NaN or infinite values; PSNR needs real pixel values")
+        raise ValueError(f"{name} holds {bad} NaN or infinite values; the metrics need real pixel values")
     return arr
+
+
+def _check_range(data_range) -> float:
+    if isinstance(data_range, bool) or not isinstance(data_range, numbers.Real) or not 0 < data_range < math.inf:
+        raise ValueError(
+            f"data_range must be a positive number (1 for images in [0, 1], 255 for 8-bit), got {data_range!r}"
+        )
+    return float(data_range)
+
+
+def _pair(a, b, data_range: float, names=("the first image", "the second image"), what="psnr"):
+    """Two images as float64 arrays of one shape, finite and in [0, data_range], or a clear error."""
+    x, y = (_finite(as_array(v, name), name) for v, name in zip((a, b), names))
+    if x.shape != y.shape:
+        raise ValueError(f"{what} needs two images of the same size, got {x.shape} and {y.shape}")
+    top, low = max(float(x.max()), float(y.max())), min(float(x.min()), float(y.min()))
+    if top > data_range * 1.001:
+        raise ValueError(
+            f"pixel values reach {top:g}, above data_range={data_range:g}: pass images in [0, 1] "
+            f"(PIL images are converted for you) or data_range=255 for 8-bit arrays"
+        )
+    if low < -data_range * 0.001:
+        raise ValueError(
+            f"pixel values go down to {low:g}, below 0: images in [-1, 1] (as the VAE uses) give a wrong {what}; "
+            f"pass (x + 1) / 2, or PIL images (decode(pipe, latents) gives them)"
+        )
+    return x, y
 
 
 def psnr(a, b, *, mask=None, data_range: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB between two images in [0, 1]; ``mask`` (H, W) weights pixels.
 
     Used from notebook 04 on; the reference of ``exercises.check_psnr``."""
-    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not 0 < data_range < math.inf:
-        raise ValueError(
-            f"data_range must be a positive number (1 for images in [0, 1], 255 for 8-bit), got {data_range!r}"
-        )
-    x, y = (
-        _finite(as_array(a, "the first image"), "the first image"),
-        _finite(as_array(b, "the second image"), "the second image"),
-    )
-    if x.shape != y.shape:
-        raise ValueError(f"psnr needs two images of the same size, got {x.shape} and {y.shape}")
-    top = max(float(np.abs(x).max()), float(np.abs(y).max()))
-    if top > data_range * 1.001:
-        raise ValueError(
-            f"pixel values reach {top:g}, above data_range={data_range:g}: pass images in [0, 1] "
-            f"(PIL images are converted for you) or data_range=255 for 8-bit arrays"
-        )
+    data_range = _check_range(data_range)
+    x, y = _pair(a, b, data_range)
     err = (x - y) ** 2
     if mask is not None:
         m = _finite(as_array(mask, "mask"), "mask")
@@ -81,9 +95,10 @@ def psnr(a, b, *, mask=None, data_range: float = 1.0) -> float:
 def ssim(a, b, *, data_range: float = 1.0) -> float:
     """Structural similarity (Wang et al. 2004) with the usual Gaussian window (11 pixels, sigma 1.5; K1 = 0.01,
     K2 = 0.03), over the window positions that fit inside the image, averaged over positions and channels."""
-    x, y = as_array(a, "the first image"), as_array(b, "the second image")
-    if x.shape != y.shape or x.ndim != 3:
-        raise ValueError(f"ssim needs two (H, W, C) images of the same size, got {x.shape} and {y.shape}")
+    data_range = _check_range(data_range)
+    x, y = _pair(a, b, data_range, what="ssim")
+    if x.ndim != 3:
+        raise ValueError(f"ssim needs two (H, W, C) images, got arrays of shape {x.shape}")
     g = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5**2))
     g /= g.sum()
 
@@ -114,7 +129,13 @@ def pie_background(source, edited, edit_mask) -> dict:
     """Background preservation by PIE-Bench's rules (Ju et al. 2024): both images are multiplied by the region to
     keep (``pie_unedited_mask``) and compared over the whole image: PSNR (dB), MSE and SSIM. The zeroed edit region
     counts as perfect, so these read higher than the same error measured over the kept pixels only."""
+    x, y = _pair(source, edited, 1.0, names=("source", "edited"), what="pie_background")
     keep = pie_unedited_mask(edit_mask).astype(np.float64)[..., None]
-    x, y = as_array(source, "source") * keep, as_array(edited, "edited") * keep
+    if x.ndim != 3 or keep.shape[:2] != x.shape[:2]:
+        raise ValueError(
+            f"pie_background needs (H, W, C) images and an (H, W) edit_mask of their size, got images of "
+            f"{x.shape} and a mask of {keep.shape[:2]}"
+        )
+    x, y = x * keep, y * keep
     mse = float(((x - y) ** 2).mean())
     return {"psnr": math.inf if mse == 0 else 10 * math.log10(1 / mse), "mse": mse, "ssim": ssim(x, y)}

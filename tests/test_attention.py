@@ -369,6 +369,44 @@ def test_bad_controller_settings_are_refused(kwargs):
         PromptToPrompt(**kwargs)
 
 
+def test_controller_settings_take_numpy_and_tensor_numbers_and_lists_of_words():
+    p = PromptToPrompt(
+        cross_replace_steps=np.float32(0.5),
+        self_replace_steps=torch.tensor(0.25),
+        blend_dilation=np.int64(2),
+        self_replace_max_pixels=torch.tensor(16),
+        blend_words=["red", "blue"],
+    )
+    assert p == PromptToPrompt(0.5, 0.25, blend_dilation=2, self_replace_max_pixels=16, blend_words=("red", "blue"))
+    assert type(p.cross_replace_steps) is float and type(p.blend_dilation) is int and hash(p) == hash(p)
+    for words in ([], ("red", ""), ("red", 3), {"red"}):
+        with pytest.raises(ValueError, match="blend_words|each of blend_words"):
+            PromptToPrompt(blend_words=words)
+
+
+def test_prompt_to_prompt_settings_are_refused_before_the_inversion_runs(pipe, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the inversion ran before the settings were checked")
+
+    for name in ("edict", "null-text"):
+        monkeypatch.setitem(METHODS, name, dataclasses.replace(METHODS[name], function=never))
+    kw = dict(num_inference_steps=3, start_step=0, progress=False)
+    with pytest.raises(ValueError, match="prompt-to-prompt editing from a 'edict' inversion is not built"):
+        edit(pipe, _image(), SRC, TGT, inversion="edict", control="prompt-to-prompt", **kw)
+    with pytest.raises(ValueError, match=r"none of blend_words \['sky'\] is a word of either prompt"):
+        edit(pipe, _image(), SRC, TGT, inversion="null-text", control=PromptToPrompt(blend_words=("sky",)), **kw)
+
+
+def test_edit_takes_a_fitted_inversions_guidance_and_names_a_prompt_it_was_not_made_with(pipe):
+    nt = METHODS["null-text"](pipe, _image(), SRC, num_inference_steps=3, guidance_scale=3, progress=False)
+    kw = dict(inversion=nt, num_inference_steps=3, start_step=0, output_type="latent", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no guidance warning: the default is the guidance it was fitted at
+        assert torch.equal(edit(pipe, None, SRC, TGT, **kw), edit(pipe, None, SRC, TGT, guidance_scale=3, **kw))
+    with pytest.warns(UserWarning, match="made with the prompt 'a red circle on a striped background' but source"):
+        edit(pipe, None, "a blue square on a plain background", TGT, guidance_scale=3, **kw)
+
+
 # ---------------------------------------------------------------------------------------------- maps and mask
 def test_cross_attention_maps_have_one_map_per_token_and_resolution(pipe):
     inv = invert(pipe, _image(), SRC, num_inference_steps=3, progress=False)
@@ -382,6 +420,10 @@ def test_cross_attention_maps_have_one_map_per_token_and_resolution(pipe):
         maps.word("tiger")
     with pytest.raises(ValueError, match="word must be a string"):
         maps.word(5)
+    assert torch.equal(maps.word("circle", side=np.int64(8)), maps.word("circle"))
+    for side in ("8", 8.0, True, [8]):
+        with pytest.raises(ValueError, match=r"no maps at .*the UNet attends at \[4, 8\]: pass side as one of"):
+            maps.word("circle", side=side)
     assert torch.equal(cross_attention_maps(pipe, inv, prompt=[SRC]).word("circle"), maps.word("circle"))
     for bad in (123, [], {"a": 1}):
         with pytest.raises(ValueError, match="prompt must be a string"):

@@ -542,7 +542,7 @@ CASES = [
             start_step=0,
             progress=False,
         ),
-        (ValueError, r"none of blend_words \['sky'\] is a token of either prompt"),
+        (ValueError, r"none of blend_words \['sky'\] is a word of either prompt"),
     ),
 ]
 

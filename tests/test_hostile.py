@@ -256,13 +256,33 @@ def test_decode_refuses_what_is_not_latents(pipe):
         (torch.zeros(3, 0, 4), torch.zeros(3, 0, 4), {}, "empty"),
         (torch.zeros(3, 8, 8), torch.zeros(3, 8, 8), {"mask": -torch.ones(8, 8)}, "mask weights must be >= 0"),
         (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"mask": torch.full((4, 4), math.nan)}, "mask holds 16 NaN"),
+        (torch.full((3, 4, 4), -0.5), torch.zeros(3, 4, 4), {}, r"go down to -0.5, below 0: images in \[-1, 1\]"),
+        (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"data_range": np.float32(1)}, None),
     ],
 )
 def test_psnr_refuses_values_it_cannot_measure(a, b, kw, message):
     from ddim_course import psnr
 
+    if message is None:  # accepted: a numpy number is a number
+        assert psnr(a, b, **kw) == math.inf
+        return
     with pytest.raises(ValueError, match=message):
         psnr(a, b, **kw)
+
+
+def test_ssim_and_pie_background_check_their_images_as_psnr_does():
+    from ddim_course.metrics import pie_background, ssim
+
+    ok, signed = np.zeros((12, 12, 3)), np.full((12, 12, 3), -1.0)
+    for call in (lambda: ssim(signed, ok), lambda: pie_background(signed, ok, np.zeros((12, 12), bool))):
+        with pytest.raises(ValueError, match="below 0"):
+            call()
+    with pytest.raises(ValueError, match="holds 432 NaN"):
+        ssim(np.full((12, 12, 3), np.nan), ok)
+    with pytest.raises(ValueError, match=r"an \(H, W\) edit_mask of their size, got images of \(12, 12, 3\)"):
+        pie_background(ok, ok, np.zeros((5, 5), bool))
+    with pytest.raises(ValueError, match="same size"):
+        ssim(ok, np.zeros((13, 12, 3)))
 
 
 def test_psnr_still_measures_8_bit_arrays_with_their_range():
@@ -322,6 +342,12 @@ def test_pie_tiny_checks_its_arguments_and_score_the_image_size():
         with pytest.raises(ValueError, match="the edited image must be one 64 x 64 RGB image like the scene"):
             score(cases[0], wrong)
     assert score(cases[0], cases[0].truth.image)["psnr_to_truth"] == math.inf
+    with pytest.raises(ValueError, match="below 0"):  # an image in [-1, 1] is not scored as if it were in [0, 1]
+        score(cases[0], cases[0].truth.image * 2 - 1)
+    assert len(pie_tiny(1, kinds=None)) == 3  # None: every kind
+    for kinds in (3, [None], (), ["colour", "hue"]):
+        with pytest.raises(ValueError, match="kinds must be some of"):
+            pie_tiny(1, kinds=kinds)
 
 
 @pytest.mark.parametrize("size", [16, (0, 0), (-4, 4), (100_000, 100_000), (8.5, 8)])

@@ -60,14 +60,19 @@ def edit_region(kind: str, source: Scene, truth: Scene) -> np.ndarray:
 
 
 def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditCase]:
-    """``n_scenes`` held-out scenes, each edited in every kind of ``kinds`` (deterministic for a seed)."""
+    """``n_scenes`` held-out scenes, each edited in every kind of ``kinds`` (None: all; deterministic for a seed)."""
     n_scenes, seed = _whole(n_scenes, "n_scenes"), _whole(seed, "seed")
     if n_scenes < 1:
         raise ValueError(f"n_scenes must be a whole number >= 1, got {n_scenes!r}")
     if seed < 0:
         raise ValueError(f"seed must be a whole number >= 0 (the held-out scenes use {SEED}), got {seed!r}")
-    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
-    if not kinds or any(k not in KINDS for k in kinds):
+    if kinds is None:
+        kinds = KINDS
+    try:
+        kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    except TypeError:
+        raise ValueError(f"kinds must be some of {KINDS} (or None: all of them), got {kinds!r}") from None
+    if not kinds or any(not isinstance(k, str) or k not in KINDS for k in kinds):
         raise ValueError(f"kinds must be some of {KINDS}, got {kinds!r}")
     rng = np.random.default_rng(seed)
     cases = []
