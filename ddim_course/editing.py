@@ -68,6 +68,7 @@ def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g
                 f"Edit at guidance_scale={inversion.guidance_scale:g}, or invert again at {guidance_scale:g}",
                 stacklevel=3,
             )
+
         def first(p):
             return p[0] if isinstance(p, (list, tuple)) and p else p
 

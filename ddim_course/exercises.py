@@ -8,7 +8,10 @@ numbers, None and the like always fail, with a message that says where and what 
 
 from __future__ import annotations
 
+import ctypes
 import html
+import math
+import numbers
 import threading
 from dataclasses import dataclass
 
@@ -68,13 +71,69 @@ def _call(fn, args, where: str):
     thread.start()
     thread.join(TIME_LIMIT)
     if thread.is_alive():
+        _stop(thread)
         return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}")
     error = outcome.get("error")
     if error is None:
         return outcome["result"], None
-    if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit: not an answer to grade
+    if isinstance(error, KeyboardInterrupt):  # the learner pressed stop: not an answer to grade
         raise error
     return None, tr("raised", where=where, error=f"{type(error).__name__}: {error}")
+
+
+class _TimedOutError(Exception):
+    """Raised inside a learner's function that ran past ``TIME_LIMIT``, so that it stops using the machine."""
+
+
+def _stop(thread: threading.Thread) -> None:
+    """Ask a thread that ran too long to stop: Python raises ``_TimedOutError`` in it at its next line of Python (a
+    single long call into C, such as ``sum(range(10**12))``, still runs to its end first)."""
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_TimedOutError))
+
+
+def _check_atol(atol) -> float:
+    """The check's tolerance: a finite number > 0 (an infinite or NaN tolerance would pass anything)."""
+    if isinstance(atol, bool) or not isinstance(atol, numbers.Real) or not 0 < float(atol) < math.inf:
+        raise ValueError(f"atol must be a finite number > 0 (how close an answer must be), got {atol!r}")
+    return float(atol)
+
+
+def _check_schedule(alphas_cumprod, final_alpha_cumprod=1.0, *, length: int = 1000) -> torch.Tensor:
+    """The schedule a check grades with: ``length`` finite alphas in (0, 1] (the pipeline's
+    ``scheduler.alphas_cumprod``) and a final alpha in (0, 1], or a clear error (a NaN schedule passes anything)."""
+    if isinstance(alphas_cumprod, np.ndarray):
+        alphas_cumprod = torch.from_numpy(alphas_cumprod)
+    hint = "pass pipe.scheduler.alphas_cumprod"
+    if (
+        not isinstance(alphas_cumprod, torch.Tensor)
+        or alphas_cumprod.is_meta
+        or alphas_cumprod.ndim != 1
+        or alphas_cumprod.is_complex()
+        or not alphas_cumprod.is_floating_point()
+    ):
+        raise ValueError(f"alphas_cumprod must be a 1-D float tensor of {length} values; {hint}")
+    if len(alphas_cumprod) < length:
+        raise ValueError(f"alphas_cumprod must hold {length} values (one per training step), got {len(alphas_cumprod)}")
+    a = alphas_cumprod.detach().cpu()
+    if not (torch.isfinite(a).all() and (a > 0).all() and (a <= 1).all()):
+        raise ValueError(f"alphas_cumprod must be finite values in (0, 1]; {hint}")
+    f = final_alpha_cumprod
+    if isinstance(f, torch.Tensor) and f.numel() == 1 and not f.is_meta and f.is_floating_point():
+        f = float(f)
+    if isinstance(f, bool) or not isinstance(f, numbers.Real) or not 0 < float(f) <= 1:
+        raise ValueError(
+            f"final_alpha_cumprod must be a number in (0, 1] (the scheduler's final_alpha_cumprod), got {f!r}"
+        )
+    return a
+
+
+def _as_number(got):
+    """A returned Python or numpy number as a 0-d float64 tensor; None when it has no finite float value."""
+    try:
+        return torch.tensor(float(got), dtype=torch.float64)
+    except (OverflowError, TypeError, ValueError):
+        return None
 
 
 def _grade(name: str, got, expected: torch.Tensor, where: str):
@@ -85,10 +144,21 @@ def _grade(name: str, got, expected: torch.Tensor, where: str):
     number = expected.ndim == 0
     want = tr("want_number") if number else tr("want_tensor", shape=tuple(expected.shape))
     returned = tr("returned", where=where, name=name, what=_what(got))
-    if number and isinstance(got, (int, float, complex, np.number)) and not isinstance(got, bool):
-        got = torch.tensor(got)
+    if number and isinstance(got, (complex, np.complexfloating)):
+        return None, returned + tr("not_complex", kind=tr("kind_number"))
+    if number and isinstance(got, (numbers.Real, np.number)) and not isinstance(got, (bool, np.bool_)):
+        as_tensor = _as_number(got)
+        if as_tensor is None or not torch.isfinite(as_tensor):
+            value = _what(got)[:60] if as_tensor is None else as_tensor.item()
+            return None, tr("not_finite_number", where=where, name=name, value=value)
+        got = as_tensor if isinstance(got, (float, np.floating)) else torch.tensor(int(got))
     if not isinstance(got, torch.Tensor):
         return None, returned + (tr("missing_return") if got is None else "") + tr("return_want", want=want)
+    odd = "meta" if got.is_meta else "nested" if got.is_nested else None
+    if odd is None and got.layout != torch.strided:
+        odd = str(got.layout).replace("torch.", "")
+    if odd is not None:
+        return None, tr("not_plain_tensor", where=where, name=name, kind=odd)
     if got.is_complex():
         return None, returned + tr("not_complex", kind=tr("kind_number" if number else "kind_tensor"))
     if not got.is_floating_point():
@@ -132,6 +202,8 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
 
     Used in notebook 01.
     """
+    atol = _check_atol(atol)
+    alphas_cumprod = _check_schedule(alphas_cumprod)
     g = torch.Generator().manual_seed(0)
     x0, noise = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
 
@@ -164,6 +236,8 @@ def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, 
 
     Used in notebook 02.
     """
+    atol = _check_atol(atol)
+    alphas_cumprod = _check_schedule(alphas_cumprod, final_alpha_cumprod)
     g = torch.Generator().manual_seed(1)
 
     def case(t, t_prev):
@@ -191,8 +265,8 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
     ``latents[0]`` is the clean latent and ``latents[k]`` the latent after k inversion steps, n + 1 entries in
     all; a negative index counts from the end, as in Python. Used in notebook 03.
     """
-    n = num_inference_steps
-    for s in (0, 1, 10, n // 2, n - 1):
+    n = _whole_steps(num_inference_steps)
+    for s in sorted({0, 1, 10, n // 2, n - 1} & set(range(n))):
         where = tr("for_start_step", s=s)
         got, error = _call(index_for, (s,), where)
         if error:
@@ -208,6 +282,15 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
             off = tr("start_index_off", where=where, chose=chose, off=f"{index - right:+d}")
             return CheckResult(False, off + tr("hint") + tr("start_index_hint", n=n))
     return CheckResult(True, tr("start_index_pass", n=n))
+
+
+def _whole_steps(n) -> int:
+    from .ddim import _whole
+
+    n = _whole(n, "num_inference_steps")
+    if not 1 <= n <= 1000:
+        raise ValueError(f"num_inference_steps must be a whole number in [1, 1000], got {n}")
+    return n
 
 
 def _toy_eps_model():
@@ -238,6 +321,8 @@ def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *
     ``timesteps`` are the sampler's (noisiest first); ``eps_model(latent, t)`` stands in for the UNet; the answer is
     the trajectory, a list of ``len(timesteps) + 1`` latents from the clean one to the noisiest. Used in notebook 03.
     """
+    atol = _check_atol(atol)
+    alphas_cumprod = _check_schedule(alphas_cumprod, final_alpha_cumprod)
     eps_model = _toy_eps_model()
     g = torch.Generator().manual_seed(5)
     for n in (10, 4):
@@ -286,6 +371,7 @@ def check_psnr(my_psnr, *, atol: float = 1e-3) -> CheckResult:
 
     Used in notebook 04.
     """
+    atol = _check_atol(atol)
     g = torch.Generator().manual_seed(2)
     a = torch.rand(3, 16, 16, generator=g)
 
@@ -313,6 +399,7 @@ def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
     clean end, one near the noisy end, and a strong mixing weight (p = 0.5)."""
     from .exact import edict_step
 
+    atol = _check_atol(atol)
     g = torch.Generator().manual_seed(3)
     weights = torch.randn(4, 4, generator=g, dtype=torch.float64) * 0.7
 

@@ -43,6 +43,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{where}: your function raised {error}",
         "zh": "{where}：你的函数抛出了异常 {error}",
     },
+    "not_plain_tensor": {
+        "en": "{where}: {name} returned a {kind} tensor; return an ordinary tensor that holds its values",
+        "zh": "{where}：{name}返回了 {kind} 张量；应返回一个保存实际数值的普通张量",
+    },
     "returned": {"en": "{where}: {name} returned {what}", "zh": "{where}：{name}返回了 {what}"},
     "missing_return": {"en": " (a missing `return`?)", "zh": "（是不是漏了 `return`？）"},
     "return_want": {"en": "; return {want}", "zh": "；应返回{want}"},

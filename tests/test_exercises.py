@@ -200,6 +200,67 @@ def test_exceptions_are_reported_but_keyboard_interrupt_goes_through():
         check_psnr(interrupted)
     result = check_ddim_step(lambda *args: [][0], A, FINAL)
     assert not result and "at t=981 -> 961: your function raised IndexError" in result.message
+    result = check_psnr(lambda a, b: exit())  # sys.exit in an answer is a wrong answer, not the end of the check
+    assert not result and "your function raised SystemExit" in result.message
+
+
+def test_a_runaway_answer_is_stopped_after_its_time_runs_out(monkeypatch):
+    monkeypatch.setattr(exercises, "TIME_LIMIT", 0.5)
+    state = {"running": False}
+
+    def spin(a, b):
+        state["running"] = True
+        while True:
+            pass
+
+    assert not check_psnr(spin)
+    time.sleep(0.5)
+    state["running"] = False
+    time.sleep(0.5)
+    assert not state["running"]  # nothing set it again: the loop was stopped, not left to spin (and slow all else)
+    t0 = time.monotonic()
+    x = 0
+    for i in range(200_000):
+        x += i
+    assert time.monotonic() - t0 < 2
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda a, b: torch.tensor(30.0, device="meta"), "a meta tensor"),
+        (lambda a, b: torch.tensor([[30.0]]).to_sparse(), "a sparse_coo tensor"),
+        (lambda a, b: 10**400, "return a finite number"),
+        (lambda a, b: np.complex128(1j), "not a complex one"),
+    ],
+)
+def test_odd_return_values_fail_with_a_message(answer, words):
+    result = check_psnr(answer)
+    assert not result and words in result.message
+    assert check_psnr(lambda a, b: np.longdouble(psnr(a, b)))  # a numpy float of any width is a number
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: check_ddim_step(right_step, A, FINAL, atol=float("inf")), "atol must be a finite number > 0"),
+        (lambda: check_psnr(psnr, atol=float("nan")), "atol must be a finite number > 0"),
+        (lambda: check_psnr(psnr, atol=-1), "atol must be a finite number > 0"),
+        (lambda: check_add_noise(right_add_noise, torch.full((1000,), float("nan"))), "finite values in"),
+        (lambda: check_add_noise(right_add_noise, A[:10]), "must hold 1000 values"),
+        (lambda: check_ddim_step(right_step, A, float("nan")), r"final_alpha_cumprod must be a number in \(0, 1\]"),
+        (lambda: check_start_index(lambda s: 50 - s, 0), r"num_inference_steps must be a whole number in \[1, 1000\]"),
+        (lambda: check_start_index(lambda s: 50 - s, "50"), "num_inference_steps must be a whole number"),
+    ],
+)
+def test_a_check_refuses_settings_that_would_pass_anything(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_check_start_index_works_for_short_runs_and_numpy_schedules():
+    assert check_start_index(lambda s: 2 - s, 2)
+    assert check_add_noise(right_add_noise, A.numpy())
 
 
 # ------------------------------------------------------------------------------------------------
