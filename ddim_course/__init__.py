@@ -4,6 +4,8 @@ import logging
 
 # transformers warns on import that torchvision is missing; the course never needs torchvision.
 logging.getLogger("transformers.utils.import_utils").setLevel(logging.ERROR)
+# a prompt longer than the text encoder reads gets the course's own one-line warning (ddim._prompts), not this log line
+logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
 
 # ruff: noqa: E402
 

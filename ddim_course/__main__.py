@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------------------------------
 # checks that need no model
 # --------------------------------------------------------------------------------------------------
+MAX_GUIDANCE = 100.0  # ddim.MAX_GUIDANCE (a test keeps the two equal; ddim is imported late, after the checks)
+
+
 def _check_numbers(*, steps=None, start_step=None, guidance=None, max_steps=None, what="steps") -> None:
     """One-line errors for numbers no model can use; ``None`` means not known yet."""
     if steps is not None:
@@ -144,9 +147,9 @@ def _check_numbers(*, steps=None, start_step=None, guidance=None, max_steps=None
             raise CommandLineError(f"--start-step must be >= 0, got {start_step}")
         if steps is not None and start_step >= steps:
             raise CommandLineError(f"--start-step must be in [0, {steps - 1}] for {steps} {what}, got {start_step}")
-    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
+    if guidance is not None and not (math.isfinite(guidance) and 0 <= guidance <= MAX_GUIDANCE):
         raise CommandLineError(
-            f"--guidance must be a finite number >= 0 (1 = no guidance, 7.5 is typical), got {guidance}"
+            f"--guidance must be a number in [0, {MAX_GUIDANCE:g}] (1 = no guidance, 7.5 is typical), got {guidance}"
         )
 
 
@@ -263,7 +266,7 @@ def _run(args) -> int:
     pipe = models.load_pipeline(args.model)
     print(_model_line(pipe, args.model), flush=True)
     preset = models.get_preset(pipe)
-    max_steps = pipe.scheduler.config.num_train_timesteps
+    max_steps = ddim.max_steps(pipe)
     if args.command == "reconstruct":  # reconstruct refuses an inversion made by another model
         result = ddim.reconstruct(
             pipe,

@@ -221,7 +221,8 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
 
     ``word_maps`` (batch, h, w): the summed maps of the blend's words. Grow them by ``dilation`` pixels (max-pool),
     resize to ``size`` (the latent's (h, w)), stretch each to [0, 1] (its minimum to 0, its maximum to 1) and keep
-    what is above ``threshold``. Returns a float mask (batch, 1, h, w) of 0 and 1. (Hertz et al. divide by the
+    what is above ``threshold``; a map with no range (the same everywhere) gives a full mask. Returns a float mask
+    (batch, 1, h, w) of 0 and 1. (Hertz et al. divide by the
     maximum only: on Stable Diffusion a word's map is near 0 away from its object, so it is the same there; the
     pocket model's maps never fall below about two thirds of their peak, so the minimum must come off first.)"""
     if not isinstance(word_maps, torch.Tensor) or word_maps.ndim != 3 or word_maps.is_complex() or word_maps.is_meta:
@@ -230,6 +231,8 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
     if not torch.isfinite(word_maps).all():
         raise ValueError("word_maps hold NaN or infinite values: the maps of a model whose attention went wrong")
     threshold = _real(threshold, "threshold", low=0, high=1, hint="a share of the map's range")
+    if threshold == 1:
+        raise ValueError("threshold must be below 1: no map is above its own maximum, so the mask would be empty")
     dilation = _whole(dilation, "dilation")
     if not 0 <= dilation <= 8:
         raise ValueError(f"dilation must be a whole number in [0, 8] (attention-map pixels), got {dilation!r}")
@@ -240,14 +243,17 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
         size = tuple(_whole(v, "size") for v in size) if ok else None
         if size is None or not all(1 <= v <= 4096 for v in size):
             raise ValueError("size must be the latent's (h, w): two whole numbers in [1, 4096]")
-    maps = word_maps.float()[:, None]
+    maps = word_maps.double()[:, None]  # float64: a range near float32's limit does not overflow
     if dilation:
         maps = F.max_pool2d(maps, 2 * dilation + 1, stride=1, padding=dilation)
     if size is not None and tuple(maps.shape[-2:]) != tuple(size):
         maps = F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=False)
     flat = maps.flatten(1)
     low, high = flat.amin(dim=1)[:, None, None, None], flat.amax(dim=1)[:, None, None, None]
-    return ((maps - low) / (high - low).clamp_min(1e-12) > threshold).float()
+    spread = high - low
+    stretched = (maps - low) / spread.clamp_min(1e-300)
+    flat_map = spread <= 0  # a map the same everywhere prefers no place: the mask is everything (the edit is kept)
+    return torch.where(flat_map, torch.ones_like(maps), (stretched > threshold).double()).float()
 
 
 @dataclass
@@ -423,6 +429,8 @@ class AttentionMaps:
         """The map of ``word`` (the mean over its tokens) at resolution ``side`` (default: the finest)."""
         if not isinstance(word, str):
             raise ValueError(f"word must be a string, one of the prompt's tokens {self.tokens[1:-1]}, got {word!r}")
+        if not self.maps:
+            raise ValueError("these AttentionMaps hold no maps: make them with cross_attention_maps(pipe, inversion)")
         if side is None:
             side = max(self.maps)
         else:

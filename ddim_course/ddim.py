@@ -114,6 +114,17 @@ def ddim_step(
     for name, value in (("model_output", model_output), ("x_t", x_t), ("alphas_cumprod", alphas_cumprod)):
         if not isinstance(value, torch.Tensor):
             raise ValueError(f"{name} must be a torch tensor, got {type(value).__name__}")
+        if value.is_meta or value.is_complex() or not value.is_floating_point():
+            kind = "meta" if value.is_meta else str(value.dtype).replace("torch.", "")
+            raise ValueError(f"{name} must be a real floating-point tensor with data, got a {kind} one")
+    if alphas_cumprod.ndim != 1:
+        raise ValueError(
+            f"alphas_cumprod must be 1-D (one value per training step: scheduler.alphas_cumprod), "
+            f"got shape {tuple(alphas_cumprod.shape)}"
+        )
+    if noise is not None and (not isinstance(noise, torch.Tensor) or noise.shape != x_t.shape):
+        shown = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
+        raise ValueError(f"noise must be a tensor of x_t's shape {tuple(x_t.shape)}, got {shown}")
     if model_output.shape != x_t.shape:
         raise ValueError(
             f"model_output has shape {tuple(model_output.shape)} but x_t {tuple(x_t.shape)}: they must match"
@@ -123,9 +134,16 @@ def ddim_step(
     if t_prev >= len(alphas_cumprod):
         raise ValueError(f"t_prev must be below {len(alphas_cumprod)}, got {t_prev}")
     eta = _check_eta(eta)
-    alpha_t = alphas_cumprod[t]
-    alpha_prev = alphas_cumprod[t_prev] if t_prev >= 0 else final_alpha_cumprod
-    alpha_t, alpha_prev = _as_float64(alpha_t), _as_float64(alpha_prev)
+    alpha_t = _real(alphas_cumprod[t], f"alphas_cumprod[{t}]", low=1e-12, high=1, hint="a noise level in (0, 1]")
+    if t_prev >= 0:
+        alpha_prev = _real(alphas_cumprod[t_prev], f"alphas_cumprod[{t_prev}]", low=1e-12, high=1)
+    else:
+        alpha_prev = _real(final_alpha_cumprod, "final_alpha_cumprod", low=1e-12, high=1, hint="1 or alphas_cumprod[0]")
+    if eta > 0 and alpha_prev < alpha_t:
+        raise ValueError(
+            f"eta > 0 adds noise on a step to a cleaner latent; from t={t} to t_prev={t_prev} goes to a noisier one "
+            "(inversion), which is deterministic: use eta=0"
+        )
     return ddim_update(model_output, x_t, alpha_t, alpha_prev, prediction_type=prediction_type, eta=eta, noise=noise)
 
 
@@ -160,6 +178,7 @@ def _show(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+MAX_BATCH = 1024  # images in one call: far above what fits in memory at SD's size
 MAX_GUIDANCE = 100.0  # above this a guided sample is noise; 7.5 is typical
 
 
@@ -194,11 +213,29 @@ def _schedule(pipe, num_inference_steps: int):
     return timesteps, pipe.scheduler.config.num_train_timesteps // n
 
 
+def _check_pipe(pipe) -> None:
+    """A clear error for what is not a diffusers text-to-image pipeline (a name, a path, None...)."""
+    if not all(hasattr(pipe, part) for part in ("unet", "vae", "scheduler", "text_encoder")):
+        raise ValueError(
+            f"pipe must be a Stable-Diffusion-style pipeline, as load_pipeline() returns, got {_show(pipe)}"
+            + (f": load it first, pipe = load_pipeline({pipe!r})" if isinstance(pipe, str) else "")
+        )
+
+
+def max_steps(pipe) -> int:
+    """The most sampling steps the pipeline's scheduler can take: its training steps, less ``steps_offset`` with
+    "leading" spacing (SD's: 1000 steps would start at timestep 1000, one past the schedule's end)."""
+    _check_pipe(pipe)
+    config = pipe.scheduler.config
+    offset = config.get("steps_offset", 0) if config.get("timestep_spacing", "leading") == "leading" else 0
+    return config.num_train_timesteps - offset
+
+
 def _check_steps(pipe, num_inference_steps) -> int:
-    n_train = pipe.scheduler.config.num_train_timesteps
+    limit = max_steps(pipe)
     n = _whole(num_inference_steps, "num_inference_steps")
-    if not 1 <= n <= n_train:
-        raise ValueError(f"num_inference_steps must be in [1, {n_train}], got {n}")
+    if not 1 <= n <= limit:
+        raise ValueError(f"num_inference_steps must be in [1, {limit}] for this model's scheduler, got {n}")
     return n
 
 
@@ -255,6 +292,10 @@ def _prompts(prompt, batch: int | None = None, name: str = "prompt") -> list[str
 
 def encode_text(pipe, prompt, *, negative_prompt="", guidance: bool = True, batch: int | None = None):
     """Text embeddings (cond, uncond) with ``pipe.encode_prompt``; uncond is None when not guiding."""
+    if batch is not None:
+        batch = _whole(batch, "batch")
+        if not 1 <= batch <= MAX_BATCH:
+            raise ValueError(f"batch must be a whole number in [1, {MAX_BATCH}] (images in one call), got {batch}")
     prompts = _prompts(prompt, batch)
     negatives = _prompts(negative_prompt if negative_prompt is not None else "", len(prompts), "negative_prompt")
     _warn_if_truncated(pipe, prompts + negatives)
@@ -572,10 +613,24 @@ class Inversion:
         if not isinstance(self.timesteps, (list, tuple)) or len(self.timesteps) != n:
             raise ValueError(f"an Inversion of {n} steps has {n} timesteps, got {_show(self.timesteps)}")
         self.timesteps = [_whole(t, "each timestep") for t in self.timesteps]
+        if any(t < 0 for t in self.timesteps) or any(a <= b for a, b in zip(self.timesteps, self.timesteps[1:])):
+            raise ValueError(f"an Inversion's timesteps go down from the noisiest to 0 or more, got {self.timesteps}")
+        for name in ("method", "model"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) and value.strip()) and not (name == "model" and value is None):
+                raise ValueError(f"an Inversion's {name} must be a name (a string), got {_show(value)}")
+        self.unet_calls = _whole(self.unet_calls, "unet_calls")
+        if self.unet_calls < 0:
+            raise ValueError(f"unet_calls counts model evaluations: a whole number >= 0, got {self.unet_calls}")
+        if not isinstance(self.info, dict):
+            raise ValueError(f"an Inversion's info must be a dict, got {_show(self.info)}")
         shape = None
         for k, x in enumerate(self.latents):
-            if not isinstance(x, torch.Tensor) or x.is_meta or not x.dtype.is_floating_point:
-                raise ValueError(f"latents[{k}] must be a floating-point tensor with data, got {_show(x)}")
+            if not _plain_float(x) or x.ndim != 4:
+                raise ValueError(
+                    f"latents[{k}] must be a float tensor (batch, channels, height, width) with data, got {_show(x)}"
+                    + (f" of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else "")
+                )
             if shape is not None and x.shape != shape:
                 raise ValueError(f"latents[{k}] has shape {tuple(x.shape)}, latents[0] {tuple(shape)}: all must match")
             shape = x.shape
@@ -586,6 +641,16 @@ class Inversion:
         u = self.uncond_embeddings
         if isinstance(u, (list, tuple)) and len(u) != n:
             raise ValueError(f"uncond_embeddings holds {len(u)} embeddings for {n} steps; give one per step")
+        if u is not None:
+            embeddings = list(u) if isinstance(u, (list, tuple)) else [u]
+            for k, e in enumerate(embeddings):
+                if not _plain_float(e) or e.ndim != 3 or e.shape != embeddings[0].shape:
+                    raise ValueError(
+                        "uncond_embeddings must be text embeddings (batch, tokens, dim), one float tensor per step "
+                        f"and all of one shape; entry {k} is {_show(e)}"
+                        + (f" of shape {tuple(e.shape)}" if isinstance(e, torch.Tensor) else "")
+                    )
+                _check_finite(e, f"uncond_embeddings[{k}]")
         for name, count in (("coupled_latents", n + 1), ("noise_maps", n)):
             seq = getattr(self, name)
             if seq is None:
@@ -593,7 +658,7 @@ class Inversion:
             if not isinstance(seq, (list, tuple)) or len(seq) != count:
                 raise ValueError(f"{name} of an Inversion of {n} steps holds {count} tensors, got {_show(seq)}")
             for k, x in enumerate(seq):
-                if not isinstance(x, torch.Tensor) or x.shape != shape or not x.dtype.is_floating_point:
+                if not _plain_float(x) or x.shape != shape:
                     raise ValueError(f"{name}[{k}] must be a tensor shaped like the latents {tuple(shape)}")
                 _check_finite(x, f"{name}[{k}]")
         if (self.coupled_latents is None) != (self.mix is None):
@@ -680,7 +745,7 @@ class Inversion:
                 mix=header.get("mix"),
                 noise_maps=sequence("noise"),
             )
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise ValueError(f"{path} is not a valid inversion file ({type(e).__name__}: {e})") from None
         if pipe is not None:
             _check_same_model(pipe, inversion)
@@ -738,6 +803,7 @@ def _read_inversion_file(path) -> tuple[dict, dict]:
 
 def model_fingerprint(pipe) -> str:
     """``"name#hash"``: the pipeline's model name and a hash of a few of its weights (dtype-independent)."""
+    _check_pipe(pipe)
     name = getattr(pipe, "_ddim_course_model", None) or getattr(pipe, "name_or_path", "") or "a hand-built pipeline"
     h = hashlib.sha256()
     for module in (pipe.unet, pipe.vae, pipe.text_encoder):
@@ -751,7 +817,23 @@ def model_fingerprint(pipe) -> str:
     return f"{name}#{h.hexdigest()[:12]}"
 
 
+def _plain_float(x) -> bool:
+    """A tensor with data of a float dtype torch computes with (float8 and meta tensors are not)."""
+    return (
+        isinstance(x, torch.Tensor)
+        and not x.is_meta
+        and x.layout == torch.strided
+        and x.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+    )
+
+
 def _check_same_model(pipe, inversion: Inversion) -> None:
+    n = inversion.num_inference_steps
+    if n <= max_steps(pipe) and inversion.timesteps != _schedule(pipe, n)[0]:
+        raise ValueError(
+            f"this inversion's timesteps {_show(inversion.timesteps)} are not this pipeline's {n}-step schedule: "
+            "it was made with another scheduler, or changed; invert the image again with this pipeline"
+        )
     if inversion.model is None:
         return
     mine = model_fingerprint(pipe)

@@ -23,6 +23,7 @@ from .ddim import (
     Inversion,
     _alpha_before,
     _alphas,
+    _check_generator,
     _check_guidance,
     _check_mix,
     _edict_coefficients,
@@ -160,6 +161,7 @@ def ddpm_invert(
     Sampling at eta = 1 with these noise maps (and the same prompt and guidance) retraces every latent exactly.
     """
     start = time.perf_counter()
+    _check_generator(generator)
     timesteps, ratio = _schedule(pipe, num_inference_steps)
     n, g = len(timesteps), _check_guidance(guidance_scale)
     x0 = _image_latents(pipe, image)

@@ -47,6 +47,8 @@ def check_output_path(
     path, *, suffixes: Iterable[str] | None = None, overwrite: bool = False, inputs: Iterable = ()
 ) -> Path:
     """The output ``path`` as a Path once it is safe to write there, else an :class:`OutputPathError`."""
+    if not isinstance(overwrite, bool):  # "no" is truthy: only a real yes may replace a file
+        raise ValueError(f"overwrite must be True or False, got {overwrite!r}")
     out = _as_path(path)
     if suffixes is not None:
         suffixes = tuple(suffixes)
@@ -91,6 +93,7 @@ def write_atomically(path, write: Callable[[Path], None], *, overwrite: bool = F
     tmp = Path(name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it private (0600); a saved file gets the usual mode
         if overwrite:
             check_output_path(out, overwrite=True)  # still not a link, folder, ...
             os.replace(tmp, out)
@@ -105,6 +108,12 @@ def write_atomically(path, write: Callable[[Path], None], *, overwrite: bool = F
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _create_exclusively(tmp: Path, out: Path) -> None:

@@ -393,8 +393,8 @@ def to_rgb(im: Image.Image) -> Image.Image:
                 f"the image has {bad} NaN or infinite pixels (of {arr.size}); "
                 "replace them first, e.g. PIL.Image.fromarray(numpy.nan_to_num(array, posinf=1, neginf=0))"
             )
-        arr = (arr - arr.min()) / max(arr.max() - arr.min(), 1e-12)
-        im = Image.fromarray((arr * 255).round().astype(np.uint8), "L")
+        top = 1.0 if arr.max() <= 1 else 255.0  # float pixels in [0, 1], or in [0, 255]; never stretched
+        im = Image.fromarray((arr / top * 255).round().clip(0, 255).astype(np.uint8), "L")
     if im.mode in ("La", "RGBa"):  # premultiplied alpha
         im = im.convert("LA" if im.mode == "La" else "RGBA")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
@@ -499,17 +499,50 @@ def example_image(name: str) -> Path:
 # --------------------------------------------------------------------------------------------------
 def pil_to_tensor(images) -> torch.Tensor:
     """PIL image(s) -> float tensor (batch, 3, H, W) in [0, 1]."""
-    images = [images] if isinstance(images, Image.Image) else list(images)
+    images = [images] if isinstance(images, Image.Image) else images
+    if not isinstance(images, (list, tuple)) or not images or not all(isinstance(im, Image.Image) for im in images):
+        raise ValueError(
+            f"pil_to_tensor needs a PIL image or a non-empty list of them, got {_describe(images)}; "
+            "for a path use load_image(path) first"
+        )
+    if len({im.size for im in images}) > 1:
+        raise ValueError(
+            f"the images have different sizes {sorted({im.size for im in images})}; "
+            "resize them to one size first (load_image(im, size=...))"
+        )
     arrays = [np.asarray(to_rgb(im), dtype=np.float32) / 255 for im in images]
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
 def tensor_to_pil(x: torch.Tensor) -> list[Image.Image]:
-    """Float tensor (batch, 3, H, W) or (3, H, W) in [0, 1] -> list of PIL images."""
+    """Float tensor (batch, 3, H, W) or (3, H, W) in [0, 1] -> list of PIL images (1 channel: grey)."""
+    if not isinstance(x, torch.Tensor) or x.is_meta or x.layout != torch.strided:
+        raise ValueError(f"tensor_to_pil needs a torch tensor with data, got {_describe(x)}")
+    if x.is_complex() or not x.is_floating_point():
+        raise ValueError(
+            f"tensor_to_pil needs a float tensor in [0, 1], got {x.dtype}; for 8-bit pixels pass x.float() / 255"
+        )
     if x.ndim == 3:
         x = x[None]
-    arr = (x.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or 0 in x.shape:
+        raise ValueError(
+            f"tensor_to_pil needs shape (batch, 3, H, W) or (3, H, W) (channels first), got {tuple(x.shape)}; "
+            "a channels-last (H, W, 3) tensor becomes channels first with x.permute(2, 0, 1)"
+        )
+    bad = int((~torch.isfinite(x)).sum())
+    if bad:
+        raise ValueError(f"the tensor holds {bad} NaN or infinite values; there is no picture to show")
+    x = x.detach().float().expand(-1, 3, -1, -1)
+    arr = (x.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
     return [Image.fromarray(a) for a in arr]
+
+
+def _describe(x) -> str:
+    if isinstance(x, torch.Tensor):
+        return "a meta tensor" if x.is_meta else f"a {str(x.layout).replace('torch.', '')} tensor"
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__} of {len(x)} items" if x else f"an empty {type(x).__name__}"
+    return type(x).__name__
 
 
 def image_size(pipe) -> int:
@@ -521,6 +554,8 @@ def image_size(pipe) -> int:
 def encode(pipe, image) -> torch.Tensor:
     """Image(s) -> scaled latents: the VAE encoder's mean (deterministic) times ``scaling_factor``."""
     images = image if isinstance(image, (list, tuple)) else [image]
+    if not images:
+        raise ValueError("encode needs an image or a non-empty list of images, got an empty list")
     side = image_size(pipe)
     images = [load_image(im, size=side) for im in images]
     x = pipe.image_processor.preprocess(images, height=side, width=side)
@@ -544,4 +579,11 @@ def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
         raise ValueError(f"the latents hold {bad} NaN or infinite values; there is no image to decode")
     x = latents.to(pipe.device, pipe.vae.dtype) / pipe.vae.config.scaling_factor
     images = pipe.vae.decode(x).sample.float()
+    bad = int((~torch.isfinite(images)).sum())
+    if bad:  # postprocess would clip them to a black picture without a word
+        top = float(latents.abs().max())
+        raise ValueError(
+            f"the decoder gave {bad} NaN or infinite pixels: the latents (largest |value| {top:.3g}) are far outside "
+            "what the autoencoder makes (a few units); decode latents from encode, sample or invert"
+        )
     return pipe.image_processor.postprocess(images, output_type=output_type, do_denormalize=[True] * len(images))

@@ -21,14 +21,18 @@ from .ddim import (
     _alphas,
     _check_guidance,
     _prediction_type,
+    _real,
     _schedule,
     _unet_eps,
+    _whole,
     ddim_step,
     encode_text,
     guide,
     invert,
 )
 from .exact import ddpm_invert, edict_invert, fixed_point_invert
+
+MAX_INNER_STEPS = 1000  # Adam steps per sampling step; the paper uses 10
 
 
 @contextlib.contextmanager
@@ -88,13 +92,13 @@ def null_text_invert(
     has no effect, so there is nothing to learn: the result is plain DDIM inversion.
     """
     g = _check_guidance(guidance_scale)
-    if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 0:
-        raise ValueError(f"inner_steps must be a whole number >= 0 (the paper uses 10), got {inner_steps!r}")
-    lr, stop = float(learning_rate), float(early_stop)
-    if not 0 < lr < float("inf"):
-        raise ValueError(f"learning_rate must be > 0 (the paper uses 1e-2), got {lr}")
-    if not 0 <= stop < float("inf"):
-        raise ValueError(f"early_stop must be >= 0 (the paper uses 1e-5; 0 never stops early), got {stop}")
+    inner_steps = _whole(inner_steps, "inner_steps")
+    if not 0 <= inner_steps <= MAX_INNER_STEPS:
+        raise ValueError(
+            f"inner_steps must be a whole number in [0, {MAX_INNER_STEPS}] (the paper uses 10), got {inner_steps!r}"
+        )
+    lr = _real(learning_rate, "learning_rate", low=1e-12, high=10, hint="the paper uses 1e-2")
+    stop = _real(early_stop, "early_stop", low=0, high=1e6, hint="the paper uses 1e-5; 0 never stops early")
     _check_single_prompt(prompt, "null_text_invert")
     start = time.perf_counter()
     pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)

@@ -627,6 +627,10 @@ def get_preset(model=None) -> Preset:
     elif isinstance(model, str):
         name = resolve_model(model)
     else:
+        if not hasattr(model, "unet"):
+            raise ValueError(
+                f"get_preset needs a pipeline (load_pipeline()), a model name or None, got {type(model).__name__}"
+            )
         name = getattr(model, "_ddim_course_model", None) or getattr(model, "name_or_path", "")
         if str(name) not in PRESETS and _pocket_shaped(model):
             name = POCKET  # the shipped weights loaded by hand, or a pocket model the learner trained

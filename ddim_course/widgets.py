@@ -16,7 +16,7 @@ import re
 import torch
 from PIL import Image
 
-from .ddim import Inversion, _real, img2img, invert, reconstruct, sample
+from .ddim import Inversion, _real, _whole, img2img, invert, reconstruct, sample
 from .editing import edit
 from .i18n import tr
 from .images import decode, encode
@@ -176,16 +176,27 @@ def _explorer(box):
     return box
 
 
+def _seeded(seed) -> torch.Generator:
+    """A CPU generator seeded with ``seed`` (a whole number in [0, 2**63)), or a clear error."""
+    seed = _whole(seed, "seed")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be a whole number in [0, 2**63), got {seed}")
+    return torch.Generator().manual_seed(seed)
+
+
 # --------------------------------------------------------------------------------------------------
 # notebook 01: t -> x_t
 # --------------------------------------------------------------------------------------------------
 @torch.inference_mode()
 def noisy_image_at(pipe, latents: torch.Tensor, noise: torch.Tensor, t: int) -> tuple[Image.Image, float]:
     """The image decoded from x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise, and a_t."""
-    t = int(t)
+    t = _whole(t, "t")
     n = pipe.scheduler.config.num_train_timesteps
     if not 0 <= t < n:
         raise ValueError(f"t must be in [0, {n - 1}], got {t}")
+    if not isinstance(latents, torch.Tensor) or not isinstance(noise, torch.Tensor) or noise.shape != latents.shape:
+        shapes = [tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__ for v in (latents, noise)]
+        raise ValueError(f"latents and noise must be tensors of one shape, got {shapes[0]} and {shapes[1]}")
     noisy = pipe.scheduler.add_noise(latents, noise, torch.tensor([t]))
     return decode(pipe, noisy)[0], float(pipe.scheduler.alphas_cumprod[t])
 
@@ -195,7 +206,7 @@ def noise_explorer(pipe, image, *, seed: int = 0):
     import ipywidgets as w
 
     latents = encode(pipe, image)
-    noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed)).to(latents.device)
+    noise = torch.randn(latents.shape, generator=_seeded(seed)).to(latents.device)
     n = pipe.scheduler.config.num_train_timesteps
     slider = w.IntSlider(value=0, min=0, max=n - 1, step=10, description="t", continuous_update=False)
     picture, label = _image_widget(), w.HTML()
@@ -219,7 +230,7 @@ def guided_sample(
     pipe, prompt: str, guidance_scale: float, *, seed: int = 0, num_inference_steps: int = 50, eta: float = 0.0
 ) -> Image.Image:
     """One sample from a fixed seed (so only the knob you move changes the picture)."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = _seeded(seed)
     return sample(
         pipe,
         prompt,
@@ -277,7 +288,7 @@ def compare_at_start_step(
         start_step=start_step,
         guidance_scale=guidance_scale,
         num_inference_steps=inversion.num_inference_steps,
-        generator=torch.Generator().manual_seed(seed),
+        generator=_seeded(seed),
         progress=False,
     )[0]
     return {

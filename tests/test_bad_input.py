@@ -229,7 +229,7 @@ CASES = [
         "steps-zero",
         "num_inference_steps=0",
         lambda t, p, u: sample(p, PROMPT, num_inference_steps=0),
-        (ValueError, r"num_inference_steps must be in \[1, 1000\], got 0"),
+        (ValueError, r"num_inference_steps must be in \[1, 999\] for this model's scheduler, got 0"),
     ),
     (
         "steps-negative",
@@ -382,7 +382,7 @@ CASES = [
         lambda t, p, u: _cli(
             "edit", t / "mine.png", "--source", "a", "--target", "b", "--guidance", "nan", "-o", t / "x.png"
         ),
-        (CommandLineError, "--guidance must be a finite number"),
+        (CommandLineError, r"--guidance must be a number in \[0, 100\]"),
     ),
     (
         "eta-nan",

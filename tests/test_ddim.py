@@ -272,7 +272,10 @@ def test_outputs_are_pil_at_the_model_resolution(pipe):
     [
         (dict(start_step=10, num_inference_steps=10), r"start_step must be in \[0, 9\] for 10 steps, got 10"),
         (dict(start_step=-1, num_inference_steps=10), r"start_step must be in \[0, 9\]"),
-        (dict(start_step=0, num_inference_steps=0), r"num_inference_steps must be in \[1, 1000\], got 0"),
+        (
+            dict(start_step=0, num_inference_steps=0),
+            r"num_inference_steps must be in \[1, 999\] for this model's scheduler, got 0",
+        ),
         (dict(start_step=0, num_inference_steps=-3), r"num_inference_steps must be in"),
         (dict(start_step=0, num_inference_steps=10, guidance_scale=-1), r"guidance_scale must be a number in \[0"),
     ],

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddim_course import Inversion, edit, img2img, invert, reconstruct, sample
-from ddim_course.ddim import NonFiniteError, ddim_step, model_fingerprint
+from ddim_course import Inversion, decode, edit, img2img, invert, reconstruct, sample
+from ddim_course.ddim import NonFiniteError, ddim_step, encode_text, model_fingerprint
 from ddim_course.inversions import METHODS, get_method, negative_prompt_invert, null_text_invert
 from ddim_course.pocket.scenes import draw_scene
 
@@ -371,3 +371,163 @@ def test_numbers_on_the_meta_device_are_refused_by_name():
         _check_guidance(meta.float())
     with pytest.raises(ValueError, match="threshold"):
         blend_mask(torch.rand(1, 8, 8), torch.tensor(0.5, device="meta"))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda p, x, ac: decode(p, torch.full((1, 4, 16, 16), 1e30)), "the decoder gave 12288 NaN or infinite"),
+        (lambda p, x, ac: ddim_step(x, 500, 900, x, ac, final_alpha_cumprod=1.0, eta=1.0, noise=x), "use eta=0"),
+        (lambda p, x, ac: ddim_step(x, 21, -19, x, ac, final_alpha_cumprod=-1.0), "final_alpha_cumprod must be"),
+        (lambda p, x, ac: ddim_step(x, 21, -19, x, ac, final_alpha_cumprod="1"), "final_alpha_cumprod must be"),
+        (lambda p, x, ac: ddim_step(x, 21, 1, x, ac * math.nan, final_alpha_cumprod=1.0), r"alphas_cumprod\[21\]"),
+        (lambda p, x, ac: ddim_step(x, 21, 1, x, ac * 2, final_alpha_cumprod=1.0), r"alphas_cumprod\[21\]"),
+        (
+            lambda p, x, ac: ddim_step(x, 21, 1, x, ac, final_alpha_cumprod=1.0, eta=0.5, noise=torch.ones(1)),
+            "noise must be a tensor of x_t's shape",
+        ),
+        (lambda p, x, ac: ddim_step(x.to(torch.complex64), 21, 1, x, ac, final_alpha_cumprod=1), "real floating"),
+        (lambda p, x, ac: ddim_step(x, 21, 1, x > 0, ac, final_alpha_cumprod=1), "x_t must be a real floating"),
+        (lambda p, x, ac: encode_text(p, PROMPT, batch=10**5), r"batch must be a whole number in \[1, 1024\]"),
+        (lambda p, x, ac: encode_text(p, PROMPT, batch=0), r"batch must be a whole number in \[1, 1024\]"),
+        (lambda p, x, ac: encode_text(p, PROMPT, batch="2"), "batch must be a whole number"),
+        (lambda p, x, ac: invert(p, x, PROMPT, num_inference_steps=1000), r"must be in \[1, 999\] for this model"),
+    ],
+)
+def test_building_blocks_refuse_what_would_give_nan_complex_or_a_crash(pipe, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(pipe, torch.zeros(1, 4, 16, 16), pipe.scheduler.alphas_cumprod)
+
+
+def test_the_longest_schedule_the_scheduler_allows_runs(pipe, image):
+    from ddim_course.ddim import max_steps
+
+    assert max_steps(pipe) == 999  # SD's schedule: 1000 training steps, steps_offset 1, "leading" spacing
+    inv = invert(pipe, image, PROMPT, num_inference_steps=999, progress=False)
+    assert len(inv.latents) == 1000 and torch.isfinite(inv.latents[-1]).all()
+
+
+def test_fitting_and_seeding_arguments_are_bounded_and_named(pipe, image):
+    from ddim_course.exact import ddpm_invert
+    from ddim_course.widgets import guided_sample, noisy_image_at
+
+    kw = dict(num_inference_steps=1, guidance_scale=2.0, progress=False)
+    for call, match in (
+        (lambda: null_text_invert(pipe, image, PROMPT, inner_steps=10**9, **kw), r"inner_steps .* \[0, 1000\]"),
+        (lambda: null_text_invert(pipe, image, PROMPT, learning_rate="x", **kw), "learning_rate must be a number"),
+        (lambda: null_text_invert(pipe, image, PROMPT, learning_rate=None, **kw), "learning_rate must be a number"),
+        (lambda: ddpm_invert(pipe, image, PROMPT, generator=0, **kw), "generator must be a torch.Generator"),
+        (lambda: guided_sample(pipe, PROMPT, 5.0, seed=2**70, num_inference_steps=1), r"seed .* \[0, 2\*\*63\)"),
+        (lambda: guided_sample(pipe, PROMPT, 5.0, seed=1.5, num_inference_steps=1), "seed must be a whole number"),
+        (lambda: noisy_image_at(pipe, torch.zeros(1, 4, 16, 16), torch.zeros(1, 4, 16, 16), math.nan), "t must be"),
+        (lambda: noisy_image_at(pipe, torch.zeros(1, 4, 16, 16), torch.zeros(1, 4, 8, 8), 5), "of one shape"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert null_text_invert(pipe, image, PROMPT, inner_steps=np.int64(1), **kw).uncond_embeddings is not None
+
+
+def test_images_in_and_out_name_what_they_cannot_convert(pipe):
+    from PIL import Image
+
+    from ddim_course import encode, load_image, pil_to_tensor, tensor_to_pil
+
+    for bad, match in (
+        (torch.full((3, 4, 4), math.nan), "48 NaN or infinite"),
+        (torch.full((3, 4, 4), 200, dtype=torch.uint8), r"x.float\(\) / 255"),
+        (torch.zeros(4, 4, 3), r"x.permute\(2, 0, 1\)"),
+        (torch.zeros(3, 4, 4, dtype=torch.complex64), "float tensor"),
+        (torch.zeros(3, 4, 4, device="meta"), "a meta tensor"),
+        (None, "got NoneType"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            tensor_to_pil(bad)
+    assert tensor_to_pil(torch.full((1, 1, 2, 2), 0.5))[0].getpixel((0, 0)) == (128, 128, 128)  # one channel: grey
+    for bad, match in (([], "an empty list"), ("x.png", "load_image"), (None, "NoneType")):
+        with pytest.raises(ValueError, match=match):
+            pil_to_tensor(bad)
+    with pytest.raises(ValueError, match="different sizes"):
+        pil_to_tensor([Image.new("RGB", (4, 4)), Image.new("RGB", (5, 4))])
+    with pytest.raises(ValueError, match="empty list"):
+        encode(pipe, [])
+    grey = Image.fromarray(np.full((8, 8), 0.5, np.float32), "F")  # float pixels are levels, never stretched
+    assert np.asarray(load_image(grey))[0, 0].tolist() == [128, 128, 128]
+
+
+def test_save_takes_only_a_real_yes_and_writes_the_usual_mode(inv, tmp_path):
+    import os
+
+    path = inv.save(tmp_path / "a.safetensors")
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~_umask()
+    for answer in ("no", 1, None):
+        with pytest.raises(ValueError, match="overwrite must be True or False"):
+            inv.save(path, overwrite=answer)
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_an_inversion_refuses_fields_it_would_ignore_or_crash_on_later(pipe, inv):
+    import dataclasses
+
+    base = dict(latents=inv.latents, timesteps=inv.timesteps, prompt=PROMPT, guidance_scale=1.0, num_inference_steps=4)
+    meta = [torch.zeros(1, 4, 16, 16, device="meta")] * 4
+    for change, match in (
+        ({"timesteps": [1, 2, 3, 4]}, "timesteps go down"),
+        ({"timesteps": [-1, -2, -3, -4]}, "timesteps go down"),
+        ({"method": None}, "method must be a name"),
+        ({"model": 5}, "model must be a name"),
+        ({"unet_calls": -5}, "unet_calls counts model evaluations"),
+        ({"unet_calls": "x"}, "unet_calls must be a whole number"),
+        ({"info": "abc"}, "info must be a dict"),
+        ({"latents": [torch.tensor(0.0)] * 5}, r"latents\[0\] must be a float tensor \(batch, channels"),
+        ({"latents": [x.to(torch.float8_e4m3fn) for x in inv.latents]}, r"latents\[0\] must be a float tensor"),
+        ({"uncond_embeddings": [torch.zeros(1, 16)] * 4}, "uncond_embeddings must be text embeddings"),
+        ({"uncond_embeddings": ["a"] * 4}, "uncond_embeddings must be text embeddings"),
+        ({"noise_maps": meta}, r"noise_maps\[0\] must be a tensor shaped like the latents"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            Inversion(**(base | change))
+    moved = dataclasses.replace(inv, timesteps=[t - 1 for t in inv.timesteps])  # another scheduler's steps
+    with pytest.raises(ValueError, match="are not this pipeline's 4-step schedule"):
+        reconstruct(pipe, moved, progress=False)
+
+
+def test_what_is_not_a_pipeline_or_a_scene_is_named():
+    from ddim_course.attention import AttentionMaps, blend_mask
+    from ddim_course.models import get_preset
+    from ddim_course.pocket.reader import read_scene
+    from ddim_course.pocket.scenes import parse_caption
+
+    for call, match in (
+        (
+            lambda: model_fingerprint("pocket"),
+            r"pipe must be a Stable-Diffusion-style pipeline.*load_pipeline\('pocket'\)",
+        ),
+        (lambda: get_preset(5), "get_preset needs a pipeline"),
+        (lambda: invert("pocket", draw_scene(seed=1).pil(), PROMPT), "pipe must be a Stable-Diffusion-style"),
+        (lambda: read_scene(np.full((64, 64, 3), np.nan)), "NaN or infinite"),
+        (lambda: read_scene(np.zeros((64, 64))), r"one RGB image \(H, W, 3\)"),
+        (lambda: read_scene(np.full((64, 64, 3), 200.0)), r"pixel values must be in \[0, 1\]"),
+        (lambda: parse_caption(None), "a caption must be a string"),
+        (lambda: AttentionMaps(["<s>", "a", "</s>"], {}).word("a"), "hold no maps"),
+        (lambda: blend_mask(torch.rand(1, 4, 4), 1.0), "threshold must be below 1"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert blend_mask(torch.ones(1, 4, 4), 0.3).sum() == 16  # no place preferred: the edit is kept everywhere
+    assert blend_mask(torch.tensor([[[3e38, -3e38]]]), 0.3).tolist() == [[[[1.0, 0.0]]]]  # no overflow to 0
+
+
+def test_the_command_line_guidance_limit_is_the_librarys():
+    from ddim_course import __main__ as cli
+    from ddim_course.ddim import MAX_GUIDANCE
+
+    assert cli.MAX_GUIDANCE == MAX_GUIDANCE
+    with pytest.raises(cli.CommandLineError, match=r"--guidance must be a number in \[0, 100\]"):
+        cli._check_numbers(guidance=1e9)

@@ -112,9 +112,10 @@ def test_each_stored_embedding_is_the_one_learned_at_its_step(pipe):
 @pytest.mark.parametrize(
     "bad, message",
     [
-        ({"learning_rate": 0}, "learning_rate must be > 0 .*got 0.0"),
-        ({"learning_rate": -1e-2}, "learning_rate must be > 0 .*got -0.01"),
-        ({"early_stop": -1.0}, "early_stop must be >= 0 .*got -1.0"),
+        ({"learning_rate": 0}, r"learning_rate must be a number in \[1e-12, 10\] .*got 0"),
+        ({"learning_rate": -1e-2}, r"learning_rate must be a number in \[1e-12, 10\] .*got -0.01"),
+        ({"learning_rate": float("inf")}, r"learning_rate must be a number in \[1e-12, 10\] .*got inf"),
+        ({"early_stop": -1.0}, r"early_stop must be a number in \[0, 1e\+06\] .*got -1.0"),
     ],
 )
 def test_null_text_refuses_bad_settings(pipe, bad, message):

@@ -200,9 +200,12 @@ def test_bench_edits_seed_draws_development_scenes_and_says_so(pipe, monkeypatch
 @pytest.mark.parametrize(
     "extra, needle",
     [
-        (["--scenes", "0"], "--scenes must be at least 1"),
+        (["--scenes", "0"], r"--scenes must be in [1, 1000]"),
+        (["--scenes", "100000000"], r"--scenes must be in [1, 1000]"),
         (["--seed", "-1"], "--seed"),
-        (["--images", "0"], "--images must be at least 1"),
+        (["--seed", str(10**30)], "--seed"),
+        (["--images", "0"], "--images must be in [1, 100]"),
+        (["--images", "100000000"], "--images must be in [1, 100]"),
     ],
 )
 def test_bench_edits_bad_numbers_are_one_line(extra, needle, capsys, monkeypatch):
@@ -224,5 +227,34 @@ def test_bench_a_model_that_does_not_load_is_one_line(model, tmp_path, capsys, m
         path.write_text("not weights")
     with pytest.raises(SystemExit) as e:
         bench_cli.main(["overhead", "--model", str(path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--model" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--steps", "0"], "--steps must be in [11, 999]"),
+        (["--steps", "2"], "--steps must be in [11, 999]"),
+        (["--steps", "1000"], "--steps must be in [11, 999]"),
+        (["--scenes", "0"], "--scenes must be in [1, 1000]"),
+        (["--per-caption", "0"], "--per-caption must be in [1, 100]"),
+    ],
+)
+def test_evaluate_bad_numbers_are_one_line_before_the_model_loads(extra, needle, capsys, monkeypatch):
+    from ddim_course.pocket import evaluate
+
+    monkeypatch.setattr(evaluate, "load_pipeline", lambda *a, **k: pytest.fail("the model loaded before the check"))
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(extra)
+    assert e.value.code == 2 and needle in capsys.readouterr().err
+
+
+def test_evaluate_a_model_that_does_not_load_is_one_line(tmp_path, capsys, monkeypatch):
+    from ddim_course.pocket import evaluate
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SystemExit) as e:
+        evaluate.main(["--quick", "--model", str(tmp_path / "missing")])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "--model" in err and "Traceback" not in err

@@ -17,7 +17,7 @@ from ..ddim import img2img, invert, reconstruct, sample
 from ..editing import edit
 from ..images import decode, encode
 from ..metrics import psnr
-from ..models import load_pipeline
+from ..models import ModelLoadError, load_pipeline
 from ..timing import best_time
 from .reader import _dilate, read_scene
 from .scenes import COLORS, PATTERNS, SHAPES, caption, draw_scenes
@@ -140,10 +140,17 @@ def main(argv=None):
         args.per_caption = 1
     if args.scenes is None:
         args.scenes = 8 if args.quick else 48
-    if args.scenes < 1:
-        p.error(f"--scenes must be at least 1, got {args.scenes}")
+    if not 1 <= args.scenes <= 1000:
+        p.error(f"--scenes must be in [1, 1000], got {args.scenes}")
+    if not 1 <= args.per_caption <= 100:
+        p.error(f"--per-caption must be in [1, 100], got {args.per_caption}")
+    if not 11 <= args.steps <= 999:
+        p.error(f"--steps must be in [11, 999] (edits and img2img start at step 10), got {args.steps}")
     torch.manual_seed(0)
-    pipe = load_pipeline(args.model, device="cpu")
+    try:
+        pipe = load_pipeline(args.model, device="cpu")
+    except ModelLoadError as e:
+        p.error(f"--model {args.model!r}: {e}")
     rows = []
 
     def row(name, value, target, ok):

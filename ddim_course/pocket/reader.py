@@ -30,8 +30,19 @@ def _as_float_image(image) -> np.ndarray:
     from ..metrics import as_array
 
     arr = as_array(image)
-    if arr.ndim == 4:
+    if arr.ndim == 4 and arr.shape[0] == 1:
         arr = arr[0]
+    if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or min(arr.shape[:2]) < 8:
+        raise ValueError(
+            f"the reader needs one RGB image (H, W, 3) of a pocket scene (a PIL image is simplest), got an array of "
+            f"shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError("the image holds NaN or infinite values: there is no scene to read")
+    if arr.max() > 1.001 or arr.min() < -0.001:
+        raise ValueError(
+            f"pixel values must be in [0, 1] (PIL images are converted for you), got [{arr.min():g}, {arr.max():g}]"
+        )
     return arr[..., :3].astype(np.float64)
 
 

@@ -54,6 +54,8 @@ def caption(color: str, shape: str, pattern: str) -> str:
 
 def parse_caption(text: str) -> tuple[str, str, str] | None:
     """Return (color, shape, pattern) named by a caption, or None if it is not in the grammar."""
+    if not isinstance(text, str):
+        raise ValueError(f"a caption must be a string like 'a red circle on a striped background', got {text!r}")
     words = text.lower().strip().rstrip(".").split()
     if len(words) != 7 or words[0] != "a" or words[3:5] != ["on", "a"] or words[6] != "background":
         return None

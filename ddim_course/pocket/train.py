@@ -252,8 +252,8 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
         v = getattr(args, name)
         if v is not None and not (math.isfinite(v) and v > 0):
             p.error(f"--{name.replace('_', '-')} must be a number above 0, got {v}")
-    if args.seed < 0:
-        p.error(f"--seed must be 0 or more, got {args.seed}")
+    if not 0 <= args.seed < 2**31:  # seeds + offsets must stay inside numpy's and torch's 64-bit seeds
+        p.error(f"--seed must be a whole number in [0, 2**31), got {args.seed}")
     try:
         device = torch.device(args.device)
     except (RuntimeError, ValueError):
