@@ -19,7 +19,7 @@ from PIL import Image
 from .ddim import Inversion, _real, _whole, img2img, invert, reconstruct, sample
 from .editing import edit
 from .i18n import tr
-from .images import decode, encode
+from .images import decode, encode, load_image
 from .inversions import METHODS, get_method
 from .metrics import psnr
 
@@ -280,6 +280,13 @@ def compare_at_start_step(
     pipe, image, inversion: Inversion, start_step: int, *, guidance_scale: float = 1.0, seed: int = 0
 ) -> dict:
     """Reconstruction from the inverted latent and img2img from fresh noise at one start_step, with PSNRs."""
+    if not isinstance(inversion, Inversion):
+        raise ValueError(f"inversion must be an Inversion (what invert returns), got {type(inversion).__name__}")
+    if isinstance(image, torch.Tensor):
+        raise ValueError("image must be the picture that was inverted (a PIL image or a file), not latents")
+    h, w = inversion.latents[0].shape[-2:]
+    scale = pipe.vae_scale_factor
+    image = load_image(image, size=(w * scale, h * scale))  # as invert saw it: the PSNRs compare like with like
     rec = reconstruct(pipe, inversion, start_step=start_step, guidance_scale=guidance_scale, progress=False)[0]
     other = img2img(
         pipe,
@@ -426,7 +433,8 @@ class MethodExplorer:
     def _key(method: str, guidance: float) -> tuple[str, float | None]:
         """(method name, guidance), the guidance only for a method whose result depends on it."""
         m = get_method(method)
-        return m.name, round(float(guidance), 6) if m.per_guidance else None
+        guidance = _real(guidance, "guidance", low=0, high=100, hint="1 = no guidance, 7.5 is typical")
+        return m.name, round(guidance, 6) if m.per_guidance else None
 
     def inversion(self, method: str, guidance: float) -> Inversion:
         """The image inverted with ``method`` (a name of ``METHODS``, e.g. "ddim"), computed at most once."""

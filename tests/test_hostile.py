@@ -399,12 +399,12 @@ def test_building_blocks_refuse_what_would_give_nan_complex_or_a_crash(pipe, cal
         call(pipe, torch.zeros(1, 4, 16, 16), pipe.scheduler.alphas_cumprod)
 
 
-def test_the_longest_schedule_the_scheduler_allows_runs(pipe, image):
-    from ddim_course.ddim import max_steps
+def test_the_longest_schedule_the_scheduler_allows_stays_inside_the_training_steps(pipe):
+    from ddim_course.ddim import _schedule, max_steps
 
     assert max_steps(pipe) == 999  # SD's schedule: 1000 training steps, steps_offset 1, "leading" spacing
-    inv = invert(pipe, image, PROMPT, num_inference_steps=999, progress=False)
-    assert len(inv.latents) == 1000 and torch.isfinite(inv.latents[-1]).all()
+    timesteps, _ = _schedule(pipe, 999)
+    assert len(timesteps) == 999 and max(timesteps) == 999 and min(timesteps) >= 0
 
 
 def test_fitting_and_seeding_arguments_are_bounded_and_named(pipe, image):
@@ -531,3 +531,19 @@ def test_the_command_line_guidance_limit_is_the_librarys():
     assert cli.MAX_GUIDANCE == MAX_GUIDANCE
     with pytest.raises(cli.CommandLineError, match=r"--guidance must be a number in \[0, 100\]"):
         cli._check_numbers(guidance=1e9)
+
+
+def test_compare_at_start_step_takes_the_picture_as_invert_did_and_names_what_it_cannot(pipe, image, inv):
+    from ddim_course.widgets import MethodExplorer, compare_at_start_step
+
+    big = compare_at_start_step(pipe, image.resize((128, 128)), inv, 1)  # resized as invert resizes it
+    assert big["reconstruction"].size == image.size and math.isfinite(big["psnr_reconstruction"])
+    for args, match in (
+        ((image, "inv", 1), "inversion must be an Inversion"),
+        ((inv.latents[0], inv, 1), "not latents"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            compare_at_start_step(pipe, *args)
+    explorer = MethodExplorer(pipe, image, PROMPT, "a blue circle on a striped background", num_inference_steps=3)
+    with pytest.raises(ValueError, match=r"guidance must be a number in \[0, 100\]"):
+        explorer.show("null-text", "x")
