@@ -547,3 +547,16 @@ def test_compare_at_start_step_takes_the_picture_as_invert_did_and_names_what_it
     explorer = MethodExplorer(pipe, image, PROMPT, "a blue circle on a striped background", num_inference_steps=3)
     with pytest.raises(ValueError, match=r"guidance must be a number in \[0, 100\]"):
         explorer.show("null-text", "x")
+
+
+def test_an_inversion_changed_after_it_was_made_is_checked_again_when_used(pipe, image):
+    changed = invert(pipe, image, PROMPT, num_inference_steps=4, progress=False)
+    changed.latents.append(changed.latents[-1].clone())
+    with pytest.raises(ValueError, match="an Inversion of 4 steps holds 5 latents"):
+        reconstruct(pipe, changed, progress=False)
+    changed = invert(pipe, image, PROMPT, num_inference_steps=4, progress=False)
+    changed.num_inference_steps = 2
+    with pytest.raises(ValueError, match="an Inversion of 2 steps holds 3 latents"):
+        edit(
+            pipe, None, PROMPT, "a blue circle", inversion=changed, num_inference_steps=2, start_step=0, progress=False
+        )
