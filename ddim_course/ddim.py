@@ -614,7 +614,9 @@ class Inversion:
             raise ValueError(f"an Inversion of {n} steps has {n} timesteps, got {_show(self.timesteps)}")
         self.timesteps = [_whole(t, "each timestep") for t in self.timesteps]
         if any(t < 0 for t in self.timesteps) or any(a <= b for a, b in zip(self.timesteps, self.timesteps[1:])):
-            raise ValueError(f"an Inversion's timesteps go down from the noisiest to 0 or more, got {self.timesteps}")
+            raise ValueError(
+                f"an Inversion's timesteps go down from the noisiest to 0 or more, got {_show(str(self.timesteps))}"
+            )
         for name in ("method", "model"):
             value = getattr(self, name)
             if not (isinstance(value, str) and value.strip()) and not (name == "model" and value is None):
