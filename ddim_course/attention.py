@@ -222,9 +222,9 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
     ``word_maps`` (batch, h, w): the summed maps of the blend's words. Grow them by ``dilation`` pixels (max-pool),
     resize to ``size`` (the latent's (h, w)), stretch each to [0, 1] (its minimum to 0, its maximum to 1) and keep
     what is above ``threshold``; a map with no range (the same everywhere) gives a full mask. Returns a float mask
-    (batch, 1, h, w) of 0 and 1. (Hertz et al. divide by the
-    maximum only: on Stable Diffusion a word's map is near 0 away from its object, so it is the same there; the
-    pocket model's maps never fall below about two thirds of their peak, so the minimum must come off first.)"""
+    (batch, 1, h, w) of 0 and 1. (Hertz et al. divide by the maximum only: on Stable Diffusion a word's map is near 0
+    away from its object, so it is the same there; the pocket model's maps never fall below about two thirds of their
+    peak, so the minimum must come off first.)"""
     if not isinstance(word_maps, torch.Tensor) or word_maps.ndim != 3 or word_maps.is_complex() or word_maps.is_meta:
         got = tuple(word_maps.shape) if isinstance(word_maps, torch.Tensor) else type(word_maps).__name__
         raise ValueError(f"word_maps must be a real tensor of shape (batch, h, w), got {got}")

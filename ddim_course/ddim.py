@@ -830,6 +830,8 @@ def _plain_float(x) -> bool:
 
 
 def _check_same_model(pipe, inversion: Inversion) -> None:
+    """Before ``inversion`` is used with ``pipe``: its fields still hold together, its timesteps are the pipeline's
+    schedule, and the model that made it is this one."""
     inversion.__post_init__()  # again: a field changed since it was made (a latent appended, a step count) is named
     n = inversion.num_inference_steps
     if n <= max_steps(pipe) and inversion.timesteps != _schedule(pipe, n)[0]:

@@ -33,7 +33,7 @@ from .ddim import (
     guide,
     reconstruct,
 )
-from .inversions import METHODS, get_method
+from .inversions import METHODS, Method, get_method
 from .models import get_preset
 
 
@@ -53,7 +53,7 @@ def _guidance_for(inversion, guidance_scale) -> float:
 
 
 def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, guidance_scale, progress):
-    """The inversion to edit from: given, a registry name, or (None) plain DDIM inversion at guidance 1."""
+    """The inversion to edit from: the given ``Inversion``, or one made here by a registry ``Method``."""
     if isinstance(inversion, Inversion):
         if inversion.num_inference_steps != num_inference_steps:
             raise ValueError(
@@ -80,8 +80,7 @@ def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g
                 stacklevel=3,
             )
         return inversion
-    method = get_method(inversion)
-    return method(
+    return inversion(
         pipe,
         image,
         source_prompt,
@@ -126,12 +125,12 @@ def edit(
             f"got {type(inversion).__name__}"
         )
     if isinstance(inversion, str):
-        method = get_method(inversion)  # an unknown name is refused before any work
+        inversion = get_method(inversion)  # its registry entry: an unknown name is refused before any work
     g = _guidance_for(inversion, guidance_scale)
     controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
     if controller is not None:  # refuse what prompt-to-prompt cannot do before the inversion runs
-        if isinstance(inversion, str) and not method.ddim_sampler:
-            raise _p2p_refused(method.name)
+        if isinstance(inversion, Method) and not inversion.ddim_sampler:
+            raise _p2p_refused(inversion.name)
         if controller.blend:
             blend_positions(
                 pipe, controller, align_tokens(pipe, source_prompt, target_prompt), source_prompt, target_prompt

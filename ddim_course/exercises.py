@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .ddim import ddim_step, ddim_update
+from .ddim import _whole, ddim_step, ddim_update
 from .i18n import tr
 from .metrics import psnr
 
@@ -129,7 +129,7 @@ def _check_schedule(alphas_cumprod, final_alpha_cumprod=1.0, *, length: int = 10
 
 
 def _as_number(got):
-    """A returned Python or numpy number as a 0-d float64 tensor; None when it has no finite float value."""
+    """A returned Python or numpy number as a 0-d float64 tensor; None when it has no float value (too large)."""
     try:
         return torch.tensor(float(got), dtype=torch.float64)
     except (OverflowError, TypeError, ValueError):
@@ -285,8 +285,6 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
 
 
 def _whole_steps(n) -> int:
-    from .ddim import _whole
-
     n = _whole(n, "num_inference_steps")
     if not 1 <= n <= 1000:
         raise ValueError(f"num_inference_steps must be a whole number in [1, 1000], got {n}")

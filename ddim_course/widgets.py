@@ -16,7 +16,7 @@ import re
 import torch
 from PIL import Image
 
-from .ddim import Inversion, _real, _whole, img2img, invert, reconstruct, sample
+from .ddim import MAX_GUIDANCE, Inversion, _real, _whole, img2img, invert, reconstruct, sample
 from .editing import edit
 from .i18n import tr
 from .images import decode, encode, load_image
@@ -433,7 +433,7 @@ class MethodExplorer:
     def _key(method: str, guidance: float) -> tuple[str, float | None]:
         """(method name, guidance), the guidance only for a method whose result depends on it."""
         m = get_method(method)
-        guidance = _real(guidance, "guidance", low=0, high=100, hint="1 = no guidance, 7.5 is typical")
+        guidance = _real(guidance, "guidance", low=0, high=MAX_GUIDANCE, hint="1 = no guidance, 7.5 is typical")
         return m.name, round(guidance, 6) if m.per_guidance else None
 
     def inversion(self, method: str, guidance: float) -> Inversion:
