@@ -14,6 +14,28 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (a container's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows
+        return os.cpu_count() or 1
+
+
+# pyproject.toml's `-n auto --dist loadfile` runs the test files and the notebooks in parallel worker processes
+# (pytest-xdist). The workers, and the notebook kernels each one starts, share out the CPUs: two workers on two
+# cores each starting two torch threads would fight over them. Set before anything imports torch; kernels inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cpus() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker per CPU, at most 4 (each holds its own models and runs its own notebook kernel)."""
+    return max(1, min(4, _cpus()))
+
+
 # This process plots without a display; the notebooks' kernels plot inline, as in Jupyter (ipykernel's default
 # when MPLBACKEND is unset), so that the figures are in the outputs the site is built from (tests/test_site.py).
 import matplotlib  # noqa: E402

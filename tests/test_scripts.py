@@ -1,9 +1,11 @@
 """The measuring scripts run and print their tables (their numbers are judged by people, not by tests)."""
 
+import os
 import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
 
 from ddim_course import load_pipeline
@@ -101,6 +103,15 @@ def test_bench_course_times_each_notebook(tmp_path):
     assert "passed" in rows["01_fine.ipynb"]
     assert "FAILED" in rows["02_broken.ipynb"]
     assert "notes.ipynb" not in rows and "**total**" in rows
+
+
+def test_parallel_workers_share_out_the_cpus():
+    """Under pyproject's `-n auto`, each worker (and the notebook kernels it starts) gets its share of the cores."""
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if count is None:
+        pytest.skip("run in one process (-n 0): there is nothing to share out")
+    assert int(os.environ["OMP_NUM_THREADS"]) >= 1
+    assert torch.get_num_threads() == int(os.environ["OMP_NUM_THREADS"])
 
 
 def test_sd15_shape_matches_the_published_parameter_counts():

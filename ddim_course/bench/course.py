@@ -31,6 +31,8 @@ def bench_course(notebooks_dir: Path | None = None) -> str:
             "-m",
             "pytest",
             "-q",
+            "-n",
+            "0",  # one notebook, timed alone: no parallel workers (pyproject's addopts ask for them)
             "-c",
             str(REPO / "pyproject.toml"),
             "--rootdir",
