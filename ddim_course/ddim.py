@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 from tqdm.auto import tqdm
@@ -160,6 +161,16 @@ def _whole(value, name: str) -> int:
         raise ValueError(f"{name} must be a whole number, got {_show(value)}") from None
 
 
+def _flag(value, name: str) -> bool:
+    """``value`` as a bool: True, False (numpy's too) or the whole numbers 1 and 0; anything else is an error.
+
+    A string such as "no" or "False" is truthy in Python, so it would silently mean yes: it is refused instead.
+    """
+    if isinstance(value, (bool, np.bool_)) or (type(value) is int and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {_show(value)}")
+
+
 def _real(value, name: str, *, low: float, high: float, hint: str = "") -> float:
     """``value`` as a finite float in [low, high], or a clear error naming ``name`` and the range."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -292,6 +303,7 @@ def _prompts(prompt, batch: int | None = None, name: str = "prompt") -> list[str
 
 def encode_text(pipe, prompt, *, negative_prompt="", guidance: bool = True, batch: int | None = None):
     """Text embeddings (cond, uncond) with ``pipe.encode_prompt``; uncond is None when not guiding."""
+    guidance = _flag(guidance, "guidance")
     if batch is not None:
         batch = _whole(batch, "batch")
         if not 1 <= batch <= MAX_BATCH:
@@ -444,7 +456,7 @@ def denoise(
     alphas, final = _alphas(pipe)
     ptype = _prediction_type(pipe)
     latents = latents.to(pipe.device, _work_dtype(pipe))
-    for i in tqdm(range(start_step, n), desc="DDIM sampling", disable=not progress, leave=False):
+    for i in tqdm(range(start_step, n), desc="DDIM sampling", disable=not _flag(progress, "progress"), leave=False):
         t = timesteps[i]
         u = uncond[i] if isinstance(uncond, (list, tuple)) else uncond
         eps = _unet_eps(pipe, latents, t, cond, u, guidance_scale)
@@ -514,7 +526,7 @@ def edict_denoise(
     g, p = _check_guidance(guidance_scale), _check_mix(mix)
     x, y = x.to(pipe.device, torch.float64), y.to(pipe.device, torch.float64)
     coefficients = _edict_coefficients(pipe, timesteps, ratio)
-    for t in tqdm(timesteps[start_step:], desc="EDICT sampling", disable=not progress, leave=False):
+    for t in tqdm(timesteps[start_step:], desc="EDICT sampling", disable=not _flag(progress, "progress"), leave=False):
         a, b = coefficients[t]
         x, y = edict_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
     return x, y
@@ -903,7 +915,8 @@ def invert(
     ptype = _prediction_type(pipe)
     trajectory, residuals = [latents], []
     # the loop runs the update of eq. 12 from a cleaner level to a noisier one (the ODE of eq. 14 backwards):
-    for t in tqdm(list(reversed(timesteps)), desc="DDIM inversion", disable=not progress, leave=False):
+    quiet = not _flag(progress, "progress")
+    for t in tqdm(list(reversed(timesteps)), desc="DDIM inversion", disable=quiet, leave=False):
         # 1. the noise level we come from: one step cleaner than t (or the end's alpha at the first step)
         alpha_from = _alpha_before(alphas, final, t, ratio)
         # 2. the model is asked at t with the latent of t_from, as diffusers' DDIMInverseScheduler does

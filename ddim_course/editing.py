@@ -23,6 +23,7 @@ from .ddim import (
     _check_same_model,
     _check_start_step,
     _check_steps,
+    _flag,
     _prediction_type,
     _prompts,
     _schedule,
@@ -238,7 +239,7 @@ def edit_branches(
     dtype = pipe.unet.dtype
     step = dict(final_alpha_cumprod=final, prediction_type=ptype)
     with controlled(pipe, run):
-        for i in tqdm(range(start_step, n), desc="editing", disable=not progress, leave=False):
+        for i in tqdm(range(start_step, n), desc="editing", disable=not _flag(progress, "progress"), leave=False):
             t = timesteps[i]
             run.step = i - start_step
             u = per_step_uncond[i] if per_step_uncond is not None else uncond

@@ -27,6 +27,7 @@ from .ddim import (
     _check_guidance,
     _check_mix,
     _edict_coefficients,
+    _flag,
     _image_latents,
     _prediction_type,
     _schedule,
@@ -118,7 +119,8 @@ def edict_invert(
     xs, ys = [x], [x]
     y = x
     coefficients = _edict_coefficients(pipe, timesteps, ratio)
-    for t in tqdm(list(reversed(timesteps)), desc="EDICT inversion", disable=not progress, leave=False):
+    quiet = not _flag(progress, "progress")
+    for t in tqdm(list(reversed(timesteps)), desc="EDICT inversion", disable=quiet, leave=False):
         a, b = coefficients[t]
         x, y = edict_inverse_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
         xs.append(x)
@@ -175,7 +177,7 @@ def ddpm_invert(
         latents.append(a**0.5 * x0 + (1 - a) ** 0.5 * randn(x0.shape, generator, x0.device).to(x0.dtype))
     # 2. the noise map of every sampling step i (from timesteps[i] to the next timestep)
     maps = []
-    for i, t in enumerate(tqdm(timesteps, desc="DDPM inversion", disable=not progress, leave=False)):
+    for i, t in enumerate(tqdm(timesteps, desc="DDPM inversion", disable=not _flag(progress, "progress"), leave=False)):
         x_t, x_prev = latents[n - i], latents[n - i - 1]
         out = _unet_eps(pipe, x_t, t, cond, uncond, g)
         mean = ddim_step(

@@ -31,6 +31,8 @@ def _as_path(path) -> Path:
         raise OutputPathError("the output path is empty; give a file name such as result.png")
     if "\0" in str(text):
         raise OutputPathError("the output path contains a NUL character; give a plain file name")
+    if str(text).endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        raise OutputPathError(f"{text} ends in a slash, so it names a folder; give a file name such as result.png")
     return Path(text).expanduser()
 
 

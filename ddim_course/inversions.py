@@ -20,6 +20,7 @@ from .ddim import (
     Inversion,
     _alphas,
     _check_guidance,
+    _flag,
     _prediction_type,
     _real,
     _schedule,
@@ -120,7 +121,7 @@ def null_text_invert(
     x = pivot.latents[-1].clone()
     embeddings, losses, calls = [], [], pivot.unet_calls
     with _frozen(pipe.unet), _frozen(pipe.text_encoder):
-        for i in tqdm(range(n), desc="null-text inversion", disable=not progress, leave=False):
+        for i in tqdm(range(n), desc="null-text inversion", disable=not _flag(progress, "progress"), leave=False):
             t = timesteps[i]
             step = _Step(pipe, x, t, t - ratio, alphas, final, ptype)
             with torch.no_grad():

@@ -111,7 +111,7 @@ def _check_device(device) -> torch.device:
         hint = "; did you mean 'cuda'?" if str(device).strip().lower() in ("gpu", "nvidia", "cuda0") else ""
         raise ModelLoadError(f"{usage}, got {_show(repr(device), 60)}{hint}") from None
     if dev.type == "cpu":
-        return dev
+        return torch.device("cpu")  # torch takes "cpu:5" too, but there is one CPU device: name it once
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             build = "a CPU-only build of torch" if torch.version.cuda is None else "no GPU was found"
@@ -400,6 +400,9 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
+    from .ddim import _flag
+
+    cache = _flag(cache, "cache")
     name = resolve_model(model)
     device = _check_device(device)
     dtype = _check_dtype(dtype, device, name)

@@ -481,6 +481,18 @@ CASES = [
         (ValueError, r"does not end in .safetensors"),
     ),
     (
+        "save-to-a-folder-name",
+        "Inversion.save to a name ending in a slash",
+        lambda t, p, u: _inversion(p).save(f"{t}/run.safetensors/"),
+        (ValueError, r"ends in a slash, so it names a folder; give a file name"),
+    ),
+    (
+        "progress-no",
+        'progress="no" (a string, which Python reads as true)',
+        lambda t, p, u: invert(p, draw_scene(seed=2).pil(), PROMPT, num_inference_steps=2, progress="no"),
+        (ValueError, r"progress must be True or False, got 'no'"),
+    ),
+    (
         "edict-mix-zero",
         "EDICT inversion with mix=0",
         lambda t, p, u: edict_invert(p, draw_scene(seed=2).pil(), PROMPT, num_inference_steps=2, mix=0, progress=False),

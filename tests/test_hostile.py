@@ -560,3 +560,38 @@ def test_an_inversion_changed_after_it_was_made_is_checked_again_when_used(pipe,
         edit(
             pipe, None, PROMPT, "a blue circle", inversion=changed, num_inference_steps=2, start_step=0, progress=False
         )
+
+
+@pytest.mark.parametrize("flag", ["no", "False", None, 2, 0.5])
+def test_a_yes_or_no_argument_must_be_true_or_false(pipe, image, inv, flag):
+    # "no" and "False" are truthy strings: accepted, they would silently mean yes
+    calls = {n: lambda m=m: m(pipe, image, PROMPT, num_inference_steps=2, progress=flag) for n, m in METHODS.items()}
+    calls["sample"] = lambda: sample(pipe, PROMPT, num_inference_steps=2, progress=flag)
+    calls["reconstruct"] = lambda: reconstruct(pipe, inv, progress=flag)
+    calls["edit"] = lambda: edit(
+        pipe, image, PROMPT, "a blue square", inversion=inv, num_inference_steps=4, start_step=1, progress=flag
+    )
+    calls["img2img"] = lambda: img2img(pipe, image, PROMPT, num_inference_steps=2, start_step=1, progress=flag)
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match="progress must be True or False"):
+            call()
+            pytest.fail(f"{name} accepted progress={flag!r}")
+    with pytest.raises(ValueError, match="guidance must be True or False"):
+        encode_text(pipe, PROMPT, guidance=flag)
+    from ddim_course import load_pipeline
+
+    with pytest.raises(ValueError, match="cache must be True or False"):
+        load_pipeline(cache=flag)
+
+
+def test_numpy_bools_and_0_or_1_are_yes_or_no(pipe, inv):
+    for flag in (np.bool_(False), 0, 1, True):
+        reconstruct(pipe, inv, output_type="latent", progress=flag)
+
+
+def test_a_path_ending_in_a_slash_is_a_folder_not_a_file(inv, tmp_path):
+    from ddim_course.files import OutputPathError
+
+    with pytest.raises(OutputPathError, match="ends in a slash"):
+        inv.save(f"{tmp_path}/q.safetensors/")
+    assert not (tmp_path / "q.safetensors").exists()
