@@ -140,7 +140,9 @@ class PromptToPrompt:
     a sixteenth of the latent's pixels, the same rule on any model). ``blend``: local blend on or off;
     ``blend_threshold`` (0.3) on the changed words' maps, each scaled to a maximum of 1; ``blend_dilation`` grows the
     mask by that many attention-map pixels; ``blend_start`` is the share of steps before blending starts;
-    ``blend_words`` the words whose maps make the mask (None: the words that differ between the two prompts).
+    ``blend_words`` the words whose maps make the mask (None: the words that differ between the two prompts);
+    ``blend_keep_words`` words whose maps are taken out of the mask (P2P's code calls them ``substruct_words``): for an
+    edit of the background, the object's words keep the object out of it.
     """
 
     cross_replace_steps: float = 0.8
@@ -151,6 +153,7 @@ class PromptToPrompt:
     blend_start: float = 0.2
     self_replace_max_pixels: int | None = None
     blend_words: tuple[str, ...] | None = None
+    blend_keep_words: tuple[str, ...] | None = None
 
     def __post_init__(self):
         def keep(name, value):  # a frozen dataclass: store the checked, plain value
@@ -169,15 +172,16 @@ class PromptToPrompt:
         keep("blend_dilation", d)
         if not isinstance(self.blend, bool):
             raise ValueError(f"blend must be True or False, got {self.blend!r}")
-        w = self.blend_words
-        if w is not None:
-            if isinstance(w, str) or not isinstance(w, (list, tuple)) or not w:
-                raise ValueError(
-                    f"blend_words must be None (the changed words) or a tuple of words, like ('red', 'blue'), got {w!r}"
-                )
-            if not all(isinstance(x, str) and x.strip() for x in w):
-                raise ValueError(f"each of blend_words must be a word (a non-empty string), got {w!r}")
-            keep("blend_words", tuple(w))
+        for name, none in (("blend_words", "the changed words"), ("blend_keep_words", "no words")):
+            w = getattr(self, name)
+            if w is not None:
+                if isinstance(w, str) or not isinstance(w, (list, tuple)) or not w:
+                    raise ValueError(
+                        f"{name} must be None ({none}) or a tuple of words, like ('red', 'blue'), got {w!r}"
+                    )
+                if not all(isinstance(x, str) and x.strip() for x in w):
+                    raise ValueError(f"each of {name} must be a word (a non-empty string), got {w!r}")
+                keep(name, tuple(w))
         m = self.self_replace_max_pixels
         if m is not None:
             m = _whole(m, "self_replace_max_pixels")
@@ -192,7 +196,22 @@ def blend_positions(
     """Token positions of the local blend's words in the source and target prompts."""
     if controller.blend_words is None:
         return alignment.changed_source, alignment.changed_target
-    words = {w.strip().lower() for w in controller.blend_words}
+    return _word_positions(pipe_or_tokenizer, controller.blend_words, source_prompt, target_prompt, "blend_words")
+
+
+def keep_positions(
+    pipe_or_tokenizer, controller: PromptToPrompt, source_prompt: str, target_prompt: str
+) -> tuple[list[int], list[int]]:
+    """Token positions of the words kept out of the local blend's mask in the source and target prompts."""
+    if controller.blend_keep_words is None:
+        return [], []
+    return _word_positions(
+        pipe_or_tokenizer, controller.blend_keep_words, source_prompt, target_prompt, "blend_keep_words"
+    )
+
+
+def _word_positions(pipe_or_tokenizer, words, source_prompt: str, target_prompt: str, name: str):
+    words = {w.strip().lower() for w in words}
     tok = _tokenizer(pipe_or_tokenizer)
     found = []
     for prompt in (source_prompt, target_prompt):  # whole words: one the tokenizer splits gives all its tokens
@@ -200,7 +219,7 @@ def blend_positions(
         named = [span for w, span in zip(prompt_words, spans) if w.strip(string.punctuation) in words]
         found.append([k for s0, s1 in named for k in range(s0, s1)])
     if not found[0] and not found[1]:
-        raise ValueError(f"none of blend_words {sorted(words)} is a word of either prompt")
+        raise ValueError(f"none of {name} {sorted(words)} is a word of either prompt")
     return found[0], found[1]
 
 
@@ -273,6 +292,9 @@ class _Run:
     blend_source: list[int] = field(default_factory=list)  # token positions of the blend's words in each prompt
     blend_target: list[int] = field(default_factory=list)
     blend_maps: dict = field(default_factory=dict)  # "source"/"target" -> {side: summed (batch, side, side)}
+    keep_source: list[int] = field(default_factory=list)  # token positions of the words kept out of the mask
+    keep_target: list[int] = field(default_factory=list)
+    keep_maps: dict = field(default_factory=dict)  # as blend_maps, for those words
 
     @property
     def latent_pixels(self) -> int:
@@ -340,20 +362,23 @@ class _Run:
         c = self.controller
         if c is None or not c.blend or not self._blend_needs(side * width):
             return
-        for branch, rows, words in (
-            ("source", self.source_rows, self.blend_source),
-            ("target", self.target_rows, self.blend_target),
+        for store, branch, rows, words in (
+            (self.blend_maps, "source", self.source_rows, self.blend_source),
+            (self.blend_maps, "target", self.target_rows, self.blend_target),
+            (self.keep_maps, "source", self.source_rows, self.keep_source),
+            (self.keep_maps, "target", self.target_rows, self.keep_target),
         ):
             if words:
                 m = p[rows][..., words].mean(dim=1).sum(-1).reshape(-1, side, width).float()
-                per_side = self.blend_maps.setdefault(branch, {})
+                per_side = store.setdefault(branch, {})
                 per_side[side] = per_side.get(side, 0) + m
 
     def mask(self, size) -> torch.Tensor | None:
         """The local blend's mask after this step (None before ``blend_start`` or without words to blend).
 
         It uses the maps summed over the steps so far at the finest resolution coarser than the latent (8 x 8 on
-        the pocket model, 32 x 32 on SD 1.5), of the source's words and of the target's (their union)."""
+        the pocket model, 32 x 32 on SD 1.5), of the source's words and of the target's (their union), less the
+        union of the kept words' masks."""
         c = self.controller
         if c is None or not c.blend or not self.blend_maps or self.step < c.blend_start * self.steps:
             return None
@@ -361,7 +386,13 @@ class _Run:
         for per_side in self.blend_maps.values():
             m = per_side[max(per_side)]
             masks.append(blend_mask(m, c.blend_threshold, dilation=c.blend_dilation, size=size))
-        return torch.stack(masks).amax(dim=0)
+        mask = torch.stack(masks).amax(dim=0)
+        kept = [
+            blend_mask(per_side[max(per_side)], c.blend_threshold, size=size) for per_side in self.keep_maps.values()
+        ]
+        if kept:
+            mask = mask * (1 - torch.stack(kept).amax(dim=0))
+        return mask
 
 
 class _Processor:

@@ -13,7 +13,15 @@ import warnings
 import torch
 from tqdm.auto import tqdm
 
-from .attention import PromptToPrompt, _Run, align_tokens, as_controller, blend_positions, controlled
+from .attention import (
+    PromptToPrompt,
+    _Run,
+    align_tokens,
+    as_controller,
+    blend_positions,
+    controlled,
+    keep_positions,
+)
 from .ddim import (
     Inversion,
     _alphas,
@@ -136,6 +144,7 @@ def edit(
             blend_positions(
                 pipe, controller, align_tokens(pipe, source_prompt, target_prompt), source_prompt, target_prompt
             )
+            keep_positions(pipe, controller, source_prompt, target_prompt)
     inv = _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g, progress)
     if controller is None:  # the plain prompt swap (a direct inversion's source branch is not needed without P2P)
         return reconstruct(
@@ -235,6 +244,7 @@ def edit_branches(
     )
     if controller is not None and controller.blend:
         run.blend_source, run.blend_target = blend_positions(pipe, controller, alignment, source_prompt, target_prompt)
+        run.keep_source, run.keep_target = keep_positions(pipe, controller, source_prompt, target_prompt)
     source, target = x.clone(), x.clone()
     dtype = pipe.unet.dtype
     step = dict(final_alpha_cumprod=final, prediction_type=ptype)

@@ -361,6 +361,8 @@ def test_bad_edit_settings_are_refused(pipe, kwargs, match):
         dict(blend_dilation=1.5),
         dict(blend="yes"),
         dict(blend_words="background"),
+        dict(blend_keep_words="circle"),
+        dict(blend_keep_words=("circle", "")),
         dict(self_replace_max_pixels=0),
     ],
 )
@@ -395,6 +397,31 @@ def test_prompt_to_prompt_settings_are_refused_before_the_inversion_runs(pipe, m
         edit(pipe, _image(), SRC, TGT, inversion="edict", control="prompt-to-prompt", **kw)
     with pytest.raises(ValueError, match=r"none of blend_words \['sky'\] is a word of either prompt"):
         edit(pipe, _image(), SRC, TGT, inversion="null-text", control=PromptToPrompt(blend_words=("sky",)), **kw)
+    with pytest.raises(ValueError, match=r"none of blend_keep_words \['sky'\] is a word of either prompt"):
+        edit(pipe, _image(), SRC, TGT, inversion="null-text", control=PromptToPrompt(blend_keep_words=("sky",)), **kw)
+
+
+def test_kept_words_are_taken_out_of_the_blend_mask():
+    run = _Run(4, slice(0, 1), slice(1, 2), controller=PromptToPrompt(blend_threshold=0.5, blend_dilation=0), steps=4)
+    run.step, run.latent_hw = 3, (4, 4)
+    edited = torch.zeros(1, 2, 2)
+    edited[0, :, 1] = 1  # the right half
+    kept = torch.zeros(1, 2, 2)
+    kept[0, 0, :] = 1  # the top half
+    run.blend_maps = {"target": {2: edited}}
+    assert run.mask((4, 4))[0, 0].tolist() == [[0, 0, 1, 1]] * 4
+    run.keep_maps = {"source": {2: kept}}
+    assert run.mask((4, 4))[0, 0].tolist() == [[0, 0, 0, 0]] * 2 + [[0, 0, 1, 1]] * 2  # right half, less the top
+
+
+def test_a_background_edit_with_the_object_kept_leaves_the_object_to_the_source_branch(pipe):
+    src, tgt = "a red circle on a striped background", "a red circle on a dotted background"
+    kw = dict(inversion="direct", num_inference_steps=4, start_step=0, output_type="latent", progress=False)
+    keep = PromptToPrompt(blend_words=("background",), blend_keep_words=("red", "circle"), blend_start=0)
+    plain = PromptToPrompt(blend_words=("background",), blend_start=0)
+    with_keep, without = (edit(pipe, _image(), src, tgt, control=c, **kw) for c in (keep, plain))
+    assert with_keep.shape == without.shape and torch.isfinite(with_keep).all()
+    assert not torch.equal(with_keep, without)  # the kept words changed the mask, so the edit
 
 
 def test_edit_takes_a_fitted_inversions_guidance_and_names_a_prompt_it_was_not_made_with(pipe):

@@ -629,5 +629,13 @@ def test_the_table_in_the_docs_lists_every_case():
     rows = re.findall(r"^\| `([a-z0-9-]+)` \|", text, flags=re.M)
     assert rows == [c[0] for c in CASES]
     assert len(rows) >= 20
+    # each row shows the message its case asserts (so the table cannot go stale when a message changes)
+    for name, _, _, expected in CASES:
+        if expected == "works":
+            continue
+        row = re.search(rf"^\| `{name}` \|.*$", text, flags=re.M).group(0)
+        shown = re.search(r"`(?:\w+: )?([^`]*)`[^`]*$", row)  # the row's last code span, less "SomeError: "
+        candidates = [row, shown.group(1).replace("PORT", "8000") if shown else ""]
+        assert any(re.search(expected[1], c) for c in candidates), f"docs/bad_input.md's row {name} is stale"
     readme = (DOC.parent.parent / "README.md").read_text()
     assert f"{len(rows)} kinds of bad input" in readme  # the README's count is the table's
