@@ -156,9 +156,12 @@ def _whole(value, name: str) -> int:
     if isinstance(value, bool) or (isinstance(value, torch.Tensor) and (value.dtype == torch.bool or value.is_meta)):
         raise ValueError(f"{name} must be a whole number, got {_show(value)}")
     try:
-        return operator.index(value)
+        whole = operator.index(value)
     except TypeError:
         raise ValueError(f"{name} must be a whole number, got {_show(value)}") from None
+    if abs(whole) >= 2**64:  # no count, step or seed is this large; its digits would not even print
+        raise ValueError(f"{name} must be a whole number below 2**64, got {_show(whole)}")
+    return whole
 
 
 def _flag(value, name: str) -> bool:
@@ -177,7 +180,10 @@ def _real(value, name: str, *, low: float, high: float, hint: str = "") -> float
     if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype.is_floating_point and not value.is_meta:
         value, ok = float(value), True
     if ok:
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond float's range
+            v = math.inf
         if math.isfinite(v) and low <= v <= high:
             return v
     extra = f" ({hint})" if hint else ""
@@ -185,6 +191,8 @@ def _real(value, name: str, *, low: float, high: float, hint: str = "") -> float
 
 
 def _show(value) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an int of about {int(value.bit_length() * 0.30103) + 1} digits"  # repr() may refuse it, or be slow
     text = repr(value) if isinstance(value, (numbers.Number, str)) else type(value).__name__
     return text if len(text) <= 60 else text[:57] + "..."
 

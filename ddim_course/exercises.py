@@ -9,8 +9,8 @@ numbers, None and the like always fail, with a message that says where and what 
 from __future__ import annotations
 
 import ctypes
+import functools
 import html
-import math
 import numbers
 import threading
 from dataclasses import dataclass
@@ -52,6 +52,8 @@ def _what(x) -> str:
         return f"a {x.dtype} tensor"
     if isinstance(x, np.ndarray):
         return "a numpy array"
+    if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 200:
+        return f"int with about {int(x.bit_length() * 0.30103) + 1} digits"  # str() of a huge int may be refused
     if isinstance(x, (bool, int, float, complex, np.generic)):
         return f"{type(x).__name__} {x}"
     return f"a {type(x).__name__}"
@@ -81,7 +83,7 @@ def _call(fn, args, where: str):
     return None, tr("raised", where=where, error=f"{type(error).__name__}: {error}")
 
 
-class _TimedOutError(Exception):
+class _TimedOutError(BaseException):  # not an Exception: an answer's own `except Exception` can't swallow it
     """Raised inside a learner's function that ran past ``TIME_LIMIT``, so that it stops using the machine."""
 
 
@@ -94,8 +96,12 @@ def _stop(thread: threading.Thread) -> None:
 
 def _check_atol(atol) -> float:
     """The check's tolerance: a finite number > 0 (an infinite or NaN tolerance would pass anything)."""
-    if isinstance(atol, bool) or not isinstance(atol, numbers.Real) or not 0 < float(atol) < math.inf:
-        raise ValueError(f"atol must be a finite number > 0 (how close an answer must be), got {atol!r}")
+    try:
+        ok = not isinstance(atol, bool) and isinstance(atol, numbers.Real) and 0 < float(atol) <= 1
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise ValueError(f"atol must be a number in (0, 1] (how close an answer must be), got {_what(atol)[:80]}")
     return float(atol)
 
 
@@ -115,7 +121,9 @@ def _check_schedule(alphas_cumprod, final_alpha_cumprod=1.0, *, length: int = 10
         raise ValueError(f"alphas_cumprod must be a 1-D float tensor of {length} values; {hint}")
     if len(alphas_cumprod) < length:
         raise ValueError(f"alphas_cumprod must hold {length} values (one per training step), got {len(alphas_cumprod)}")
-    a = alphas_cumprod.detach().cpu()
+    a = (
+        alphas_cumprod.detach().cpu().clone()
+    )  # the check's own copy: an answer that changes the learner's can't fool it
     if not (torch.isfinite(a).all() and (a > 0).all() and (a <= 1).all()):
         raise ValueError(f"alphas_cumprod must be finite values in (0, 1]; {hint}")
     f = final_alpha_cumprod
@@ -154,6 +162,8 @@ def _grade(name: str, got, expected: torch.Tensor, where: str):
         got = as_tensor if isinstance(got, (float, np.floating)) else torch.tensor(int(got))
     if not isinstance(got, torch.Tensor):
         return None, returned + (tr("missing_return") if got is None else "") + tr("return_want", want=want)
+    if type(got) is not torch.Tensor and not got.is_meta and not got.is_nested:
+        got = got.as_subclass(torch.Tensor)  # a subclass's own max() or comparisons must not grade itself
     odd = "meta" if got.is_meta else "nested" if got.is_nested else None
     if odd is None and got.layout != torch.strided:
         odd = str(got.layout).replace("torch.", "")
@@ -197,6 +207,28 @@ def _worst_error(name: str, fn, cases):
     return None, worst, worst_key, worst_got
 
 
+def _schedule_kept(check):
+    """A check whose answer changed the learner's ``alphas_cumprod`` in place fails, and the values are put back."""
+
+    @functools.wraps(check)
+    def checked(fn, alphas_cumprod, *args, **kwargs):
+        keep = alphas_cumprod.detach().clone() if isinstance(alphas_cumprod, torch.Tensor) else None
+        if isinstance(alphas_cumprod, np.ndarray):
+            keep = alphas_cumprod.copy()
+        result = check(fn, alphas_cumprod, *args, **kwargs)
+        if isinstance(keep, torch.Tensor) and not torch.equal(alphas_cumprod.detach(), keep):
+            with torch.no_grad():
+                alphas_cumprod.copy_(keep)
+            return CheckResult(False, tr("changed_schedule"))
+        if isinstance(keep, np.ndarray) and not np.array_equal(alphas_cumprod, keep, equal_nan=True):
+            np.copyto(alphas_cumprod, keep)
+            return CheckResult(False, tr("changed_schedule"))
+        return result
+
+    return checked
+
+
+@_schedule_kept
 def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e-5) -> CheckResult:
     """Check ``add_noise(x0, noise, t)`` against x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise.
 
@@ -224,13 +256,15 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
         ("add_noise_swapped", (1 - a).sqrt() * x0.double() + a.sqrt() * noise.double()),
     )
     hint = tr("add_noise_formula")
+    got = got.as_subclass(torch.Tensor).detach().cpu().double()  # graded as a tensor, not by a subclass's own max
     for mistake, value in mistakes:
-        if (got.detach().cpu().double() - value).abs().max().item() < atol:
+        if (got - value).abs().max().item() < atol:
             hint = tr("looks_like", mistake=tr(mistake)) + hint
     off = tr("off_by", worst=f"{worst:.3g}", where=tr("at_t", t=worst_t))
     return CheckResult(False, off + tr("hint") + hint)
 
 
+@_schedule_kept
 def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *, atol: float = 1e-5) -> CheckResult:
     """Check ``my_step(eps, t, t_prev, x_t)`` (epsilon prediction, eta = 0) against ``ddim_step``.
 
@@ -271,17 +305,23 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
         got, error = _call(index_for, (s,), where)
         if error:
             return CheckResult(False, error)
+        if isinstance(got, torch.Tensor) and got.ndim == 0 and not got.is_meta and got.dtype in _INT_DTYPES:
+            got = int(got)  # a 0-d integer tensor is a whole number, as everywhere in the package
         if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
             return CheckResult(False, tr("start_index_not_int", where=where, what=_what(got)))
         index = int(got) + n + 1 if got < 0 else int(got)  # the entry latents[got] is
         if not 0 <= index <= n:
-            return CheckResult(False, tr("start_index_out_of_range", where=where, got=got, count=n + 1, n=n))
+            shown = got if abs(int(got)) < 10**12 else _what(int(got))
+            return CheckResult(False, tr("start_index_out_of_range", where=where, got=shown, count=n + 1, n=n))
         right = n - s
         if index != right:
             chose = f"latents[{got}]" + (tr("start_index_that_is", index=index) if index != got else "")
             off = tr("start_index_off", where=where, chose=chose, off=f"{index - right:+d}")
             return CheckResult(False, off + tr("hint") + tr("start_index_hint", n=n))
     return CheckResult(True, tr("start_index_pass", n=n))
+
+
+_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
 def _whole_steps(n) -> int:
@@ -313,6 +353,7 @@ def _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final_alpha_
     return latents
 
 
+@_schedule_kept
 def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *, atol: float = 1e-5) -> CheckResult:
     """Check ``my_invert(x0, eps_model, timesteps) -> latents``: the whole DDIM inversion loop, as ``invert`` runs it.
 

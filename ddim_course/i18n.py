@@ -39,6 +39,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{where}: your function took over {limit} s (an endless loop?)",
         "zh": "{where}：你的函数运行超过 {limit} 秒（是不是死循环？）",
     },
+    "changed_schedule": {
+        "en": "your function changed alphas_cumprod in place (for example `a.sqrt_()` or `a **= 0.5` on "
+        "alphas_cumprod[t], a view of it): every later step would use the changed values. Compute new tensors "
+        "instead (`a.sqrt()`); the values have been put back",
+        "zh": "你的函数原地修改了 alphas_cumprod（例如对 alphas_cumprod[t] 这个视图调用 `a.sqrt_()` 或 `a **= 0.5`）："
+        "之后的每一步都会用到被改过的值。请改为计算新的张量（`a.sqrt()`）；原来的数值已经恢复",
+    },
     "raised": {
         "en": "{where}: your function raised {error}",
         "zh": "{where}：你的函数抛出了异常 {error}",

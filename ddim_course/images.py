@@ -422,8 +422,15 @@ def _check_size(size) -> tuple[int, int]:
         return int(size), int(size)
     raise ValueError(
         f"size must be an int (a square side) or a (width, height) pair of ints, each from 1 to {MAX_SIZE}, "
-        f"got {_show(repr(size), 80)}"
+        f"got {_show(_repr(size), 80)}"
     )
+
+
+def _repr(value) -> str:
+    """repr() that also names an int too long to print (Python refuses ints of over 4300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an int of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return repr(value)
 
 
 def resize_and_crop(im: Image.Image, size: int | tuple[int, int]) -> Image.Image:

@@ -39,10 +39,18 @@ def _finite(arr: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
+MAX_DATA_RANGE = 1e6  # far above 16-bit images' 65535; larger values only overflow the squares
+
+
 def _check_range(data_range) -> float:
-    if isinstance(data_range, bool) or not isinstance(data_range, numbers.Real) or not 0 < data_range < math.inf:
+    ok = not isinstance(data_range, bool) and isinstance(data_range, numbers.Real)
+    if ok and not 0 < data_range <= MAX_DATA_RANGE:  # compared before float(): an int may be beyond float's range
+        ok = False
+    if not ok:
+        shown = data_range if not isinstance(data_range, int) or abs(data_range) < 10**20 else "a very large int"
         raise ValueError(
-            f"data_range must be a positive number (1 for images in [0, 1], 255 for 8-bit), got {data_range!r}"
+            f"data_range must be a number in (0, {MAX_DATA_RANGE:g}] (1 for images in [0, 1], 255 for 8-bit), "
+            f"got {shown!r}"
         )
     return float(data_range)
 

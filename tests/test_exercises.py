@@ -231,6 +231,7 @@ def test_a_runaway_answer_is_stopped_after_its_time_runs_out(monkeypatch):
         (lambda a, b: torch.tensor(30.0, device="meta"), "a meta tensor"),
         (lambda a, b: torch.tensor([[30.0]]).to_sparse(), "a sparse_coo tensor"),
         (lambda a, b: 10**400, "return a finite number"),
+        (lambda a, b: 10**5000, "return a finite number"),
         (lambda a, b: np.complex128(1j), "not a complex one"),
     ],
 )
@@ -243,9 +244,11 @@ def test_odd_return_values_fail_with_a_message(answer, words):
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: check_ddim_step(right_step, A, FINAL, atol=float("inf")), "atol must be a finite number > 0"),
-        (lambda: check_psnr(psnr, atol=float("nan")), "atol must be a finite number > 0"),
-        (lambda: check_psnr(psnr, atol=-1), "atol must be a finite number > 0"),
+        (lambda: check_ddim_step(right_step, A, FINAL, atol=float("inf")), r"atol must be a number in \(0, 1\]"),
+        (lambda: check_psnr(psnr, atol=float("nan")), r"atol must be a number in \(0, 1\]"),
+        (lambda: check_psnr(psnr, atol=-1), r"atol must be a number in \(0, 1\]"),
+        (lambda: check_add_noise(lambda x, n, t: x * 0, A, atol=1e300), r"atol must be a number in \(0, 1\]"),
+        (lambda: check_psnr(psnr, atol=10**400), r"atol must be a number in \(0, 1\]"),
         (lambda: check_add_noise(right_add_noise, torch.full((1000,), float("nan"))), "finite values in"),
         (lambda: check_add_noise(right_add_noise, A[:10]), "must hold 1000 values"),
         (lambda: check_ddim_step(right_step, A, float("nan")), r"final_alpha_cumprod must be a number in \(0, 1\]"),
@@ -421,3 +424,69 @@ def test_check_invert_reference_is_the_package_invert(pipe):
     mine = exercises._inversion_trajectory(inv.clean_latent, unet, inv.timesteps, sch.alphas_cumprod.double(), FINAL)
     assert len(mine) == len(inv.latents) == 6
     assert max((a - b).abs().max().item() for a, b in zip(mine, inv.latents)) < 1e-6
+
+
+def test_an_answer_that_changes_the_learners_schedule_in_place_fails_and_the_schedule_is_put_back():
+    mine = SCHED.alphas_cumprod.clone()
+    before = mine.clone()
+
+    def sneaky_add_noise(x0, n, t):  # right the first time at each t, but it square-roots the learner's schedule
+        a = mine[t]
+        a.sqrt_()
+        return a * x0 + (1 - a**2).sqrt() * n
+
+    result = check_add_noise(sneaky_add_noise, mine)
+    assert not result and "changed alphas_cumprod in place" in result.message
+    assert torch.equal(mine, before)
+
+    def sneaky_step(eps, t, tp, x):
+        mine[t] **= 0.5
+        return right_step(eps, t, tp, x)
+
+    assert not check_ddim_step(sneaky_step, mine, FINAL) and torch.equal(mine, before)
+    as_numpy = before.numpy().copy()
+
+    def numpy_sneak(x0, n, t):
+        as_numpy[t] = 1.0
+        return right_add_noise(x0, n, t)
+
+    assert not check_add_noise(numpy_sneak, as_numpy) and np.array_equal(as_numpy, before.numpy())
+    assert check_add_noise(right_add_noise, A)  # a right answer that changes nothing still passes
+
+
+def test_a_tensor_subclass_cannot_grade_itself():
+    class Sneaky(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func.__name__ in ("max", "amax"):
+                return torch.tensor(0.0)
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    assert not check_add_noise(lambda x, n, t: torch.zeros(1, 4, 8, 8).as_subclass(Sneaky), A)
+    assert not check_psnr(lambda a, b: torch.tensor(0.0).as_subclass(Sneaky))
+    assert check_add_noise(lambda x, n, t: right_add_noise(x, n, t).as_subclass(Sneaky), A)
+
+
+def test_a_runaway_answer_that_catches_exception_is_still_stopped(monkeypatch):
+    monkeypatch.setattr(exercises, "TIME_LIMIT", 0.5)
+    state = {"spins": 0}
+
+    def stubborn(a, b):
+        while True:
+            try:
+                while True:
+                    state["spins"] += 1
+            except Exception:  # noqa: BLE001 - what a learner might write
+                pass
+
+    assert not check_psnr(stubborn)
+    time.sleep(0.3)
+    spins = state["spins"]
+    time.sleep(0.3)
+    assert state["spins"] == spins  # stopped: its except clause did not swallow the stop
+
+
+def test_check_start_index_takes_a_0_d_integer_tensor_and_names_a_huge_answer():
+    assert check_start_index(lambda s: torch.tensor(50 - s))
+    result = check_start_index(lambda s: 10**5000)
+    assert not result and "digits" in result.message

@@ -248,8 +248,10 @@ def test_decode_refuses_what_is_not_latents(pipe):
         (torch.full((3, 4, 4), math.nan), torch.zeros(3, 4, 4), {}, "the first image holds 48 NaN"),
         (torch.zeros(3, 4, 4), torch.full((3, 4, 4), math.inf), {}, "the second image holds 48 NaN or infinite"),
         (np.full((4, 4, 3), 200, np.uint8), np.zeros((4, 4, 3), np.uint8), {}, "data_range=255"),
-        (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"data_range": 0}, "data_range must be a positive number"),
-        (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"data_range": math.nan}, "data_range must be a positive"),
+        (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"data_range": 0}, "data_range must be a number in"),
+        (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"data_range": math.nan}, "data_range must be a number in"),
+        (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"data_range": 1e308}, "data_range must be a number in"),
+        (torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), {"data_range": 10**400}, "data_range must be a number in"),
         ("a.png", torch.zeros(3, 4, 4), {}, "must be a PIL image"),
         (None, torch.zeros(3, 4, 4), {}, "must be a PIL image"),
         (torch.zeros(3, 4, 4, dtype=torch.complex64), torch.zeros(3, 4, 4), {}, "real tensor"),
@@ -595,3 +597,26 @@ def test_a_path_ending_in_a_slash_is_a_folder_not_a_file(inv, tmp_path):
     with pytest.raises(OutputPathError, match="ends in a slash"):
         inv.save(f"{tmp_path}/q.safetensors/")
     assert not (tmp_path / "q.safetensors").exists()
+
+
+def test_numbers_too_large_to_print_or_to_be_floats_get_the_packages_message(pipe, image, inv):
+    from ddim_course import load_image
+    from ddim_course.attention import PromptToPrompt
+    from ddim_course.pocket.pie_tiny import pie_tiny
+
+    huge, beyond_float = 10**5000, 10**400  # Python will not print the first; float() refuses the second
+    calls = [
+        (lambda: sample(pipe, PROMPT, num_inference_steps=huge), "num_inference_steps must be a whole number below"),
+        (lambda: reconstruct(pipe, inv, start_step=huge), "start_step must be a whole number below"),
+        (lambda: encode_text(pipe, PROMPT, batch=huge), "batch must be a whole number below"),
+        (lambda: PromptToPrompt(blend_dilation=huge), "blend_dilation must be a whole number below"),
+        (lambda: pie_tiny(-huge), "n_scenes must be a whole number below"),
+        (lambda: load_image(image, size=huge), "size must be an int"),
+        (lambda: sample(pipe, PROMPT, guidance_scale=beyond_float), "guidance_scale must be a number in"),
+        (lambda: PromptToPrompt(cross_replace_steps=beyond_float), "cross_replace_steps must be a number in"),
+        (lambda: null_text_invert(pipe, image, PROMPT, learning_rate=beyond_float), "learning_rate must be"),
+    ]
+    for call, message in calls:
+        with pytest.raises(ValueError, match=message) as err:
+            call()
+        assert "digits" in str(err.value) and "set_int_max_str_digits" not in str(err.value)

@@ -54,8 +54,8 @@ def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=N
     """Edit every case with every row; returns {row label: [(case, scores, seconds, UNet calls)]}.
 
     One inversion per scene and method serves all of that scene's edits (its seconds are shared among them). The
-    P2P rows use the model preset's settings for the case's kind of edit, with the case's blend words; ``control``
-    replaces them by a configured ``PromptToPrompt`` (or a function of the case that returns one)."""
+    P2P rows use the model preset's settings for the case's kind of edit, with the case's blend and kept words;
+    ``control`` replaces them by a configured ``PromptToPrompt`` (or a function of the case that returns one)."""
     from ..pocket.pie_tiny import score
 
     out = {label: [] for label, _, _ in rows}
@@ -80,7 +80,8 @@ def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=N
             if editor is not None:
                 ctrl = control(case) if callable(control) else control
                 if ctrl is None:
-                    settings = preset.prompt_to_prompt_for(case.kind) | {"blend_words": case.blend_words}
+                    words = {"blend_words": case.blend_words, "blend_keep_words": case.keep_words}
+                    settings = preset.prompt_to_prompt_for(case.kind) | words
                     ctrl = PromptToPrompt(**settings)
             t = time.perf_counter()
             image = edit(

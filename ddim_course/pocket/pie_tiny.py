@@ -47,6 +47,12 @@ class EditCase:
         background on the pocket model: notebook 07 shows it)."""
         return ("background",) if self.kind == "pattern" else None
 
+    @property
+    def keep_words(self) -> tuple[str, ...] | None:
+        """The words a user keeps out of the local blend's mask: the object's colour and shape for a pattern edit
+        (chosen on 60 development scenes: benchmarks/README.md), None otherwise."""
+        return (self.source.color, self.source.shape) if self.kind == "pattern" else None
+
 
 def edit_region(kind: str, source: Scene, truth: Scene) -> np.ndarray:
     """Where an edit of ``kind`` may change pixels: the shape (colour), both shapes (shape), the background."""
