@@ -159,8 +159,8 @@ def _whole(value, name: str) -> int:
         whole = operator.index(value)
     except TypeError:
         raise ValueError(f"{name} must be a whole number, got {_show(value)}") from None
-    if abs(whole) >= 2**64:  # no count, step or seed is this large; its digits would not even print
-        raise ValueError(f"{name} must be a whole number below 2**64, got {_show(whole)}")
+    if abs(whole) >= 2**1000:  # no count, step or seed is near this; the callers' range messages could not print it
+        raise ValueError(f"{name} must be a whole number below 2**1000, got {_show(whole)}")
     return whole
 
 

@@ -539,6 +539,16 @@ def tensor_to_pil(x: torch.Tensor) -> list[Image.Image]:
     bad = int((~torch.isfinite(x)).sum())
     if bad:
         raise ValueError(f"the tensor holds {bad} NaN or infinite values; there is no picture to show")
+    low, high = float(x.min()), float(x.max())
+    if low < -0.05 or high > 1.05:  # a little overshoot is clipped, as decoders' is; more is another kind of image
+        hint = (
+            "for pixels in [-1, 1] (the VAE's range), pass (x + 1) / 2"
+            if low >= -1.05 and high <= 1.05
+            else "for pixels in [0, 255], pass x / 255"
+            if low >= -0.05 and high <= 255.5
+            else "pass x.clamp(0, 1) to clip it, or rescale it to [0, 1]"
+        )
+        raise ValueError(f"tensor_to_pil needs values in [0, 1], got {low:.3g} to {high:.3g}; {hint}")
     x = x.detach().float().expand(-1, 3, -1, -1)
     arr = (x.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
     return [Image.fromarray(a) for a in arr]

@@ -20,7 +20,14 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
         raise ValueError("show_images needs at least one image")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
-    ncols = ncols or min(len(images), 6)
+    from .ddim import _real, _whole
+
+    if ncols is None:
+        ncols = min(len(images), 6)
+    elif (ncols := _whole(ncols, "ncols")) < 1:
+        raise ValueError(f"ncols must be a whole number >= 1 (images per row), got {ncols}")
+    ncols = min(ncols, len(images))  # no empty columns (10**4 of them took minutes to lay out)
+    size = _real(size, "size", low=0.1, high=50, hint="inches per image; 2.5 is the default")
     nrows = math.ceil(len(images) / ncols)
     # constrained layout leaves room for every title and the suptitle (tight_layout let a suptitle overlap them)
     fig, axes = plt.subplots(

@@ -16,7 +16,7 @@ import re
 import torch
 from PIL import Image
 
-from .ddim import MAX_GUIDANCE, Inversion, _real, _whole, img2img, invert, reconstruct, sample
+from .ddim import MAX_GUIDANCE, Inversion, _real, _show, _whole, img2img, invert, reconstruct, sample
 from .editing import edit
 from .i18n import tr
 from .images import decode, encode, load_image
@@ -246,6 +246,9 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
     """A prompt box and sliders for guidance and eta, with the sample from a fixed seed."""
     import ipywidgets as w
 
+    if not isinstance(prompt, str):  # the text box would show None as an empty prompt, or refuse a list deep down
+        raise ValueError(f"prompt must be a string, got {_show(prompt)}")
+
     text = w.Text(value=prompt, description=tr("prompt"), layout=w.Layout(width="480px"), continuous_update=False)
     guidance = w.FloatSlider(
         value=5.0, min=0.0, max=15.0, step=0.5, description=tr("guidance"), continuous_update=False
@@ -348,13 +351,27 @@ class EditExplorer:
         source_prompt: str,
         target_prompt: str,
         *,
-        start_step: int = 10,
+        start_step: int | None = None,
         guidance_scale: float = 7.5,
         num_inference_steps: int = 50,
     ):
+        """``start_step`` None: 10, or the last step of a shorter run."""
+        # checked before the inversion runs, against the sliders' ranges: a slider would quietly move a value
+        # outside them (start_step=100 became 49, guidance 50 became 15) and Apply would use the moved value
+        n = _whole(num_inference_steps, "num_inference_steps")
+        start_step = min(10, n - 1) if start_step is None else _whole(start_step, "start_step")
+        if not 1 <= n <= 1000 or not 0 <= start_step < n:
+            raise ValueError(
+                f"num_inference_steps must be in [1, 1000] and start_step in [0, num_inference_steps - 1], "
+                f"got {_show(n)} and {_show(start_step)}"
+            )
+        guidance_scale = _real(guidance_scale, "guidance_scale", low=1, high=15, hint="the explorer's slider")
+        for name, text in (("source_prompt", source_prompt), ("target_prompt", target_prompt)):
+            if not isinstance(text, str):
+                raise ValueError(f"{name} must be a string (a prompt), got {_show(text)}")
         self.pipe, self.image, self.source_prompt = pipe, image, source_prompt
-        self.num_inference_steps = num_inference_steps
-        self.inversion = invert(pipe, image, source_prompt, num_inference_steps=num_inference_steps, progress=False)
+        self.num_inference_steps = n
+        self.inversion = invert(pipe, image, source_prompt, num_inference_steps=n, progress=False)
         self.target_prompt, self.start_step, self.guidance_scale = target_prompt, start_step, guidance_scale
         self.result: Image.Image | None = None
         self._widget = None

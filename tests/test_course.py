@@ -394,3 +394,22 @@ def test_each_lesson_ends_by_linking_the_next_one():
         assert "## Next" in text, f"{path.name} has no Next section"
         first_link = re.search(r"\]\(([^)]+)\)", text[text.rindex("## Next") :])
         assert first_link and first_link.group(1) == following.name, (path.name, first_link and first_link.group(1))
+
+
+def test_the_edit_explorer_refuses_values_its_sliders_would_quietly_move(pipe):
+    image = draw_scene(seed=13).pil()
+    bad = [
+        (dict(start_step=100, num_inference_steps=4), "start_step in"),
+        (dict(start_step=-3, num_inference_steps=4), "start_step in"),
+        (dict(start_step=2.7, num_inference_steps=4), "start_step must be a whole number"),
+        (dict(guidance_scale=0.5, num_inference_steps=4), r"guidance_scale must be a number in \[1, 15\]"),
+        (dict(guidance_scale=50, num_inference_steps=4), r"guidance_scale must be a number in \[1, 15\]"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(ValueError, match=message):
+            EditExplorer(pipe, image, PROMPT, "a blue circle", **kwargs)
+    with pytest.raises(ValueError, match="target_prompt must be a string"):
+        EditExplorer(pipe, image, PROMPT, None, num_inference_steps=4)
+    with pytest.raises(ValueError, match="prompt must be a string"):
+        guidance_explorer(pipe, None)
+    assert EditExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=4).start_step == 3
