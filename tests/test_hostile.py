@@ -620,3 +620,20 @@ def test_numbers_too_large_to_print_or_to_be_floats_get_the_packages_message(pip
         with pytest.raises(ValueError, match=message) as err:
             call()
         assert "digits" in str(err.value) and "set_int_max_str_digits" not in str(err.value)
+
+
+def test_tensor_to_pil_refuses_another_range_and_names_the_rescaling():
+    from ddim_course import show_images, tensor_to_pil
+
+    with pytest.raises(ValueError, match=r"\(x \+ 1\) / 2"):
+        tensor_to_pil(torch.rand(3, 4, 4) * 2 - 1)
+    with pytest.raises(ValueError, match="x / 255"):
+        tensor_to_pil(torch.full((3, 4, 4), 200.0))
+    with pytest.raises(ValueError, match=r"x.clamp\(0, 1\)"):
+        tensor_to_pil(torch.full((3, 4, 4), 1e6))
+    assert tensor_to_pil(torch.full((3, 4, 4), 1.02))[0].getpixel((0, 0)) == (255, 255, 255)  # overshoot: clipped
+    image = torch.full((3, 4, 4), 0.5)
+    assert show_images([image], ncols=10**4).axes[0].get_gridspec().ncols == 1  # no empty columns
+    for kwargs, message in ((dict(ncols=0), "ncols must be"), (dict(size=float("nan")), "size must be")):
+        with pytest.raises(ValueError, match=message):
+            show_images([image], **kwargs)
