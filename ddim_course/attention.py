@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .ddim import _real, _whole
+from .ddim import _flag, _real, _whole
 
 # --------------------------------------------------------------------------------------------------
 # token alignment
@@ -170,8 +170,7 @@ class PromptToPrompt:
         if not 0 <= d <= 8:
             raise ValueError(f"blend_dilation must be a whole number in [0, 8] (attention-map pixels), got {d!r}")
         keep("blend_dilation", d)
-        if not isinstance(self.blend, bool):
-            raise ValueError(f"blend must be True or False, got {self.blend!r}")
+        keep("blend", _flag(self.blend, "blend"))
         for name, none in (("blend_words", "the changed words"), ("blend_keep_words", "no words")):
             w = getattr(self, name)
             if w is not None:

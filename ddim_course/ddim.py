@@ -299,6 +299,14 @@ def _prompts(prompt, batch: int | None = None, name: str = "prompt") -> list[str
         raise ValueError(f'{name} is an empty list; give a string ("" for no prompt) or one string per image')
     else:
         raise ValueError(f"{name} must be a string or a list of strings, got {type(prompt).__name__}")
+    for p in prompts:
+        try:
+            p.encode("utf-8")
+        except UnicodeEncodeError as e:  # a lone surrogate, e.g. from bytes decoded with errors="surrogateescape"
+            raise ValueError(
+                f"{name} holds a character that is not text ({p[e.start]!r} at position {e.start}); "
+                "type the prompt again or remove it"
+            ) from None
     if batch is not None and len(prompts) != batch:
         if len(prompts) != 1:
             raise ValueError(

@@ -126,9 +126,20 @@ def ssim(a, b, *, data_range: float = 1.0) -> float:
 def pie_unedited_mask(edit_mask) -> np.ndarray:
     """PIE-Bench's region to keep: outside the edit mask, with the image's outer 1-pixel frame counted as edited
     (PIE-Bench sets it so, "to avoid annotation errors in boundary"; Ju et al. 2024, evaluation code)."""
-    m = np.asarray(edit_mask, dtype=bool).copy()
-    if m.ndim != 2:
-        raise ValueError(f"edit_mask must be (H, W), got shape {m.shape}")
+    if isinstance(edit_mask, torch.Tensor):
+        edit_mask = edit_mask.detach().cpu().numpy() if not edit_mask.is_meta else None
+    raw = np.asarray(edit_mask)
+    if raw.dtype != bool and (
+        raw.dtype.kind not in "iuf" or not np.isin(raw, (0, 1)).all()  # 0.5 or NaN would silently count as edited
+    ):
+        raise ValueError(
+            "edit_mask must be True/False or 0/1 per pixel (1 = edited); threshold a soft mask first, e.g. mask > 0.5"
+        )
+    m = raw.astype(bool)
+    if m.ndim != 2 or 0 in m.shape:
+        raise ValueError(f"edit_mask must be (H, W) with H, W >= 1, got shape {m.shape}")
+    if m.all():
+        raise ValueError("edit_mask covers every pixel, so there is no background to measure")
     m[0, :] = m[-1, :] = m[:, 0] = m[:, -1] = True
     return ~m
 

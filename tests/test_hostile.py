@@ -637,3 +637,22 @@ def test_tensor_to_pil_refuses_another_range_and_names_the_rescaling():
     for kwargs, message in ((dict(ncols=0), "ncols must be"), (dict(size=float("nan")), "size must be")):
         with pytest.raises(ValueError, match=message):
             show_images([image], **kwargs)
+
+
+def test_a_soft_or_full_edit_mask_and_a_prompt_that_is_not_text_are_refused(pipe):
+    from ddim_course.attention import PromptToPrompt
+    from ddim_course.metrics import pie_background
+
+    z = np.zeros((12, 12, 3))
+    for mask, message in (
+        (np.full((12, 12), 0.5), "threshold a soft mask"),
+        (np.full((12, 12), np.nan), "threshold a soft mask"),
+        (np.full((12, 12), "x"), "threshold a soft mask"),
+        (np.ones((12, 12), bool), "covers every pixel"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            pie_background(z, z + 0.5, mask)
+    assert pie_background(z, z, np.eye(12))["mse"] == 0.0  # 0/1 floats are a mask
+    with pytest.raises(ValueError, match="holds a character that is not text"):
+        sample(pipe, "a red \udcff circle", num_inference_steps=2)
+    assert PromptToPrompt(blend=np.bool_(True)).blend is True
