@@ -861,6 +861,31 @@ def _check_same_model(pipe, inversion: Inversion) -> None:
     """Before ``inversion`` is used with ``pipe``: its fields still hold together, its timesteps are the pipeline's
     schedule, and the model that made it is this one."""
     inversion.__post_init__()  # again: a field changed since it was made (a latent appended, a step count) is named
+    from .inversions import METHODS
+
+    method = inversion.method
+    if method not in METHODS:  # an unknown name would be sampled back as plain DDIM, without a word
+        raise ValueError(
+            f"this inversion's method {method!r} is not one of the course's ({', '.join(METHODS)}); "
+            "make inversions with ddim_course.inversions.METHODS[name](...)"
+        )
+    carries = {"edict": "coupled_latents", "ddpm": "noise_maps", "null-text": "uncond_embeddings"}.get(method)
+    if carries is not None and getattr(inversion, carries) is None:
+        raise ValueError(
+            f"a {method!r} inversion carries its {carries}, and this one has none: it would be sampled back as "
+            f"another method; make it with METHODS[{method!r}](...)"
+        )
+    u = inversion.uncond_embeddings
+    dim = getattr(getattr(getattr(pipe, "text_encoder", None), "config", None), "hidden_size", None)
+    tokens = getattr(getattr(pipe, "tokenizer", None), "model_max_length", None)
+    if u is not None and isinstance(dim, int) and isinstance(tokens, int) and tokens < 10**6:
+        e = u[0] if isinstance(u, (list, tuple)) else u
+        batch = inversion.latents[0].shape[0]
+        if tuple(e.shape[1:]) != (tokens, dim) or e.shape[0] not in (1, batch):
+            raise ValueError(
+                f"this inversion's uncond_embeddings are {tuple(e.shape)}, but this pipeline's text embeddings are "
+                f"(1 or {batch}, {tokens}, {dim}): they were made for another model or batch"
+            )
     n = inversion.num_inference_steps
     if n <= max_steps(pipe) and inversion.timesteps != _schedule(pipe, n)[0]:
         raise ValueError(

@@ -656,3 +656,17 @@ def test_a_soft_or_full_edit_mask_and_a_prompt_that_is_not_text_are_refused(pipe
     with pytest.raises(ValueError, match="holds a character that is not text"):
         sample(pipe, "a red \udcff circle", num_inference_steps=2)
     assert PromptToPrompt(blend=np.bool_(True)).blend is True
+
+
+def test_a_hand_made_inversion_must_name_a_method_and_carry_what_it_needs(pipe, inv):
+    import dataclasses
+
+    for changes, message in (
+        (dict(method="pnp"), "is not one of the course's"),
+        (dict(method="edict"), "carries its coupled_latents"),
+        (dict(method="ddpm"), "carries its noise_maps"),
+        (dict(method="null-text", guidance_scale=3.0), "carries its uncond_embeddings"),
+        (dict(uncond_embeddings=[torch.zeros(1, 16, 999)] * 4, guidance_scale=3.0), "uncond_embeddings are"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            reconstruct(pipe, dataclasses.replace(inv, **changes), output_type="latent", progress=False)
