@@ -68,8 +68,8 @@ def edit_region(kind: str, source: Scene, truth: Scene) -> np.ndarray:
 def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditCase]:
     """``n_scenes`` held-out scenes, each edited in every kind of ``kinds`` (None: all; deterministic for a seed)."""
     n_scenes, seed = _whole(n_scenes, "n_scenes"), _whole(seed, "seed")
-    if n_scenes < 1:
-        raise ValueError(f"n_scenes must be a whole number >= 1, got {n_scenes!r}")
+    if not 1 <= n_scenes <= 1000:  # each scene is drawn, kept and edited three times: 1000 is hours of edits
+        raise ValueError(f"n_scenes must be a whole number in [1, 1000], got {n_scenes!r}")
     if seed < 0:
         raise ValueError(f"seed must be a whole number >= 0 (the held-out scenes use {SEED}), got {seed!r}")
     if kinds is None:

@@ -262,7 +262,13 @@ def edit_scene(
 def draw_scenes(n: int, *, seed: int = 0, size: int = 64) -> list[Scene]:
     """Draw ``n`` scenes from one seed (deterministic)."""
     n, seed = _whole(n, "n"), _whole(seed, "seed")
-    if n < 0 or seed < 0:
-        raise ValueError(f"n and seed must be whole numbers >= 0, got n={n}, seed={seed}")
+    if not 0 <= n <= MAX_SCENES or seed < 0:
+        raise ValueError(
+            f"n must be a whole number in [0, {MAX_SCENES}] (all are kept in memory) and seed one >= 0, "
+            f"got n={n}, seed={seed}"
+        )
     rng = np.random.default_rng(seed)
     return [draw_scene(rng=rng, size=size) for _ in range(n)]
+
+
+MAX_SCENES = 200_000  # about 10 GB of 64 x 64 scenes; training draws 30,000 (40,000 on a GPU)
