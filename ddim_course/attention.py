@@ -218,7 +218,9 @@ def _word_positions(pipe_or_tokenizer, words, source_prompt: str, target_prompt:
         named = [span for w, span in zip(prompt_words, spans) if w.strip(string.punctuation) in words]
         found.append([k for s0, s1 in named for k in range(s0, s1)])
     if not found[0] and not found[1]:
-        raise ValueError(f"none of {name} {sorted(words)} is a word of either prompt")
+        odd = [w for w in words if len(w.split()) != 1 or w.strip(string.punctuation) != w.strip()]
+        hint = f" (give single words without punctuation: {odd[0]!r} is not one)" if odd else ""
+        raise ValueError(f"none of {name} {sorted(words)} is a word of either prompt{hint}")
     return found[0], found[1]
 
 

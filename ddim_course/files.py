@@ -31,6 +31,8 @@ def _as_path(path) -> Path:
         raise OutputPathError("the output path is empty; give a file name such as result.png")
     if "\0" in str(text):
         raise OutputPathError("the output path contains a NUL character; give a plain file name")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in str(text)):
+        raise OutputPathError(f"the output path {str(text)!r} holds a control character (a line break?); remove it")
     if str(text).endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
         raise OutputPathError(f"{text} ends in a slash, so it names a folder; give a file name such as result.png")
     return Path(text).expanduser()
@@ -54,6 +56,8 @@ def check_output_path(
     out = _as_path(path)
     if suffixes is not None:
         suffixes = tuple(suffixes)
+        if out.name.lower() in suffixes:  # ".safetensors" alone: Path sees a hidden file with no suffix
+            raise OutputPathError(f"{out.name} is only an extension; give a name such as result{out.name.lower()}")
         if out.suffix.lower() not in suffixes:
             raise OutputPathError(
                 f"{out.name} does not end in {' or '.join(suffixes)}, the kind of file written here; "

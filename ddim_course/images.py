@@ -393,7 +393,8 @@ def to_rgb(im: Image.Image) -> Image.Image:
                 f"the image has {bad} NaN or infinite pixels (of {arr.size}); "
                 "replace them first, e.g. PIL.Image.fromarray(numpy.nan_to_num(array, posinf=1, neginf=0))"
             )
-        top = 1.0 if arr.max() <= 1 else 255.0  # float pixels in [0, 1], or in [0, 255]; never stretched
+        # float pixels in [0, 1] (a little overshoot, up to 2, is clipped), or in [0, 255]; never stretched
+        top = 1.0 if arr.max() <= 2 else 255.0
         im = Image.fromarray((arr / top * 255).round().clip(0, 255).astype(np.uint8), "L")
     if im.mode in ("La", "RGBa"):  # premultiplied alpha
         im = im.convert("LA" if im.mode == "La" else "RGBA")

@@ -313,6 +313,9 @@ def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: fl
     """A start_step slider: original, reconstruction and img2img side by side."""
     import ipywidgets as w
 
+    if not isinstance(inversion, Inversion):
+        raise ValueError(f"inversion must be an Inversion (what invert(...) returns), got {_show(inversion)}")
+
     slider = w.IntSlider(
         value=10, min=0, max=inversion.num_inference_steps - 1, description="start_step", continuous_update=False
     )

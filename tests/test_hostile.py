@@ -671,3 +671,44 @@ def test_a_hand_made_inversion_must_name_a_method_and_carry_what_it_needs(pipe, 
     ):
         with pytest.raises(ValueError, match=message):
             reconstruct(pipe, dataclasses.replace(inv, **changes), output_type="latent", progress=False)
+
+
+def test_small_mistakes_named_in_the_packages_words(pipe, inv, tmp_path):
+    from PIL import Image
+
+    from ddim_course import load_image
+    from ddim_course.attention import PromptToPrompt
+    from ddim_course.files import OutputPathError
+    from ddim_course.pocket.pie_tiny import pie_tiny
+    from ddim_course.pocket.scenes import edit_scene
+    from ddim_course.widgets import start_step_explorer
+
+    scene = draw_scene(seed=1)
+    for kwargs in (dict(seed=-1), dict(seed=1.5)):
+        with pytest.raises(ValueError, match="seed must be a whole number"):
+            edit_scene(scene, pattern="dotted", **kwargs)
+    with pytest.raises(ValueError, match="scene must be a Scene"):
+        edit_scene("scene")
+    with pytest.raises(ValueError, match="color must be one of"):
+        draw_scene(["red"])
+    with pytest.raises(ValueError, match="inversion must be an Inversion"):
+        start_step_explorer(pipe, scene.pil(), "inv")
+    with pytest.raises(OutputPathError, match="is only an extension"):
+        inv.save(tmp_path / ".safetensors")
+    with pytest.raises(OutputPathError, match="control character"):
+        inv.save(tmp_path / "a\nb.safetensors")
+    with pytest.raises(ValueError, match="each once"):
+        pie_tiny(1, kinds=["colour", "colour"])
+    with pytest.raises(ValueError, match="give single words without punctuation: 'blue,'"):
+        edit(
+            pipe,
+            scene.pil(),
+            PROMPT,
+            "a blue circle",
+            inversion=inv,
+            num_inference_steps=4,
+            start_step=1,
+            control=PromptToPrompt(blend_words=("blue,",)),
+        )
+    overshoot = Image.fromarray(np.full((8, 8), 1.5, np.float32), "F")  # a float image a little over 1: white
+    assert load_image(overshoot).getpixel((0, 0)) == (255, 255, 255)

@@ -78,8 +78,8 @@ def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditC
         kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     except TypeError:
         raise ValueError(f"kinds must be some of {KINDS} (or None: all of them), got {kinds!r}") from None
-    if not kinds or any(not isinstance(k, str) or k not in KINDS for k in kinds):
-        raise ValueError(f"kinds must be some of {KINDS}, got {kinds!r}")
+    if not kinds or any(not isinstance(k, str) or k not in KINDS for k in kinds) or len(set(kinds)) != len(kinds):
+        raise ValueError(f"kinds must be some of {KINDS}, each once, got {kinds!r}")
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(n_scenes):

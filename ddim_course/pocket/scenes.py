@@ -169,7 +169,7 @@ def draw_scene(
     color = color if color is not None else str(rng.choice(list(COLORS)))
     shape = shape if shape is not None else str(rng.choice(SHAPES))
     pattern = pattern if pattern is not None else str(rng.choice(PATTERNS))
-    if color not in COLORS:
+    if not isinstance(color, str) or color not in COLORS:
         raise ValueError(f"color must be one of {list(COLORS)}, got {color!r}")
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {list(SHAPES)}, got {shape!r}")
@@ -245,11 +245,16 @@ def edit_scene(
     """The same scene with its colour, shape or background pattern changed and everything else kept: the true
     edited image of the pie-tiny benchmark (notebook 07). Same place, size, shade and background; a new pattern
     keeps the first tone and draws its other details from ``seed``."""
+    if not isinstance(scene, Scene):
+        raise ValueError(f"scene must be a Scene (what draw_scene returns), got {type(scene).__name__}")
+    seed = _whole(seed, "seed")
+    if seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed}")
     p = scene.params
     size = scene.image.shape[0]
     color = scene.color if color is None else color
     shape = scene.shape if shape is None else shape
-    if color not in COLORS or shape not in SHAPES:
+    if not isinstance(color, str) or not isinstance(shape, str) or color not in COLORS or shape not in SHAPES:
         raise ValueError(f"color must be one of {list(COLORS)} and shape one of {list(SHAPES)}")
     details = {k: v for k, v in p.items() if k not in ("drawn_center", "shade")}
     if pattern is not None and pattern != scene.pattern:
