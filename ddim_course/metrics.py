@@ -89,9 +89,11 @@ def psnr(a, b, *, mask=None, data_range: float = 1.0) -> float:
             raise ValueError(f"mask must have the image's height and width {err.shape[-3:-1]}, got {m.shape}")
         if (m < 0).any():
             raise ValueError("mask weights must be >= 0 (1 = count the pixel, 0 = ignore it)")
-        w = np.broadcast_to(m[..., None], err.shape)
-        if w.sum() <= 0:
+        if m.max() <= 0:
             raise ValueError("mask selects no pixels")
+        w = np.broadcast_to(
+            (m / m.max())[..., None], err.shape
+        )  # weights scaled to 1 at most: huge ones can't overflow
         mse = float((err * w).sum() / w.sum())
     else:
         mse = float(err.mean())

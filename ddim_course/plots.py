@@ -18,6 +18,12 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
     images = list(images)
     if not images:
         raise ValueError("show_images needs at least one image")
+    for k, im in enumerate(images):
+        if not isinstance(im, (Image.Image, torch.Tensor, np.ndarray)):
+            hint = " (a file name or URL: load it with load_image first)" if isinstance(im, (str, bytes)) else ""
+            raise ValueError(
+                f"show_images shows PIL images, tensors or arrays; image {k} is a {type(im).__name__}{hint}"
+            )
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"got {len(titles)} titles for {len(images)} images")
     from .ddim import _real, _whole

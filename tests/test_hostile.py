@@ -712,3 +712,13 @@ def test_small_mistakes_named_in_the_packages_words(pipe, inv, tmp_path):
         )
     overshoot = Image.fromarray(np.full((8, 8), 1.5, np.float32), "F")  # a float image a little over 1: white
     assert load_image(overshoot).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_show_images_names_what_is_not_an_image_and_psnr_takes_huge_mask_weights():
+    from ddim_course import psnr, show_images
+
+    for item, message in ((None, "image 0 is a NoneType"), ("cat.jpg", "load it with load_image first")):
+        with pytest.raises(ValueError, match=message):
+            show_images([item])
+    a, b = np.full((8, 8, 3), 0.5), np.zeros((8, 8, 3))
+    assert psnr(a, b, mask=np.full((8, 8), 1e308)) == pytest.approx(psnr(a, b))
