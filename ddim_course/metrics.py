@@ -15,6 +15,9 @@ def as_array(x, name: str = "image") -> np.ndarray:
     if isinstance(x, Image.Image):
         return np.asarray(x.convert("RGB"), dtype=np.float64) / 255
     if isinstance(x, (list, tuple)) and x and all(isinstance(im, Image.Image) for im in x):
+        sizes = sorted({im.size for im in x})
+        if len(sizes) > 1:
+            raise ValueError(f"{name}: a list of images must be of one size, got {sizes[0]} and {sizes[1]} (w, h)")
         return np.stack([as_array(im) for im in x])
     if isinstance(x, torch.Tensor):
         if x.is_meta or x.is_complex():
@@ -25,8 +28,9 @@ def as_array(x, name: str = "image") -> np.ndarray:
         return t.numpy()
     if isinstance(x, np.ndarray) and (x.dtype.kind in "biuf"):
         return x.astype(np.float64)
+    what = f"a numpy array of {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
     raise ValueError(
-        f"{name} must be a PIL image, a list of them, a numpy array or a torch tensor, got {type(x).__name__}"
+        f"{name} must be a PIL image, a list of them, a numpy array of numbers or a torch tensor, got {what}"
     )
 
 
@@ -82,6 +86,8 @@ def psnr(a, b, *, mask=None, data_range: float = 1.0) -> float:
     x, y = _pair(a, b, data_range)
     err = (x - y) ** 2
     if mask is not None:
+        if err.ndim < 3:
+            raise ValueError(f"a mask needs images of (H, W, C) pixels, got arrays of shape {err.shape}")
         m = _finite(as_array(mask, "mask"), "mask")
         if m.ndim == err.ndim:  # (H, W, 1) or (H, W, C)
             m = m.mean(axis=-1)

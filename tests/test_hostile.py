@@ -722,3 +722,18 @@ def test_show_images_names_what_is_not_an_image_and_psnr_takes_huge_mask_weights
             show_images([item])
     a, b = np.full((8, 8, 3), 0.5), np.zeros((8, 8, 3))
     assert psnr(a, b, mask=np.full((8, 8), 1e308)) == pytest.approx(psnr(a, b))
+
+
+def test_psnr_names_images_of_two_sizes_an_object_array_and_a_mask_on_numbers():
+    from PIL import Image
+
+    from ddim_course import psnr
+
+    small, wide = Image.new("RGB", (4, 4)), Image.new("RGB", (5, 4))
+    for a, b, kwargs, message in (
+        ([small, wide], [small, small], {}, "a list of images must be of one size"),
+        (np.zeros((8, 8, 3), dtype=object), np.zeros((8, 8, 3)), {}, "a numpy array of object"),
+        (np.array(0.2), np.array(0.1), {"mask": np.array(1.0)}, "a mask needs images of"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            psnr(a, b, **kwargs)
