@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .ddim import _flag, _real, _whole
+from .ddim import _flag, _real, _show, _whole
 
 # --------------------------------------------------------------------------------------------------
 # token alignment
@@ -456,6 +456,20 @@ class AttentionMaps:
 
     tokens: list[str]
     maps: dict[int, torch.Tensor]
+
+    def __post_init__(self):
+        if isinstance(self.tokens, str) or not all(isinstance(t, str) for t in self.tokens):
+            raise ValueError(f"tokens must be a list of the prompt's tokens as strings, got {_show(self.tokens)}")
+        self.tokens = list(self.tokens)
+        if not isinstance(self.maps, dict):
+            raise ValueError(f"maps must be a dict of side -> (tokens, h, w) tensor, got {_show(self.maps)}")
+        for side, m in self.maps.items():
+            if not isinstance(m, torch.Tensor) or m.ndim != 3 or m.shape[0] != len(self.tokens):
+                shape = tuple(m.shape) if isinstance(m, torch.Tensor) else _show(m)
+                raise ValueError(
+                    f"maps[{side!r}] must be a (tokens, h, w) tensor with one map per token ({len(self.tokens)}), "
+                    f"got {shape}"
+                )
 
     def word(self, word: str, side: int | None = None) -> torch.Tensor:
         """The map of ``word`` (the mean over its tokens) at resolution ``side`` (default: the finest)."""

@@ -737,3 +737,16 @@ def test_psnr_names_images_of_two_sizes_an_object_array_and_a_mask_on_numbers():
     ):
         with pytest.raises(ValueError, match=message):
             psnr(a, b, **kwargs)
+
+
+def test_hand_made_attention_maps_are_checked_when_made():
+    from ddim_course.attention import AttentionMaps
+
+    for tokens, maps, message in (
+        ("a cat", {}, "tokens must be a list"),
+        (["<s>", "a", "</s>"], {8: torch.zeros(2, 8, 8)}, r"one map per token \(3\)"),
+        (["<s>", "a", "</s>"], [torch.zeros(3, 8, 8)], "maps must be a dict"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            AttentionMaps(tokens, maps)
+    assert AttentionMaps(["<s>", "a", "</s>"], {8: torch.ones(3, 8, 8)}).word("a").shape == (8, 8)
