@@ -16,7 +16,18 @@ import re
 import torch
 from PIL import Image
 
-from .ddim import MAX_GUIDANCE, Inversion, _real, _show, _whole, img2img, invert, reconstruct, sample
+from .ddim import (
+    MAX_GUIDANCE,
+    Inversion,
+    _real,
+    _show,
+    _whole,
+    img2img,
+    invert,
+    max_steps,
+    reconstruct,
+    sample,
+)
 from .editing import edit
 from .i18n import tr
 from .images import decode, encode, load_image
@@ -248,6 +259,10 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
 
     if not isinstance(prompt, str):  # the text box would show None as an empty prompt, or refuse a list deep down
         raise ValueError(f"prompt must be a string, got {_show(prompt)}")
+    _seeded(seed)  # a bad seed or step count is named now, not only in the widget's label at the first redraw
+    n = _whole(num_inference_steps, "num_inference_steps")
+    if not 1 <= n <= max_steps(pipe):
+        raise ValueError(f"num_inference_steps must be a whole number in [1, {max_steps(pipe)}], got {n}")
 
     text = w.Text(value=prompt, description=tr("prompt"), layout=w.Layout(width="480px"), continuous_update=False)
     guidance = w.FloatSlider(
@@ -546,6 +561,11 @@ class PromptToPromptExplorer:
         inner_steps: int = 10,
         blend_words=None,
     ):
+        from .attention import PromptToPrompt
+
+        # checked now, not at the first redraw (where the error would only show in the widget's label)
+        guidance_scale = _real(guidance_scale, "guidance_scale", low=0, high=MAX_GUIDANCE, hint="7.5 is typical")
+        blend_words = PromptToPrompt(blend_words=blend_words).blend_words
         self.methods = MethodExplorer(
             pipe,
             image,

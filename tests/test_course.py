@@ -413,3 +413,18 @@ def test_the_edit_explorer_refuses_values_its_sliders_would_quietly_move(pipe):
     with pytest.raises(ValueError, match="prompt must be a string"):
         guidance_explorer(pipe, None)
     assert EditExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=4).start_step == 3
+
+
+def test_explorers_name_bad_settings_when_made_not_only_in_their_label(pipe):
+    image = draw_scene(seed=13).pil()
+    for call, message in (
+        (lambda: guidance_explorer(pipe, PROMPT, num_inference_steps=0), "num_inference_steps must be"),
+        (lambda: guidance_explorer(pipe, PROMPT, seed=2**70), r"seed must be a whole number in \[0, 2\*\*63\)"),
+        (lambda: PromptToPromptExplorer(pipe, image, PROMPT, "a blue circle", blend_words="blue"), "blend_words"),
+        (
+            lambda: PromptToPromptExplorer(pipe, image, PROMPT, "a blue circle", guidance_scale=float("nan")),
+            "guidance_scale must be",
+        ),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
