@@ -108,9 +108,11 @@ def _check_atol(atol) -> float:
 def _check_schedule(alphas_cumprod, final_alpha_cumprod=1.0, *, length: int = 1000) -> torch.Tensor:
     """The schedule a check grades with: ``length`` finite alphas in (0, 1] (the pipeline's
     ``scheduler.alphas_cumprod``) and a final alpha in (0, 1], or a clear error (a NaN schedule passes anything)."""
-    if isinstance(alphas_cumprod, np.ndarray):
-        alphas_cumprod = torch.from_numpy(alphas_cumprod)
     hint = "pass pipe.scheduler.alphas_cumprod"
+    if isinstance(alphas_cumprod, np.ndarray):
+        if alphas_cumprod.dtype.kind != "f":
+            raise ValueError(f"alphas_cumprod must be floats, got a numpy array of {alphas_cumprod.dtype}; {hint}")
+        alphas_cumprod = torch.from_numpy(alphas_cumprod)
     if (
         not isinstance(alphas_cumprod, torch.Tensor)
         or alphas_cumprod.is_meta

@@ -251,6 +251,7 @@ def test_odd_return_values_fail_with_a_message(answer, words):
         (lambda: check_psnr(psnr, atol=10**400), r"atol must be a number in \(0, 1\]"),
         (lambda: check_add_noise(right_add_noise, torch.full((1000,), float("nan"))), "finite values in"),
         (lambda: check_add_noise(right_add_noise, A[:10]), "must hold 1000 values"),
+        (lambda: check_add_noise(right_add_noise, A.numpy().astype(object)), "a numpy array of object"),
         (lambda: check_ddim_step(right_step, A, float("nan")), r"final_alpha_cumprod must be a number in \(0, 1\]"),
         (lambda: check_start_index(lambda s: 50 - s, 0), r"num_inference_steps must be a whole number in \[1, 1000\]"),
         (lambda: check_start_index(lambda s: 50 - s, "50"), "num_inference_steps must be a whole number"),
