@@ -29,7 +29,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .i18n import tr
-from .images import decode, encode
+from .images import _repr, decode, encode
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
@@ -174,6 +174,11 @@ def _flag(value, name: str) -> bool:
     raise ValueError(f"{name} must be True or False, got {_show(value)}")
 
 
+def _bar(iterable, desc: str, progress):
+    """``iterable`` with a tqdm progress bar, shown while ``progress`` is True (checked: "no" is not a yes)."""
+    return tqdm(iterable, desc=desc, disable=not _flag(progress, "progress"), leave=False)
+
+
 def _real(value, name: str, *, low: float, high: float, hint: str = "") -> float:
     """``value`` as a finite float in [low, high], or a clear error naming ``name`` and the range."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -191,9 +196,7 @@ def _real(value, name: str, *, low: float, high: float, hint: str = "") -> float
 
 
 def _show(value) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-        return f"an int of about {int(value.bit_length() * 0.30103) + 1} digits"  # repr() may refuse it, or be slow
-    text = repr(value) if isinstance(value, (numbers.Number, str)) else type(value).__name__
+    text = _repr(value) if isinstance(value, (numbers.Number, str)) else type(value).__name__
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -472,7 +475,7 @@ def denoise(
     alphas, final = _alphas(pipe)
     ptype = _prediction_type(pipe)
     latents = latents.to(pipe.device, _work_dtype(pipe))
-    for i in tqdm(range(start_step, n), desc="DDIM sampling", disable=not _flag(progress, "progress"), leave=False):
+    for i in _bar(range(start_step, n), "DDIM sampling", progress):
         t = timesteps[i]
         u = uncond[i] if isinstance(uncond, (list, tuple)) else uncond
         eps = _unet_eps(pipe, latents, t, cond, u, guidance_scale)
@@ -542,7 +545,7 @@ def edict_denoise(
     g, p = _check_guidance(guidance_scale), _check_mix(mix)
     x, y = x.to(pipe.device, torch.float64), y.to(pipe.device, torch.float64)
     coefficients = _edict_coefficients(pipe, timesteps, ratio)
-    for t in tqdm(timesteps[start_step:], desc="EDICT sampling", disable=not _flag(progress, "progress"), leave=False):
+    for t in _bar(timesteps[start_step:], "EDICT sampling", progress):
         a, b = coefficients[t]
         x, y = edict_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
     return x, y
@@ -956,8 +959,7 @@ def invert(
     ptype = _prediction_type(pipe)
     trajectory, residuals = [latents], []
     # the loop runs the update of eq. 12 from a cleaner level to a noisier one (the ODE of eq. 14 backwards):
-    quiet = not _flag(progress, "progress")
-    for t in tqdm(list(reversed(timesteps)), desc="DDIM inversion", disable=quiet, leave=False):
+    for t in _bar(list(reversed(timesteps)), "DDIM inversion", progress):
         # 1. the noise level we come from: one step cleaner than t (or the end's alpha at the first step)
         alpha_from = _alpha_before(alphas, final, t, ratio)
         # 2. the model is asked at t with the latent of t_from, as diffusers' DDIMInverseScheduler does

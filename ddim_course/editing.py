@@ -11,7 +11,6 @@ from __future__ import annotations
 import warnings
 
 import torch
-from tqdm.auto import tqdm
 
 from .attention import (
     PromptToPrompt,
@@ -25,13 +24,13 @@ from .attention import (
 from .ddim import (
     Inversion,
     _alphas,
+    _bar,
     _check_finite,
     _check_guidance,
     _check_output_type,
     _check_same_model,
     _check_start_step,
     _check_steps,
-    _flag,
     _prediction_type,
     _prompts,
     _schedule,
@@ -249,7 +248,7 @@ def edit_branches(
     dtype = pipe.unet.dtype
     step = dict(final_alpha_cumprod=final, prediction_type=ptype)
     with controlled(pipe, run):
-        for i in tqdm(range(start_step, n), desc="editing", disable=not _flag(progress, "progress"), leave=False):
+        for i in _bar(range(start_step, n), "editing", progress):
             t = timesteps[i]
             run.step = i - start_step
             u = per_step_uncond[i] if per_step_uncond is not None else uncond

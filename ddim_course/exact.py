@@ -16,18 +16,17 @@ from __future__ import annotations
 import time
 
 import torch
-from tqdm.auto import tqdm
 
 from .ddim import (
     EDICT_MIX,
     Inversion,
     _alpha_before,
     _alphas,
+    _bar,
     _check_generator,
     _check_guidance,
     _check_mix,
     _edict_coefficients,
-    _flag,
     _image_latents,
     _prediction_type,
     _schedule,
@@ -119,8 +118,7 @@ def edict_invert(
     xs, ys = [x], [x]
     y = x
     coefficients = _edict_coefficients(pipe, timesteps, ratio)
-    quiet = not _flag(progress, "progress")
-    for t in tqdm(list(reversed(timesteps)), desc="EDICT inversion", disable=quiet, leave=False):
+    for t in _bar(list(reversed(timesteps)), "EDICT inversion", progress):
         a, b = coefficients[t]
         x, y = edict_inverse_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
         xs.append(x)
@@ -177,7 +175,7 @@ def ddpm_invert(
         latents.append(a**0.5 * x0 + (1 - a) ** 0.5 * randn(x0.shape, generator, x0.device).to(x0.dtype))
     # 2. the noise map of every sampling step i (from timesteps[i] to the next timestep)
     maps = []
-    for i, t in enumerate(tqdm(timesteps, desc="DDPM inversion", disable=not _flag(progress, "progress"), leave=False)):
+    for i, t in enumerate(_bar(timesteps, "DDPM inversion", progress)):
         x_t, x_prev = latents[n - i], latents[n - i - 1]
         out = _unet_eps(pipe, x_t, t, cond, uncond, g)
         mean = ddim_step(

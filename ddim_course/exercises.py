@@ -20,6 +20,7 @@ import torch
 
 from .ddim import _whole, ddim_step, ddim_update
 from .i18n import tr
+from .images import _huge_int, _repr
 from .metrics import psnr
 
 TIME_LIMIT = 10.0
@@ -52,8 +53,8 @@ def _what(x) -> str:
         return f"a {x.dtype} tensor"
     if isinstance(x, np.ndarray):
         return "a numpy array"
-    if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 200:
-        return f"int with about {int(x.bit_length() * 0.30103) + 1} digits"  # str() of a huge int may be refused
+    if _huge_int(x):
+        return _repr(x)
     if isinstance(x, (bool, int, float, complex, np.generic)):
         return f"{type(x).__name__} {x}"
     return f"a {type(x).__name__}"
@@ -123,9 +124,8 @@ def _check_schedule(alphas_cumprod, final_alpha_cumprod=1.0, *, length: int = 10
         raise ValueError(f"alphas_cumprod must be a 1-D float tensor of {length} values; {hint}")
     if len(alphas_cumprod) < length:
         raise ValueError(f"alphas_cumprod must hold {length} values (one per training step), got {len(alphas_cumprod)}")
-    a = (
-        alphas_cumprod.detach().cpu().clone()
-    )  # the check's own copy: an answer that changes the learner's can't fool it
+    # the check's own copy: an answer that changes the learner's schedule can't change what it is graded against
+    a = alphas_cumprod.detach().cpu().clone()
     if not (torch.isfinite(a).all() and (a > 0).all() and (a <= 1).all()):
         raise ValueError(f"alphas_cumprod must be finite values in (0, 1]; {hint}")
     f = final_alpha_cumprod
@@ -313,8 +313,8 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
             return CheckResult(False, tr("start_index_not_int", where=where, what=_what(got)))
         index = int(got) + n + 1 if got < 0 else int(got)  # the entry latents[got] is
         if not 0 <= index <= n:
-            shown = got if abs(int(got)) < 10**12 else _what(int(got))
-            return CheckResult(False, tr("start_index_out_of_range", where=where, got=shown, count=n + 1, n=n))
+            out_of_range = tr("start_index_out_of_range", where=where, got=_repr(int(got)), count=n + 1, n=n)
+            return CheckResult(False, out_of_range)
         right = n - s
         if index != right:
             chose = f"latents[{got}]" + (tr("start_index_that_is", index=index) if index != got else "")

@@ -427,9 +427,14 @@ def _check_size(size) -> tuple[int, int]:
     )
 
 
+def _huge_int(value) -> bool:
+    """Whether ``value`` is an int of over 60 digits: shown by its length (Python refuses to print over 4300)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200
+
+
 def _repr(value) -> str:
-    """repr() that also names an int too long to print (Python refuses ints of over 4300 digits)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+    """repr() that names a huge int by its number of digits instead."""
+    if _huge_int(value):
         return f"an int of about {int(value.bit_length() * 0.30103) + 1} digits"
     return repr(value)
 

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .ddim import (
     Inversion,
     _alphas,
+    _bar,
     _check_guidance,
-    _flag,
     _prediction_type,
     _real,
     _schedule,
@@ -121,7 +120,7 @@ def null_text_invert(
     x = pivot.latents[-1].clone()
     embeddings, losses, calls = [], [], pivot.unet_calls
     with _frozen(pipe.unet), _frozen(pipe.text_encoder):
-        for i in tqdm(range(n), desc="null-text inversion", disable=not _flag(progress, "progress"), leave=False):
+        for i in _bar(range(n), "null-text inversion", progress):
             t = timesteps[i]
             step = _Step(pipe, x, t, t - ratio, alphas, final, ptype)
             with torch.no_grad():

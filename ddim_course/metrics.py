@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .images import _repr
+
 
 def as_array(x, name: str = "image") -> np.ndarray:
     """PIL image, numpy array or tensor in [0, 1] -> float64 array (H, W, C) or (B, H, W, C)."""
@@ -51,10 +53,9 @@ def _check_range(data_range) -> float:
     if ok and not 0 < data_range <= MAX_DATA_RANGE:  # compared before float(): an int may be beyond float's range
         ok = False
     if not ok:
-        shown = data_range if not isinstance(data_range, int) or abs(data_range) < 10**20 else "a very large int"
         raise ValueError(
             f"data_range must be a number in (0, {MAX_DATA_RANGE:g}] (1 for images in [0, 1], 255 for 8-bit), "
-            f"got {shown!r}"
+            f"got {_repr(data_range)}"
         )
     return float(data_range)
 

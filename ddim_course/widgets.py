@@ -19,12 +19,13 @@ from PIL import Image
 from .ddim import (
     MAX_GUIDANCE,
     Inversion,
+    _check_start_step,
+    _check_steps,
     _real,
     _show,
     _whole,
     img2img,
     invert,
-    max_steps,
     reconstruct,
     sample,
 )
@@ -260,9 +261,7 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
     if not isinstance(prompt, str):  # the text box would show None as an empty prompt, or refuse a list deep down
         raise ValueError(f"prompt must be a string, got {_show(prompt)}")
     _seeded(seed)  # a bad seed or step count is named now, not only in the widget's label at the first redraw
-    n = _whole(num_inference_steps, "num_inference_steps")
-    if not 1 <= n <= max_steps(pipe):
-        raise ValueError(f"num_inference_steps must be a whole number in [1, {max_steps(pipe)}], got {n}")
+    _check_steps(pipe, num_inference_steps)
 
     text = w.Text(value=prompt, description=tr("prompt"), layout=w.Layout(width="480px"), continuous_update=False)
     guidance = w.FloatSlider(
@@ -376,13 +375,8 @@ class EditExplorer:
         """``start_step`` None: 10, or the last step of a shorter run."""
         # checked before the inversion runs, against the sliders' ranges: a slider would quietly move a value
         # outside them (start_step=100 became 49, guidance 50 became 15) and Apply would use the moved value
-        n = _whole(num_inference_steps, "num_inference_steps")
-        start_step = min(10, n - 1) if start_step is None else _whole(start_step, "start_step")
-        if not 1 <= n <= 1000 or not 0 <= start_step < n:
-            raise ValueError(
-                f"num_inference_steps must be in [1, 1000] and start_step in [0, num_inference_steps - 1], "
-                f"got {_show(n)} and {_show(start_step)}"
-            )
+        n = _check_steps(pipe, num_inference_steps)
+        start_step = min(10, n - 1) if start_step is None else _check_start_step(start_step, n)
         guidance_scale = _real(guidance_scale, "guidance_scale", low=1, high=15, hint="the explorer's slider")
         for name, text in (("source_prompt", source_prompt), ("target_prompt", target_prompt)):
             if not isinstance(text, str):
