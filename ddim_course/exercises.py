@@ -60,9 +60,26 @@ def _what(x) -> str:
     return f"a {type(x).__name__}"
 
 
-def _call(fn, args, where: str):
-    """Run ``fn(*args)`` with a time limit: ``(result, None)``, or ``(None, a message saying what went wrong)``."""
+def _copy(arg):
+    """What an answer is given: a copy of a tensor or list (its in-place changes can then be seen, and do no harm)."""
+    if isinstance(arg, torch.Tensor):
+        return arg.detach().clone()
+    return list(arg) if isinstance(arg, list) else arg
+
+
+def _changed(given, kept) -> bool:
+    if isinstance(kept, torch.Tensor):
+        return not (isinstance(given, torch.Tensor) and given.shape == kept.shape and torch.equal(given, kept))
+    return isinstance(kept, list) and given != kept
+
+
+def _call(fn, args, where: str, names: tuple[str, ...] = ()):
+    """Run ``fn(*args)`` with a time limit: ``(result, None)``, or ``(None, a message saying what went wrong)``.
+
+    The answer gets copies of the tensors and lists in ``args``; one it changed in place (``names``: the arguments'
+    names, for the message) fails: the caller's own tensor would have been changed."""
     outcome = {}
+    kept, args = list(args), [_copy(a) for a in args]
 
     def run():
         try:
@@ -78,6 +95,9 @@ def _call(fn, args, where: str):
         return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}")
     error = outcome.get("error")
     if error is None:
+        for name, given, original in zip(names or [f"#{i + 1}" for i in range(len(args))], args, kept):
+            if _changed(given, original):
+                return None, tr("changed_input", where=where, name=name)
         return outcome["result"], None
     if isinstance(error, KeyboardInterrupt):  # the learner pressed stop: not an answer to grade
         raise error
@@ -117,6 +137,7 @@ def _check_schedule(alphas_cumprod, final_alpha_cumprod=1.0, *, length: int = 10
     if (
         not isinstance(alphas_cumprod, torch.Tensor)
         or alphas_cumprod.is_meta
+        or alphas_cumprod.layout != torch.strided
         or alphas_cumprod.ndim != 1
         or alphas_cumprod.is_complex()
         or not alphas_cumprod.is_floating_point()
@@ -128,6 +149,12 @@ def _check_schedule(alphas_cumprod, final_alpha_cumprod=1.0, *, length: int = 10
     a = alphas_cumprod.detach().cpu().clone()
     if not (torch.isfinite(a).all() and (a > 0).all() and (a <= 1).all()):
         raise ValueError(f"alphas_cumprod must be finite values in (0, 1]; {hint}")
+    # a noise schedule only adds noise: constant or rising values (betas, alphas, ones) would pass wrong answers
+    if (a[1:] > a[:-1]).any() or a[-1] > 0.5:
+        raise ValueError(
+            "alphas_cumprod must fall from near 1 (clean) to near 0 (noise): values that never rise and end at "
+            f"0.5 or below, got {a[0].item():.4g} ... {a[-1].item():.4g}; {hint} (not its betas or alphas)"
+        )
     f = final_alpha_cumprod
     if isinstance(f, torch.Tensor) and f.numel() == 1 and not f.is_meta and f.is_floating_point():
         f = float(f)
@@ -192,14 +219,13 @@ def _grade(name: str, got, expected: torch.Tensor, where: str):
     return (got - expected.double()).abs().max().item(), None
 
 
-def _worst_error(name: str, fn, cases):
+def _worst_error(name: str, fn, cases, names: tuple[str, ...] = ()):
     """Call ``fn(*args)`` for each ``(key, where, args, expected)``: ``(failed CheckResult, ...)`` at the first
     answer that raised, hung or can't pass, else ``(None, largest error, its case's key, what fn returned there)``.
     """
     worst, worst_key, worst_got = 0.0, None, None
     for key, where, args, expected in cases:
-        args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]  # the learner may change them
-        got, problem = _call(fn, args, where)
+        got, problem = _call(fn, args, where, names)
         if problem is None:
             err, problem = _grade(name, got, expected, where)
         if problem is not None:
@@ -247,7 +273,7 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
         return t, tr("at_t", t=t), (x0, noise, t), expected
 
     ts = (0, 1, 250, 500, 750, 999)
-    failed, worst, worst_t, got = _worst_error(tr("your", name="add_noise"), add_noise, map(case, ts))
+    failed, worst, worst_t, got = _worst_error(tr("your", name="add_noise"), add_noise, map(case, ts), ("x0", "noise"))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
@@ -282,7 +308,9 @@ def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, 
         return (t, t_prev), tr("at_step", t=t, t_prev=t_prev), (eps, t, t_prev, x), expected
 
     steps = ((981, 961), (501, 481), (101, 81), (21, 1), (1, -19))
-    failed, worst, worst_t, _ = _worst_error(tr("your_step"), my_step, (case(*s) for s in steps))
+    failed, worst, worst_t, _ = _worst_error(
+        tr("your_step"), my_step, (case(*s) for s in steps), ("eps", "t", "t_prev", "x_t")
+    )
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
@@ -371,7 +399,7 @@ def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *
         where = tr("for_n_steps", n=n)
         x0 = torch.randn(1, 4, 8, 8, generator=g, dtype=torch.float64)
         expected = _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final_alpha_cumprod)
-        got, problem = _call(my_invert, (x0.clone(), eps_model, list(timesteps)), where)
+        got, problem = _call(my_invert, (x0, eps_model, list(timesteps)), where, ("x0", "eps_model", "timesteps"))
         if problem is not None:
             return CheckResult(False, problem)
         if isinstance(got, torch.Tensor) and got.shape == x0.shape:
@@ -422,7 +450,7 @@ def check_psnr(my_psnr, *, atol: float = 1e-3) -> CheckResult:
 
     scales = (0.01, 0.1, 0.3)
     cases = [case(s) for s in scales]
-    failed, worst, worst_scale, got = _worst_error(tr("your", name="psnr"), my_psnr, cases)
+    failed, worst, worst_scale, got = _worst_error(tr("your", name="psnr"), my_psnr, cases, ("a", "b"))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
@@ -451,7 +479,7 @@ def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
         where = tr("for_abp", a=a, b=b, p=p)
         x, y = torch.randn(2, 1, 4, 8, 8, generator=g, dtype=torch.float64)
         x_prev, y_prev = edict_step(x, y, model, a, b, p)
-        got, problem = _call(my_inverse, (x_prev.clone(), y_prev.clone(), model, a, b, p), where)
+        got, problem = _call(my_inverse, (x_prev, y_prev, model, a, b, p), where, ("x_prev", "y_prev"))
         if problem is not None:
             return CheckResult(False, problem)
         if not isinstance(got, (tuple, list)) or len(got) != 2:
@@ -491,7 +519,7 @@ def check_blend_mask(my_blend_mask) -> CheckResult:
     worst = 0.0
     for threshold, where, maps in cases:
         expected = blend_mask(maps, threshold)
-        got, problem = _call(my_blend_mask, (maps.clone(), threshold), where)
+        got, problem = _call(my_blend_mask, (maps, threshold), where, ("word_maps",))
         if problem is None:
             err, problem = _grade(tr("your_mask"), got, expected, where)
         if problem is not None:

@@ -46,6 +46,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "你的函数原地修改了 alphas_cumprod（例如对 alphas_cumprod[t] 这个视图调用 `a.sqrt_()` 或 `a **= 0.5`）："
         "之后的每一步都会用到被改过的值。请改为计算新的张量（`a.sqrt()`）；原来的数值已经恢复",
     },
+    "changed_input": {
+        "en": "{where}: your function changed its input {name} in place (for example `x.mul_(...)`, `x += ...` or "
+        "`list.reverse()`): the caller's {name} would be changed too. Compute a new tensor or list instead "
+        "(`x * ...`, `x = x + ...`, `reversed(...)`)",
+        "zh": "{where}：你的函数原地修改了输入 {name}（例如 `x.mul_(...)`、`x += ...` 或 `list.reverse()`）："
+        "调用者的 {name} 也会被改掉。请改为计算新的张量或列表（`x * ...`、`x = x + ...`、`reversed(...)`）",
+    },
     "raised": {
         "en": "{where}: your function raised {error}",
         "zh": "{where}：你的函数抛出了异常 {error}",

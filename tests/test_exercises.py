@@ -10,6 +10,7 @@ from ddim_course import ddim_step, exercises, psnr
 from ddim_course.exercises import (
     CheckResult,
     check_add_noise,
+    check_blend_mask,
     check_ddim_step,
     check_invert,
     check_psnr,
@@ -157,13 +158,38 @@ def test_check_ddim_step_fails_every_wrong_kind_of_answer(kind, when, where):
     assert result.message.startswith(where) and words in result.message, result.message
 
 
-def test_learner_changing_the_inputs_in_place_does_not_change_the_grading():
+def test_an_answer_that_changes_its_inputs_in_place_fails_and_names_the_input():
+    # the caller's own tensors would be spoiled: a right value returned does not make up for it
     def add_noise_then_scribble(x0, n, t):
         out = right_add_noise(x0, n, t)
-        x0.fill_(NAN), n.fill_(NAN)
+        n.fill_(NAN)
         return out
 
-    assert check_add_noise(add_noise_then_scribble, A)
+    def add_noise_in_place(x0, n, t):
+        a = A[t]
+        return x0.mul_(a.sqrt()).add_((1 - a).sqrt() * n)
+
+    for answer, name in ((add_noise_then_scribble, "noise"), (add_noise_in_place, "x0")):
+        result = check_add_noise(answer, A)
+        assert not result and f"changed its input {name} in place" in result.message, result.message
+    result = check_psnr(lambda a, b: psnr(a, b) + 0 * a.zero_().sum().item())
+    assert not result and "changed its input a in place" in result.message
+    result = check_blend_mask(lambda m, th: exercises_blend(m.sub_(m.amin()), th))
+    assert not result and "changed its input word_maps in place" in result.message
+
+    def invert_reversing(x0, eps_model, timesteps):
+        timesteps.reverse()
+        return [x0] * 11
+
+    result = check_invert(invert_reversing, A, FINAL)
+    assert not result and "changed its input timesteps in place" in result.message
+    assert check_add_noise(right_add_noise, A)  # and the right answer still passes after them
+
+
+def exercises_blend(maps, threshold):
+    from ddim_course.attention import blend_mask
+
+    return blend_mask(maps, threshold)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -251,6 +277,9 @@ def test_odd_return_values_fail_with_a_message(answer, words):
         (lambda: check_psnr(psnr, atol=10**400), r"atol must be a number in \(0, 1\]"),
         (lambda: check_add_noise(right_add_noise, torch.full((1000,), float("nan"))), "finite values in"),
         (lambda: check_add_noise(right_add_noise, A[:10]), "must hold 1000 values"),
+        (lambda: check_add_noise(lambda x, n, t: x, torch.ones(1000)), "must fall from near 1"),
+        (lambda: check_add_noise(right_add_noise, A.flip(0)), "must fall from near 1"),
+        (lambda: check_ddim_step(right_step, SCHED.betas, FINAL), "not its betas or alphas"),
         (lambda: check_add_noise(right_add_noise, A.numpy().astype(object)), "a numpy array of object"),
         (lambda: check_ddim_step(right_step, A, float("nan")), r"final_alpha_cumprod must be a number in \(0, 1\]"),
         (lambda: check_start_index(lambda s: 50 - s, 0), r"num_inference_steps must be a whole number in \[1, 1000\]"),
