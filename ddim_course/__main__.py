@@ -140,6 +140,8 @@ def _check_numbers(*, steps=None, start_step=None, guidance=None, max_steps=None
     if steps is not None:
         if steps < 1:
             raise CommandLineError(f"--steps must be at least 1 (50 is typical), got {steps}")
+        if steps > 1000:  # no model this course loads trains more timesteps: said before any model loads
+            raise CommandLineError(f"--steps must be at most 1000 (a model's training steps), got {steps}")
         if max_steps is not None and steps > max_steps:
             raise CommandLineError(f"--steps must be at most {max_steps} for this model, got {steps}")
     if start_step is not None:
@@ -155,6 +157,8 @@ def _check_numbers(*, steps=None, start_step=None, guidance=None, max_steps=None
 
 def _check_input(path: str, what: str, *, missing_ok: bool = False) -> None:
     """Refuse an input that is not a readable regular file (a named pipe or a device would block or never end)."""
+    if not path.strip():  # Path("") would be the current folder
+        raise CommandLineError(f"the {what} path is empty; give the path of an {what}")
     if path.startswith(("http://", "https://")):
         return
     p = Path(path).expanduser()

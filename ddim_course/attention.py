@@ -245,8 +245,12 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
     (batch, 1, h, w) of 0 and 1. (Hertz et al. divide by the maximum only: on Stable Diffusion a word's map is near 0
     away from its object, so it is the same there; the pocket model's maps never fall below about two thirds of their
     peak, so the minimum must come off first.)"""
-    if not isinstance(word_maps, torch.Tensor) or word_maps.ndim != 3 or word_maps.is_complex() or word_maps.is_meta:
-        got = tuple(word_maps.shape) if isinstance(word_maps, torch.Tensor) else type(word_maps).__name__
+    from .images import _odd_tensor
+
+    if not isinstance(word_maps, torch.Tensor) or _odd_tensor(word_maps) or word_maps.ndim != 3:
+        got = type(word_maps).__name__
+        if isinstance(word_maps, torch.Tensor):
+            got = _odd_tensor(word_maps) or tuple(word_maps.shape)
         raise ValueError(f"word_maps must be a real tensor of shape (batch, h, w), got {got}")
     if not torch.isfinite(word_maps).all():
         raise ValueError("word_maps hold NaN or infinite values: the maps of a model whose attention went wrong")

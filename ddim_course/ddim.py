@@ -401,6 +401,9 @@ def _check_latents(pipe, latents, what="start_latents"):
         raise ValueError(f"{what} must be a torch tensor of latents, got {type(latents).__name__}")
     if latents.is_meta:
         raise ValueError(f"{what} is on the meta device (a shape with no data); pass a tensor that holds numbers")
+    if latents.layout != torch.strided:
+        layout = str(latents.layout).replace("torch.", "")
+        raise ValueError(f"{what} is a {layout} tensor; pass an ordinary one ({what}.to_dense())")
     if not latents.dtype.is_floating_point:
         raise ValueError(f"{what} must be a real floating-point tensor, got dtype {latents.dtype}")
     c = pipe.unet.config.in_channels
@@ -409,6 +412,15 @@ def _check_latents(pipe, latents, what="start_latents"):
     f = 2 ** (len(pipe.unet.config.block_out_channels) - 1)
     if latents.shape[2] % f or latents.shape[3] % f or latents.shape[2] < 1 or latents.shape[3] < 1:
         raise ValueError(f"{what}'s height and width must be multiples of {f}, got {tuple(latents.shape[2:])}")
+    native = pipe.unet.config.sample_size
+    native = max(native) if isinstance(native, (list, tuple)) else native
+    if max(latents.shape[2:]) > 4 * native:  # a 2048 x 2048 latent ran for ten minutes and more on the CPU
+        raise ValueError(
+            f"{what}'s height and width must be at most {4 * native} (4 x the model's {native}), got "
+            f"{tuple(latents.shape[2:])}"
+        )
+    if latents.shape[0] > MAX_BATCH:
+        raise ValueError(f"{what} holds {latents.shape[0]} latents; at most {MAX_BATCH} go in one call")
     _check_finite(latents, what)
 
 
@@ -582,6 +594,12 @@ def sample(
         _check_latents(pipe, start_latents)
         latents = start_latents
     cond, uncond = encode_text(pipe, prompt, negative_prompt=negative_prompt, guidance=g != 1, batch=latents.shape[0])
+    if g == 1 and any(_prompts(negative_prompt, name="negative_prompt")):
+        warnings.warn(
+            "negative_prompt has no effect at guidance_scale=1 (only the prompt is used); raise guidance_scale "
+            "above 1 for it to steer the picture",
+            stacklevel=3,  # the learner's line (inference_mode's wrapper is one frame)
+        )
     latents = denoise(
         pipe,
         latents,
@@ -911,6 +929,8 @@ def _image_latents(pipe, image) -> torch.Tensor:
         return image.to(pipe.device, _work_dtype(pipe))
     if isinstance(image, (list, tuple)) and len(image) == 0:
         raise ValueError("no images given (an empty list); pass an image, a path, or a list of them")
+    if isinstance(image, (list, tuple)) and len(image) > MAX_BATCH:  # named before hours of encoding
+        raise ValueError(f"{len(image)} images given; at most {MAX_BATCH} go in one call")
     return encode(pipe, image).to(_work_dtype(pipe))
 
 

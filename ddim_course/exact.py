@@ -31,6 +31,7 @@ from .ddim import (
     _prediction_type,
     _schedule,
     _unet_eps,
+    _whole,
     ddim_sigma,
     ddim_step,
     edict_denoise,
@@ -68,6 +69,11 @@ def fixed_point_invert(
     """DDIM inversion at ``guidance_scale`` with ``iterations`` fixed-point refinements per step (AIDI, Pan et al.
     2023; ReNoise, Garibi et al. 2024). It inverts at the guidance it will be sampled with, so when the iteration
     converges, sampling back retraces it. ``info["residuals"]`` says how far each iteration moved each step."""
+    iterations = _whole(iterations, "iterations")
+    if not 1 <= iterations <= 100:  # 0 would be plain DDIM inversion under the fixed-point name
+        raise ValueError(
+            f"iterations must be a whole number in [1, 100] (3 is plenty; for none, use invert), got {iterations}"
+        )
     start = time.perf_counter()
     inv = invert(
         pipe,

@@ -529,9 +529,11 @@ def pil_to_tensor(images) -> torch.Tensor:
 
 def tensor_to_pil(x: torch.Tensor) -> list[Image.Image]:
     """Float tensor (batch, 3, H, W) or (3, H, W) in [0, 1] -> list of PIL images (1 channel: grey)."""
-    if not isinstance(x, torch.Tensor) or x.is_meta or x.layout != torch.strided:
+    if not isinstance(x, torch.Tensor):
         raise ValueError(f"tensor_to_pil needs a torch tensor with data, got {_describe(x)}")
-    if x.is_complex() or not x.is_floating_point():
+    if (odd := _odd_tensor(x)) is not None:
+        raise ValueError(f"tensor_to_pil needs an ordinary float tensor, got {odd}")
+    if not x.is_floating_point():
         raise ValueError(
             f"tensor_to_pil needs a float tensor in [0, 1], got {x.dtype}; for 8-bit pixels pass x.float() / 255"
         )
@@ -558,6 +560,25 @@ def tensor_to_pil(x: torch.Tensor) -> list[Image.Image]:
     x = x.detach().float().expand(-1, 3, -1, -1)
     arr = (x.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
     return [Image.fromarray(a) for a in arr]
+
+
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _odd_tensor(x: torch.Tensor) -> str | None:
+    """What keeps a tensor from being read as real numbers (None for an ordinary one): the one check of meta,
+    nested, sparse, complex and float8 tensors that psnr, tensor_to_pil, show_images and blend_mask share."""
+    if x.is_meta:
+        return "a meta tensor (a shape with no data)"
+    if x.is_nested:
+        return "a nested tensor"
+    if x.layout != torch.strided:
+        return f"a {str(x.layout).replace('torch.', '')} tensor (pass x.to_dense())"
+    if x.is_complex():
+        return "a complex tensor"
+    if x.is_floating_point() and x.dtype not in _FLOATS:
+        return f"a {str(x.dtype).replace('torch.', '')} tensor (pass x.float())"
+    return None
 
 
 def _describe(x) -> str:
@@ -592,11 +613,17 @@ def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
     """Scaled latents -> images (``"pil"``: list of PIL; ``"pt"``: tensor in [0, 1]; ``"np"``)."""
     if output_type not in ("pil", "pt", "np"):
         raise ValueError(f"output_type must be 'pil', 'pt' or 'np', got {output_type!r}")
-    if not isinstance(latents, torch.Tensor) or latents.is_meta or not latents.dtype.is_floating_point:
-        raise ValueError(f"latents must be a floating-point torch tensor with data, got {type(latents).__name__}")
+    if not isinstance(latents, torch.Tensor) or _odd_tensor(latents) or not latents.dtype.is_floating_point:
+        got = _odd_tensor(latents) if isinstance(latents, torch.Tensor) else None
+        raise ValueError(f"latents must be a floating-point torch tensor with data, got {got or _describe(latents)}")
     channels = pipe.vae.config.latent_channels
     if latents.ndim != 4 or latents.shape[1] != channels or latents.shape[0] < 1:
         raise ValueError(f"latents must have shape (batch, {channels}, height, width), got {tuple(latents.shape)}")
+    most = 4 * image_size(pipe) // pipe.vae_scale_factor
+    if max(latents.shape[2:]) > most:  # the decoder's time and memory grow with the area
+        raise ValueError(
+            f"latents' height and width must be at most {most} (4 x the model's), got {tuple(latents.shape[2:])}"
+        )
     bad = int((~torch.isfinite(latents)).sum())
     if bad:  # they would decode to a black or grey picture without a word
         raise ValueError(f"the latents hold {bad} NaN or infinite values; there is no image to decode")

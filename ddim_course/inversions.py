@@ -8,6 +8,7 @@ new method is one entry there.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -253,9 +254,22 @@ class Method:
     def __call__(
         self, pipe, image, prompt: str, *, num_inference_steps: int = 50, guidance_scale: float = 7.5, **kwargs
     ) -> Inversion:
+        known = self.options()
+        unknown = [k for k in kwargs if k not in known]
+        if unknown:  # a clear error instead of "got an unexpected keyword argument"
+            raise ValueError(
+                f"the {self.name!r} method has no option {unknown[0]!r}; its options are "
+                f"{', '.join(known)} (each method takes its own: METHODS[name].options())"
+            )
         return self.function(
             pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, **kwargs
         )
+
+    def options(self) -> tuple[str, ...]:
+        """The keyword arguments this method takes (``num_inference_steps``, ``guidance_scale``, its own)."""
+        fn = getattr(self.function, "inverts_with", self.function)
+        params = inspect.signature(fn).parameters.values()
+        return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
 def _null_text_with_preset(pipe, image, prompt, **kwargs) -> Inversion:
@@ -266,6 +280,9 @@ def _null_text_with_preset(pipe, image, prompt, **kwargs) -> Inversion:
     kwargs.setdefault("learning_rate", preset.null_text_learning_rate)
     kwargs.setdefault("early_stop", preset.null_text_early_stop)
     return null_text_invert(pipe, image, prompt, **kwargs)
+
+
+_null_text_with_preset.inverts_with = null_text_invert  # its options are null_text_invert's
 
 
 METHODS: dict[str, Method] = {

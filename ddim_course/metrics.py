@@ -22,8 +22,10 @@ def as_array(x, name: str = "image") -> np.ndarray:
             raise ValueError(f"{name}: a list of images must be of one size, got {sizes[0]} and {sizes[1]} (w, h)")
         return np.stack([as_array(im) for im in x])
     if isinstance(x, torch.Tensor):
-        if x.is_meta or x.is_complex():
-            raise ValueError(f"{name} must be a real tensor with data, got a {'meta' if x.is_meta else 'complex'} one")
+        from .images import _odd_tensor
+
+        if (odd := _odd_tensor(x)) is not None:
+            raise ValueError(f"{name} must be an ordinary real tensor with data, got {odd}")
         t = x.detach().double().cpu()
         if t.ndim in (3, 4) and t.shape[-3] in (1, 3, 4) and t.shape[-1] not in (1, 3, 4):
             t = t.movedim(-3, -1)  # channels first -> channels last
@@ -150,6 +152,11 @@ def pie_unedited_mask(edit_mask) -> np.ndarray:
     if m.all():
         raise ValueError("edit_mask covers every pixel, so there is no background to measure")
     m[0, :] = m[-1, :] = m[:, 0] = m[:, -1] = True
+    if m.all():  # a perfect score for any two images would be no measurement at all
+        raise ValueError(
+            f"after PIE-Bench's 1-pixel frame no pixel of this {m.shape[0]} x {m.shape[1]} edit_mask is left to "
+            "measure: the background must lie inside the frame, outside the edited region"
+        )
     return ~m
 
 

@@ -11,21 +11,70 @@ import torch
 from PIL import Image
 
 
+def _tile(im, k: int):
+    """One image of ``show_images`` as something imshow draws truthfully: a PIL image, an (H, W, 3) uint8 array, or a
+    finite 2-D map (drawn in grey, scaled to its range). Float pictures go through ``tensor_to_pil``'s checks
+    (range, NaN, shape), so a [-1, 1] or 0-255 tensor is named instead of drawn clipped to white or black."""
+    from .images import _odd_tensor, tensor_to_pil
+
+    if isinstance(im, Image.Image):
+        return im
+    if not isinstance(im, (torch.Tensor, np.ndarray)):
+        hint = " (a file name or URL: load it with load_image first)" if isinstance(im, (str, bytes)) else ""
+        raise ValueError(f"show_images shows PIL images, tensors or arrays; image {k} is a {type(im).__name__}{hint}")
+    if isinstance(im, torch.Tensor):
+        if (odd := _odd_tensor(im)) is not None:
+            raise ValueError(f"show_images: image {k} is {odd}; pass a tensor that holds real values")
+        arr = im.detach().cpu()
+        arr = arr.float().numpy() if arr.is_floating_point() else arr.numpy()
+    else:
+        arr = im
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"show_images: image {k} is an array of {arr.dtype}; pass numbers")
+    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3, 4):
+        arr = arr.transpose(1, 2, 0)  # channels first, as torch keeps images
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 2:  # a map (noise, attention): drawn in grey over its own range
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ValueError(f"show_images: image {k} holds NaN or infinite values; there is no picture to show")
+        return arr
+    if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or 0 in arr.shape:
+        raise ValueError(
+            f"show_images: image {k} has shape {tuple(arr.shape)}; give (H, W, 3), (3, H, W) or (H, W) per image "
+            "(a batch (B, 3, H, W) is shown as B images)"
+        )
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind in "iu":
+        raise ValueError(f"show_images: image {k} holds {arr.dtype} pixels; pass x.astype(np.uint8) or x / 255")
+    try:
+        return tensor_to_pil(torch.from_numpy(np.ascontiguousarray(arr[..., :3], dtype=np.float32)).permute(2, 0, 1))[0]
+    except ValueError as e:  # its range and NaN checks, said of this image
+        raise ValueError(f"show_images: image {k}: {str(e).replace('tensor_to_pil needs', 'needs')}") from None
+
+
 def show_images(images, titles=None, ncols: int | None = None, *, size: float = 2.5, suptitle: str | None = None):
-    """Show PIL images (or tensors in [0, 1]) in a grid; returns the matplotlib figure."""
-    if isinstance(images, (Image.Image, torch.Tensor, np.ndarray)):
+    """Show PIL images (or tensors and arrays in [0, 1], one or a batch) in a grid; returns the matplotlib figure."""
+    if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
+        images = list(images)  # a batch, as decode(..., output_type="pt") gives
+    elif isinstance(images, (Image.Image, torch.Tensor, np.ndarray)):
         images = [images]
-    images = list(images)
+    elif isinstance(images, (str, bytes)):
+        images = [images]  # named below: load it first
+    try:
+        images = list(images)
+    except TypeError:
+        raise ValueError(f"show_images needs an image or a list of images, got {type(images).__name__}") from None
     if not images:
         raise ValueError("show_images needs at least one image")
-    for k, im in enumerate(images):
-        if not isinstance(im, (Image.Image, torch.Tensor, np.ndarray)):
-            hint = " (a file name or URL: load it with load_image first)" if isinstance(im, (str, bytes)) else ""
-            raise ValueError(
-                f"show_images shows PIL images, tensors or arrays; image {k} is a {type(im).__name__}{hint}"
-            )
-    if titles is not None and len(titles) != len(images):
-        raise ValueError(f"got {len(titles)} titles for {len(images)} images")
+    images = [_tile(im, k) for k, im in enumerate(images)]
+    if titles is not None:
+        if isinstance(titles, (str, bytes)) or not hasattr(titles, "__iter__"):
+            raise ValueError(f"titles must be a list of strings, one per image, got {type(titles).__name__}")
+        titles = list(titles)
+        if len(titles) != len(images):
+            raise ValueError(f"got {len(titles)} titles for {len(images)} images")
     from .ddim import _real, _whole
 
     if ncols is None:
@@ -47,9 +96,6 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
         ax.axis("off")
     for i, im in enumerate(images):
         ax = axes.flat[i]
-        if isinstance(im, torch.Tensor):
-            t = im.detach().float().cpu()
-            im = t.permute(1, 2, 0).clamp(0, 1).numpy() if t.ndim == 3 and t.shape[0] in (1, 3) else t.numpy()
         ax.imshow(im, cmap="gray" if np.ndim(im) == 2 else None)
         if titles is not None:
             # wrapped to the tile's width (about 13 characters an inch at 9 pt), so neighbouring titles never overlap
@@ -60,9 +106,39 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
     return fig
 
 
+def _check_ax(ax):
+    """None (a new figure) or one matplotlib Axes: a clear error instead of "'str' object has no attribute 'plot'"."""
+    from matplotlib.axes import Axes
+
+    if ax is not None and not isinstance(ax, Axes):
+        raise ValueError(f"ax must be a matplotlib Axes (from plt.subplots()) or None, got {type(ax).__name__}")
+    return ax
+
+
+def _schedule_values(alphas_cumprod) -> torch.Tensor:
+    """A noise schedule to plot: a 1-D list, array or tensor of values in (0, 1], as float64."""
+    hint = "pass pipe.scheduler.alphas_cumprod"
+    if hasattr(alphas_cumprod, "alphas_cumprod") and not isinstance(alphas_cumprod, (torch.Tensor, np.ndarray)):
+        raise ValueError(f"got a {type(alphas_cumprod).__name__}, not its values; {hint}")
+    try:
+        if isinstance(alphas_cumprod, torch.Tensor):
+            if alphas_cumprod.is_meta or alphas_cumprod.layout != torch.strided or alphas_cumprod.is_complex():
+                raise TypeError
+            a = alphas_cumprod.detach().cpu().double()
+        else:
+            a = torch.as_tensor(np.asarray(alphas_cumprod, dtype=np.float64))
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"alphas_cumprod must be a 1-D list, array or tensor of numbers; {hint}") from None
+    if a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"alphas_cumprod must be 1-D with a value per timestep, got shape {tuple(a.shape)}; {hint}")
+    if not (torch.isfinite(a).all() and (a > 0).all() and (a <= 1).all()):
+        raise ValueError(f"alphas_cumprod must hold finite values in (0, 1] (a share of the signal kept); {hint}")
+    return a
+
+
 def plot_schedule(alphas_cumprod, *, ax=None):
     """sqrt(alpha_bar) (signal) and sqrt(1 - alpha_bar) (noise) against the timestep."""
-    a = torch.as_tensor(alphas_cumprod).double().cpu()
+    a, ax = _schedule_values(alphas_cumprod), _check_ax(ax)
     t = np.arange(len(a))
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
@@ -77,7 +153,7 @@ def plot_schedule(alphas_cumprod, *, ax=None):
 
 def plot_snr(alphas_cumprod, *, ax=None):
     """Signal-to-noise ratio alpha_bar / (1 - alpha_bar) against the timestep, on a log scale."""
-    a = torch.as_tensor(alphas_cumprod).double().cpu()
+    a, ax = _schedule_values(alphas_cumprod), _check_ax(ax)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     ax.semilogy(np.arange(len(a)), (a / (1 - a)).numpy())
@@ -90,12 +166,26 @@ def plot_snr(alphas_cumprod, *, ax=None):
 def plot_residuals(residuals: dict, *, ax=None):
     """Fixed-point iteration's residuals (``Inversion.info["residuals"]``: per step, one number per iteration), one
     panel per key of ``residuals`` (e.g. the guidance): how far each iteration moved the latent, step by step."""
-    keys = list(residuals)
+    hint = 'give {guidance: inversion.info["residuals"]}, e.g. {7.5: inv.info["residuals"]}'
+    if not isinstance(residuals, dict) or not residuals:
+        raise ValueError(f"residuals must be a non-empty dict; {hint}, got {type(residuals).__name__}")
+    tables = {}
+    for key, value in residuals.items():
+        try:
+            r = torch.as_tensor(np.asarray(value, dtype=np.float64))
+        except (TypeError, ValueError):
+            r = None
+        if r is None or r.ndim != 2 or 0 in r.shape:
+            raise ValueError(f"residuals[{key!r}] must be a table (steps x iterations) of numbers; {hint}")
+        tables[key] = r
+    keys = list(tables)
+    if ax is not None and not isinstance(ax, np.ndarray):
+        ax = _check_ax(ax)
     if ax is None:
         _, ax = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.5), sharey=True, squeeze=False)
         ax = ax[0]
     for a, key in zip(np.atleast_1d(ax), keys):
-        r = torch.as_tensor(residuals[key], dtype=torch.float64)  # (steps, iterations)
+        r = tables[key]  # (steps, iterations)
         for j in range(r.shape[1]):
             a.semilogy(r[:, j].numpy(), label=f"iteration {j + 1}")
         a.set(xlabel="inversion step (clean to noisy)", title=f"guidance {key}")

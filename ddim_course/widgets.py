@@ -32,7 +32,7 @@ from .ddim import (
 from .editing import edit
 from .i18n import tr
 from .images import decode, encode, load_image
-from .inversions import METHODS, get_method
+from .inversions import MAX_INNER_STEPS, METHODS, get_method
 from .metrics import psnr
 
 DISPLAY_SIZE = 256
@@ -84,6 +84,21 @@ def _png(image: Image.Image, size: int = DISPLAY_SIZE) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _picture(pipe, image) -> Image.Image:
+    """The explorer's picture: a PIL image as given, or a path or URL loaded at the model's size (as invert does)."""
+    if isinstance(image, Image.Image):
+        return image
+    from .images import image_size
+
+    return load_image(image, size=image_size(pipe))
+
+
+def _check_prompts(**prompts) -> None:
+    for name, text in prompts.items():
+        if not isinstance(text, str):
+            raise ValueError(f"{name} must be a string (a prompt), got {_show(text)}")
 
 
 def _with_prompt_note(text, pipe):
@@ -242,6 +257,8 @@ def guided_sample(
     pipe, prompt: str, guidance_scale: float, *, seed: int = 0, num_inference_steps: int = 50, eta: float = 0.0
 ) -> Image.Image:
     """One sample from a fixed seed (so only the knob you move changes the picture)."""
+    if not isinstance(prompt, str):  # a list would give one picture and drop the rest
+        raise ValueError(f"prompt must be one string (one picture), got {_show(prompt)}")
     gen = _seeded(seed)
     return sample(
         pipe,
@@ -329,6 +346,7 @@ def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: fl
 
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion (what invert(...) returns), got {_show(inversion)}")
+    image = _picture(pipe, image)
 
     slider = w.IntSlider(
         value=10, min=0, max=inversion.num_inference_steps - 1, description="start_step", continuous_update=False
@@ -378,9 +396,8 @@ class EditExplorer:
         n = _check_steps(pipe, num_inference_steps)
         start_step = min(10, n - 1) if start_step is None else _check_start_step(start_step, n)
         guidance_scale = _real(guidance_scale, "guidance_scale", low=1, high=15, hint="the explorer's slider")
-        for name, text in (("source_prompt", source_prompt), ("target_prompt", target_prompt)):
-            if not isinstance(text, str):
-                raise ValueError(f"{name} must be a string (a prompt), got {_show(text)}")
+        _check_prompts(source_prompt=source_prompt, target_prompt=target_prompt)
+        image = _picture(pipe, image)
         self.pipe, self.image, self.source_prompt = pipe, image, source_prompt
         self.num_inference_steps = n
         self.inversion = invert(pipe, image, source_prompt, num_inference_steps=n, progress=False)
@@ -439,7 +456,8 @@ class MethodExplorer:
     Each inversion is computed once and kept: a method that inverts at guidance 1 (DDIM, negative-prompt) once per
     image, one whose inversion depends on the guidance (null-text, fixed-point, EDICT, DDPM) once per guidance.
     Switching back then only re-runs the reconstruction and the edit. ``method_options`` holds extra keyword
-    arguments per method name: ``inner_steps`` goes to null-text.
+    arguments per method name: ``inner_steps`` goes to null-text. ``start_step`` None: 10, or the last step of a
+    shorter run.
     """
 
     def __init__(
@@ -449,10 +467,21 @@ class MethodExplorer:
         source_prompt: str,
         target_prompt: str,
         *,
-        start_step: int = 10,
+        start_step: int | None = None,
         inner_steps: int = 10,
         num_inference_steps: int = 50,
     ):
+        # checked now, not at the first redraw (where the error would only show in the widget's label)
+        num_inference_steps = _check_steps(pipe, num_inference_steps)
+        if start_step is None:  # 10, or the last step of a shorter run (as EditExplorer)
+            start_step = min(10, num_inference_steps - 1)
+        start_step = _check_start_step(start_step, num_inference_steps)
+        _check_prompts(source_prompt=source_prompt, target_prompt=target_prompt)
+        if not 0 <= (inner_steps := _whole(inner_steps, "inner_steps")) <= MAX_INNER_STEPS:
+            raise ValueError(
+                f"inner_steps must be a whole number in [0, {MAX_INNER_STEPS}] (the paper uses 10), got {inner_steps}"
+            )
+        image = _picture(pipe, image)
         self.pipe, self.image, self.source_prompt, self.target_prompt = pipe, image, source_prompt, target_prompt
         self.start_step, self.num_inference_steps = start_step, num_inference_steps
         self.method_options: dict[str, dict] = {"null-text": {"inner_steps": inner_steps}}

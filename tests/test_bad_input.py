@@ -21,9 +21,11 @@ from ddim_course import (
     load_pipeline,
     reconstruct,
     sample,
+    show_images,
 )
 from ddim_course.attention import PromptToPrompt
 from ddim_course.exact import edict_invert
+from ddim_course.inversions import METHODS
 from ddim_course.pocket.scenes import draw_scene
 from tests.conftest import local_server, tiny_pipeline
 
@@ -555,6 +557,30 @@ CASES = [
             progress=False,
         ),
         (ValueError, r"none of blend_words \['sky'\] is a word of either prompt"),
+    ),
+    (
+        "show-0-255",
+        "show_images of a tensor of 0-255 pixels",
+        lambda t, p, u: show_images(torch.full((3, 8, 8), 200.0)),
+        (ValueError, r"show_images: image 0: needs values in \[0, 1\], got 200 to 200; for pixels in \[0, 255\]"),
+    ),
+    (
+        "negative-prompt-unguided",
+        "sample with a negative prompt at guidance_scale=1",
+        lambda t, p, u: sample(p, PROMPT, negative_prompt="blue", guidance_scale=1, num_inference_steps=2),
+        ("warns", "negative_prompt has no effect at guidance_scale=1"),
+    ),
+    (
+        "method-option",
+        "METHODS['ddim'] with an option of another method",
+        lambda t, p, u: METHODS["ddim"](p, draw_scene(seed=2).pil(), PROMPT, negative_prompt="x"),
+        (ValueError, "the 'ddim' method has no option 'negative_prompt'; its options are"),
+    ),
+    (
+        "latents-too-large",
+        "start_latents of 256 x 256 for a model of 16 x 16",
+        lambda t, p, u: sample(p, PROMPT, start_latents=torch.randn(1, 4, 256, 256), num_inference_steps=1),
+        (ValueError, r"start_latents's height and width must be at most 64 \(4 x the model's 16\)"),
     ),
 ]
 

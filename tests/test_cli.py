@@ -324,6 +324,16 @@ def test_a_missing_image_is_one_line(tmp_path, capsys, no_model):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_an_empty_image_path_and_an_absurd_step_count_are_refused_before_the_model_loads(
+    photo, tmp_path, capsys, no_model
+):
+    code, _, err = run(edit_args("", tmp_path / "x.png", "pocket"), capsys)
+    assert_one_line_error(code, err, "the image file path is empty")  # it used to say ". is a folder"
+    code, _, err = run(edit_args(photo, tmp_path / "x.png", "pocket", "--steps", "9" * 23), capsys)
+    assert_one_line_error(code, err, "--steps must be at most 1000")
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_a_text_file_named_png_is_one_line(tmp_path, capsys, no_model):
     bad = tmp_path / "notes.png"
     bad.write_text("hello")

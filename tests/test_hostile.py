@@ -750,3 +750,160 @@ def test_hand_made_attention_maps_are_checked_when_made():
         with pytest.raises(ValueError, match=message):
             AttentionMaps(tokens, maps)
     assert AttentionMaps(["<s>", "a", "</s>"], {8: torch.ones(3, 8, 8)}).word("a").shape == (8, 8)
+
+
+# ------------------------------------------------------------------------------------------------
+# a fourth probe of the API (2026-11-28): each class below gave a wrong result, a runaway or a deep traceback
+# ------------------------------------------------------------------------------------------------
+def test_a_background_with_no_pixel_left_is_refused_not_scored_perfect():
+    from ddim_course.metrics import pie_background, pie_unedited_mask
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="no pixel of this 16 x 16 edit_mask is left"):
+        pie_background(rng.random((16, 16, 3)), rng.random((16, 16, 3)), np.pad(np.ones((14, 14), bool), 1))
+    with pytest.raises(ValueError, match="no pixel of this 2 x 2 edit_mask is left"):
+        pie_unedited_mask(np.zeros((2, 2)))
+    assert pie_unedited_mask(np.zeros((3, 3))).sum() == 1  # one pixel inside the frame is enough
+
+
+def test_draw_scene_refuses_a_string_centre_and_a_seed_beside_an_rng_and_draw_scenes_is_bounded_by_size():
+    from ddim_course.pocket.scenes import draw_scenes
+
+    with pytest.raises(ValueError, match="center must be two numbers"):
+        draw_scene(seed=0, center="12")
+    with pytest.raises(ValueError, match="give seed or rng, not both"):
+        draw_scene(seed=1, rng=np.random.default_rng(5))
+    with pytest.raises(ValueError, match="n must be at most 781 for 1024 x 1024 scenes"):
+        draw_scenes(200_000, size=1024)
+    assert len(draw_scenes(2, size=128)) == 2
+
+
+def test_show_images_checks_every_picture_and_splits_a_batch():
+    from PIL import Image
+
+    from ddim_course import show_images
+
+    for images, message in (
+        (torch.rand(3, 8, 8) * 255, r"image 0: needs values in \[0, 1\].*x / 255"),
+        (torch.full((3, 8, 8), float("nan")), "NaN or infinite"),
+        (np.full((8, 8), np.nan), "image 0 holds NaN"),
+        (torch.rand(3, 8, 8, device="meta"), "image 0 is a meta tensor"),
+        (torch.rand(3, 8, 8).to_sparse(), "image 0 is a sparse_coo tensor"),
+        (np.zeros((8, 8, 3), dtype=np.int64), "pass x.astype"),
+        (np.zeros((2, 8, 8, 5)), r"image 0 has shape \(8, 8, 5\)"),
+        ("cat.jpg", "load it with load_image first"),
+        (5, "an image or a list of images, got int"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            show_images(images)
+    image = Image.new("RGB", (8, 8))
+    for titles, message in ((5, "got int"), ("abc", "got str"), (["a", "b"], "got 2 titles for 1 images")):
+        with pytest.raises(ValueError, match=message):
+            show_images([image], titles=titles)
+    assert len(show_images(torch.rand(2, 3, 8, 8)).axes) == 2  # decode(..., output_type="pt")
+    assert len(show_images(np.random.rand(2, 8, 8, 3)).axes) == 2
+    assert len(show_images(np.random.rand(3, 8, 8)).axes) == 1  # channels first
+    assert len(show_images([image], titles=(t for t in ["a"])).axes) == 1
+    assert len(show_images(np.random.randn(8, 8)).axes) == 1  # a map of any range, in grey
+
+
+def test_arguments_that_would_be_dropped_are_refused_or_warned(pipe, image):
+    from ddim_course.exact import fixed_point_invert
+    from ddim_course.widgets import guided_sample
+
+    with pytest.raises(ValueError, match=r"iterations must be a whole number in \[1, 100\]"):
+        fixed_point_invert(pipe, image, PROMPT, iterations=0, num_inference_steps=2, progress=False)
+    with pytest.raises(ValueError, match="prompt must be one string"):
+        guided_sample(pipe, [PROMPT, "a blue square on a plain background"], 2.0, num_inference_steps=2)
+    with pytest.warns(UserWarning, match="negative_prompt has no effect at guidance_scale=1") as record:
+        sample(pipe, PROMPT, negative_prompt="blue", guidance_scale=1, num_inference_steps=2, progress=False)
+    assert record[0].filename == __file__  # the warning points at the learner's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sample(pipe, PROMPT, negative_prompt="blue", guidance_scale=2, num_inference_steps=2, progress=False)
+
+
+def test_sizes_and_counts_are_bounded_before_the_work(pipe):
+    with pytest.raises(ValueError, match=r"height and width must be at most 64 \(4 x the model's 16\)"):
+        sample(pipe, PROMPT, start_latents=torch.randn(1, 4, 256, 256), num_inference_steps=1, progress=False)
+    with pytest.raises(ValueError, match="height and width must be at most 64"):
+        decode(pipe, torch.randn(1, 4, 256, 256))
+    with pytest.raises(ValueError, match="1100 images given; at most 1024"):
+        invert(pipe, ["missing.png"] * 1100, PROMPT, num_inference_steps=1, progress=False)  # before any is read
+    assert sample(pipe, PROMPT, start_latents=torch.randn(1, 4, 32, 32), num_inference_steps=1, progress=False)
+
+
+def test_explorers_take_an_image_path_and_check_their_settings_when_made(pipe, inv):
+    pytest.importorskip("ipywidgets")
+    from ddim_course import example_image
+    from ddim_course.widgets import EditExplorer, MethodExplorer, start_step_explorer
+
+    path = str(example_image("pocket_example"))
+    start_step_explorer(pipe, path, inv)
+    EditExplorer(pipe, path, PROMPT, "a green circle on a striped background", num_inference_steps=2, start_step=0)
+    MethodExplorer(pipe, path, PROMPT, "x", start_step=0, num_inference_steps=2).widget("ddim", 1.0)
+    for kwargs, message in (
+        (dict(source_prompt=5), "source_prompt must be a string"),
+        (dict(start_step=100), r"start_step must be in \[0, 1\] for 2 steps, got 100"),
+        (dict(inner_steps=-1), r"inner_steps must be a whole number in \[0, 1000\]"),
+    ):
+        settings = dict(source_prompt=PROMPT, target_prompt="x", start_step=0, num_inference_steps=2) | kwargs
+        with pytest.raises(ValueError, match=message):
+            MethodExplorer(pipe, path, **settings)
+
+
+def test_plots_name_what_they_cannot_draw(pipe):
+    from ddim_course import plot_schedule, plot_snr
+    from ddim_course.plots import plot_residuals
+
+    plot_schedule(pipe.scheduler.alphas_cumprod)
+    plot_snr(pipe.scheduler.alphas_cumprod.numpy())
+    plot_residuals({7.5: [[0.1, 0.01], [0.2, 0.02]]})
+    for call, message in (
+        (lambda: plot_schedule(pipe.scheduler), "not its values; pass pipe.scheduler.alphas_cumprod"),
+        (lambda: plot_schedule(torch.linspace(0, 5, 10)), r"finite values in \(0, 1\]"),
+        (lambda: plot_snr(torch.rand(10, 10)), r"must be 1-D .* got shape \(10, 10\)"),
+        (lambda: plot_schedule([0.5, 0.4], ax="x"), "ax must be a matplotlib Axes"),
+        (lambda: plot_residuals([[1.0]]), "residuals must be a non-empty dict"),
+        (lambda: plot_residuals({}), "residuals must be a non-empty dict"),
+        (lambda: plot_residuals({1: [1.0, 2.0]}), r"residuals\[1\] must be a table"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_odd_tensor_layouts_and_dtypes_are_named(pipe):
+    from ddim_course import psnr, tensor_to_pil
+    from ddim_course.attention import blend_mask
+
+    x = torch.rand(3, 4, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: nested tensors are a prototype
+        nested = torch.nested.nested_tensor([x])
+    for call, message in (
+        (lambda: psnr(x.to_sparse(), x), "ordinary real tensor with data, got a sparse_coo tensor"),
+        (lambda: psnr(nested, x), "got a nested tensor"),
+        (lambda: tensor_to_pil(x.to(torch.float8_e4m3fn)), r"float8_e4m3fn tensor \(pass x.float\(\)\)"),
+        (lambda: blend_mask(torch.rand(1, 4, 4).to_sparse(), 0.3), "word_maps must be a real tensor"),
+        (
+            lambda: sample(pipe, PROMPT, start_latents=torch.randn(1, 4, 16, 16).to_sparse(), num_inference_steps=1),
+            r"to_dense\(\)",
+        ),
+        (lambda: decode(pipe, torch.randn(1, 4, 16, 16).to_sparse()), "sparse_coo tensor"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_a_method_named_with_an_option_it_does_not_take_lists_its_options(pipe, image):
+    with pytest.raises(ValueError, match="the 'ddim' method has no option 'negative_prompt'; its options are"):
+        METHODS["ddim"](pipe, image, PROMPT, negative_prompt="x", num_inference_steps=2)
+    assert "inner_steps" in METHODS["null-text"].options() and "iterations" in METHODS["fixed-point"].options()
+    assert "inner_steps" not in METHODS["ddim"].options()
+
+
+def test_score_names_a_case_that_is_not_one():
+    from ddim_course.pocket.pie_tiny import score
+
+    with pytest.raises(ValueError, match="case must be an EditCase from pie_tiny"):
+        score(None, np.zeros((64, 64, 3)))

@@ -99,6 +99,8 @@ def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditC
 
 def score(case: EditCase, edited) -> dict:
     """Everything pie-tiny measures about one edited image (PIL image or array in [0, 1])."""
+    if not isinstance(case, EditCase):
+        raise ValueError(f"case must be an EditCase from pie_tiny(), got {type(case).__name__}")
     out = as_array(edited, "edited")
     if out.ndim == 4 and out.shape[0] == 1:
         out = out[0]

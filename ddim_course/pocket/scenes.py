@@ -195,6 +195,8 @@ def _check_drawing(seed, rng, size, shape_size, center):
         raise ValueError(
             f"rng must be a numpy Generator (np.random.default_rng(seed)) or None, got {type(rng).__name__}"
         )
+    if seed is not None and rng is not None:  # the rng would be used and the seed silently ignored
+        raise ValueError("give seed or rng, not both: the scene's details come from one of them")
     size = _whole(size, "size")
     if not 16 <= size <= 1024:
         raise ValueError(f"size must be a whole number of pixels in [16, 1024] (the pocket model draws 64), got {size}")
@@ -202,6 +204,8 @@ def _check_drawing(seed, rng, size, shape_size, center):
         shape_size = _real(shape_size, "shape_size", low=2, high=size - 2, hint=f"pixels, for a {size}-pixel scene")
     if center is not None:
         try:
+            if isinstance(center, (str, bytes)):  # "12" would be read as the numbers 1 and 2
+                raise TypeError
             cx, cy = (float(v) for v in center)
         except (TypeError, ValueError):
             raise ValueError(f"center must be two numbers (x, y) in pixels, got {center!r}") from None
@@ -271,6 +275,13 @@ def draw_scenes(n: int, *, seed: int = 0, size: int = 64) -> list[Scene]:
         raise ValueError(
             f"n must be a whole number in [0, {MAX_SCENES}] (all are kept in memory) and seed one >= 0, "
             f"got n={n}, seed={seed}"
+        )
+    size = _check_drawing(None, None, size, None, None)[1]
+    most = MAX_SCENES * 64 * 64 // (size * size)  # the same memory at any size: fewer scenes when they are larger
+    if n > most:
+        raise ValueError(
+            f"n must be at most {most} for {size} x {size} scenes (all are kept in memory: {MAX_SCENES} at 64 x 64), "
+            f"got {n}"
         )
     rng = np.random.default_rng(seed)
     return [draw_scene(rng=rng, size=size) for _ in range(n)]
