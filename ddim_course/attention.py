@@ -181,6 +181,14 @@ class PromptToPrompt:
                 if not all(isinstance(x, str) and x.strip() for x in w):
                     raise ValueError(f"each of {name} must be a word (a non-empty string), got {w!r}")
                 keep(name, tuple(w))
+        both = sorted(
+            {w.strip().lower() for w in self.blend_keep_words or ()}
+            & {w.strip().lower() for w in self.blend_words or ()}
+        )
+        if both:  # its maps would go into the mask and come out again: the edit would be thrown away
+            raise ValueError(
+                f"{both[0]!r} is in blend_words and in blend_keep_words; a word is blended or kept, not both"
+            )
         m = self.self_replace_max_pixels
         if m is not None:
             m = _whole(m, "self_replace_max_pixels")
@@ -212,15 +220,25 @@ def keep_positions(
 def _word_positions(pipe_or_tokenizer, words, source_prompt: str, target_prompt: str, name: str):
     words = {w.strip().lower() for w in words}
     tok = _tokenizer(pipe_or_tokenizer)
-    found = []
+    found, seen = [], set()
     for prompt in (source_prompt, target_prompt):  # whole words: one the tokenizer splits gives all its tokens
         prompt_words, spans, _ = _word_spans(tok, prompt)
-        named = [span for w, span in zip(prompt_words, spans) if w.strip(string.punctuation) in words]
-        found.append([k for s0, s1 in named for k in range(s0, s1)])
-    if not found[0] and not found[1]:
-        odd = [w for w in words if len(w.split()) != 1 or w.strip(string.punctuation) != w.strip()]
+        named = [(w.strip(string.punctuation), span) for w, span in zip(prompt_words, spans)]
+        named = [(w, span) for w, span in named if w in words]
+        seen |= {w for w, _ in named}
+        found.append([k for _, (s0, s1) in named for k in range(s0, s1)])
+    missing = sorted(words - seen)
+    if missing:  # a misspelt word would quietly match nothing while the others do
+        odd = [w for w in missing if len(w.split()) != 1 or w.strip(string.punctuation) != w.strip()]
         hint = f" (give single words without punctuation: {odd[0]!r} is not one)" if odd else ""
-        raise ValueError(f"none of {name} {sorted(words)} is a word of either prompt{hint}")
+        everywhere = {w.strip(string.punctuation) for p in (source_prompt, target_prompt) for w in p.lower().split()}
+        if not odd and set(missing) <= everywhere:
+            hint = (
+                f" (it comes after the {tok.model_max_length} tokens the text encoder reads, so the model never sees "
+                "it: shorten the prompt)"
+            )
+        which = f"none of {name} {sorted(words)} is" if not seen else f"{name} {missing[0]!r} is not"
+        raise ValueError(f"{which} a word of either prompt{hint}")
     return found[0], found[1]
 
 

@@ -789,7 +789,7 @@ class Inversion:
                 negative_prompt=header.get("negative_prompt", ""),
                 uncond_embeddings=uncond,
                 method=str(header.get("method", "ddim")),
-                unet_calls=int(header.get("unet_calls", 0)),
+                unet_calls=header.get("unet_calls", 0),  # checked as a whole number when the Inversion is made
                 info=header.get("info") if isinstance(header.get("info"), dict) else {},
                 model=header.get("model"),
                 coupled_latents=sequence("coupled"),
@@ -903,14 +903,16 @@ def _check_same_model(pipe, inversion: Inversion) -> None:
         e = u[0] if isinstance(u, (list, tuple)) else u
         batch = inversion.latents[0].shape[0]
         if tuple(e.shape[1:]) != (tokens, dim) or e.shape[0] not in (1, batch):
+            rows = "1" if batch == 1 else f"1 or {batch}"
             raise ValueError(
                 f"this inversion's uncond_embeddings are {tuple(e.shape)}, but this pipeline's text embeddings are "
-                f"(1 or {batch}, {tokens}, {dim}): they were made for another model or batch"
+                f"({rows}, {tokens}, {dim}): they were made for another model or batch"
             )
     n = inversion.num_inference_steps
     if n <= max_steps(pipe) and inversion.timesteps != _schedule(pipe, n)[0]:
         raise ValueError(
-            f"this inversion's timesteps {_show(inversion.timesteps)} are not this pipeline's {n}-step schedule: "
+            f"this inversion's timesteps {_show(repr(list(inversion.timesteps)))} are not this pipeline's {n}-step "
+            "schedule: "
             "it was made with another scheduler, or changed; invert the image again with this pipeline"
         )
     if inversion.model is None:

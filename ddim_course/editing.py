@@ -136,6 +136,12 @@ def edit(
         inversion = get_method(inversion)  # its registry entry: an unknown name is refused before any work
     g = _guidance_for(inversion, guidance_scale)
     controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
+    if controller is None and isinstance(inversion, Method) and inversion.name == "direct":
+        warnings.warn(
+            "inversion='direct' without control is a plain DDIM edit: direct inversion only snaps the source branch "
+            "of prompt-to-prompt; pass control='prompt-to-prompt' (or inversion='ddim' for the plain swap)",
+            stacklevel=2,
+        )
     if controller is not None:  # refuse what prompt-to-prompt cannot do before the inversion runs
         if isinstance(inversion, Method) and not inversion.ddim_sampler:
             raise _p2p_refused(inversion.name)

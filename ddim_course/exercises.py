@@ -181,6 +181,8 @@ def _grade(name: str, got, expected: torch.Tensor, where: str):
     number = expected.ndim == 0
     want = tr("want_number") if number else tr("want_tensor", shape=tuple(expected.shape))
     returned = tr("returned", where=where, name=name, what=_what(got))
+    if number and isinstance(got, np.ndarray) and got.size == 1 and got.dtype.kind == "f":
+        got = got.reshape(())[()]  # a 0-d or one-element float array is one number, as a 1-element tensor is
     if number and isinstance(got, (complex, np.complexfloating)):
         return None, returned + tr("not_complex", kind=tr("kind_number"))
     if number and isinstance(got, (numbers.Real, np.number)) and not isinstance(got, (bool, np.bool_)):
@@ -307,7 +309,8 @@ def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, 
         expected = ddim_step(eps, t, t_prev, x, alphas_cumprod, final_alpha_cumprod=final_alpha_cumprod)
         return (t, t_prev), tr("at_step", t=t, t_prev=t_prev), (eps, t, t_prev, x), expected
 
-    steps = ((981, 961), (501, 481), (101, 81), (21, 1), (1, -19))
+    # steps of 50- and 25-step runs, and wider gaps: an answer that ignores t_prev can't pass
+    steps = ((981, 961), (501, 481), (101, 81), (21, 1), (1, -19), (981, 901), (751, 501))
     failed, worst, worst_t, _ = _worst_error(
         tr("your_step"), my_step, (case(*s) for s in steps), ("eps", "t", "t_prev", "x_t")
     )
@@ -444,12 +447,13 @@ def check_psnr(my_psnr, *, atol: float = 1e-3) -> CheckResult:
     g = torch.Generator().manual_seed(2)
     a = torch.rand(3, 16, 16, generator=g)
 
-    def case(scale):
-        b = (a + scale * torch.randn(3, 16, 16, generator=g)).clamp(0, 1)  # never equal to a: PSNR is finite
-        return scale, tr("for_noise", scale=scale), (a, b), torch.tensor(psnr(a, b), dtype=torch.float64)
+    def case(scale, peak=1.0):
+        x = a * peak  # a dark pair (peak 0.5): the peak of PSNR is 1, not the images' own maximum
+        y = (x + scale * torch.randn(3, 16, 16, generator=g)).clamp(0, peak)  # never equal to x: PSNR is finite
+        return scale, tr("for_noise", scale=scale), (x, y), torch.tensor(psnr(x, y), dtype=torch.float64)
 
-    scales = (0.01, 0.1, 0.3)
-    cases = [case(s) for s in scales]
+    scales = (0.01, 0.1, 0.3, 0.05)
+    cases = [case(s) for s in scales[:3]] + [case(scales[3], peak=0.5)]
     failed, worst, worst_scale, got = _worst_error(tr("your", name="psnr"), my_psnr, cases, ("a", "b"))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
@@ -513,8 +517,10 @@ def check_blend_mask(my_blend_mask) -> CheckResult:
     g = torch.Generator().manual_seed(7)
     cases = []
     for threshold, floor in ((0.3, 0.6), (0.5, 0.0), (0.7, 2.0)):
-        maps = torch.rand(2, 8, 8, generator=g) ** 3 + floor
-        where = tr("for_threshold", threshold=threshold, low=f"{floor:g}", high=f"{floor + 1:g}")
+        # the two maps of a batch have their own floor and range: each is stretched on its own
+        maps = torch.rand(2, 8, 8, generator=g) ** 3 * torch.tensor([1.0, 0.2])[:, None, None]
+        maps = maps + torch.tensor([floor, floor + 3])[:, None, None]
+        where = tr("for_threshold", threshold=threshold, low=f"{floor:g}", high=f"{floor + 3.2:g}")
         cases.append((threshold, where, maps))
     worst = 0.0
     for threshold, where, maps in cases:

@@ -47,6 +47,17 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _file_above(folder: Path) -> Path | None:
+    """The first part of ``folder``'s path that is a file (so the folder can't exist), or None."""
+    for p in [*reversed(folder.parents), folder]:
+        try:
+            if p.is_file():
+                return p
+        except OSError:
+            return None
+    return None
+
+
 def check_output_path(
     path, *, suffixes: Iterable[str] | None = None, overwrite: bool = False, inputs: Iterable = ()
 ) -> Path:
@@ -64,7 +75,18 @@ def check_output_path(
                 f"use a name such as result{suffixes[0]}"
             )
     folder = out.parent
-    if not folder.is_dir():
+    try:
+        folder_stat = folder.stat()
+    except FileNotFoundError:
+        folder_stat = None
+    except OSError as e:  # a name too long for the file system, a loop of links: one line, not pathlib's OSError
+        shown = str(folder) if len(str(folder)) <= 120 else str(folder)[:60] + "..." + str(folder)[-40:]
+        raise OutputPathError(
+            f"the folder {shown} cannot be used ({e.strerror or e}); choose a shorter or another output path"
+        ) from None
+    if folder_stat is None or not folder.is_dir():
+        if (above := _file_above(folder)) is not None:
+            raise OutputPathError(f"{above} is a file, not a folder; choose another output path")
         raise OutputPathError(f"the folder {folder} does not exist; create it first or choose another output path")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputPathError(f"the folder {folder} is not writable; choose another output path")

@@ -159,7 +159,7 @@ def test_alignment_of_prompts_longer_than_the_tokenizer_compares_only_what_the_m
 
 def test_blend_words_the_tokenizer_splits_give_all_their_tokens(pipe):
     target = "a red circle on a checkerboard background"  # not a grammar word: it falls into pieces
-    ctrl = PromptToPrompt(blend_words=("checkerboard", "plain"))
+    ctrl = PromptToPrompt(blend_words=("checkerboard",))  # in the target only: no source positions
     a = align_tokens(pipe, SRC, target)
     source_pos, target_pos = blend_positions(pipe, ctrl, a, SRC, target)
     n = len(pipe.tokenizer("checkerboard", add_special_tokens=False).input_ids)

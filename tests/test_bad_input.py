@@ -559,6 +559,21 @@ CASES = [
         (ValueError, r"none of blend_words \['sky'\] is a word of either prompt"),
     ),
     (
+        "blend-word-misspelt",
+        "PromptToPrompt(blend_words=('circle', 'cirlce')): one of two words misspelt",
+        lambda t, p, u: edit(
+            p,
+            draw_scene(seed=2).pil(),
+            PROMPT,
+            "a blue circle",
+            control=PromptToPrompt(blend_words=("circle", "cirlce")),
+            num_inference_steps=2,
+            start_step=0,
+            progress=False,
+        ),
+        (ValueError, r"blend_words 'cirlce' is not a word of either prompt"),
+    ),
+    (
         "show-0-255",
         "show_images of a tensor of 0-255 pixels",
         lambda t, p, u: show_images(torch.full((3, 8, 8), 200.0)),

@@ -520,3 +520,26 @@ def test_check_start_index_takes_a_0_d_integer_tensor_and_names_a_huge_answer():
     assert check_start_index(lambda s: torch.tensor(50 - s))
     result = check_start_index(lambda s: 10**5000)
     assert not result and "digits" in result.message
+
+
+def test_answers_right_only_on_easy_inputs_fail():
+    # a PSNR peaked at the image's own maximum: right only when the images reach 1
+    result = check_psnr(lambda a, b: 10 * torch.log10(b.max() ** 2 / ((a - b) ** 2).mean()))
+    assert not result and "for noise 0.05" in result.message
+    # a mask stretched over the whole batch, not each map: right only when the maps share a range
+    result = check_blend_mask(lambda m, t: (((m - m.min()) / (m.max() - m.min())) > t).float()[:, None])
+    assert not result and "mask values differ" in result.message
+
+    def step_of_20(eps, t, t_prev, x):  # ignores t_prev: right only for 50-step runs
+        a_t = A[t].double()
+        a_prev = A[t - 20].double() if t >= 20 else torch.as_tensor(FINAL).double()
+        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        return (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps).float()
+
+    result = check_ddim_step(step_of_20, A, FINAL)
+    assert not result and "off by up to" in result.message
+
+
+def test_a_psnr_returned_as_a_0_d_numpy_array_passes():
+    assert check_psnr(lambda a, b: (10 * torch.log10(1 / ((a - b) ** 2).mean())).numpy())
+    assert check_psnr(lambda a, b: np.asarray([psnr(a, b)]))

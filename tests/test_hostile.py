@@ -907,3 +907,47 @@ def test_score_names_a_case_that_is_not_one():
 
     with pytest.raises(ValueError, match="case must be an EditCase from pie_tiny"):
         score(None, np.zeros((64, 64, 3)))
+
+
+def test_blend_words_that_match_nothing_or_are_also_kept_are_named(pipe, image):
+    from ddim_course.attention import PromptToPrompt
+
+    with pytest.raises(ValueError, match="'red' is in blend_words and in blend_keep_words"):
+        PromptToPrompt(blend_words=("red", "blue"), blend_keep_words=("Red",))
+    target = "a blue circle on a striped background"
+    common = dict(num_inference_steps=2, start_step=0, progress=False)
+    for settings, message in (
+        (dict(blend_words=("circle", "cirlce")), "blend_words 'cirlce' is not a word of either prompt"),
+        (dict(blend_keep_words=("background", "bakground")), "blend_keep_words 'bakground' is not a word"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            edit(pipe, image, PROMPT, target, control=PromptToPrompt(**settings), **common)
+    long = "a red circle on a striped background with a blue square and a green triangle on a dotted background"
+    with pytest.raises(ValueError, match="comes after the 16 tokens the text encoder reads"):
+        edit(pipe, image, long, long.replace("triangle", "square"), control=PromptToPrompt(blend_words=("triangle",)))
+
+
+def test_direct_inversion_without_control_warns_that_it_is_plain_ddim(pipe, image):
+    with pytest.warns(UserWarning, match="inversion='direct' without control is a plain DDIM edit"):
+        edit(pipe, image, PROMPT, "a blue circle", inversion="direct", num_inference_steps=2, start_step=0)
+
+
+def test_pie_tiny_given_a_set_of_kinds_is_the_same_on_every_run():
+    from ddim_course.pocket.pie_tiny import pie_tiny
+
+    assert [c.kind for c in pie_tiny(1, kinds={"shape", "pattern", "colour"})] == ["colour", "shape", "pattern"]
+    with pytest.raises(ValueError, match="got b'shape'"):
+        pie_tiny(1, kinds=b"shape")
+
+
+def test_saving_under_a_path_too_long_or_under_a_file_is_one_line(tmp_path, inv):
+    from ddim_course.files import OutputPathError
+
+    (tmp_path / "mine.safetensors").write_bytes(b"a learner's file")
+    for path, message in (
+        (tmp_path / ("c" * 300) / "x.safetensors", "cannot be used .*choose a shorter"),
+        (tmp_path / "mine.safetensors" / "x.safetensors", "mine.safetensors is a file, not a folder"),
+    ):
+        with pytest.raises(OutputPathError, match=message):
+            inv.save(path)
+    assert (tmp_path / "mine.safetensors").read_bytes() == b"a learner's file"

@@ -74,7 +74,11 @@ def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditC
         raise ValueError(f"seed must be a whole number >= 0 (the held-out scenes use {SEED}), got {seed!r}")
     if kinds is None:
         kinds = KINDS
+    if isinstance(kinds, (set, frozenset)):  # a set's order changes from run to run: the cases would too
+        kinds = [k for k in KINDS if k in kinds] + sorted((k for k in kinds if k not in KINDS), key=repr)
     try:
+        if isinstance(kinds, (bytes, bytearray)):
+            raise TypeError
         kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     except TypeError:
         raise ValueError(f"kinds must be some of {KINDS} (or None: all of them), got {kinds!r}") from None
