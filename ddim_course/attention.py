@@ -21,6 +21,7 @@ import dataclasses
 import difflib
 import math
 import string
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -493,8 +494,10 @@ class AttentionMaps:
                     f"got {shape}"
                 )
 
-    def word(self, word: str, side: int | None = None) -> torch.Tensor:
-        """The map of ``word`` (the mean over its tokens) at resolution ``side`` (default: the finest)."""
+    def word(self, word: str, side: int | None = None, *, occurrence: int | None = None) -> torch.Tensor:
+        """The map of ``word`` at resolution ``side`` (default: the finest). A word the prompt holds twice ("a red
+        circle and a red square"): ``occurrence`` 0 is the first, 1 the second; None gives their mean, with a
+        warning."""
         if not isinstance(word, str):
             raise ValueError(f"word must be a string, one of the prompt's tokens {self.tokens[1:-1]}, got {word!r}")
         if not self.maps:
@@ -513,6 +516,19 @@ class AttentionMaps:
         idx = [i for i, t in enumerate(self.tokens) if t == word.lower()]
         if not idx:
             raise ValueError(f"{word!r} is not one of the prompt's tokens {self.tokens[1:-1]}")
+        if occurrence is not None:
+            k = _whole(occurrence, "occurrence")
+            if not 0 <= k < len(idx):
+                raise ValueError(
+                    f"occurrence must be in [0, {len(idx) - 1}]: {word!r} occurs {len(idx)} time(s), got {k}"
+                )
+            idx = [idx[k]]
+        elif len(idx) > 1:  # two places in the picture: their mean is neither
+            warnings.warn(
+                f"{word!r} occurs {len(idx)} times in the prompt (tokens {idx}); this map is their mean: pass "
+                "occurrence=0, 1, ... for one of them",
+                stacklevel=2,
+            )
         return self.maps[side][idx].mean(0)
 
 

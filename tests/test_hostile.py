@@ -951,3 +951,18 @@ def test_saving_under_a_path_too_long_or_under_a_file_is_one_line(tmp_path, inv)
         with pytest.raises(OutputPathError, match=message):
             inv.save(path)
     assert (tmp_path / "mine.safetensors").read_bytes() == b"a learner's file"
+
+
+def test_a_word_the_prompt_holds_twice_warns_or_is_chosen_by_occurrence():
+    from ddim_course.attention import AttentionMaps
+
+    maps = torch.stack([torch.zeros(8, 8), torch.ones(8, 8), torch.zeros(8, 8), torch.full((8, 8), 3.0)])
+    am = AttentionMaps(["<s>", "red", "and", "red"], {8: maps})
+    with pytest.warns(UserWarning, match=r"'red' occurs 2 times in the prompt \(tokens \[1, 3\]\)"):
+        assert am.word("red").mean() == 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert am.word("red", occurrence=0).mean() == 1.0 and am.word("red", occurrence=1).mean() == 3.0
+        am.word("and")
+    with pytest.raises(ValueError, match=r"occurrence must be in \[0, 1\]: 'red' occurs 2 time\(s\), got 2"):
+        am.word("red", occurrence=2)
