@@ -399,11 +399,12 @@ def _check_latents(pipe, latents, what="start_latents"):
     """Latents the pipeline can run: a real, finite float tensor of shape (batch, channels, h, w) with data."""
     if not isinstance(latents, torch.Tensor):
         raise ValueError(f"{what} must be a torch tensor of latents, got {type(latents).__name__}")
+    from .images import _odd_tensor
+
     if latents.is_meta:
         raise ValueError(f"{what} is on the meta device (a shape with no data); pass a tensor that holds numbers")
-    if latents.layout != torch.strided:
-        layout = str(latents.layout).replace("torch.", "")
-        raise ValueError(f"{what} is a {layout} tensor; pass an ordinary one ({what}.to_dense())")
+    if (odd := _odd_tensor(latents)) is not None:
+        raise ValueError(f"{what} is {odd}; pass a real floating-point tensor of latents")
     if not latents.dtype.is_floating_point:
         raise ValueError(f"{what} must be a real floating-point tensor, got dtype {latents.dtype}")
     c = pipe.unet.config.in_channels
@@ -412,16 +413,21 @@ def _check_latents(pipe, latents, what="start_latents"):
     f = 2 ** (len(pipe.unet.config.block_out_channels) - 1)
     if latents.shape[2] % f or latents.shape[3] % f or latents.shape[2] < 1 or latents.shape[3] < 1:
         raise ValueError(f"{what}'s height and width must be multiples of {f}, got {tuple(latents.shape[2:])}")
+    _check_latent_side(pipe, latents, what)
+    if latents.shape[0] > MAX_BATCH:
+        raise ValueError(f"{what} holds {latents.shape[0]} latents; at most {MAX_BATCH} go in one call")
+    _check_finite(latents, what)
+
+
+def _check_latent_side(pipe, latents: torch.Tensor, what: str) -> None:
+    """Latents at most 4 times the model's own side (a 2048 x 2048 latent ran for over ten minutes on the CPU)."""
     native = pipe.unet.config.sample_size
     native = max(native) if isinstance(native, (list, tuple)) else native
-    if max(latents.shape[2:]) > 4 * native:  # a 2048 x 2048 latent ran for ten minutes and more on the CPU
+    if max(latents.shape[2:]) > 4 * native:
         raise ValueError(
             f"{what}'s height and width must be at most {4 * native} (4 x the model's {native}), got "
             f"{tuple(latents.shape[2:])}"
         )
-    if latents.shape[0] > MAX_BATCH:
-        raise ValueError(f"{what} holds {latents.shape[0]} latents; at most {MAX_BATCH} go in one call")
-    _check_finite(latents, what)
 
 
 def _check_finite(latents: torch.Tensor, what: str, *, after: str = "") -> torch.Tensor:
@@ -878,6 +884,12 @@ def _plain_float(x) -> bool:
     )
 
 
+def _steps_shown(timesteps) -> str:
+    """A list of timesteps for a message: all of a short one, the ends of a long one."""
+    t = [int(v) for v in timesteps]
+    return str(t) if len(t) <= 6 else f"[{t[0]}, {t[1]}, {t[2]}, ..., {t[-2]}, {t[-1]}] ({len(t)} values)"
+
+
 def _check_same_model(pipe, inversion: Inversion) -> None:
     """Before ``inversion`` is used with ``pipe``: its fields still hold together, its timesteps are the pipeline's
     schedule, and the model that made it is this one."""
@@ -911,7 +923,7 @@ def _check_same_model(pipe, inversion: Inversion) -> None:
     n = inversion.num_inference_steps
     if n <= max_steps(pipe) and inversion.timesteps != _schedule(pipe, n)[0]:
         raise ValueError(
-            f"this inversion's timesteps {_show(repr(list(inversion.timesteps)))} are not this pipeline's {n}-step "
+            f"this inversion's timesteps {_steps_shown(inversion.timesteps)} are not this pipeline's {n}-step "
             "schedule: "
             "it was made with another scheduler, or changed; invert the image again with this pipeline"
         )

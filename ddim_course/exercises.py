@@ -309,7 +309,7 @@ def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, 
         expected = ddim_step(eps, t, t_prev, x, alphas_cumprod, final_alpha_cumprod=final_alpha_cumprod)
         return (t, t_prev), tr("at_step", t=t, t_prev=t_prev), (eps, t, t_prev, x), expected
 
-    # steps of 50- and 25-step runs, and wider gaps: an answer that ignores t_prev can't pass
+    # steps 20 apart (a 50-step run), and gaps of 80 and 250: an answer that ignores t_prev can't pass
     steps = ((981, 961), (501, 481), (101, 81), (21, 1), (1, -19), (981, 901), (751, 501))
     failed, worst, worst_t, _ = _worst_error(
         tr("your_step"), my_step, (case(*s) for s in steps), ("eps", "t", "t_prev", "x_t")

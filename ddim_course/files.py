@@ -9,6 +9,7 @@ refuses to replace anything).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -77,12 +78,13 @@ def check_output_path(
     folder = out.parent
     try:
         folder_stat = folder.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         folder_stat = None
     except OSError as e:  # a name too long for the file system, a loop of links: one line, not pathlib's OSError
         shown = str(folder) if len(str(folder)) <= 120 else str(folder)[:60] + "..." + str(folder)[-40:]
+        advice = "a shorter" if e.errno == errno.ENAMETOOLONG else "another"
         raise OutputPathError(
-            f"the folder {shown} cannot be used ({e.strerror or e}); choose a shorter or another output path"
+            f"the folder {shown} cannot be used ({e.strerror or e}); choose {advice} output path"
         ) from None
     if folder_stat is None or not folder.is_dir():
         if (above := _file_above(folder)) is not None:

@@ -614,16 +614,16 @@ def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
     if output_type not in ("pil", "pt", "np"):
         raise ValueError(f"output_type must be 'pil', 'pt' or 'np', got {output_type!r}")
     if not isinstance(latents, torch.Tensor) or _odd_tensor(latents) or not latents.dtype.is_floating_point:
-        got = _odd_tensor(latents) if isinstance(latents, torch.Tensor) else None
-        raise ValueError(f"latents must be a floating-point torch tensor with data, got {got or _describe(latents)}")
+        got = _describe(latents)
+        if isinstance(latents, torch.Tensor):
+            got = _odd_tensor(latents) or f"a {str(latents.dtype).replace('torch.', '')} tensor"
+        raise ValueError(f"latents must be a floating-point torch tensor with data, got {got}")
     channels = pipe.vae.config.latent_channels
     if latents.ndim != 4 or latents.shape[1] != channels or latents.shape[0] < 1:
         raise ValueError(f"latents must have shape (batch, {channels}, height, width), got {tuple(latents.shape)}")
-    most = 4 * image_size(pipe) // pipe.vae_scale_factor
-    if max(latents.shape[2:]) > most:  # the decoder's time and memory grow with the area
-        raise ValueError(
-            f"latents' height and width must be at most {most} (4 x the model's), got {tuple(latents.shape[2:])}"
-        )
+    from .ddim import _check_latent_side
+
+    _check_latent_side(pipe, latents, "latents")  # the decoder's time and memory grow with the area
     bad = int((~torch.isfinite(latents)).sum())
     if bad:  # they would decode to a black or grey picture without a word
         raise ValueError(f"the latents hold {bad} NaN or infinite values; there is no image to decode")

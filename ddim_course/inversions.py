@@ -255,7 +255,7 @@ class Method:
         self, pipe, image, prompt: str, *, num_inference_steps: int = 50, guidance_scale: float = 7.5, **kwargs
     ) -> Inversion:
         known = self.options()
-        unknown = [k for k in kwargs if k not in known]
+        unknown = [k for k in kwargs if k not in known] if known is not None else []
         if unknown:  # a clear error instead of "got an unexpected keyword argument"
             raise ValueError(
                 f"the {self.name!r} method has no option {unknown[0]!r}; its options are "
@@ -265,11 +265,15 @@ class Method:
             pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, **kwargs
         )
 
-    def options(self) -> tuple[str, ...]:
-        """The keyword arguments this method takes (``num_inference_steps``, ``guidance_scale``, its own)."""
+    def options(self) -> tuple[str, ...] | None:
+        """The keyword arguments this method takes (``num_inference_steps``, ``guidance_scale``, its own); None for
+        a function that takes any (``**kwargs``): it says itself what it refuses."""
         fn = getattr(self.function, "inverts_with", self.function)
-        params = inspect.signature(fn).parameters.values()
-        return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
+        params = list(inspect.signature(fn).parameters.values())
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return None
+        named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return tuple(p.name for p in params[3:] if p.kind in named)  # after (pipe, image, prompt)
 
 
 def _null_text_with_preset(pipe, image, prompt, **kwargs) -> Inversion:

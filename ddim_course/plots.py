@@ -31,10 +31,12 @@ def _tile(im, k: int):
         arr = im
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"show_images: image {k} is an array of {arr.dtype}; pass numbers")
-    if arr.ndim == 3 and arr.shape[0] in (1, 3) and arr.shape[-1] not in (1, 3, 4):
-        arr = arr.transpose(1, 2, 0)  # channels first, as torch keeps images
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
+    channels_first = arr.ndim == 3 and arr.shape[0] in (1, 3)
+    if channels_first and (isinstance(im, torch.Tensor) or arr.shape[-1] not in (1, 3, 4)):
+        # torch keeps images channels first; numpy, channels last
+        arr = arr.transpose(1, 2, 0)
+    if arr.ndim == 3 and arr.shape[-1] == 1:  # one channel: a grey picture in [0, 1], as tensor_to_pil reads it
+        arr = np.repeat(arr, 3, axis=-1)
     if arr.ndim == 2:  # a map (noise, attention): drawn in grey over its own range
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ValueError(f"show_images: image {k} holds NaN or infinite values; there is no picture to show")
@@ -46,8 +48,9 @@ def _tile(im, k: int):
         )
     if arr.dtype == np.uint8:
         return arr
-    if arr.dtype.kind in "iu":
-        raise ValueError(f"show_images: image {k} holds {arr.dtype} pixels; pass x.astype(np.uint8) or x / 255")
+    if arr.dtype.kind in "iub":
+        to8 = "x.to(torch.uint8)" if isinstance(im, torch.Tensor) else "x.astype(np.uint8)"
+        raise ValueError(f"show_images: image {k} holds {arr.dtype} pixels; pass {to8} or x / 255")
     try:
         return tensor_to_pil(torch.from_numpy(np.ascontiguousarray(arr[..., :3], dtype=np.float32)).permute(2, 0, 1))[0]
     except ValueError as e:  # its range and NaN checks, said of this image
@@ -179,8 +182,11 @@ def plot_residuals(residuals: dict, *, ax=None):
             raise ValueError(f"residuals[{key!r}] must be a table (steps x iterations) of numbers; {hint}")
         tables[key] = r
     keys = list(tables)
-    if ax is not None and not isinstance(ax, np.ndarray):
-        ax = _check_ax(ax)
+    if ax is not None:  # one Axes, or one per key (a list, a tuple or plt.subplots' array)
+        axes = [_check_ax(a) for a in np.atleast_1d(np.asarray(ax, dtype=object)).ravel()]
+        if len(axes) < len(keys):
+            raise ValueError(f"ax gives {len(axes)} Axes for {len(keys)} panels (one per key of residuals)")
+        ax = np.asarray(axes, dtype=object)
     if ax is None:
         _, ax = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.5), sharey=True, squeeze=False)
         ax = ax[0]

@@ -805,6 +805,9 @@ def test_show_images_checks_every_picture_and_splits_a_batch():
     assert len(show_images(np.random.rand(3, 8, 8)).axes) == 1  # channels first
     assert len(show_images([image], titles=(t for t in ["a"])).axes) == 1
     assert len(show_images(np.random.randn(8, 8)).axes) == 1  # a map of any range, in grey
+    white = show_images(torch.ones(1, 8, 8)).axes[0].get_images()[0].get_array()  # one channel: grey in [0, 1]
+    assert np.asarray(white).min() == 255  # drawn white (scaled to its own range it was black)
+    assert show_images(torch.rand(3, 4, 4)).axes[0].get_images()[0].get_array().shape[:2] == (4, 4)  # not RGBA
 
 
 def test_arguments_that_would_be_dropped_are_refused_or_warned(pipe, image):
@@ -826,8 +829,8 @@ def test_arguments_that_would_be_dropped_are_refused_or_warned(pipe, image):
 def test_sizes_and_counts_are_bounded_before_the_work(pipe):
     with pytest.raises(ValueError, match=r"height and width must be at most 64 \(4 x the model's 16\)"):
         sample(pipe, PROMPT, start_latents=torch.randn(1, 4, 256, 256), num_inference_steps=1, progress=False)
-    with pytest.raises(ValueError, match="height and width must be at most 64"):
-        decode(pipe, torch.randn(1, 4, 256, 256))
+    with pytest.raises(ValueError, match=r"height and width must be at most 64 \(4 x the model's 16\), got \(16, 72\)"):
+        decode(pipe, torch.randn(1, 4, 16, 72))
     with pytest.raises(ValueError, match="1100 images given; at most 1024"):
         invert(pipe, ["missing.png"] * 1100, PROMPT, num_inference_steps=1, progress=False)  # before any is read
     assert sample(pipe, PROMPT, start_latents=torch.randn(1, 4, 32, 32), num_inference_steps=1, progress=False)
@@ -859,6 +862,12 @@ def test_plots_name_what_they_cannot_draw(pipe):
     plot_schedule(pipe.scheduler.alphas_cumprod)
     plot_snr(pipe.scheduler.alphas_cumprod.numpy())
     plot_residuals({7.5: [[0.1, 0.01], [0.2, 0.02]]})
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    plot_residuals({1.0: [[0.1]], 7.5: [[0.2]]}, ax=list(axes))  # a list of Axes, one per key
+    with pytest.raises(ValueError, match="ax gives 1 Axes for 2 panels"):
+        plot_residuals({1.0: [[0.1]], 7.5: [[0.2]]}, ax=axes[0])
     for call, message in (
         (lambda: plot_schedule(pipe.scheduler), "not its values; pass pipe.scheduler.alphas_cumprod"),
         (lambda: plot_schedule(torch.linspace(0, 5, 10)), r"finite values in \(0, 1\]"),
@@ -890,6 +899,12 @@ def test_odd_tensor_layouts_and_dtypes_are_named(pipe):
             r"to_dense\(\)",
         ),
         (lambda: decode(pipe, torch.randn(1, 4, 16, 16).to_sparse()), "sparse_coo tensor"),
+        (lambda: decode(pipe, torch.zeros(1, 4, 16, 16, dtype=torch.int64)), "got a int64 tensor"),
+        (
+            lambda: sample(pipe, PROMPT, start_latents=torch.zeros(1, 4, 16, 16).to(torch.float8_e4m3fn)),
+            r"start_latents is a float8_e4m3fn tensor \(pass x.float\(\)\)",
+        ),
+        (lambda: sample(pipe, PROMPT, start_latents=nested), "start_latents is a nested tensor"),
     ):
         with pytest.raises(ValueError, match=message):
             call()
@@ -900,6 +915,21 @@ def test_a_method_named_with_an_option_it_does_not_take_lists_its_options(pipe, 
         METHODS["ddim"](pipe, image, PROMPT, negative_prompt="x", num_inference_steps=2)
     assert "inner_steps" in METHODS["null-text"].options() and "iterations" in METHODS["fixed-point"].options()
     assert "inner_steps" not in METHODS["ddim"].options()
+    from ddim_course.inversions import Method
+
+    # a method of one's own: ordinary parameters are options too, and one that takes **kwargs checks them itself
+    def mine(pipe, image, prompt, num_inference_steps=50, guidance_scale=1.0, progress=True, depth=1):
+        return invert(pipe, image, prompt, num_inference_steps=num_inference_steps, progress=progress)
+
+    assert Method("mine", "mine", mine, "").options() == (
+        "num_inference_steps",
+        "guidance_scale",
+        "progress",
+        "depth",
+    )
+    anything = Method("any", "any", lambda pipe, image, prompt, **kw: invert(pipe, image, prompt, **kw), "")
+    assert anything.options() is None
+    assert anything(pipe, image, PROMPT, num_inference_steps=2, guidance_scale=1.0, progress=False).latents
 
 
 def test_score_names_a_case_that_is_not_one():
@@ -928,14 +958,21 @@ def test_blend_words_that_match_nothing_or_are_also_kept_are_named(pipe, image):
 
 
 def test_direct_inversion_without_control_warns_that_it_is_plain_ddim(pipe, image):
-    with pytest.warns(UserWarning, match="inversion='direct' without control is a plain DDIM edit"):
+    with pytest.warns(UserWarning, match="inversion='direct' without control is a plain DDIM edit") as record:
         edit(pipe, image, PROMPT, "a blue circle", inversion="direct", num_inference_steps=2, start_step=0)
+    assert record[0].filename == __file__  # the warning points at the learner's line
 
 
 def test_pie_tiny_given_a_set_of_kinds_is_the_same_on_every_run():
+    from ddim_course.pocket.pie_tiny import KINDS as KINDS_ALL
     from ddim_course.pocket.pie_tiny import pie_tiny
 
-    assert [c.kind for c in pie_tiny(1, kinds={"shape", "pattern", "colour"})] == ["colour", "shape", "pattern"]
+    class Unordered(set):  # iterates in a fixed wrong order, as a set may under another hash seed
+        def __iter__(self):
+            return iter(["pattern", "shape", "colour"])
+
+    assert [c.kind for c in pie_tiny(1, kinds=Unordered(KINDS_ALL))] == ["colour", "shape", "pattern"]
+    assert [c.kind for c in pie_tiny(1, kinds=["pattern", "colour"])] == ["pattern", "colour"]  # a list keeps order
     with pytest.raises(ValueError, match="got b'shape'"):
         pie_tiny(1, kinds=b"shape")
 
@@ -947,6 +984,7 @@ def test_saving_under_a_path_too_long_or_under_a_file_is_one_line(tmp_path, inv)
     for path, message in (
         (tmp_path / ("c" * 300) / "x.safetensors", "cannot be used .*choose a shorter"),
         (tmp_path / "mine.safetensors" / "x.safetensors", "mine.safetensors is a file, not a folder"),
+        (tmp_path / "mine.safetensors" / "sub" / "x.safetensors", "mine.safetensors is a file, not a folder"),
     ):
         with pytest.raises(OutputPathError, match=message):
             inv.save(path)
