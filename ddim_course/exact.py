@@ -19,6 +19,7 @@ import torch
 
 from .ddim import (
     EDICT_MIX,
+    MAX_FIXED_POINT_ITERATIONS,
     Inversion,
     _alpha_before,
     _alphas,
@@ -70,9 +71,10 @@ def fixed_point_invert(
     2023; ReNoise, Garibi et al. 2024). It inverts at the guidance it will be sampled with, so when the iteration
     converges, sampling back retraces it. ``info["residuals"]`` says how far each iteration moved each step."""
     iterations = _whole(iterations, "iterations")
-    if not 1 <= iterations <= 100:  # 0 would be plain DDIM inversion under the fixed-point name
+    if not 1 <= iterations <= MAX_FIXED_POINT_ITERATIONS:  # 0 would be plain DDIM under the fixed-point name
         raise ValueError(
-            f"iterations must be a whole number in [1, 100] (3 is plenty; for none, use invert), got {iterations}"
+            f"iterations must be a whole number in [1, {MAX_FIXED_POINT_ITERATIONS}] (3 is plenty; for none, use "
+            f"invert), got {iterations}"
         )
     start = time.perf_counter()
     inv = invert(

@@ -70,6 +70,16 @@ def _fit_null_embedding(step, eps_cond, uncond, target, *, guidance_scale, lr, i
     return uncond.detach(), loss_value, calls
 
 
+def check_inner_steps(inner_steps) -> int:
+    """Null-text's Adam steps per sampling step: a whole number in [0, MAX_INNER_STEPS], or a clear error."""
+    inner_steps = _whole(inner_steps, "inner_steps")
+    if not 0 <= inner_steps <= MAX_INNER_STEPS:
+        raise ValueError(
+            f"inner_steps must be a whole number in [0, {MAX_INNER_STEPS}] (the paper uses 10), got {inner_steps!r}"
+        )
+    return inner_steps
+
+
 def null_text_invert(
     pipe,
     image,
@@ -93,11 +103,7 @@ def null_text_invert(
     has no effect, so there is nothing to learn: the result is plain DDIM inversion.
     """
     g = _check_guidance(guidance_scale)
-    inner_steps = _whole(inner_steps, "inner_steps")
-    if not 0 <= inner_steps <= MAX_INNER_STEPS:
-        raise ValueError(
-            f"inner_steps must be a whole number in [0, {MAX_INNER_STEPS}] (the paper uses 10), got {inner_steps!r}"
-        )
+    inner_steps = check_inner_steps(inner_steps)
     lr = _real(learning_rate, "learning_rate", low=1e-12, high=10, hint="the paper uses 1e-2")
     stop = _real(early_stop, "early_stop", low=0, high=1e6, hint="the paper uses 1e-5; 0 never stops early")
     _check_single_prompt(prompt, "null_text_invert")

@@ -32,7 +32,7 @@ from .ddim import (
 from .editing import edit
 from .i18n import tr
 from .images import decode, encode, load_image
-from .inversions import MAX_INNER_STEPS, METHODS, get_method
+from .inversions import METHODS, check_inner_steps, get_method
 from .metrics import psnr
 
 DISPLAY_SIZE = 256
@@ -477,10 +477,7 @@ class MethodExplorer:
             start_step = min(10, num_inference_steps - 1)
         start_step = _check_start_step(start_step, num_inference_steps)
         _check_prompts(source_prompt=source_prompt, target_prompt=target_prompt)
-        if not 0 <= (inner_steps := _whole(inner_steps, "inner_steps")) <= MAX_INNER_STEPS:
-            raise ValueError(
-                f"inner_steps must be a whole number in [0, {MAX_INNER_STEPS}] (the paper uses 10), got {inner_steps}"
-            )
+        inner_steps = check_inner_steps(inner_steps)
         image = _picture(pipe, image)
         self.pipe, self.image, self.source_prompt, self.target_prompt = pipe, image, source_prompt, target_prompt
         self.start_step, self.num_inference_steps = start_step, num_inference_steps
