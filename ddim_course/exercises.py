@@ -20,7 +20,7 @@ import torch
 
 from .ddim import _whole, ddim_step, ddim_update
 from .i18n import tr
-from .images import _huge_int, _repr
+from .images import _huge_int, _odd_tensor, _repr
 from .metrics import psnr
 
 TIME_LIMIT = 10.0
@@ -136,10 +136,8 @@ def _check_schedule(alphas_cumprod, final_alpha_cumprod=1.0, *, length: int = 10
         alphas_cumprod = torch.from_numpy(alphas_cumprod)
     if (
         not isinstance(alphas_cumprod, torch.Tensor)
-        or alphas_cumprod.is_meta
-        or alphas_cumprod.layout != torch.strided
+        or _odd_tensor(alphas_cumprod) is not None
         or alphas_cumprod.ndim != 1
-        or alphas_cumprod.is_complex()
         or not alphas_cumprod.is_floating_point()
     ):
         raise ValueError(f"alphas_cumprod must be a 1-D float tensor of {length} values; {hint}")

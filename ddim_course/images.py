@@ -583,7 +583,7 @@ def _odd_tensor(x: torch.Tensor) -> str | None:
 
 def _describe(x) -> str:
     if isinstance(x, torch.Tensor):
-        return "a meta tensor" if x.is_meta else f"a {str(x.layout).replace('torch.', '')} tensor"
+        return _odd_tensor(x) or f"a {str(x.dtype).replace('torch.', '')} tensor of shape {tuple(x.shape)}"
     if isinstance(x, (list, tuple)):
         return f"a {type(x).__name__} of {len(x)} items" if x else f"an empty {type(x).__name__}"
     return type(x).__name__
@@ -614,10 +614,7 @@ def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
     if output_type not in ("pil", "pt", "np"):
         raise ValueError(f"output_type must be 'pil', 'pt' or 'np', got {output_type!r}")
     if not isinstance(latents, torch.Tensor) or _odd_tensor(latents) or not latents.dtype.is_floating_point:
-        got = _describe(latents)
-        if isinstance(latents, torch.Tensor):
-            got = _odd_tensor(latents) or f"a {str(latents.dtype).replace('torch.', '')} tensor"
-        raise ValueError(f"latents must be a floating-point torch tensor with data, got {got}")
+        raise ValueError(f"latents must be a floating-point torch tensor with data, got {_describe(latents)}")
     channels = pipe.vae.config.latent_channels
     if latents.ndim != 4 or latents.shape[1] != channels or latents.shape[0] < 1:
         raise ValueError(f"latents must have shape (batch, {channels}, height, width), got {tuple(latents.shape)}")

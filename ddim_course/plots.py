@@ -125,7 +125,9 @@ def _schedule_values(alphas_cumprod) -> torch.Tensor:
         raise ValueError(f"got a {type(alphas_cumprod).__name__}, not its values; {hint}")
     try:
         if isinstance(alphas_cumprod, torch.Tensor):
-            if alphas_cumprod.is_meta or alphas_cumprod.layout != torch.strided or alphas_cumprod.is_complex():
+            from .images import _odd_tensor
+
+            if _odd_tensor(alphas_cumprod) is not None:
                 raise TypeError
             a = alphas_cumprod.detach().cpu().double()
         else:

@@ -95,10 +95,16 @@ def _picture(pipe, image) -> Image.Image:
     return load_image(image, size=image_size(pipe))
 
 
-def _check_prompts(**prompts) -> None:
-    for name, text in prompts.items():
+def _edit_settings(pipe, image, source_prompt, target_prompt, start_step, num_inference_steps):
+    """An editing explorer's settings, checked when it is made (an error at the first redraw would show only in
+    the widget's label): (the picture, the step count, the start step: None means 10, or the last step of a
+    shorter run)."""
+    n = _check_steps(pipe, num_inference_steps)
+    start_step = min(10, n - 1) if start_step is None else _check_start_step(start_step, n)
+    for name, text in (("source_prompt", source_prompt), ("target_prompt", target_prompt)):
         if not isinstance(text, str):
             raise ValueError(f"{name} must be a string (a prompt), got {_show(text)}")
+    return _picture(pipe, image), n, start_step
 
 
 def _with_prompt_note(text, pipe):
@@ -393,11 +399,10 @@ class EditExplorer:
         """``start_step`` None: 10, or the last step of a shorter run."""
         # checked before the inversion runs, against the sliders' ranges: a slider would quietly move a value
         # outside them (start_step=100 became 49, guidance 50 became 15) and Apply would use the moved value
-        n = _check_steps(pipe, num_inference_steps)
-        start_step = min(10, n - 1) if start_step is None else _check_start_step(start_step, n)
+        image, n, start_step = _edit_settings(
+            pipe, image, source_prompt, target_prompt, start_step, num_inference_steps
+        )
         guidance_scale = _real(guidance_scale, "guidance_scale", low=1, high=15, hint="the explorer's slider")
-        _check_prompts(source_prompt=source_prompt, target_prompt=target_prompt)
-        image = _picture(pipe, image)
         self.pipe, self.image, self.source_prompt = pipe, image, source_prompt
         self.num_inference_steps = n
         self.inversion = invert(pipe, image, source_prompt, num_inference_steps=n, progress=False)
@@ -471,14 +476,10 @@ class MethodExplorer:
         inner_steps: int = 10,
         num_inference_steps: int = 50,
     ):
-        # checked now, not at the first redraw (where the error would only show in the widget's label)
-        num_inference_steps = _check_steps(pipe, num_inference_steps)
-        if start_step is None:  # 10, or the last step of a shorter run (as EditExplorer)
-            start_step = min(10, num_inference_steps - 1)
-        start_step = _check_start_step(start_step, num_inference_steps)
-        _check_prompts(source_prompt=source_prompt, target_prompt=target_prompt)
+        image, num_inference_steps, start_step = _edit_settings(
+            pipe, image, source_prompt, target_prompt, start_step, num_inference_steps
+        )
         inner_steps = check_inner_steps(inner_steps)
-        image = _picture(pipe, image)
         self.pipe, self.image, self.source_prompt, self.target_prompt = pipe, image, source_prompt, target_prompt
         self.start_step, self.num_inference_steps = start_step, num_inference_steps
         self.method_options: dict[str, dict] = {"null-text": {"inner_steps": inner_steps}}
