@@ -940,6 +940,14 @@ def _check_same_model(pipe, inversion: Inversion) -> None:
 
 def _image_latents(pipe, image) -> torch.Tensor:
     if isinstance(image, torch.Tensor):
+        c = pipe.unet.config.in_channels
+        channels = {image.shape[-3], image.shape[-1]} if image.ndim in (3, 4) else set()
+        if c not in channels and channels & {1, 3}:  # (3, H, W), (1, 3, H, W), (1, H, W, 3): not (4, h, w) latents
+            raise ValueError(
+                f"a tensor given as the image is read as latents of shape (batch, {c}, height, width); this one has "
+                f"shape {tuple(image.shape)}, an image's. Pass the image as a PIL image or a path: "
+                "ddim_course.tensor_to_pil(x)[0] turns a (3, H, W) tensor in [0, 1] into one"
+            )
         _check_latents(pipe, image, "latents")
         return image.to(pipe.device, _work_dtype(pipe))
     if isinstance(image, (list, tuple)) and len(image) == 0:

@@ -597,6 +597,12 @@ CASES = [
         lambda t, p, u: sample(p, PROMPT, start_latents=torch.randn(1, 4, 256, 256), num_inference_steps=1),
         (ValueError, r"start_latents's height and width must be at most 64 \(4 x the model's 16\)"),
     ),
+    (
+        "image-tensor",
+        "invert of an image as a (1, 3, 64, 64) tensor",
+        lambda t, p, u: invert(p, torch.rand(1, 3, 64, 64), PROMPT, num_inference_steps=1),
+        (ValueError, r"a tensor given as the image is read as latents .* shape \(1, 3, 64, 64\), an image's"),
+    ),
 ]
 
 
