@@ -29,7 +29,8 @@ EDIT_EXAMPLES = """\
 examples:
   python -m ddim_course edit photo.jpg --source "a photo of a cat" --target "a photo of a tiger" -o tiger.png
   python -m ddim_course edit scene.png --source "a red circle" --target "a blue circle" --model pocket -o blue.png
-"""
+  python -m ddim_course edit scene.png --source "a red circle" --target "a blue circle" --inversion direct --control prompt-to-prompt -o blue.png
+"""  # noqa: E501 (an example is one line, to copy)
 INVERT_EXAMPLES = """\
 examples:
   python -m ddim_course invert photo.jpg --prompt "a photo of a cat" -o cat.safetensors
@@ -69,6 +70,9 @@ def _common(p: argparse.ArgumentParser, *, steps_help: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars (they go to stderr)")
 
 
+CONTROLS = ("none", "prompt-to-prompt")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .files import IMAGE_SUFFIXES
     from .inversions import METHODS
@@ -95,7 +99,25 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--start-step", type=int, default=None, help=f"where re-sampling starts, 0 = from pure noise ({PRESET})"
     )
-    e.add_argument("--guidance", type=float, default=None, help=f"guidance scale, >= 0 ({PRESET})")
+    e.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help=f"guidance scale, >= 0 ({PRESET}; with --control prompt-to-prompt: 7.5, or a null-text inversion's)",
+    )
+    e.add_argument(
+        "--inversion",
+        choices=list(METHODS),
+        default="ddim",
+        help="the inversion method (default: ddim); 'direct' goes with --control prompt-to-prompt (notebook 07)",
+    )
+    e.add_argument(
+        "--control",
+        choices=CONTROLS,
+        default="none",
+        help="'none' (default): the plain prompt swap; 'prompt-to-prompt': attention control with the model's "
+        "preset settings, from --start-step 0 unless given (notebook 07)",
+    )
     _common(e, steps_help=f"DDIM steps ({PRESET})")
     i = sub.add_parser(
         "invert",
@@ -252,6 +274,11 @@ def _run(args) -> int:
     progress = not args.quiet
     # 1. everything that needs no model: the numbers given, where the result goes, the input
     _check_numbers(steps=args.steps, start_step=getattr(args, "start_step", None), guidance=args.guidance)
+    if args.command == "edit" and args.inversion == "direct" and args.control == "none":
+        raise CommandLineError(
+            "--inversion direct needs --control prompt-to-prompt: direct inversion only snaps the source branch of "
+            "prompt-to-prompt (for the plain prompt swap, use --inversion ddim)"
+        )
     out = _output(args)
     if args.command == "reconstruct":
         _check_input(args.inversion, "inversion file")
@@ -284,7 +311,16 @@ def _run(args) -> int:
     steps = preset.num_inference_steps if args.steps is None else args.steps
     guidance = preset.edit_guidance if args.guidance is None else args.guidance
     if args.command == "edit":
-        start = preset.edit_start_step if args.start_step is None else args.start_step
+        control = None if args.control == "none" else args.control
+        if control is not None and args.guidance is None:
+            guidance = None  # edit's own default: 7.5, or the guidance a null-text inversion is fitted at
+        default_start = 0 if control is not None else preset.edit_start_step
+        start = default_start if args.start_step is None else args.start_step
+        if args.start_step is None and start >= steps:
+            raise CommandLineError(
+                f"the default --start-step {start} needs more than --steps {steps}; "
+                f"pass --start-step below {steps}, or more steps"
+            )
         _check_numbers(steps=steps, start_step=start, guidance=guidance, max_steps=max_steps)
         result = edit(
             pipe,
@@ -294,6 +330,8 @@ def _run(args) -> int:
             start_step=start,
             num_inference_steps=steps,
             guidance_scale=guidance,
+            inversion=args.inversion,
+            control=control,
             progress=progress,
         )[0]
         return _write_image(result, out, args)

@@ -167,6 +167,54 @@ def test_edit_defaults_come_from_the_models_preset(photo, tmp_path, capsys, monk
     assert code == 0 and seen["start_step"] == 3 and seen["guidance_scale"] == 4.0
 
 
+def test_edit_with_prompt_to_prompt_starts_at_step_0_at_the_editors_guidance(photo, tmp_path, capsys, monkeypatch):
+    seen = {}
+
+    def fake_edit(pipe, image, source, target, **kwargs):
+        seen.clear()
+        seen.update(kwargs)
+        return [Image.new("RGB", (64, 64))]
+
+    monkeypatch.setattr(editing, "edit", fake_edit)
+    p2p = ["--inversion", "direct", "--control", "prompt-to-prompt"]
+    code, _, err = run(edit_args(photo, tmp_path / "e.png", "pocket", *p2p), capsys)
+    assert code == 0, err
+    assert seen["inversion"] == "direct" and seen["control"] == "prompt-to-prompt"
+    assert seen["start_step"] == 0 and seen["guidance_scale"] is None  # edit's own: 7.5, or a fitted inversion's
+    code, _, err = run(
+        edit_args(photo, tmp_path / "f.png", "pocket", *p2p, "--start-step", "5", "--guidance", "3"), capsys
+    )
+    assert code == 0 and seen["start_step"] == 5 and seen["guidance_scale"] == 3.0
+    # without --control: the plain swap, from a DDIM inversion unless another is named
+    code, _, err = run(edit_args(photo, tmp_path / "g.png", "pocket", "--inversion", "null-text"), capsys)
+    assert code == 0 and seen["control"] is None and seen["inversion"] == "null-text" and seen["start_step"] == 15
+
+
+def test_edit_with_prompt_to_prompt_runs_on_a_model(model, photo, tmp_path, capsys):
+    out = tmp_path / "p2p.png"
+    extra = ["--steps", "3", "--inversion", "direct", "--control", "prompt-to-prompt"]
+    code, stdout, err = run(edit_args(photo, out, model, *extra), capsys)
+    assert code == 0, err
+    assert f"wrote {out} (64x64)" in stdout and Image.open(out).size == (64, 64)
+    # an inversion prompt-to-prompt cannot follow: one line, nothing written
+    out = tmp_path / "edict.png"
+    code, _, err = run(
+        edit_args(photo, out, model, "--steps", "3", "--inversion", "edict", "--control", "prompt-to-prompt"), capsys
+    )
+    assert_one_line_error(code, err, "'edict'", "not built")
+    assert not out.exists()
+
+
+def test_direct_inversion_without_control_is_refused_before_the_model_loads(photo, tmp_path, capsys, no_model):
+    code, _, err = run(edit_args(photo, tmp_path / "x.png", "pocket", "--inversion", "direct"), capsys)
+    assert_one_line_error(code, err, "--inversion direct needs --control prompt-to-prompt")
+
+
+def test_a_default_start_step_past_the_steps_says_it_is_the_default(model, photo, tmp_path, capsys):
+    code, _, err = run(edit_args(photo, tmp_path / "x.png", model, "--steps", "3"), capsys)
+    assert_one_line_error(code, err, "the default --start-step", "--steps 3")
+
+
 def test_invert_uses_the_method_registry_and_the_presets_guidance(photo, tmp_path, capsys, monkeypatch):
     seen = {}
 
