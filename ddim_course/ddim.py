@@ -323,6 +323,7 @@ def _prompts(prompt, batch: int | None = None, name: str = "prompt") -> list[str
 
 def encode_text(pipe, prompt, *, negative_prompt="", guidance: bool = True, batch: int | None = None):
     """Text embeddings (cond, uncond) with ``pipe.encode_prompt``; uncond is None when not guiding."""
+    _check_pipe(pipe)
     guidance = _flag(guidance, "guidance")
     if batch is not None:
         batch = _whole(batch, "batch")

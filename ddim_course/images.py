@@ -597,6 +597,9 @@ def image_size(pipe) -> int:
 @torch.inference_mode()
 def encode(pipe, image) -> torch.Tensor:
     """Image(s) -> scaled latents: the VAE encoder's mean (deterministic) times ``scaling_factor``."""
+    from .ddim import _check_pipe
+
+    _check_pipe(pipe)
     images = image if isinstance(image, (list, tuple)) else [image]
     if not images:
         raise ValueError("encode needs an image or a non-empty list of images, got an empty list")
@@ -611,6 +614,9 @@ def encode(pipe, image) -> torch.Tensor:
 @torch.inference_mode()
 def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
     """Scaled latents -> images (``"pil"``: list of PIL; ``"pt"``: tensor in [0, 1]; ``"np"``)."""
+    from .ddim import _check_latent_side, _check_pipe
+
+    _check_pipe(pipe)
     if output_type not in ("pil", "pt", "np"):
         raise ValueError(f"output_type must be 'pil', 'pt' or 'np', got {output_type!r}")
     if not isinstance(latents, torch.Tensor) or _odd_tensor(latents) or not latents.dtype.is_floating_point:
@@ -618,8 +624,6 @@ def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
     channels = pipe.vae.config.latent_channels
     if latents.ndim != 4 or latents.shape[1] != channels or latents.shape[0] < 1:
         raise ValueError(f"latents must have shape (batch, {channels}, height, width), got {tuple(latents.shape)}")
-    from .ddim import _check_latent_side
-
     _check_latent_side(pipe, latents, "latents")  # the decoder's time and memory grow with the area
     bad = int((~torch.isfinite(latents)).sum())
     if bad:  # they would decode to a black or grey picture without a word

@@ -19,6 +19,8 @@ from PIL import Image
 from .ddim import (
     MAX_GUIDANCE,
     Inversion,
+    _check_guidance,
+    _check_pipe,
     _check_start_step,
     _check_steps,
     _real,
@@ -88,6 +90,7 @@ def _png(image: Image.Image, size: int = DISPLAY_SIZE) -> bytes:
 
 def _picture(pipe, image) -> Image.Image:
     """The explorer's picture: a PIL image as given, or a path or URL loaded at the model's size (as invert does)."""
+    _check_pipe(pipe)
     if isinstance(image, Image.Image):
         return image
     from .images import image_size
@@ -223,6 +226,7 @@ def _seeded(seed) -> torch.Generator:
 @torch.inference_mode()
 def noisy_image_at(pipe, latents: torch.Tensor, noise: torch.Tensor, t: int) -> tuple[Image.Image, float]:
     """The image decoded from x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise, and a_t."""
+    _check_pipe(pipe)
     t = _whole(t, "t")
     n = pipe.scheduler.config.num_train_timesteps
     if not 0 <= t < n:
@@ -320,6 +324,8 @@ def compare_at_start_step(
     pipe, image, inversion: Inversion, start_step: int, *, guidance_scale: float = 1.0, seed: int = 0
 ) -> dict:
     """Reconstruction from the inverted latent and img2img from fresh noise at one start_step, with PSNRs."""
+    _check_pipe(pipe)
+    guidance_scale = _check_guidance(guidance_scale)
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion (what invert returns), got {type(inversion).__name__}")
     if isinstance(image, torch.Tensor):
@@ -352,6 +358,7 @@ def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: fl
 
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion (what invert(...) returns), got {_show(inversion)}")
+    guidance_scale = _check_guidance(guidance_scale)  # now, not at the first redraw (only the label would say it)
     image = _picture(pipe, image)
 
     slider = w.IntSlider(

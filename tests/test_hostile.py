@@ -527,6 +527,37 @@ def test_what_is_not_a_pipeline_or_a_scene_is_named():
     assert blend_mask(torch.tensor([[[3e38, -3e38]]]), 0.3).tolist() == [[[[1.0, 0.0]]]]  # no overflow to 0
 
 
+@pytest.mark.parametrize("not_a_pipe", ["pocket", None, "unet"])
+def test_every_entry_point_that_takes_pipe_names_what_it_got(pipe, image, inv, not_a_pipe):
+    """A model name, None or the pipeline's UNet given as ``pipe``: one line that says to load it, not an
+    AttributeError from deep inside (encode, decode, encode_text and the explorers had no check)."""
+    from ddim_course import encode, widgets
+
+    bad = pipe.unet if not_a_pipe == "unet" else not_a_pipe
+    for call in (
+        lambda: encode(bad, image),
+        lambda: decode(bad, torch.zeros(1, 4, 16, 16)),
+        lambda: encode_text(bad, PROMPT),
+        lambda: widgets.noise_explorer(bad, image),
+        lambda: widgets.noisy_image_at(bad, torch.zeros(1, 4, 16, 16), torch.zeros(1, 4, 16, 16), 10),
+        lambda: widgets.start_step_explorer(bad, image, inv),
+        lambda: widgets.compare_at_start_step(bad, image, inv, 1),
+        lambda: widgets.EditExplorer(bad, image, PROMPT, "a blue circle"),
+    ):
+        with pytest.raises(ValueError, match="pipe must be a Stable-Diffusion-style pipeline"):
+            call()
+
+
+def test_the_start_step_explorer_checks_its_guidance_when_made(pipe, image, inv):
+    from ddim_course import widgets
+
+    for g in (float("nan"), -1.0, "7"):
+        with pytest.raises(ValueError, match="guidance_scale must be a number in"):
+            widgets.start_step_explorer(pipe, image, inv, guidance_scale=g)
+        with pytest.raises(ValueError, match="guidance_scale must be a number in"):
+            widgets.compare_at_start_step(pipe, image, inv, 1, guidance_scale=g)
+
+
 def test_the_command_line_guidance_limit_is_the_librarys():
     from ddim_course import __main__ as cli
     from ddim_course.ddim import MAX_GUIDANCE
