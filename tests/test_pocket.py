@@ -80,6 +80,9 @@ def test_training_smoke_run_gives_a_loadable_pipeline(tmp_path):
     assert images[0].size == (64, 64)
     with pytest.raises(SystemExit):  # never overwrites a finished run without --force
         main(["--out", str(out), "--smoke", "--no-progress"])
+    before = (out / "train_log.jsonl").read_text()
+    main(["--out", str(out), "--smoke", "--no-progress", "--force", "--seed", "1"])  # a run is replaced with --force
+    assert (out / "train_log.jsonl").read_text() != before
 
 
 def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
@@ -157,6 +160,28 @@ def test_training_never_writes_through_a_link_or_over_a_file(tmp_path, capsys):
             main(["--out", str(tmp_path / out), "--smoke", "--no-progress", "--force"])
         assert "is a link or a file" in capsys.readouterr().err
     assert list(theirs.iterdir()) == [] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_training_force_replaces_only_an_earlier_run(tmp_path, capsys):
+    """--force on a folder of the learner's own (no training_args.json or model_index.json) is refused, and so is
+    a run folder whose log or model folders are links to somewhere else."""
+    from ddim_course.pocket.train import main
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit):
+        main(["--out", str(mine), "--smoke", "--no-progress", "--force"])
+    assert "holds no earlier run" in capsys.readouterr().err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "training_args.json").write_text("{}")
+    (run / "train_log.jsonl").symlink_to(mine / "notes.txt")
+    with pytest.raises(SystemExit):
+        main(["--out", str(run), "--smoke", "--no-progress", "--force"])
+    assert "train_log.jsonl is a link" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "mine"
 
 
 def test_reader_reads_drawn_scenes():

@@ -273,6 +273,11 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
                 p.error(f"--{name.replace('_', '-')} {folder}: no {part}/config.json there; give a pipeline folder")
 
 
+# what a run writes in --out: the files that mark an earlier run, and every entry a run writes (none is a link)
+RUN_MARKERS = ("training_args.json", "model_index.json")
+RUN_ENTRIES = (*RUN_MARKERS, "train_log.jsonl", "unet", "vae", "text_encoder", "tokenizer", "scheduler")
+
+
 def main(argv: list[str] | None = None) -> Path:
     p = argparse.ArgumentParser(prog="python -m ddim_course.pocket.train", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="folder to write the pipeline to (must not exist, or use --force)")
@@ -299,8 +304,17 @@ def main(argv: list[str] | None = None) -> Path:
     out = Path(args.out)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         p.error(f"--out {out} is a link or a file; name a folder (new, or one of your runs with --force)")
-    if out.exists() and any(out.iterdir()) and not args.force:
-        p.error(f"{out} exists and is not empty; choose another --out or pass --force")
+    if out.exists() and any(out.iterdir()):
+        if not args.force:
+            p.error(f"{out} exists and is not empty; choose another --out or pass --force")
+        if not any((out / name).is_file() for name in RUN_MARKERS):  # --force replaces a run, not a folder of yours
+            p.error(
+                f"{out} is not empty and holds no earlier run (no {' or '.join(RUN_MARKERS)}); --force only "
+                "replaces a run: choose a new --out"
+            )
+        linked = [name for name in RUN_ENTRIES if (out / name).is_symlink()]
+        if linked:
+            p.error(f"{out / linked[0]} is a link; a run is written only into its own folder, not through a link")
     if args.smoke:
         args.vae_steps, args.vae_batch, args.unet_steps, args.unet_batch, args.scenes = 20, 8, 20, 16, 128
     out.mkdir(parents=True, exist_ok=True)
