@@ -643,6 +643,9 @@ class Inversion:
     Exact methods (notebook 08) add what their sampler needs: EDICT its second sequence ``coupled_latents``
     (indexed like ``latents``) and its mixing weight ``mix``; edit-friendly DDPM inversion one ``noise_maps[i]`` per
     sampling step i (sampled at eta = 1). ``reconstruct`` and ``edit`` pick the right sampler from these.
+    Null-text inversion also keeps ``sampled_latents`` (indexed like ``latents``): the path its guided sampling
+    takes with the learned embeddings, which it computes while it learns them, so that an edit's source branch need
+    not compute it again.
     """
 
     latents: list[torch.Tensor]
@@ -659,6 +662,7 @@ class Inversion:
     coupled_latents: list[torch.Tensor] | None = None
     mix: float | None = None
     noise_maps: list[torch.Tensor] | None = None
+    sampled_latents: list[torch.Tensor] | None = None
 
     def __post_init__(self):
         n = self.num_inference_steps = _whole(self.num_inference_steps, "num_inference_steps")
@@ -710,7 +714,7 @@ class Inversion:
                         + (f" of shape {tuple(e.shape)}" if isinstance(e, torch.Tensor) else "")
                     )
                 _check_finite(e, f"uncond_embeddings[{k}]")
-        for name, count in (("coupled_latents", n + 1), ("noise_maps", n)):
+        for name, count in (("coupled_latents", n + 1), ("noise_maps", n), ("sampled_latents", n + 1)):
             seq = getattr(self, name)
             if seq is None:
                 continue
@@ -726,6 +730,16 @@ class Inversion:
             self.mix = _check_mix(self.mix)
         if self.coupled_latents is not None and self.noise_maps is not None:
             raise ValueError("an Inversion has coupled_latents (EDICT) or noise_maps (DDPM inversion), not both")
+        if self.sampled_latents is not None:
+            if self.method != "null-text":
+                raise ValueError(
+                    f"sampled_latents are kept by null-text inversion only; this inversion's method is {self.method!r}"
+                )
+            end = self.latents[-1]
+            if not torch.equal(self.sampled_latents[-1].to(end.device, end.dtype), end):
+                raise ValueError(
+                    "sampled_latents must start where the inversion ends: sampled_latents[-1] is latents[-1]"
+                )
 
     def latents_at(self, start_step: int) -> torch.Tensor:
         """The latent at ``timesteps[start_step]``: exactly where sampling from ``start_step`` begins. Notebook 03."""
@@ -759,7 +773,11 @@ class Inversion:
             tensors["uncond"] = _cpu(u)
         elif u is not None:
             tensors.update({f"uncond.{k}": _cpu(x) for k, x in enumerate(u)})
-        for prefix, seq in (("coupled", self.coupled_latents), ("noise", self.noise_maps)):
+        for prefix, seq in (
+            ("coupled", self.coupled_latents),
+            ("noise", self.noise_maps),
+            ("sampled", self.sampled_latents),
+        ):
             tensors.update({f"{prefix}.{k}": _cpu(x) for k, x in enumerate(seq or [])})
         header = {
             "format": INVERSION_FORMAT,
@@ -803,6 +821,7 @@ class Inversion:
                 coupled_latents=sequence("coupled"),
                 mix=header.get("mix"),
                 noise_maps=sequence("noise"),
+                sampled_latents=sequence("sampled"),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise ValueError(f"{path} is not a valid inversion file ({type(e).__name__}: {e})") from None

@@ -176,22 +176,38 @@ def edit(
     return decode(pipe, target, output_type=output_type)
 
 
-def unet_rows_per_step(inversion: Inversion, guidance_scale: float, controlled_: bool) -> int:
+def unet_rows_per_step(inversion: Inversion, guidance_scale: float, controlled_: bool, *, start_step: int = 0) -> int:
     """Model evaluations per step and image of an edit (a guided evaluation counts 2, as everywhere in the course):
     the plain swap runs the target only; prompt-to-prompt adds the source branch, whose unconditional half is not
-    needed after a direct inversion (the source is snapped back onto the trajectory) or a negative-prompt inversion
-    (its guided estimate is the conditional one)."""
+    needed after a direct inversion (the source is snapped back onto the trajectory), a null-text inversion edited
+    from step 0 at its own guidance (its source branch is the path it recorded) or a negative-prompt inversion (its
+    guided estimate is the conditional one)."""
     per = 2 if guidance_scale != 1 else 1
     if not controlled_:
         return per
-    return per + 1 if _plain_source(inversion, inversion.prompt) else 2 * per
+    plain = _plain_source(inversion, inversion.prompt, guidance_scale, start_step)
+    return per + 1 if plain else 2 * per
 
 
-def _plain_source(inversion: Inversion, source_prompt) -> bool:
-    """True when the source branch needs no unconditional half: its result is not used (a direct inversion's source
-    is snapped back onto the trajectory) or guidance cannot change it (negative-prompt inversion's negative prompt
-    is the source prompt, so eps_p + w (eps_p - eps_p) = eps_p: notebook 06)."""
+def _source_path(inversion: Inversion, source_prompt, guidance_scale: float, start_step: int):
+    """The latents the source branch passes through, when they are known without sampling it (indexed like
+    ``latents``), else None: a direct inversion's trajectory (its source is snapped back onto it: Ju et al. 2024),
+    or the path a null-text inversion recorded while it learned its embeddings, which is exactly where the source
+    branch would go when it starts at step 0 with the inversion's own prompt and guidance."""
     if inversion.method == "direct":
+        return inversion.latents
+    recorded = inversion.sampled_latents
+    if recorded is not None and start_step == 0 and guidance_scale == inversion.guidance_scale:
+        if source_prompt == inversion.prompt and inversion.uncond_embeddings is not None:
+            return recorded
+    return None
+
+
+def _plain_source(inversion: Inversion, source_prompt, guidance_scale: float = 7.5, start_step: int = 0) -> bool:
+    """True when the source branch needs no unconditional half: its path is known (``_source_path``) or guidance
+    cannot change it (negative-prompt inversion's negative prompt is the source prompt, so eps_p + w (eps_p - eps_p)
+    = eps_p: notebook 06)."""
+    if _source_path(inversion, source_prompt, guidance_scale, start_step) is not None:
         return True
     return inversion.negative_prompt == source_prompt and inversion.uncond_embeddings is None
 
@@ -213,7 +229,8 @@ def edit_branches(
 
     Each step asks the UNet once for both branches (rows: unconditional halves, then conditional source and target).
     ``controller`` steers the target's attention (None: none). A direct inversion's source branch is set to the
-    inversion's own latent after every step. ``trace`` (a list) receives (source, target) latents after each step."""
+    inversion's own latent after every step, and a null-text inversion's to the path it recorded (``_source_path``).
+    ``trace`` (a list) receives (source, target) latents after each step."""
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion, got {type(inversion).__name__}")
     _check_same_model(pipe, inversion)
@@ -227,8 +244,8 @@ def edit_branches(
     ptype = _prediction_type(pipe)
     x = inversion.latents_at(start_step).to(pipe.device, _work_dtype(pipe))
     b = x.shape[0]
-    snap = inversion.method == "direct"
-    plain_source = _plain_source(inversion, source_prompt)
+    path = _source_path(inversion, source_prompt, g, start_step)
+    plain_source = _plain_source(inversion, source_prompt, g, start_step)
     src_cond, _ = encode_text(pipe, source_prompt, guidance=False, batch=b)
     tgt_cond, uncond = encode_text(
         pipe, target_prompt, negative_prompt=inversion.negative_prompt, guidance=g != 1, batch=b
@@ -267,8 +284,8 @@ def edit_branches(
             c_src, c_tgt = chunks[-2], chunks[-1]
             eps_tgt = guide(chunks[n_uncond - 1], c_tgt, g) if n_uncond else c_tgt
             target = ddim_step(eps_tgt, t, t - ratio, target, alphas, **step)
-            if snap:
-                source = inversion.latents[n - i - 1].to(x.device, x.dtype)  # the trajectory's latent after step i
+            if path is not None:
+                source = path[n - i - 1].to(x.device, x.dtype)  # the known path's latent after step i
             else:
                 eps_src = guide(chunks[0], c_src, g) if n_uncond == 2 else c_src
                 source = ddim_step(eps_src, t, t - ratio, source, alphas, **step)

@@ -125,6 +125,7 @@ def null_text_invert(
     # underflow; Adam's steps do not depend on the scale
     loss_scale = 1024.0 if pipe.unet.dtype == torch.float16 else 1.0
     x = pivot.latents[-1].clone()
+    path = [None] * n + [pivot.latents[-1]]  # indexed like latents: the guided sampling's own path
     embeddings, losses, calls = [], [], pivot.unet_calls
     with _frozen(pipe.unet), _frozen(pipe.text_encoder):
         for i in _bar(range(n), "null-text inversion", progress):
@@ -147,9 +148,10 @@ def null_text_invert(
             losses.append(loss)
             with torch.no_grad():
                 x = step.ddim(_unet_eps(pipe, x, t, cond, uncond.to(cond.dtype), g))
+            path[n - i - 1] = x
             calls += 1 + inner_calls + 2
     info.update(losses=losses, seconds=time.perf_counter() - start)
-    inversion = _from_pivot(pivot, "null-text", g, info, uncond_embeddings=embeddings)
+    inversion = _from_pivot(pivot, "null-text", g, info, uncond_embeddings=embeddings, sampled_latents=path)
     inversion.unet_calls = calls
     return inversion
 

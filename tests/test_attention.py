@@ -244,6 +244,51 @@ def test_null_text_with_p2p_and_the_same_prompt_returns_the_reconstruction():
     assert torch.allclose(out, rec, atol=1e-10, rtol=0)
 
 
+def test_null_text_p2p_source_branch_is_the_path_the_inversion_recorded():
+    pipe = tiny_pipeline(seed=2).to(torch.float64)
+    nti = METHODS["null-text"](
+        pipe, _image(), SRC, num_inference_steps=5, guidance_scale=3.0, inner_steps=2, progress=False
+    )
+    assert len(nti.sampled_latents) == 6 and nti.sampled_latents[-1] is nti.latents[-1]
+    # the recorded path is where guided sampling with the learned embeddings goes
+    back = reconstruct(pipe, nti, output_type="latent", progress=False)
+    assert torch.allclose(nti.sampled_latents[0], back, atol=1e-10, rtol=0)
+    assert unet_rows_per_step(nti, 3.0, True) == 3  # no unconditional half for the source branch
+    assert unet_rows_per_step(nti, 3.0, True, start_step=1) == 4  # the path is known from step 0 only
+    assert unet_rows_per_step(nti, 5.0, True) == 4  # and at the guidance it was learned for
+    recorded, unrecorded = [], []
+    for inversion, trace in ((nti, recorded), (dataclasses.replace(nti, sampled_latents=None), unrecorded)):
+        edit_branches(
+            pipe,
+            inversion,
+            SRC,
+            TGT,
+            start_step=0,
+            guidance_scale=3.0,
+            controller=PromptToPrompt(),
+            progress=False,
+            trace=trace,
+        )
+    for i, ((src_a, tgt_a), (src_b, tgt_b)) in enumerate(zip(recorded, unrecorded)):
+        assert torch.equal(src_a, nti.sampled_latents[5 - i - 1])
+        assert torch.allclose(src_a, src_b, atol=1e-10, rtol=0) and torch.allclose(tgt_a, tgt_b, atol=1e-10, rtol=0)
+
+
+def test_sampled_latents_are_checked_and_kept_by_save(tmp_path):
+    pipe = tiny_pipeline(seed=2)
+    nti = METHODS["null-text"](
+        pipe, _image(), SRC, num_inference_steps=3, guidance_scale=3.0, inner_steps=1, progress=False
+    )
+    back = type(nti).load(nti.save(tmp_path / "nti.safetensors"), pipe)
+    assert all(torch.equal(a, b) for a, b in zip(back.sampled_latents, nti.sampled_latents))
+    with pytest.raises(ValueError, match="null-text inversion only"):
+        dataclasses.replace(nti, method="ddim", uncond_embeddings=None)
+    with pytest.raises(ValueError, match="must start where the inversion ends"):
+        dataclasses.replace(nti, sampled_latents=[x + 1 for x in nti.sampled_latents])
+    with pytest.raises(ValueError, match="sampled_latents of an Inversion of 3 steps holds 4"):
+        dataclasses.replace(nti, sampled_latents=nti.sampled_latents[1:])
+
+
 def test_direct_inversion_keeps_the_source_branch_on_the_trajectory(pipe):
     inv = METHODS["direct"](pipe, _image(), SRC, num_inference_steps=6, guidance_scale=7.5, progress=False)
     assert inv.method == "direct" and inv.guidance_scale == 7.5

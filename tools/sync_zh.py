@@ -128,8 +128,15 @@ def problems(en: dict, zh: dict) -> list[str]:
 
 
 def mark_translated(path: Path, cell_id: str) -> None:
-    """Record that the Chinese cell ``cell_id`` of ``path`` translates the current English source."""
-    en = read(NOTEBOOKS / path.name)
+    """Record that the Chinese cell ``cell_id`` of ``path`` translates the current English source.
+
+    ``path`` may name the Chinese notebook (``notebooks/zh/07_....ipynb``) or just its name, with or without
+    ``.ipynb``."""
+    name = path.name if path.name.endswith(".ipynb") else path.name + ".ipynb"
+    path = ZH / name
+    if not path.is_file() or not (NOTEBOOKS / name).is_file():
+        raise SystemExit(f"error: no notebook {name!r} in both {NOTEBOOKS} and {ZH}")
+    en = read(NOTEBOOKS / name)
     zh = read(path)
     english = {c.get("id"): c for c in en["cells"]}
     for cell in zh["cells"]:

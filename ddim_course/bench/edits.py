@@ -97,7 +97,9 @@ def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=N
                 progress=progress,
             )[0]
             seconds = time.perf_counter() - t
-            calls = (steps - start_step) * unet_rows_per_step(inv, guidance_scale, editor is not None)
+            calls = (steps - start_step) * unet_rows_per_step(
+                inv, guidance_scale, editor is not None, start_step=start_step
+            )
             out[label].append((case, score(case, image), seconds, inv_seconds, inv.unet_calls + calls))
     return out
 
