@@ -319,6 +319,7 @@ class _Run:
     keep_source: list[int] = field(default_factory=list)  # token positions of the words kept out of the mask
     keep_target: list[int] = field(default_factory=list)
     keep_maps: dict = field(default_factory=dict)  # as blend_maps, for those words
+    _mappers: dict | None = None  # (device, dtype) -> the alignment's mapper and own there (``_mapper``)
 
     @property
     def latent_pixels(self) -> int:
@@ -345,18 +346,33 @@ class _Run:
         hw = self.grid(p.shape[2])
         c = self.controller
         if c is not None and self.source_rows is not None:
+            # ``probs`` is this call's own softmax output: its target rows are overwritten in place
             src, tgt = p[self.source_rows], p[self.target_rows]
             if is_cross and self._active(c.cross_replace_steps):
-                mapper = self.alignment.mapper.to(p.device, p.dtype)
-                replaced = torch.einsum("bhpk,tk->bhpt", src, mapper)
-                p = p.clone()
-                p[self.target_rows] = torch.where(self.alignment.own.to(p.device), tgt, replaced)
+                mapper, own = self._mapper(p)
+                if mapper is None:  # a word swap of prompts of one length: each token takes its source twin's map
+                    p[self.target_rows] = src
+                else:
+                    p[self.target_rows] = torch.where(own, tgt, torch.einsum("bhpk,tk->bhpt", src, mapper))
             elif not is_cross:
-                p = p.clone()
                 p[self.target_rows] = src
         if is_cross:  # the maps the target branch actually uses (the source's, while they are replaced)
             self._remember(p, hw)
         return p.reshape(probs.shape)
+
+    def _mapper(self, p: torch.Tensor):
+        """The alignment's mapper and ``own`` on ``p``'s device and dtype, made once; (None, None) when the mapper
+        is the identity and no token keeps its own map (then the target takes the source's maps as they are)."""
+        key = (p.device, p.dtype)
+        if self._mappers is None:
+            self._mappers = {}
+        if key not in self._mappers:
+            a = self.alignment
+            mapper, own = a.mapper.to(p.device, p.dtype), a.own.to(p.device)
+            eye = torch.eye(mapper.shape[0], mapper.shape[1], device=p.device, dtype=p.dtype)
+            plain = mapper.shape[0] == mapper.shape[1] and torch.equal(mapper, eye) and not bool(own.any())
+            self._mappers[key] = (None, None) if plain else (mapper, own)
+        return self._mappers[key]
 
     def grid(self, pixels: int) -> tuple[int, int]:
         """The (h, w) of an attention layer with ``pixels`` pixels: the latent's shape, scaled down."""
