@@ -187,6 +187,21 @@ def test_prompt_to_prompt_and_maps_on_a_latent_that_is_not_square(pipe):
 
 
 # ---------------------------------------------------------------------------------------------- edits
+def test_cross_attention_replacement_takes_the_source_maps_through_the_mapper(pipe):
+    """The shortcut for a word swap of one length (the source rows copied) and the mapper's product agree."""
+    torch.manual_seed(0)
+    for target in (TGT, "a big blue circle on a striped background"):
+        alignment = align_tokens(pipe, SRC, target)
+        run = _Run(4, slice(2, 3), slice(3, 4), alignment=alignment, controller=PromptToPrompt(), steps=10)
+        probs = torch.rand(4 * 2, 16, alignment.mapper.shape[1]).softmax(-1)  # 4 rows, 2 heads, 16 pixels
+        p = probs.view(4, 2, 16, -1)
+        src, tgt = p[2:3], p[3:4]
+        expected = torch.where(alignment.own, tgt, torch.einsum("bhpk,tk->bhpt", src, alignment.mapper))
+        out = run.control(probs.clone(), True, 2).view(4, 2, 16, -1)
+        assert torch.allclose(out[3:4], expected, atol=1e-6, rtol=0) and torch.equal(out[:3], p[:3])
+        assert (run._mapper(p)[0] is None) == (target == TGT)  # the shortcut is taken for the one-length swap
+
+
 def test_no_replacement_and_no_blend_is_the_plain_prompt_swap():
     pipe = tiny_pipeline(seed=2).to(torch.float64)  # float64: batches of 4 and 2 round alike to 1e-12
     image = _image()
