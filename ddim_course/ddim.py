@@ -722,7 +722,9 @@ class Inversion:
                 raise ValueError(f"{name} of an Inversion of {n} steps holds {count} tensors, got {_show(seq)}")
             for k, x in enumerate(seq):
                 if not _plain_float(x) or x.shape != shape:
-                    raise ValueError(f"{name}[{k}] must be a tensor shaped like the latents {tuple(shape)}")
+                    raise ValueError(
+                        f"{name}[{k}] must be a float tensor with data, shaped like the latents {tuple(shape)}"
+                    )
                 _check_finite(x, f"{name}[{k}]")
         if (self.coupled_latents is None) != (self.mix is None):
             raise ValueError("an EDICT inversion needs both coupled_latents and mix (the mixing weight p)")

@@ -492,7 +492,7 @@ def test_an_inversion_refuses_fields_it_would_ignore_or_crash_on_later(pipe, inv
         ({"latents": [x.to(torch.float8_e4m3fn) for x in inv.latents]}, r"latents\[0\] must be a float tensor"),
         ({"uncond_embeddings": [torch.zeros(1, 16)] * 4}, "uncond_embeddings must be text embeddings"),
         ({"uncond_embeddings": ["a"] * 4}, "uncond_embeddings must be text embeddings"),
-        ({"noise_maps": meta}, r"noise_maps\[0\] must be a tensor shaped like the latents"),
+        ({"noise_maps": meta}, r"noise_maps\[0\] must be a float tensor with data, shaped like the latents"),
     ):
         with pytest.raises(ValueError, match=match):
             Inversion(**(base | change))
