@@ -60,6 +60,25 @@ def _guidance_for(inversion, guidance_scale) -> float:
     return _check_guidance(guidance_scale)
 
 
+def _warn_if_another_picture(pipe, image, inversion: Inversion) -> None:
+    """An edit from a given inversion ignores ``image``: say so when ``image`` is not the picture it was made from
+    (the edit would otherwise show another picture than the one passed, without a word). One VAE encode."""
+    from .ddim import _image_latents
+
+    mine = _image_latents(pipe, image)
+    held = inversion.latents[0].to(mine.device, mine.dtype)
+    if mine.shape == held.shape:
+        gap = float((mine - held).float().pow(2).mean().sqrt() / held.float().pow(2).mean().sqrt().clamp_min(1e-12))
+        if gap < 0.05:  # the same picture (re-encoded, or saved and loaded again)
+            return
+    warnings.warn(
+        "image is not the picture this inversion was made from: an edit from an inversion starts from the picture the "
+        "inversion holds and does not use image. Pass image=None to edit the inversion's picture, or leave inversion "
+        "out (or give a method name) to invert this image",
+        stacklevel=4,
+    )
+
+
 def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, guidance_scale, progress):
     """The inversion to edit from: the given ``Inversion``, or one made here by a registry ``Method``."""
     if isinstance(inversion, Inversion):
@@ -87,6 +106,8 @@ def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g
                 "the source branch no longer retraces the picture. Pass the inversion's own prompt as source_prompt",
                 stacklevel=3,
             )
+        if image is not None:
+            _warn_if_another_picture(pipe, image, inversion)
         return inversion
     return inversion(
         pipe,
@@ -114,7 +135,8 @@ def edit(
 ):
     """Edit an image: invert it with ``source_prompt``, sample with ``target_prompt``. Notebooks 05 and 07.
 
-    ``inversion``: an ``Inversion`` to reuse (then ``image`` is not used: the inversion holds the picture), a method
+    ``inversion``: an ``Inversion`` to reuse (then ``image`` is not used: the inversion holds the picture; pass None,
+    or the same picture: another one is warned about), a method
     name of ``inversions.METHODS`` (``"ddim"``, ``"null-text"``, ``"negative-prompt"``, ``"direct"``, ...) run here
     at ``guidance_scale``, or None (DDIM inversion at guidance 1). ``guidance_scale``: None means 7.5, or the
     guidance a given null-text, fixed-point, EDICT or DDPM inversion was fitted at.

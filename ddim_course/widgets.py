@@ -421,7 +421,7 @@ class EditExplorer:
         """Edit with the current settings, reusing the cached inversion."""
         self.result = edit(
             self.pipe,
-            self.image,
+            None,  # the cached inversion holds the picture
             self.source_prompt,
             self.target_prompt,
             start_step=self.start_step,
@@ -521,7 +521,7 @@ class MethodExplorer:
         rec = reconstruct(self.pipe, inv, start_step=0, guidance_scale=guidance, progress=False)[0]
         out = edit(
             self.pipe,
-            self.image,
+            None,  # the cached inversion holds the picture
             self.source_prompt,
             self.target_prompt,
             start_step=self.start_step,
@@ -619,7 +619,7 @@ class PromptToPromptExplorer:
             num_inference_steps=m.num_inference_steps,
             progress=False,
         )
-        swap = edit(m.pipe, m.image, m.source_prompt, m.target_prompt, **common)[0]
+        swap = edit(m.pipe, None, m.source_prompt, m.target_prompt, **common)[0]
         settings = get_preset(m.pipe).prompt_to_prompt | {
             "cross_replace_steps": cross,
             "self_replace_steps": self_,
@@ -628,7 +628,7 @@ class PromptToPromptExplorer:
         }
         if threshold is not None:
             settings["blend_threshold"] = threshold
-        p2p = edit(m.pipe, m.image, m.source_prompt, m.target_prompt, control=PromptToPrompt(**settings), **common)[0]
+        p2p = edit(m.pipe, None, m.source_prompt, m.target_prompt, control=PromptToPrompt(**settings), **common)[0]
         return swap, p2p
 
     def widget(self, method: str = "direct", cross: float = 0.8, self_: float = 0.4, threshold: float = 0.5):

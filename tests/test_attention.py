@@ -494,6 +494,18 @@ def test_edit_takes_a_fitted_inversions_guidance_and_names_a_prompt_it_was_not_m
         edit(pipe, None, "a blue square on a plain background", TGT, guidance_scale=3, **kw)
 
 
+def test_an_edit_from_an_inversion_of_another_picture_says_the_image_is_not_used(pipe):
+    inv = invert(pipe, _image(0), SRC, num_inference_steps=3, progress=False)
+    kw = dict(inversion=inv, num_inference_steps=3, start_step=0, output_type="latent", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the picture it was made from (or none) is quiet
+        same = edit(pipe, _image(0), SRC, TGT, **kw)
+        assert torch.equal(same, edit(pipe, None, SRC, TGT, **kw))
+    with pytest.warns(UserWarning, match="image is not the picture this inversion was made from"):
+        other = edit(pipe, _image(5), SRC, TGT, **kw)
+    assert torch.equal(other, same)  # the edit is the inversion's picture's, as the warning says
+
+
 # ---------------------------------------------------------------------------------------------- maps and mask
 def test_cross_attention_maps_have_one_map_per_token_and_resolution(pipe):
     inv = invert(pipe, _image(), SRC, num_inference_steps=3, progress=False)
