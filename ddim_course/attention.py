@@ -402,14 +402,21 @@ class _Run:
         c = self.controller
         if c is None or not c.blend or not self._blend_needs(side * width):
             return
-        for store, branch, rows, words in (
-            (self.blend_maps, "source", self.source_rows, self.blend_source),
-            (self.blend_maps, "target", self.target_rows, self.blend_target),
-            (self.keep_maps, "source", self.source_rows, self.keep_source),
-            (self.keep_maps, "target", self.target_rows, self.keep_target),
+        src, tgt = self.source_rows, self.target_rows
+        for store, src_words, tgt_words in (
+            (self.blend_maps, self.blend_source, self.blend_target),
+            (self.keep_maps, self.keep_source, self.keep_target),
         ):
-            if words:
-                m = p[rows][..., words].mean(dim=1).sum(-1).reshape(-1, side, width).float()
+            if src_words and src_words == tgt_words and src.stop == tgt.start:  # both branches in one go
+                m = p[src.start : tgt.stop][..., src_words].mean(dim=1).sum(-1).reshape(-1, side, width).float()
+                found = (("source", m[: src.stop - src.start]), ("target", m[src.stop - src.start :]))
+            else:
+                found = [
+                    (branch, p[rows][..., words].mean(dim=1).sum(-1).reshape(-1, side, width).float())
+                    for branch, rows, words in (("source", src, src_words), ("target", tgt, tgt_words))
+                    if words
+                ]
+            for branch, m in found:
                 per_side = store.setdefault(branch, {})
                 per_side[side] = per_side.get(side, 0) + m
 
@@ -422,16 +429,14 @@ class _Run:
         c = self.controller
         if c is None or not c.blend or not self.blend_maps or self.step < c.blend_start * self.steps:
             return None
-        masks = []
-        for per_side in self.blend_maps.values():
-            m = per_side[max(per_side)]
-            masks.append(blend_mask(m, c.blend_threshold, dilation=c.blend_dilation, size=size))
-        mask = torch.stack(masks).amax(dim=0)
-        kept = [
-            blend_mask(per_side[max(per_side)], c.blend_threshold, size=size) for per_side in self.keep_maps.values()
-        ]
+        # each map is stretched on its own, so the branches' maps go through blend_mask as one batch
+        maps = [per_side[max(per_side)] for per_side in self.blend_maps.values()]
+        masks = blend_mask(torch.cat(maps), c.blend_threshold, dilation=c.blend_dilation, size=size)
+        mask = masks.view(len(maps), -1, *masks.shape[1:]).amax(dim=0)
+        kept = [per_side[max(per_side)] for per_side in self.keep_maps.values()]
         if kept:
-            mask = mask * (1 - torch.stack(kept).amax(dim=0))
+            kept_masks = blend_mask(torch.cat(kept), c.blend_threshold, size=size)
+            mask = mask * (1 - kept_masks.view(len(kept), -1, *kept_masks.shape[1:]).amax(dim=0))
         return mask
 
 
