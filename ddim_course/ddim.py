@@ -732,16 +732,22 @@ class Inversion:
             self.mix = _check_mix(self.mix)
         if self.coupled_latents is not None and self.noise_maps is not None:
             raise ValueError("an Inversion has coupled_latents (EDICT) or noise_maps (DDPM inversion), not both")
-        if self.sampled_latents is not None:
-            if self.method != "null-text":
-                raise ValueError(
-                    f"sampled_latents are kept by null-text inversion only; this inversion's method is {self.method!r}"
-                )
-            end = self.latents[-1]
-            if not torch.equal(self.sampled_latents[-1].to(end.device, end.dtype), end):
-                raise ValueError(
-                    "sampled_latents must start where the inversion ends: sampled_latents[-1] is latents[-1]"
-                )
+        if self.sampled_latents is not None and self.method != "null-text":
+            raise ValueError(
+                f"sampled_latents are kept by null-text inversion only; this inversion's method is {self.method!r}"
+            )
+
+    def sampling_key(self) -> str:
+        """A hash of what guided sampling of this inversion depends on besides the model, the prompt and the guidance:
+        its noisiest latent and its unconditional embeddings. Null-text inversion stores it with ``sampled_latents``
+        (``info["sampled_with"]``), so that a path recorded for other latents or embeddings (changed since) is not
+        used."""
+        h = hashlib.sha256()
+        u = self.uncond_embeddings
+        for x in [self.latents[-1]] + (list(u) if isinstance(u, (list, tuple)) else [u] if u is not None else []):
+            h.update(str(tuple(x.shape)).encode())
+            h.update(x.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        return h.hexdigest()[:24]
 
     def latents_at(self, start_step: int) -> torch.Tensor:
         """The latent at ``timesteps[start_step]``: exactly where sampling from ``start_step`` begins. Notebook 03."""

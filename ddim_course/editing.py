@@ -215,13 +215,15 @@ def _source_path(inversion: Inversion, source_prompt, guidance_scale: float, sta
     """The latents the source branch passes through, when they are known without sampling it (indexed like
     ``latents``), else None: a direct inversion's trajectory (its source is snapped back onto it: Ju et al. 2024),
     or the path a null-text inversion recorded while it learned its embeddings, which is exactly where the source
-    branch would go when it starts at step 0 with the inversion's own prompt and guidance."""
+    branch would go when it starts at step 0 with the inversion's own prompt and guidance (and its noisiest latent and
+    embeddings are still those the path was recorded with: ``Inversion.sampling_key``)."""
     if inversion.method == "direct":
         return inversion.latents
     recorded = inversion.sampled_latents
     if recorded is not None and start_step == 0 and guidance_scale == inversion.guidance_scale:
         if source_prompt == inversion.prompt and inversion.uncond_embeddings is not None:
-            return recorded
+            if inversion.info.get("sampled_with") == inversion.sampling_key():  # nothing it depends on changed
+                return recorded
     return None
 
 

@@ -152,6 +152,7 @@ def null_text_invert(
             calls += 1 + inner_calls + 2
     info.update(losses=losses, seconds=time.perf_counter() - start)
     inversion = _from_pivot(pivot, "null-text", g, info, uncond_embeddings=embeddings, sampled_latents=path)
+    inversion.info["sampled_with"] = inversion.sampling_key()  # the path holds for these latents and embeddings
     inversion.unet_calls = calls
     return inversion
 

@@ -298,8 +298,13 @@ def test_sampled_latents_are_checked_and_kept_by_save(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(back.sampled_latents, nti.sampled_latents))
     with pytest.raises(ValueError, match="null-text inversion only"):
         dataclasses.replace(nti, method="ddim", uncond_embeddings=None)
-    with pytest.raises(ValueError, match="must start where the inversion ends"):
-        dataclasses.replace(nti, sampled_latents=[x + 1 for x in nti.sampled_latents])
+    # a path recorded for other latents or embeddings is not used: the source branch is sampled again
+    assert unet_rows_per_step(back, 3.0, True) == 3
+    moved = dataclasses.replace(nti, latents=nti.latents[:-1] + [nti.latents[-1] + 0.1])
+    retuned = dataclasses.replace(nti, uncond_embeddings=[u + 0.1 for u in nti.uncond_embeddings])
+    assert unet_rows_per_step(moved, 3.0, True) == 4 and unet_rows_per_step(retuned, 3.0, True) == 4
+    nti.uncond_embeddings[1] = nti.uncond_embeddings[1] * 2  # changed in place, too
+    assert unet_rows_per_step(nti, 3.0, True) == 4
     with pytest.raises(ValueError, match="sampled_latents of an Inversion of 3 steps holds 4"):
         dataclasses.replace(nti, sampled_latents=nti.sampled_latents[1:])
 
