@@ -319,7 +319,7 @@ class _Run:
     keep_source: list[int] = field(default_factory=list)  # token positions of the words kept out of the mask
     keep_target: list[int] = field(default_factory=list)
     keep_maps: dict = field(default_factory=dict)  # as blend_maps, for those words
-    _mappers: dict | None = None  # (device, dtype) -> the alignment's mapper and own there (``_mapper``)
+    _mappers: dict = field(default_factory=dict)  # (device, dtype) -> the alignment's mapper and own there
 
     @property
     def latent_pixels(self) -> int:
@@ -364,8 +364,6 @@ class _Run:
         """The alignment's mapper and ``own`` on ``p``'s device and dtype, made once; (None, None) when the mapper
         is the identity and no token keeps its own map (then the target takes the source's maps as they are)."""
         key = (p.device, p.dtype)
-        if self._mappers is None:
-            self._mappers = {}
         if key not in self._mappers:
             a = self.alignment
             mapper, own = a.mapper.to(p.device, p.dtype), a.own.to(p.device)
@@ -402,21 +400,14 @@ class _Run:
         c = self.controller
         if c is None or not c.blend or not self._blend_needs(side * width):
             return
-        src, tgt = self.source_rows, self.target_rows
-        for store, src_words, tgt_words in (
-            (self.blend_maps, self.blend_source, self.blend_target),
-            (self.keep_maps, self.keep_source, self.keep_target),
+        for store, branch, rows, words in (
+            (self.blend_maps, "source", self.source_rows, self.blend_source),
+            (self.blend_maps, "target", self.target_rows, self.blend_target),
+            (self.keep_maps, "source", self.source_rows, self.keep_source),
+            (self.keep_maps, "target", self.target_rows, self.keep_target),
         ):
-            if src_words and src_words == tgt_words and src.stop == tgt.start:  # both branches in one go
-                m = p[src.start : tgt.stop][..., src_words].mean(dim=1).sum(-1).reshape(-1, side, width).float()
-                found = (("source", m[: src.stop - src.start]), ("target", m[src.stop - src.start :]))
-            else:
-                found = [
-                    (branch, p[rows][..., words].mean(dim=1).sum(-1).reshape(-1, side, width).float())
-                    for branch, rows, words in (("source", src, src_words), ("target", tgt, tgt_words))
-                    if words
-                ]
-            for branch, m in found:
+            if words:
+                m = p[rows][..., words].mean(dim=1).sum(-1).reshape(-1, side, width).float()
                 per_side = store.setdefault(branch, {})
                 per_side[side] = per_side.get(side, 0) + m
 

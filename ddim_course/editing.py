@@ -207,8 +207,8 @@ def unet_rows_per_step(inversion: Inversion, guidance_scale: float, controlled_:
     per = 2 if guidance_scale != 1 else 1
     if not controlled_:
         return per
-    plain = _plain_source(inversion, inversion.prompt, guidance_scale, start_step)
-    return per + 1 if plain else 2 * per
+    path = _source_path(inversion, inversion.prompt, guidance_scale, start_step)
+    return per + 1 if _plain_source(inversion, inversion.prompt, path) else 2 * per
 
 
 def _source_path(inversion: Inversion, source_prompt, guidance_scale: float, start_step: int):
@@ -227,11 +227,11 @@ def _source_path(inversion: Inversion, source_prompt, guidance_scale: float, sta
     return None
 
 
-def _plain_source(inversion: Inversion, source_prompt, guidance_scale: float = 7.5, start_step: int = 0) -> bool:
-    """True when the source branch needs no unconditional half: its path is known (``_source_path``) or guidance
+def _plain_source(inversion: Inversion, source_prompt, path) -> bool:
+    """True when the source branch needs no unconditional half: its ``path`` is known (``_source_path``) or guidance
     cannot change it (negative-prompt inversion's negative prompt is the source prompt, so eps_p + w (eps_p - eps_p)
     = eps_p: notebook 06)."""
-    if _source_path(inversion, source_prompt, guidance_scale, start_step) is not None:
+    if path is not None:
         return True
     return inversion.negative_prompt == source_prompt and inversion.uncond_embeddings is None
 
@@ -269,7 +269,7 @@ def edit_branches(
     x = inversion.latents_at(start_step).to(pipe.device, _work_dtype(pipe))
     b = x.shape[0]
     path = _source_path(inversion, source_prompt, g, start_step)
-    plain_source = _plain_source(inversion, source_prompt, g, start_step)
+    plain_source = _plain_source(inversion, source_prompt, path)
     src_cond, _ = encode_text(pipe, source_prompt, guidance=False, batch=b)
     tgt_cond, uncond = encode_text(
         pipe, target_prompt, negative_prompt=inversion.negative_prompt, guidance=g != 1, batch=b
