@@ -493,18 +493,21 @@ class AttentionMaps:
     maps: dict[int, torch.Tensor]
 
     def __post_init__(self):
-        if isinstance(self.tokens, str) or not all(isinstance(t, str) for t in self.tokens):
+        if not isinstance(self.tokens, (list, tuple)) or not all(isinstance(t, str) for t in self.tokens):
             raise ValueError(f"tokens must be a list of the prompt's tokens as strings, got {_show(self.tokens)}")
         self.tokens = list(self.tokens)
         if not isinstance(self.maps, dict):
             raise ValueError(f"maps must be a dict of side -> (tokens, h, w) tensor, got {_show(self.maps)}")
         for side, m in self.maps.items():
-            if not isinstance(m, torch.Tensor) or m.ndim != 3 or m.shape[0] != len(self.tokens):
-                shape = tuple(m.shape) if isinstance(m, torch.Tensor) else _show(m)
+            plain = isinstance(m, torch.Tensor) and not m.is_meta and m.dtype.is_floating_point
+            if not plain or m.ndim != 3 or m.shape[0] != len(self.tokens):
+                shape = f"{m.dtype} {tuple(m.shape)}" if isinstance(m, torch.Tensor) else _show(m)
                 raise ValueError(
-                    f"maps[{side!r}] must be a (tokens, h, w) tensor with one map per token ({len(self.tokens)}), "
-                    f"got {shape}"
+                    f"maps[{side!r}] must be a float (tokens, h, w) tensor with data, one map per token "
+                    f"({len(self.tokens)}), got {shape}"
                 )
+            if not bool(torch.isfinite(m).all()):
+                raise ValueError(f"maps[{side!r}] holds NaN or infinite values; attention maps are shares in [0, 1]")
 
     def word(self, word: str, side: int | None = None, *, occurrence: int | None = None) -> torch.Tensor:
         """The map of ``word`` at resolution ``side`` (default: the finest). A word the prompt holds twice ("a red
@@ -549,8 +552,9 @@ def cross_attention_maps(pipe, inversion, *, prompt: str | None = None, start_st
     """Sample ``inversion`` back (as ``reconstruct`` does) and record where each token of the prompt looks.
 
     Shown in notebook 07. Only the first image of the inversion is recorded."""
-    from .ddim import Inversion, reconstruct
+    from .ddim import Inversion, _check_pipe, reconstruct
 
+    _check_pipe(pipe)
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion, got {type(inversion).__name__}")
     prompt = inversion.prompt if prompt is None else prompt

@@ -43,6 +43,7 @@ class NonFiniteError(FloatingPointError, ValueError):
 # --------------------------------------------------------------------------------------------------
 def predict_x0_and_eps(model_output, x_t, alpha_t, *, prediction_type="epsilon"):
     """Turn the model's output at ``x_t`` into (predicted clean latent, predicted noise)."""
+    _check_alpha(alpha_t, "alpha_t")
     a, b = alpha_t**0.5, (1 - alpha_t) ** 0.5
     if prediction_type == "epsilon":
         return (x_t - b * model_output) / a, model_output
@@ -60,6 +61,7 @@ def ddim_update(model_output, x_t, alpha_t, alpha_prev, *, prediction_type="epsi
     ``alpha_t`` is the DDIM paper's alpha_t, which is DDPM's alpha-bar_t = ``alphas_cumprod[t]``;
     ``sigma`` is sigma_t(eta) of eq. 16; ``eps`` is epsilon_theta(x_t).
     """
+    _check_alpha(alpha_prev, "alpha_prev")  # (alpha_t is checked by predict_x0_and_eps, eta by ddim_sigma)
     # 1. the model's guess of the clean latent and of the noise in x_t ("predicted x_0", eq. 12)
     x0, eps = predict_x0_and_eps(model_output, x_t, alpha_t, prediction_type=prediction_type)
     # 2. how much fresh noise this step adds: sigma_t(eta) of eq. 16 (eta = 0: DDIM, eta = 1: DDPM's posterior)
@@ -78,9 +80,34 @@ def ddim_update(model_output, x_t, alpha_t, alpha_prev, *, prediction_type="epsi
 
 def ddim_sigma(alpha_t, alpha_prev, eta: float) -> float:
     """sigma_t(eta) of the DDIM paper's eq. 16: the standard deviation of the fresh noise a step adds (0 at eta 0)."""
-    if eta <= 0:
+    if _check_eta(eta) == 0:
         return 0.0
+    _check_noisy_step(alpha_t, alpha_prev)
     return eta * ((1 - alpha_prev) / (1 - alpha_t)) ** 0.5 * (1 - alpha_t / alpha_prev) ** 0.5
+
+
+def _check_alpha(value, name: str):
+    """A noise level alpha-bar in (0, 1] (a number, or a float tensor of them), returned as given; else a clear
+    error (at 0 the step divides by sqrt(alpha) = 0; above 1 or negative, square roots of negatives)."""
+    hint = "a noise level alphas_cumprod[t] in (0, 1]"
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        ok = not value.is_meta and value.dtype.is_floating_point and value.numel() > 0
+        if not ok or not bool(((value > 0) & (value <= 1)).all()):
+            raise ValueError(f"{name} must hold noise levels in (0, 1] ({hint}), got a tensor that does not")
+        return value
+    if _real(value, name, low=0, high=1, hint=hint) == 0:
+        raise ValueError(f"{name} must be above 0 ({hint}): the step divides by its square root, got {_show(value)}")
+    return value
+
+
+def _check_noisy_step(alpha_t, alpha_prev) -> None:
+    """eta > 0 adds noise on a step to a cleaner latent only (alpha_prev >= alpha_t, alpha_t < 1)."""
+    a_t, a_prev = torch.as_tensor(alpha_t, dtype=torch.float64), torch.as_tensor(alpha_prev, dtype=torch.float64)
+    if bool((a_t >= 1).any()) or bool((a_prev < a_t).any()):
+        raise ValueError(
+            "eta > 0 adds noise on a step to a cleaner latent (alpha_prev >= alpha_t, alpha_t < 1); this step starts "
+            "clean or goes to a noisier latent (inversion, which is deterministic): use eta=0"
+        )
 
 
 def step_coefficients(alpha_t, alpha_prev, *, prediction_type: str = "epsilon") -> tuple[float, float]:
@@ -123,9 +150,10 @@ def ddim_step(
             f"alphas_cumprod must be 1-D (one value per training step: scheduler.alphas_cumprod), "
             f"got shape {tuple(alphas_cumprod.shape)}"
         )
-    if noise is not None and (not isinstance(noise, torch.Tensor) or noise.shape != x_t.shape):
+    if noise is not None and (not _plain_float(noise) or noise.shape != x_t.shape):
         shown = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
-        raise ValueError(f"noise must be a tensor of x_t's shape {tuple(x_t.shape)}, got {shown}")
+        kind = f" {noise.dtype}" if isinstance(noise, torch.Tensor) and not _plain_float(noise) else ""
+        raise ValueError(f"noise must be a real float tensor of x_t's shape {tuple(x_t.shape)}, got{kind} {shown}")
     if model_output.shape != x_t.shape:
         raise ValueError(
             f"model_output has shape {tuple(model_output.shape)} but x_t {tuple(x_t.shape)}: they must match"
@@ -135,6 +163,10 @@ def ddim_step(
     if t_prev >= len(alphas_cumprod):
         raise ValueError(f"t_prev must be below {len(alphas_cumprod)}, got {t_prev}")
     eta = _check_eta(eta)
+    if noise is not None:
+        if eta == 0:
+            raise ValueError("noise is only used when eta > 0 (eta = 0 is deterministic DDIM): pass eta, or no noise")
+        _check_finite(noise, "noise")
     alpha_t = _real(alphas_cumprod[t], f"alphas_cumprod[{t}]", low=1e-12, high=1, hint="a noise level in (0, 1]")
     if t_prev >= 0:
         alpha_prev = _real(alphas_cumprod[t_prev], f"alphas_cumprod[{t_prev}]", low=1e-12, high=1)
@@ -242,6 +274,13 @@ def _check_pipe(pipe) -> None:
         raise ValueError(
             f"pipe must be a Stable-Diffusion-style pipeline, as load_pipeline() returns, got {_show(pipe)}"
             + (f": load it first, pipe = load_pipeline({pipe!r})" if isinstance(pipe, str) else "")
+        )
+    from diffusers import DDIMScheduler
+
+    if not isinstance(pipe.scheduler, DDIMScheduler):  # another scheduler's timesteps and noise scale are not DDIM's
+        raise ValueError(
+            f"pipe.scheduler is a {type(pipe.scheduler).__name__}; the course's samplers step by DDIM's schedule: "
+            "pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config) (load_pipeline does this)"
         )
 
 
@@ -363,7 +402,21 @@ def _warn_if_truncated(pipe, prompts: list[str]) -> None:
 def guide(out_uncond: torch.Tensor, out_cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
     """Classifier-free guidance (Ho & Salimans 2022, eq. 6): start at the unconditional output and go
     ``guidance_scale`` times the way the prompt pulls. Shown in notebook 02."""
+    _check_guidance_inputs(out_uncond, out_cond, guidance_scale)
     return out_uncond + guidance_scale * (out_cond - out_uncond)
+
+
+def _check_guidance_inputs(out_uncond, out_cond, guidance_scale) -> None:
+    if not isinstance(guidance_scale, torch.Tensor):
+        _check_guidance(guidance_scale)
+    for name, x in (("out_uncond", out_uncond), ("out_cond", out_cond)):
+        if not _plain_float(x):
+            raise ValueError(f"{name} must be the model's output, a real float tensor with data, got {_show(x)}")
+    if out_uncond.shape != out_cond.shape:
+        raise ValueError(
+            f"out_uncond {tuple(out_uncond.shape)} and out_cond {tuple(out_cond.shape)} must have one shape "
+            "(the two halves of one guided model call)"
+        )
 
 
 def _unet_eps(pipe, latents, t, cond, uncond, guidance_scale):
@@ -479,19 +532,18 @@ def denoise(
     guidance_scale = _check_guidance(guidance_scale)
     _check_generator(generator)
     _check_latents(pipe, latents, "latents")
-    for name, e in (("cond", cond), ("uncond", uncond if isinstance(uncond, torch.Tensor) else None)):
-        if e is not None and (not isinstance(e, torch.Tensor) or e.ndim != 3 or e.shape[0] != latents.shape[0]):
-            raise ValueError(
-                f"{name} must be text embeddings of shape (batch, tokens, dim) for a batch of {latents.shape[0]} "
-                f"(from encode_text), got {_show(e) if not isinstance(e, torch.Tensor) else tuple(e.shape)}"
-            )
-    if isinstance(uncond, (list, tuple)) and len(uncond) != n:
-        raise ValueError(f"uncond has {len(uncond)} embeddings for {n} steps; give one embedding or one per step")
+    _check_embeddings(pipe, cond, uncond, latents.shape[0], n)
     if noise_maps is not None:
         if eta == 0:
             raise ValueError("noise_maps are only used when eta > 0 (edit-friendly DDPM inversion samples at eta = 1)")
-        if len(noise_maps) != n or any(z.shape != latents.shape for z in noise_maps):
-            raise ValueError(f"noise_maps must hold {n} tensors (one per step) shaped like the latents")
+        if not isinstance(noise_maps, (list, tuple)) or len(noise_maps) != n:
+            raise ValueError(f"noise_maps must be a list of {n} tensors (one per step), got {_show(noise_maps)}")
+        for k, z in enumerate(noise_maps):
+            if not _plain_float(z) or z.shape != latents.shape:
+                raise ValueError(
+                    f"noise_maps[{k}] must be a real float tensor shaped like the latents {tuple(latents.shape)}"
+                )
+            _check_finite(z, f"noise_maps[{k}]")
     alphas, final = _alphas(pipe)
     ptype = _prediction_type(pipe)
     latents = latents.to(pipe.device, _work_dtype(pipe))
@@ -508,6 +560,30 @@ def denoise(
             eps, t, t - ratio, latents, alphas, final_alpha_cumprod=final, prediction_type=ptype, eta=eta, noise=noise
         )
     return _check_finite(latents, "the final latents", after="sampling")
+
+
+def _check_embeddings(pipe, cond, uncond, batch: int, steps: int) -> None:
+    """``cond`` and ``uncond`` (None, one embedding or one per step) as the samplers need them: real, finite float
+    tensors (batch, tokens, dim) with the UNet's width ``dim``, the unconditional ones shaped like ``cond``."""
+    dim = pipe.unet.config.cross_attention_dim
+    if isinstance(uncond, (list, tuple)) and len(uncond) != steps:
+        raise ValueError(f"uncond has {len(uncond)} embeddings for {steps} steps; give one embedding or one per step")
+    if uncond is not None and not isinstance(uncond, (list, tuple, torch.Tensor)):
+        raise ValueError(f"uncond must be None, an embedding or a list of one per step, got {_show(uncond)}")
+    entries = [("cond", cond)]
+    if isinstance(uncond, torch.Tensor):
+        entries.append(("uncond", uncond))
+    elif uncond is not None:
+        entries += [(f"uncond[{k}]", e) for k, e in enumerate(uncond)]
+    for name, e in entries:
+        ok = _plain_float(e) and e.ndim == 3 and e.shape[0] == batch and e.shape[-1] == dim
+        if not ok or (name != "cond" and e.shape != cond.shape):
+            shown = f"{e.dtype} {tuple(e.shape)}" if isinstance(e, torch.Tensor) else _show(e)
+            raise ValueError(
+                f"{name} must be text embeddings from encode_text: a float tensor (batch, tokens, {dim}) for a batch "
+                f"of {batch}" + (f", shaped like cond {tuple(cond.shape)}" if name != "cond" else "") + f"; got {shown}"
+            )
+        _check_finite(e, name)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -528,11 +604,12 @@ def edict_step(x, y, model, a: float, b: float, p: float):
     return x_prev, y_prev
 
 
+MIN_MIX = 0.5
+
+
 def _check_mix(mix) -> float:
-    p = _real(mix, "mix", low=0.0, high=1.0, hint=f"EDICT uses {EDICT_MIX}")
-    if p == 0:
-        raise ValueError(f"mix must be > 0 (inverting EDICT divides by it; the paper uses {EDICT_MIX})")
-    return p
+    """EDICT's mixing weight p in [0.5, 1]: inverting a step divides by p twice, so a small p blows the latents up."""
+    return _real(mix, "mix", low=MIN_MIX, high=1.0, hint=f"inverting EDICT divides by it; the paper uses {EDICT_MIX}")
 
 
 def _edict_coefficients(pipe, timesteps: list[int], ratio: int) -> dict[int, tuple[float, float]]:
@@ -563,6 +640,11 @@ def edict_denoise(
     timesteps, ratio = _schedule(pipe, num_inference_steps)
     start_step = _check_start_step(start_step, len(timesteps))
     g, p = _check_guidance(guidance_scale), _check_mix(mix)
+    _check_latents(pipe, x, "x")
+    _check_latents(pipe, y, "y")
+    if x.shape != y.shape:
+        raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must have one shape (EDICT's two latents)")
+    _check_embeddings(pipe, cond, uncond, x.shape[0], len(timesteps))
     x, y = x.to(pipe.device, torch.float64), y.to(pipe.device, torch.float64)
     coefficients = _edict_coefficients(pipe, timesteps, ratio)
     for t in _bar(timesteps[start_step:], "EDICT sampling", progress):
@@ -751,11 +833,13 @@ class Inversion:
 
     def latents_at(self, start_step: int) -> torch.Tensor:
         """The latent at ``timesteps[start_step]``: exactly where sampling from ``start_step`` begins. Notebook 03."""
+        self.__post_init__()  # a field changed since it was made (a step count, a latent) is named, not indexed wrongly
         start_step = _check_start_step(start_step, self.num_inference_steps)
         return self.latents[self.num_inference_steps - start_step]
 
     def timestep_at(self, start_step: int) -> int:
         """The timestep of ``latents_at(start_step)``."""
+        self.__post_init__()
         return self.timesteps[_check_start_step(start_step, self.num_inference_steps)]
 
     @property
@@ -775,6 +859,7 @@ class Inversion:
         from .files import INVERSION_SUFFIXES, check_output_path, write_atomically
 
         out = check_output_path(path, suffixes=INVERSION_SUFFIXES, overwrite=overwrite)
+        self.__post_init__()  # what was changed since it was made is checked now, not when the file is loaded
         tensors = {f"latents.{k}": _cpu(x) for k, x in enumerate(self.latents)}
         u = self.uncond_embeddings
         if isinstance(u, torch.Tensor):
@@ -874,6 +959,8 @@ def _read_inversion_file(path) -> tuple[dict, dict]:
         raise ValueError(f"{p} is not a regular file; give the path of a .safetensors file written by save()")
     if size > MAX_INVERSION_BYTES:
         raise ValueError(f"{p} is {size / 2**30:.1f} GB, too large for an inversion file")
+    if not os.access(p, os.R_OK):
+        raise PermissionError(f"cannot read {p}: permission denied (check the file's permissions)")
     what = f"{p} is not an inversion file written by Inversion.save (a .safetensors file with a ddim_course header)"
     try:
         with safe_open(str(p), framework="pt", device="cpu") as f:

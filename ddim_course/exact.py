@@ -97,6 +97,7 @@ def fixed_point_invert(
 def edict_inverse_step(x_prev, y_prev, model, a: float, b: float, p: float):
     """Undo ``edict_step`` exactly (eq. 15): the same lines, last one first, each solved for what it overwrote.
     The model is asked at the very latents the forward step asked it at, so nothing is approximated."""
+    _check_mix(p)  # p in [0.5, 1]: it is divided by twice
     y_inter = (y_prev - (1 - p) * x_prev) / p
     x_inter = (x_prev - (1 - p) * y_inter) / p
     y = (y_inter - b * model(x_inter)) / a

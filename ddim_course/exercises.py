@@ -78,6 +78,8 @@ def _call(fn, args, where: str, names: tuple[str, ...] = ()):
 
     The answer gets copies of the tensors and lists in ``args``; one it changed in place (``names``: the arguments'
     names, for the message) fails: the caller's own tensor would have been changed."""
+    if not callable(fn):  # the function's result (check_psnr(my_psnr(a, b))) or a number instead of the function
+        return None, tr("not_a_function", what=_what(fn))
     outcome = {}
     kept, args = list(args), [_copy(a) for a in args]
 
@@ -156,9 +158,9 @@ def _check_schedule(alphas_cumprod, final_alpha_cumprod=1.0, *, length: int = 10
     f = final_alpha_cumprod
     if isinstance(f, torch.Tensor) and f.numel() == 1 and not f.is_meta and f.is_floating_point():
         f = float(f)
-    if isinstance(f, bool) or not isinstance(f, numbers.Real) or not 0 < float(f) <= 1:
+    if isinstance(f, bool) or not isinstance(f, numbers.Real) or not 0 < f <= 1:  # not float(f): 10**400 overflows
         raise ValueError(
-            f"final_alpha_cumprod must be a number in (0, 1] (the scheduler's final_alpha_cumprod), got {f!r}"
+            f"final_alpha_cumprod must be a number in (0, 1] (the scheduler's final_alpha_cumprod), got {str(f)[:40]}"
         )
     return a
 

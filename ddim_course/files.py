@@ -66,6 +66,12 @@ def check_output_path(
     if not isinstance(overwrite, bool):  # "no" is truthy: only a real yes may replace a file
         raise ValueError(f"overwrite must be True or False, got {overwrite!r}")
     out = _as_path(path)
+    if inputs is None or isinstance(inputs, (str, bytes, os.PathLike)):  # one input: a string is not a list of them
+        inputs = () if inputs is None else (inputs,)
+    try:
+        inputs = list(inputs)
+    except TypeError:
+        raise ValueError(f"inputs must be a list of the input files' paths, got {type(inputs).__name__}") from None
     if suffixes is not None:
         suffixes = tuple(suffixes)
         if out.name.lower() in suffixes:  # ".safetensors" alone: Path sees a hidden file with no suffix
@@ -101,6 +107,8 @@ def check_output_path(
     if out.is_symlink():
         raise OutputPathError(f"{out} is a symbolic link; this course never writes through links: give a plain path")
     for source in inputs:
+        if isinstance(source, bytes):
+            source = os.fsdecode(source)
         if source is not None and isinstance(source, (str, os.PathLike)) and _same_file(out, Path(source)):
             raise OutputPathError(f"{out} is the input file; choose another output path so that it is kept")
     if out.exists():

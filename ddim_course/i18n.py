@@ -35,6 +35,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "PASS": {"en": "PASS", "zh": "通过"},
     "FAIL": {"en": "FAIL", "zh": "未通过"},
     "hint": {"en": "Hint: ", "zh": "提示："},
+    "not_a_function": {
+        "en": "the answer given is {what}, not a function: pass your function itself, by its name without (), "
+        "e.g. check_psnr(my_psnr)",
+        "zh": "给出的答案是 {what}，不是函数：请传入函数本身（只写函数名，不加括号），例如 check_psnr(my_psnr)",
+    },
     "took_too_long": {
         "en": "{where}: your function took over {limit} s (an endless loop?)",
         "zh": "{where}：你的函数运行超过 {limit} 秒（是不是死循环？）",

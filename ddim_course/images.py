@@ -379,6 +379,8 @@ def _open(data: bytes | Path, name: str) -> Image.Image:
 
 def to_rgb(im: Image.Image) -> Image.Image:
     """Any PIL mode (RGBA, P, L, CMYK, 16-bit, ...) as 8-bit RGB; transparency goes onto white."""
+    if not isinstance(im, Image.Image):
+        raise ValueError(f"to_rgb needs a PIL image, got {_describe(im)}; for a path use load_image(path)")
     with contextlib.suppress(Exception):  # a damaged EXIF block: keep the image as stored
         im = ImageOps.exif_transpose(im)
     if im.mode.startswith("I;16") or im.mode == "I":
@@ -392,6 +394,11 @@ def to_rgb(im: Image.Image) -> Image.Image:
             raise ImageLoadError(
                 f"the image has {bad} NaN or infinite pixels (of {arr.size}); "
                 "replace them first, e.g. PIL.Image.fromarray(numpy.nan_to_num(array, posinf=1, neginf=0))"
+            )
+        if arr.min() < -0.5:  # not an image in [0, 1] or [0, 255]: clipping would turn a part of it black
+            raise ImageLoadError(
+                f"the float image holds values down to {arr.min():.3g}; pixels must be in [0, 1] (or [0, 255]): "
+                "rescale it first, e.g. (array - array.min()) / (array.max() - array.min())"
             )
         # float pixels in [0, 1] (a little overshoot, up to 2, is clipped), or in [0, 255]; never stretched
         top = 1.0 if arr.max() <= 2 else 255.0
@@ -441,6 +448,10 @@ def _repr(value) -> str:
 
 def resize_and_crop(im: Image.Image, size: int | tuple[int, int]) -> Image.Image:
     """Scale so the image covers ``size`` (int = square, or (width, height)), then crop the centre."""
+    if not isinstance(im, Image.Image):
+        raise ValueError(
+            f"resize_and_crop needs a PIL image, got {_describe(im)}; for a path use load_image(path, size=...)"
+        )
     return ImageOps.fit(im, _check_size(size), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
 
 
@@ -518,6 +529,8 @@ def pil_to_tensor(images) -> torch.Tensor:
             f"pil_to_tensor needs a PIL image or a non-empty list of them, got {_describe(images)}; "
             "for a path use load_image(path) first"
         )
+    for im in images:
+        _check_pixels(im, "the image")  # no empty image, nor one over load_image's pixel limit
     if len({im.size for im in images}) > 1:
         raise ValueError(
             f"the images have different sizes {sorted({im.size for im in images})}; "
@@ -591,6 +604,9 @@ def _describe(x) -> str:
 
 def image_size(pipe) -> int:
     """The pipeline's native image side in pixels (512 for SD 1.5, 64 for the pocket model)."""
+    from .ddim import _check_pipe
+
+    _check_pipe(pipe)
     return pipe.unet.config.sample_size * pipe.vae_scale_factor
 
 
@@ -622,8 +638,10 @@ def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
     if not isinstance(latents, torch.Tensor) or _odd_tensor(latents) or not latents.dtype.is_floating_point:
         raise ValueError(f"latents must be a floating-point torch tensor with data, got {_describe(latents)}")
     channels = pipe.vae.config.latent_channels
-    if latents.ndim != 4 or latents.shape[1] != channels or latents.shape[0] < 1:
-        raise ValueError(f"latents must have shape (batch, {channels}, height, width), got {tuple(latents.shape)}")
+    if latents.ndim != 4 or latents.shape[1] != channels or min(latents.shape[0], *latents.shape[2:]) < 1:
+        raise ValueError(
+            f"latents must have shape (batch, {channels}, height, width), none of them 0, got {tuple(latents.shape)}"
+        )
     _check_latent_side(pipe, latents, "latents")  # the decoder's time and memory grow with the area
     bad = int((~torch.isfinite(latents)).sum())
     if bad:  # they would decode to a black or grey picture without a word

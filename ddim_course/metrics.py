@@ -15,7 +15,9 @@ from .images import _repr
 def as_array(x, name: str = "image") -> np.ndarray:
     """PIL image, numpy array or tensor in [0, 1] -> float64 array (H, W, C) or (B, H, W, C)."""
     if isinstance(x, Image.Image):
-        return np.asarray(x.convert("RGB"), dtype=np.float64) / 255
+        from .images import to_rgb  # as load_image reads it: transparency on white, 16-bit and float modes scaled
+
+        return np.asarray(to_rgb(x), dtype=np.float64) / 255
     if isinstance(x, (list, tuple)) and x and all(isinstance(im, Image.Image) for im in x):
         sizes = sorted({im.size for im in x})
         if len(sizes) > 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import textwrap
 
 import matplotlib.pyplot as plt
@@ -57,6 +58,9 @@ def _tile(im, k: int):
         raise ValueError(f"show_images: image {k}: {str(e).replace('tensor_to_pil needs', 'needs')}") from None
 
 
+MAX_PANELS = 100
+
+
 def show_images(images, titles=None, ncols: int | None = None, *, size: float = 2.5, suptitle: str | None = None):
     """Show PIL images (or tensors and arrays in [0, 1], one or a batch) in a grid; returns the matplotlib figure."""
     if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
@@ -71,6 +75,11 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
         raise ValueError(f"show_images needs an image or a list of images, got {type(images).__name__}") from None
     if not images:
         raise ValueError("show_images needs at least one image")
+    if len(images) > MAX_PANELS:  # a figure of thousands of panels takes minutes and gigabytes to draw
+        raise ValueError(
+            f"show_images shows at most {MAX_PANELS} images in one figure, got {len(images)}; show a slice, "
+            f"e.g. images[:{MAX_PANELS}]"
+        )
     images = [_tile(im, k) for k, im in enumerate(images)]
     if titles is not None:
         if isinstance(titles, (str, bytes)) or not hasattr(titles, "__iter__"):
@@ -206,6 +215,13 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
     """Reconstruction error against cost, one panel per guidance. ``points`` maps (method label, guidance) to
     (UNet calls, dB under the VAE round trip); labels that start with "fixed-point" and end in the number of
     iterations are joined by a line, the others drawn with ``markers`` (label -> matplotlib marker)."""
+    from .ddim import _show
+
+    _check_points(points)
+    if markers is not None and not isinstance(markers, dict):
+        raise ValueError(f"markers must be a dict of method label -> matplotlib marker, got {type(markers).__name__}")
+    if ax is not None and not all(isinstance(a, plt.Axes) for a in np.atleast_1d(ax)):
+        raise ValueError(f"ax must be a matplotlib Axes (or an array of them: one per guidance), got {_show(ax)}")
     guidances = sorted({g for _, g in points})
     if ax is None:
         _, ax = plt.subplots(1, len(guidances), figsize=(6 * len(guidances), 4.5), sharey=True, squeeze=False)
@@ -234,6 +250,29 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
     return ax
 
 
+def _check_points(points) -> None:
+    """``points`` of ``plot_error_against_calls``: (label, guidance) -> (UNet calls, dB), at least one."""
+    from .ddim import _show
+
+    if not isinstance(points, dict) or not points:
+        raise ValueError(
+            "points must be a non-empty dict of (method label, guidance) -> (UNet calls, dB), "
+            f"got {_show(points) if not isinstance(points, dict) else 'an empty dict'}"
+        )
+    for key, value in points.items():
+        ok_key = isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], str) and _is_number(key[1])
+        ok_value = isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_number(v) for v in value)
+        if not (ok_key and ok_value) or not value[0] > 0:
+            raise ValueError(
+                "each entry of points must be (method label, guidance) -> (UNet calls > 0, dB), finite numbers; "
+                f"got {_show(str(key))} -> {_show(str(value))}"
+            )
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def plot_attention_maps(maps, image=None, *, side: int | None = None, size: float = 1.8):
     """Notebook 07: where each word of the prompt looks (``attention.cross_attention_maps``), one panel a token,
     the image first when given. Each map is scaled to its own range (its minimum black, its maximum white)."""
@@ -241,14 +280,22 @@ def plot_attention_maps(maps, image=None, *, side: int | None = None, size: floa
 
     if not isinstance(maps, AttentionMaps) or not maps.maps:
         raise ValueError(f"maps must be what cross_attention_maps(pipe, inversion) returns, got {type(maps).__name__}")
+    from .ddim import _real, _show
+
     side = max(maps.maps) if side is None else side
-    if side not in maps.maps:
-        raise ValueError(f"no maps at {side!r} x {side!r}; the UNet attends at {sorted(maps.maps)}")
+    if not isinstance(side, numbers.Integral) or isinstance(side, bool) or side not in maps.maps:
+        shown = f"{side} x {side}" if isinstance(side, numbers.Integral) else f"side={_show(side)}"
+        raise ValueError(f"no maps at {shown}; the UNet attends at {sorted(maps.maps)}: pass one of those")
     if image is not None and not isinstance(image, (Image.Image, np.ndarray)):
         raise ValueError(
             f"image must be a PIL image or an array (load a file with load_image), got {type(image).__name__}"
         )
+    if isinstance(image, np.ndarray) and not (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] in (3, 4))):
+        raise ValueError(f"image must be an (H, W) or (H, W, 3) array, got shape {image.shape}")
+    size = _real(size, "size", low=0.5, high=20, hint="inches per panel; 1.8 is the default")
     words = maps.tokens[1:-1]  # the start and end tokens hold most of the attention and say nothing about place
+    if not words:
+        raise ValueError("the prompt of these maps has no words (only its start and end tokens): record a prompt")
     panels = ([image] if image is not None else []) + [maps.maps[side][i + 1] for i in range(len(words))]
     titles = (["image"] if image is not None else []) + [f"'{w}'" for w in words]
     fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.4), squeeze=False)
@@ -271,4 +318,6 @@ def show_source(obj):
 
     from IPython.display import Code
 
+    if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj) or inspect.ismodule(obj)):
+        raise ValueError(f"show_source shows a function, class or module of the package, got {type(obj).__name__}")
     return Code(inspect.getsource(obj), language="python")

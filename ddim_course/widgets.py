@@ -20,6 +20,7 @@ from .ddim import (
     MAX_GUIDANCE,
     Inversion,
     _check_guidance,
+    _check_latents,
     _check_pipe,
     _check_start_step,
     _check_steps,
@@ -147,6 +148,8 @@ def snapshot(box) -> Image.Image:
     import ipywidgets as w
     from PIL import ImageDraw, ImageFont
 
+    if not isinstance(box, w.Widget):
+        raise ValueError(f"snapshot needs an explorer's widget (what the explorer returns), got {type(box).__name__}")
     font = ImageFont.load_default(size=14)  # Pillow's own scalable font: no font file of the system needed
     tiles = []  # (title, image) of every picture, a title being the HTML just before it in the same box
     for part in _walk(box):
@@ -234,6 +237,10 @@ def noisy_image_at(pipe, latents: torch.Tensor, noise: torch.Tensor, t: int) -> 
     if not isinstance(latents, torch.Tensor) or not isinstance(noise, torch.Tensor) or noise.shape != latents.shape:
         shapes = [tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__ for v in (latents, noise)]
         raise ValueError(f"latents and noise must be tensors of one shape, got {shapes[0]} and {shapes[1]}")
+    # checked before add_noise, which moves the scheduler's alphas to the latents' device (a meta one would stay)
+    _check_latents(pipe, latents, "latents")
+    _check_latents(pipe, noise, "noise")
+    latents, noise = latents.to(pipe.device), noise.to(pipe.device)
     noisy = pipe.scheduler.add_noise(latents, noise, torch.tensor([t]))
     return decode(pipe, noisy)[0], float(pipe.scheduler.alphas_cumprod[t])
 
@@ -589,11 +596,12 @@ class PromptToPromptExplorer:
         inner_steps: int = 10,
         blend_words=None,
     ):
-        from .attention import PromptToPrompt
+        from .attention import PromptToPrompt, align_tokens, blend_positions
 
         # checked now, not at the first redraw (where the error would only show in the widget's label)
         guidance_scale = _real(guidance_scale, "guidance_scale", low=0, high=MAX_GUIDANCE, hint="7.5 is typical")
-        blend_words = PromptToPrompt(blend_words=blend_words).blend_words
+        checked = PromptToPrompt(blend_words=blend_words)
+        blend_words = checked.blend_words
         self.methods = MethodExplorer(
             pipe,
             image,
@@ -603,6 +611,8 @@ class PromptToPromptExplorer:
             inner_steps=inner_steps,
             num_inference_steps=num_inference_steps,
         )
+        # the words must be in the prompts (MethodExplorer has checked the prompts and the pipeline)
+        blend_positions(pipe, checked, align_tokens(pipe, source_prompt, target_prompt), source_prompt, target_prompt)
         self.guidance_scale, self.blend_words = guidance_scale, blend_words
 
     def show(self, method: str, cross: float, self_: float, threshold: float | None) -> tuple[Image.Image, Image.Image]:

@@ -498,7 +498,7 @@ CASES = [
         "edict-mix-zero",
         "EDICT inversion with mix=0",
         lambda t, p, u: edict_invert(p, draw_scene(seed=2).pil(), PROMPT, num_inference_steps=2, mix=0, progress=False),
-        (ValueError, r"mix must be > 0 \(inverting EDICT divides by it"),
+        (ValueError, r"mix must be a number in \[0.5, 1\] \(inverting EDICT divides by it"),
     ),
     (
         "fixed-point-too-many",

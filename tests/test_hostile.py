@@ -303,7 +303,8 @@ def test_ddim_step_and_denoise_name_mismatched_inputs(pipe):
     with pytest.raises(ValueError, match="x_t must be a torch tensor, got list"):
         ddim_step(torch.zeros(1), 500, 480, [0.0], alphas, final_alpha_cumprod=1.0)
     with pytest.raises(
-        ValueError, match=r"cond must be text embeddings of shape \(batch, tokens, dim\) for a batch of 1"
+        ValueError,
+        match=r"cond must be text embeddings from encode_text: a float tensor \(batch, tokens, 32\) for a batch of 1",
     ):
         denoise(pipe, torch.zeros(1, 4, 16, 16), torch.zeros(2, 16, 32), None, num_inference_steps=2, guidance_scale=1)
 
@@ -387,7 +388,7 @@ def test_numbers_on_the_meta_device_are_refused_by_name():
         (lambda p, x, ac: ddim_step(x, 21, 1, x, ac * 2, final_alpha_cumprod=1.0), r"alphas_cumprod\[21\]"),
         (
             lambda p, x, ac: ddim_step(x, 21, 1, x, ac, final_alpha_cumprod=1.0, eta=0.5, noise=torch.ones(1)),
-            "noise must be a tensor of x_t's shape",
+            "noise must be a real float tensor of x_t's shape",
         ),
         (lambda p, x, ac: ddim_step(x.to(torch.complex64), 21, 1, x, ac, final_alpha_cumprod=1), "real floating"),
         (lambda p, x, ac: ddim_step(x, 21, 1, x > 0, ac, final_alpha_cumprod=1), "x_t must be a real floating"),

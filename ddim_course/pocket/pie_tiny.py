@@ -32,6 +32,20 @@ class EditCase:
     truth: Scene
     edit_mask: np.ndarray  # (H, W) bool: the pixels the edit may change
 
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"an EditCase's kind must be one of {KINDS}, got {self.kind!r}")
+        for name in ("source", "truth"):
+            value = getattr(self, name)
+            if not isinstance(value, Scene):
+                raise ValueError(f"an EditCase's {name} must be a Scene (draw_scene), got {type(value).__name__}")
+        m = self.edit_mask
+        if not isinstance(m, np.ndarray) or m.shape != self.source.image.shape[:2]:
+            raise ValueError(
+                f"edit_mask must be a (H, W) array like the scene's {self.source.image.shape[:2]}, got "
+                f"{m.shape if isinstance(m, np.ndarray) else type(m).__name__}"
+            )
+
     @property
     def source_prompt(self) -> str:
         return self.source.caption

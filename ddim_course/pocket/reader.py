@@ -46,6 +46,14 @@ def _as_float_image(image) -> np.ndarray:
     return arr[..., :3].astype(np.float64)
 
 
+def _checked(x, name: str, what: str, *, ndim: int) -> np.ndarray:
+    """``x`` as a finite numpy array of ``ndim`` dimensions, else a clear error saying ``what`` is wanted."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biuf" and x.ndim == ndim and np.isfinite(x).all():
+        return x
+    shown = f"an array of {x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+    raise ValueError(f"{name} must be {what} (finite numbers), got {shown}")
+
+
 def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
     out = mask.copy()
     for dy in range(-r, r + 1):
@@ -56,11 +64,16 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
 
 def read_color(rgb_pixels: np.ndarray) -> str:
     """The named colour whose hue is nearest to the mean hue of the given pixels."""
+    rgb_pixels = _checked(rgb_pixels, "rgb_pixels", "an (N, 3) array of RGB pixels in [0, 1]", ndim=2)
+    if rgb_pixels.shape[0] < 1 or rgb_pixels.shape[1] != 3 or rgb_pixels.min() < 0 or rgb_pixels.max() > 1:
+        raise ValueError(f"rgb_pixels must be an (N, 3) array of RGB pixels in [0, 1], N >= 1, got {rgb_pixels.shape}")
     hue = colorsys.rgb_to_hsv(*np.median(rgb_pixels, axis=0))[0]
     return min(_HUES, key=lambda n: min(abs(hue - _HUES[n]), 1 - abs(hue - _HUES[n])))
 
 
 def read_shape(mask: np.ndarray) -> str | None:
+    """ "circle", "square" or "triangle" for a (H, W) mask of the shape's pixels; None when it has under 20."""
+    mask = _checked(mask, "mask", "a (H, W) mask of the shape's pixels", ndim=2)
     ys, xs = np.nonzero(mask)
     if len(ys) < 20:
         return None
@@ -75,6 +88,11 @@ def read_shape(mask: np.ndarray) -> str | None:
 
 
 def read_pattern(gray: np.ndarray, background: np.ndarray) -> str:
+    """The background's pattern from a (H, W) grey image and the (H, W) mask of its background pixels."""
+    gray = _checked(gray, "gray", "a (H, W) grey image", ndim=2)
+    background = _checked(background, "background", "a (H, W) mask of the background", ndim=2).astype(bool)
+    if gray.shape != background.shape:
+        raise ValueError(f"gray {gray.shape} and background {background.shape} must have one shape")
     values = gray[background]
     if values.size < 50 or values.std() < 0.04:
         return "plain"

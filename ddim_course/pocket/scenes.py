@@ -85,6 +85,8 @@ class Scene:
 
     def pil(self) -> Image.Image:
         """The scene as an RGB PIL image."""
+        if not np.isfinite(self.image).all():  # they would be drawn as black pixels without a word
+            raise ValueError("the scene's image holds NaN or infinite values; draw it again with draw_scene")
         return Image.fromarray((self.image * 255).round().clip(0, 255).astype(np.uint8))
 
 
@@ -255,6 +257,8 @@ def edit_scene(
     if seed < 0:
         raise ValueError(f"seed must be a whole number >= 0, got {seed}")
     p = scene.params
+    if not isinstance(p, dict) or not {"drawn_center", "shade", "tones"} <= set(p):
+        raise ValueError("scene must be drawn by draw_scene (a Scene made by hand lacks the details edit_scene keeps)")
     size = scene.image.shape[0]
     color = scene.color if color is None else color
     shape = scene.shape if shape is None else shape

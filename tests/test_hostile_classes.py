@@ -1,0 +1,379 @@
+"""Classes of hostile input found by a probe of the public functions (2026-11-29): each gets a clear one-line error
+from ddim_course (or the right result), never a silent wrong number, a deep torch traceback, or a pipeline left
+broken for the rest of the session."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ddim_course import decode, invert, sample
+from ddim_course.ddim import (
+    ddim_sigma,
+    ddim_step,
+    ddim_update,
+    denoise,
+    edict_denoise,
+    guide,
+    predict_x0_and_eps,
+    step_coefficients,
+)
+from ddim_course.pocket.scenes import draw_scene
+
+PROMPT = "a red circle on a striped background"
+
+
+@pytest.fixture(scope="module")
+def inv(pipe):
+    return invert(pipe, draw_scene(seed=3).pil(), PROMPT, num_inference_steps=4, progress=False)
+
+
+def test_a_failed_call_with_meta_latents_leaves_the_pipeline_working(pipe):
+    from ddim_course.widgets import noisy_image_at
+
+    meta = torch.zeros(1, 4, 16, 16, device="meta")
+    with pytest.raises(ValueError, match="latents is on the meta device"):
+        noisy_image_at(pipe, meta, meta, 10)
+    assert pipe.scheduler.alphas_cumprod.device.type == "cpu"
+    assert sample(pipe, PROMPT, num_inference_steps=2, output_type="latent", progress=False).isfinite().all()
+    image, a = noisy_image_at(pipe, torch.zeros(1, 4, 16, 16), torch.ones(1, 4, 16, 16), 10)
+    assert image.size == (64, 64) and 0 < a < 1
+
+
+def test_a_scheduler_that_is_not_ddim_is_refused_by_name(pipe):
+    from diffusers import EulerDiscreteScheduler
+
+    own = pipe.scheduler
+    try:
+        pipe.scheduler = EulerDiscreteScheduler.from_config(own.config)
+        with pytest.raises(ValueError, match=r"pipe.scheduler is a EulerDiscreteScheduler.*DDIMScheduler.from_config"):
+            sample(pipe, PROMPT, num_inference_steps=2, output_type="latent", progress=False)
+    finally:
+        pipe.scheduler = own
+
+
+def test_metrics_read_a_transparent_image_as_load_image_does():
+    from ddim_course.images import load_image
+    from ddim_course.metrics import as_array, psnr
+
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[4:12, 4:12] = (255, 0, 0, 255)  # a red square on a transparent background
+    im = Image.fromarray(rgba, "RGBA")
+    assert psnr(im, load_image(im)) == math.inf
+    assert as_array(im)[0, 0].tolist() == [1.0, 1.0, 1.0]  # transparency on white, not black
+
+
+def test_a_float_image_with_negative_values_is_refused_not_half_blackened():
+    from ddim_course.images import ImageLoadError, load_image
+
+    signed = Image.fromarray(np.linspace(-1, 1, 64 * 64, dtype="f4").reshape(64, 64), "F")
+    with pytest.raises(ImageLoadError, match=r"values down to -1.*pixels must be in \[0, 1\].*rescale"):
+        load_image(signed)
+    ok = load_image(Image.fromarray(np.linspace(0, 1, 64 * 64, dtype="f4").reshape(64, 64), "F"))
+    assert np.asarray(ok).max() == 255
+
+
+def test_pil_to_tensor_refuses_an_empty_image():
+    from ddim_course.images import pil_to_tensor
+
+    with pytest.raises(ValueError, match=r"empty \(0x0 pixels\)"):
+        pil_to_tensor(Image.new("RGB", (0, 0)))
+
+
+def test_an_inversion_changed_after_it_was_made_is_named_before_it_is_used_or_saved(pipe, inv, tmp_path):
+    import dataclasses
+
+    longer = dataclasses.replace(inv)
+    longer.num_inference_steps = 10
+    with pytest.raises(ValueError, match="an Inversion of 10 steps holds 11 latents"):
+        longer.latents_at(0)
+    with pytest.raises(ValueError, match="an Inversion of 10 steps holds 11 latents"):
+        longer.timestep_at(0)
+    broken = dataclasses.replace(inv, latents=[x.clone() for x in inv.latents])
+    broken.latents[2][:] = float("nan")
+    with pytest.raises(ValueError, match=r"latents\[2\]"):
+        broken.save(tmp_path / "broken.safetensors")
+    assert not (tmp_path / "broken.safetensors").exists()
+    named = dataclasses.replace(inv)
+    named.prompt = 5
+    with pytest.raises(ValueError, match="prompt must be a string"):
+        named.save(tmp_path / "named.safetensors")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_inversion_file_says_permission_denied(inv, tmp_path):
+    from ddim_course import Inversion
+
+    path = inv.save(tmp_path / "inv.safetensors")
+    path.chmod(0)
+    try:
+        with pytest.raises(PermissionError, match="permission denied"):
+            Inversion.load(path)
+    finally:
+        path.chmod(0o600)
+
+
+def test_the_input_file_is_protected_when_given_as_one_path(tmp_path):
+    from ddim_course.files import OutputPathError, check_output_path
+
+    f = tmp_path / "photo.png"
+    f.write_bytes(b"mine")
+    for inputs in (str(f), f, [str(f)], (f,)):
+        with pytest.raises(OutputPathError, match="is the input file"):
+            check_output_path(f, inputs=inputs, overwrite=True)
+    with pytest.raises(ValueError, match="inputs must be a list of the input files' paths"):
+        check_output_path(tmp_path / "out.png", inputs=5)
+    assert check_output_path(tmp_path / "out.png", inputs=None) == tmp_path / "out.png"
+    assert f.read_bytes() == b"mine"
+
+
+def test_an_edit_case_of_an_unknown_kind_is_refused():
+    from ddim_course.pocket.pie_tiny import EditCase
+
+    s = draw_scene(seed=1)
+    with pytest.raises(ValueError, match=r"kind must be one of \('colour', 'shape', 'pattern'\), got 'hue'"):
+        EditCase("hue", s, s, s.mask > 0)
+    with pytest.raises(ValueError, match=r"edit_mask must be a \(H, W\) array"):
+        EditCase("colour", s, s, np.zeros((3, 3), bool))
+
+
+def test_show_images_refuses_thousands_of_panels():
+    from ddim_course.plots import MAX_PANELS, show_images
+
+    with pytest.raises(ValueError, match=f"at most {MAX_PANELS} images in one figure, got 1600"):
+        show_images(torch.rand(1600, 3, 4, 4))
+
+
+def test_pipeline_and_empty_latent_mistakes_are_named(pipe, inv):
+    from ddim_course.attention import cross_attention_maps
+
+    for bad in ("pocket", None):
+        with pytest.raises(ValueError, match="pipe must be a Stable-Diffusion-style pipeline"):
+            cross_attention_maps(bad, inv)
+    with pytest.raises(ValueError, match=r"none of them 0, got \(1, 4, 16, 0\)"):
+        decode(pipe, torch.randn(1, 4, 16, 0))
+
+
+@pytest.mark.parametrize(
+    "cond, uncond, match",
+    [
+        (torch.zeros(1, 16, 999), None, r"cond must be text embeddings .*\(batch, tokens, 32\)"),
+        (torch.zeros(1, 16, 32, dtype=torch.complex64), None, "complex64"),
+        (torch.full((1, 16, 32), float("nan")), None, "NaN or infinite"),
+        (torch.zeros(1, 16, 32), torch.zeros(1, 3, 32), r"uncond must be .*shaped like cond \(1, 16, 32\)"),
+        (torch.zeros(1, 16, 32), "x", "uncond must be None, an embedding or a list"),
+        (torch.zeros(1, 16, 32), [torch.zeros(1, 16, 32), 5], r"uncond\[1\] must be text embeddings"),
+    ],
+)
+def test_denoise_checks_its_embeddings(pipe, cond, uncond, match):
+    steps = 2
+    with pytest.raises(ValueError, match=match):
+        denoise(pipe, torch.zeros(1, 4, 16, 16), cond, uncond, num_inference_steps=steps, guidance_scale=2)
+
+
+@pytest.mark.parametrize(
+    "maps, match",
+    [
+        ([1, 2, 3], "noise_maps must be a list of 2 tensors"),
+        ((z for z in [torch.zeros(1, 4, 16, 16)] * 2), "noise_maps must be a list of 2 tensors"),
+        ([torch.zeros(1, 4, 16, 16, dtype=torch.complex64)] * 2, r"noise_maps\[0\] must be a real float tensor"),
+        ([torch.zeros(1, 4, 16, 16), torch.full((1, 4, 16, 16), float("inf"))], r"noise_maps\[1\].*NaN or infinite"),
+    ],
+)
+def test_denoise_checks_its_noise_maps(pipe, maps, match):
+    cond = torch.zeros(1, 16, 32)
+    with pytest.raises(ValueError, match=match):
+        denoise(
+            pipe, torch.zeros(1, 4, 16, 16), cond, None, num_inference_steps=2, guidance_scale=1, eta=1, noise_maps=maps
+        )
+
+
+def test_edict_denoise_checks_its_latents(pipe):
+    cond = torch.zeros(1, 16, 32)
+    x = torch.zeros(1, 4, 16, 16)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        edict_denoise(pipe, torch.full_like(x, float("nan")), x, cond, None, num_inference_steps=2, guidance_scale=1)
+    with pytest.raises(ValueError, match="x must be a torch tensor"):
+        edict_denoise(pipe, [0.0], x, cond, None, num_inference_steps=2, guidance_scale=1)
+    with pytest.raises(ValueError, match=r"must have one shape"):
+        edict_denoise(pipe, x, torch.zeros(2, 4, 16, 16), cond, None, num_inference_steps=2, guidance_scale=1)
+
+
+def test_ddim_step_checks_its_noise(pipe):
+    a = pipe.scheduler.alphas_cumprod
+    x = torch.zeros(1, 4, 8, 8)
+    step = dict(final_alpha_cumprod=1.0, eta=0.5)
+    with pytest.raises(ValueError, match="noise must be a real float tensor"):
+        ddim_step(x, 500, 480, x, a, noise=torch.zeros(1, 4, 8, 8, dtype=torch.complex64), **step)
+    with pytest.raises(ValueError, match="noise must be a real float tensor"):
+        ddim_step(x, 500, 480, x, a, noise=torch.zeros(1, 4, 8, 8, device="meta"), **step)
+    with pytest.raises(ValueError, match="noise holds"):
+        ddim_step(x, 500, 480, x, a, noise=torch.full_like(x, float("nan")), **step)
+    with pytest.raises(ValueError, match="noise is only used when eta > 0"):
+        ddim_step(x, 500, 480, x, a, final_alpha_cumprod=1.0, noise=torch.zeros_like(x))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x: ddim_update(x, x, 0.0, 0.5), r"alpha_t must be above 0"),
+        (lambda x: ddim_update(x, x, 1.5, 0.5), r"alpha_t must be a number in \[0, 1\]"),
+        (lambda x: ddim_update(x, x, 0.5, -0.1), r"alpha_prev must be a number in \[0, 1\]"),
+        (lambda x: ddim_update(x, x, 0.5, 0.6, eta=5, noise=x), r"eta must be a number in \[0, 1\]"),
+        (lambda x: ddim_update(x, x, 0.5, 0.6, eta="0.5", noise=x), r"eta must be a number in \[0, 1\]"),
+        (lambda x: ddim_update(x, x, 0.6, 0.5, eta=0.5, noise=x), "goes to a noisier latent"),
+        (lambda x: ddim_update(x, x, torch.tensor([0.5, 0.0]), 0.6), r"alpha_t must hold noise levels in \(0, 1\]"),
+        (lambda x: predict_x0_and_eps(x, x, float("nan")), "alpha_t must be a number"),
+        (lambda x: step_coefficients(0, 0.5), "alpha_t must be above 0"),
+        (lambda x: step_coefficients(2.0, 0.5), r"alpha_t must be a number in \[0, 1\]"),
+        (lambda x: ddim_sigma(1.0, 0.9, 0.5), "starts clean"),
+        (lambda x: guide(torch.zeros(1, 4, 2, 2), torch.zeros(2, 4, 2, 2), 7.5), "must have one shape"),
+        (lambda x: guide(x, x, "7.5"), r"guidance_scale must be a number in \[0, 100\]"),
+        (lambda x: guide(x, x, float("nan")), r"guidance_scale must be a number in \[0, 100\]"),
+        (lambda x: guide([1.0], x, 7.5), "out_uncond must be the model's output"),
+    ],
+)
+def test_the_update_building_blocks_refuse_what_has_no_meaning(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(torch.ones(1, 4, 2, 2))
+
+
+def test_the_building_blocks_still_compute_what_they_teach():
+    x, out = torch.randn(1, 4, 2, 2, dtype=torch.float64), torch.randn(1, 4, 2, 2, dtype=torch.float64)
+    m, c = step_coefficients(0.3, 0.6)
+    assert torch.allclose(ddim_update(out, x, 0.3, 0.6), m * x + c * out)
+    batched = ddim_update(out, x, torch.tensor([0.3]).view(1, 1, 1, 1), torch.tensor([0.6]).view(1, 1, 1, 1))
+    assert torch.allclose(batched, m * x + c * out)
+    assert ddim_sigma(0.3, 0.6, 0.0) == 0.0 and ddim_sigma(0.3, 0.6, 1.0) > 0
+    assert torch.allclose(guide(x, out, 1.0), out)
+
+
+def test_edict_mix_below_a_half_is_refused_everywhere(pipe):
+    from ddim_course.exact import edict_inverse_step, edict_invert
+
+    x = torch.ones(1, 4, 2, 2)
+    with pytest.raises(ValueError, match=r"mix must be a number in \[0.5, 1\]"):
+        edict_inverse_step(x, x, lambda z: z, 1.0, 0.1, 0)
+    with pytest.raises(ValueError, match=r"mix must be a number in \[0.5, 1\]"):
+        edict_invert(pipe, draw_scene(seed=2).pil(), PROMPT, num_inference_steps=2, mix=0.01, progress=False)
+
+
+@pytest.mark.parametrize(
+    "maps, tokens, match",
+    [
+        ({8: torch.zeros(3, 8, 8, dtype=torch.int64)}, ["a", "b", "c"], "must be a float"),
+        ({8: torch.zeros(3, 8, 8, device="meta")}, ["a", "b", "c"], "must be a float"),
+        ({8: torch.full((3, 8, 8), float("nan"))}, ["a", "b", "c"], "NaN or infinite"),
+        ({8: torch.zeros(3, 8, 8)}, None, "tokens must be a list"),
+        ({8: torch.zeros(3, 8, 8)}, (t for t in "abc"), "tokens must be a list"),
+    ],
+)
+def test_attention_maps_check_what_they_hold(maps, tokens, match):
+    from ddim_course.attention import AttentionMaps
+
+    with pytest.raises(ValueError, match=match):
+        AttentionMaps(tokens, maps)
+
+
+def test_the_prompt_to_prompt_explorer_checks_its_blend_words_when_made(pipe):
+    from ddim_course.widgets import PromptToPromptExplorer
+
+    with pytest.raises(ValueError, match="sky"):
+        PromptToPromptExplorer(
+            pipe, draw_scene(seed=3).pil(), PROMPT, "a blue circle on a striped background", blend_words=("sky",)
+        )
+
+
+def test_a_check_given_a_number_instead_of_a_function_says_so(pipe):
+    from ddim_course.exercises import check_ddim_step, check_psnr
+
+    for given in (5, 31.2, None):
+        result = check_psnr(given)
+        assert not result.passed and "not a function" in result.message and "check_psnr(my_psnr)" in result.message
+    with pytest.raises(ValueError, match=r"final_alpha_cumprod must be a number in \(0, 1\]"):
+        check_ddim_step(lambda *a: None, pipe.scheduler.alphas_cumprod, 10**400)
+
+
+@pytest.mark.parametrize(
+    "points, kwargs, match",
+    [
+        ({}, {}, "points must be a non-empty dict"),
+        ([("ddim", 1.0)], {}, "points must be a non-empty dict"),
+        ({("ddim", 1.0): (50, float("nan"))}, {}, "each entry of points must be"),
+        ({(5, 1.0): (50, -1.0)}, {}, "each entry of points must be"),
+        ({("ddim", 1.0): (50, -1.0)}, {"ax": "x"}, "ax must be a matplotlib Axes"),
+        ({("ddim", 1.0): (50, -1.0)}, {"markers": ["o"]}, "markers must be a dict"),
+    ],
+)
+def test_plot_error_against_calls_names_its_mistakes(points, kwargs, match):
+    from ddim_course.plots import plot_error_against_calls
+
+    with pytest.raises(ValueError, match=match):
+        plot_error_against_calls(points, **kwargs)
+
+
+def test_plot_attention_maps_names_its_mistakes(pipe, inv):
+    from ddim_course.attention import AttentionMaps, cross_attention_maps
+    from ddim_course.plots import plot_attention_maps
+
+    maps = AttentionMaps(["<s>", "red", "</s>"], {8: torch.rand(3, 8, 8)})
+    for kwargs, match in (
+        ({"size": float("nan")}, r"size must be a number in \[0.5, 20\]"),
+        ({"size": -1}, r"size must be a number"),
+        ({"side": [8]}, r"no maps at side=list"),
+        ({"side": 5}, r"no maps at 5 x 5; the UNet attends at \[8\]"),
+        ({"image": np.zeros(5)}, r"image must be an \(H, W\) or \(H, W, 3\) array"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            plot_attention_maps(maps, **kwargs)
+    with pytest.raises(ValueError, match="has no words"):
+        plot_attention_maps(cross_attention_maps(pipe, inv, prompt=""))
+
+
+def test_the_reader_helpers_refuse_what_is_not_a_picture():
+    from ddim_course.pocket.reader import read_color, read_pattern, read_shape
+
+    for pixels in (np.zeros((0, 3)), np.full((5, 3), np.nan), np.zeros((5, 4)), [[0.5, 0.2, 0.1]]):
+        with pytest.raises(ValueError, match="rgb_pixels must be"):
+            read_color(pixels)
+    assert read_color(np.array([[0.9, 0.1, 0.1]] * 3)) == "red"
+    with pytest.raises(ValueError, match=r"mask must be a \(H, W\) mask"):
+        read_shape(None)
+    with pytest.raises(ValueError, match="must have one shape"):
+        read_pattern(np.zeros((8, 8)), np.ones((4, 4), bool))
+
+
+def test_scene_helpers_refuse_broken_scenes():
+    import dataclasses
+
+    from ddim_course.pocket.scenes import edit_scene
+
+    s = draw_scene(seed=1)
+    broken = dataclasses.replace(s, image=np.full_like(s.image, np.nan))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        broken.pil()
+    with pytest.raises(ValueError, match="scene must be drawn by draw_scene"):
+        edit_scene(dataclasses.replace(s, params={}), color="blue")
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        ("resize_and_crop('x.png', 8)", "resize_and_crop needs a PIL image"),
+        ("to_rgb(None)", "to_rgb needs a PIL image"),
+        ("show_source(5)", "show_source shows a function, class or module"),
+        ("snapshot(None)", "snapshot needs an explorer's widget"),
+        ("get_preset(pipe).image('pocket')", "pipe must be a Stable-Diffusion-style pipeline"),
+    ],
+)
+def test_helpers_name_an_argument_of_the_wrong_type(pipe, call, match):
+    from ddim_course.images import resize_and_crop, to_rgb  # noqa: F401 - used by the calls
+    from ddim_course.models import get_preset  # noqa: F401
+    from ddim_course.plots import show_source  # noqa: F401
+    from ddim_course.widgets import snapshot  # noqa: F401
+
+    with pytest.raises(ValueError, match=match):
+        eval(call)
