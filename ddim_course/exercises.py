@@ -82,6 +82,7 @@ def _call(fn, args, where: str, names: tuple[str, ...] = ()):
         return None, tr("not_a_function", what=_what(fn))
     outcome = {}
     kept, args = list(args), [_copy(a) for a in args]
+    attributes = _guarded_attributes()
 
     def run():
         try:
@@ -95,6 +96,9 @@ def _call(fn, args, where: str, names: tuple[str, ...] = ()):
     if thread.is_alive():
         _stop(thread)
         return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}")
+    changed = _put_back(attributes)
+    if changed:  # torch.Tensor.abs replaced by a function that returns 0 would make every answer pass
+        return None, tr("changed_torch", where=where, name=changed)
     error = outcome.get("error")
     if error is None:
         for name, given, original in zip(names or [f"#{i + 1}" for i in range(len(args))], args, kept):
@@ -104,6 +108,31 @@ def _call(fn, args, where: str, names: tuple[str, ...] = ()):
     if isinstance(error, KeyboardInterrupt):  # the learner pressed stop: not an answer to grade
         raise error
     return None, tr("raised", where=where, error=f"{type(error).__name__}: {error}")
+
+
+def _guarded_attributes() -> list[tuple[object, dict]]:
+    """What the grading itself calls: torch's functions and the tensor methods (a copy of each namespace)."""
+    return [(space, dict(vars(space))) for space in (torch, torch.Tensor)]
+
+
+def _put_back(kept: list[tuple[object, dict]]) -> str | None:
+    """Restore every attribute of ``kept`` that an answer replaced or deleted, and take away a method it added to a
+    class (it would hide the inherited one); the first one's name, or None. Names added to the torch module are
+    left: a lazy import (torch._dynamo, ...) adds some."""
+    first = None
+    for space, before in kept:
+        now = vars(space)
+        added = [n for n in now if n not in before] if isinstance(space, type) else []
+        for name in [n for n, value in before.items() if now.get(n, _MISSING) is not value] + added:
+            first = first or f"{getattr(space, '__name__', space)}.{name}"
+            if name in before:
+                setattr(space, name, before[name])
+            else:
+                delattr(space, name)
+    return first
+
+
+_MISSING = object()
 
 
 class _TimedOutError(BaseException):  # not an Exception: an answer's own `except Exception` can't swallow it
@@ -190,7 +219,7 @@ def _grade(name: str, got, expected: torch.Tensor, where: str):
         if as_tensor is None or not torch.isfinite(as_tensor):
             value = _what(got)[:60] if as_tensor is None else as_tensor.item()
             return None, tr("not_finite_number", where=where, name=name, value=value)
-        got = as_tensor if isinstance(got, (float, np.floating)) else torch.tensor(int(got))
+        got = torch.tensor(int(got)) if isinstance(got, (numbers.Integral, np.integer)) else as_tensor
     if not isinstance(got, torch.Tensor):
         return None, returned + (tr("missing_return") if got is None else "") + tr("return_want", want=want)
     if type(got) is not torch.Tensor and not got.is_meta and not got.is_nested:
@@ -204,6 +233,8 @@ def _grade(name: str, got, expected: torch.Tensor, where: str):
         return None, returned + tr("not_complex", kind=tr("kind_number" if number else "kind_tensor"))
     if not got.is_floating_point():
         return None, returned + tr("not_float")
+    if got.dtype in (torch.float16, torch.bfloat16):
+        return None, returned + tr("not_half")
     if number and got.numel() == 1:
         got = got.reshape(())
     if got.shape != expected.shape:
@@ -409,6 +440,7 @@ def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *
             return CheckResult(False, tr("invert_one_latent", where=where, count=n + 1))
         if not isinstance(got, (list, tuple)):
             return CheckResult(False, tr("invert_not_a_list", where=where, what=_what(got), count=n + 1))
+        got = list(got)  # its own elements, counted: a list type whose len() says otherwise is not believed
         if len(got) != n + 1:
             hint = tr("invert_length_hint", n=n)
             if len(got) in (n - 2, n - 1):

@@ -40,6 +40,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "e.g. check_psnr(my_psnr)",
         "zh": "给出的答案是 {what}，不是函数：请传入函数本身（只写函数名，不加括号），例如 check_psnr(my_psnr)",
     },
+    "changed_torch": {
+        "en": "{where}: your function changed torch itself ({name}); it has been put back. Compute with torch's "
+        "functions, do not replace them",
+        "zh": "{where}：你的函数修改了 torch 本身（{name}），现已恢复原样。请用 torch 的函数计算，不要替换它们",
+    },
+    "not_half": {
+        "en": "; that is half precision, which rounds away the digits the check compares: compute in float32",
+        "zh": "；这是半精度，会舍掉检查要比较的位数：请用 float32 计算",
+    },
     "took_too_long": {
         "en": "{where}: your function took over {limit} s (an endless loop?)",
         "zh": "{where}：你的函数运行超过 {limit} 秒（是不是死循环？）",

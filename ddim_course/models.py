@@ -319,6 +319,13 @@ def _check_folder(path: Path) -> dict:
         if found and not any(m.group(1) is None for m in found):  # only variant files, e.g. ...fp16.safetensors
             variants.append({m.group(1) for m in found})
     unet, vae, text = configs["unet"], configs["vae"], configs["text_encoder"]
+    side = unet.get("sample_size")
+    sides = side if isinstance(side, list) and len(side) == 2 else [side]
+    if side is not None and not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 512 for v in sides):
+        raise _FolderError(  # SD 1.5's is 64 (512 pixels), SDXL's 128; a million would be terabytes of latents
+            f"its unet/config.json gives sample_size {_show(str(side), 40)}; a latent side is a whole number in "
+            "[1, 512] (64 for Stable Diffusion 1.5)"
+        )
     channels, latent = unet.get("in_channels"), vae.get("latent_channels")
     if isinstance(channels, int) and isinstance(latent, int) and channels != latent:
         raise _FolderError(

@@ -142,6 +142,9 @@ def _walk(widget):
         yield from _walk(child)
 
 
+MAX_SNAPSHOT_LINES = 12
+
+
 def snapshot(box) -> Image.Image:
     """A picture of an explorer as it stands: its images side by side under their titles, its controls' settings
     and its label below. What a page without a running kernel (the static site, a viewer without widgets) shows."""
@@ -171,6 +174,8 @@ def snapshot(box) -> Image.Image:
     width = max(1, len(tiles)) * (size + pad) + pad
     chars = max(20, (width - 2 * pad) // 8)  # about 8 px a character at size 14
     wrapped = [text[i : i + chars] for text in lines for i in range(0, max(1, len(text)), chars)]
+    if len(wrapped) > MAX_SNAPSHOT_LINES:  # a prompt of a million characters would make a picture of gigabytes
+        wrapped = wrapped[: MAX_SNAPSHOT_LINES - 1] + ["..."]
     top = pad + (line_height if any(t for t, _ in tiles) else 0)
     height = top + (size if tiles else 0) + pad + line_height * len(wrapped) + pad
     canvas = Image.new("RGB", (width, height), "white")
@@ -442,6 +447,9 @@ class EditExplorer:
     def widget(self):
         import ipywidgets as w
 
+        # checked again: settings changed since the explorer was made would be moved by the sliders without a word
+        self.start_step = _check_start_step(self.start_step, self.num_inference_steps)
+        self.guidance_scale = _real(self.guidance_scale, "guidance_scale", low=1, high=15, hint="the explorer's slider")
         text = w.Text(value=self.target_prompt, description=tr("target"), layout=w.Layout(width="480px"))
         start = w.IntSlider(value=self.start_step, min=0, max=self.num_inference_steps - 1, description="start_step")
         guidance = w.FloatSlider(value=self.guidance_scale, min=1.0, max=15.0, step=0.5, description=tr("guidance"))

@@ -377,3 +377,74 @@ def test_helpers_name_an_argument_of_the_wrong_type(pipe, call, match):
 
     with pytest.raises(ValueError, match=match):
         eval(call)
+
+
+def test_an_answer_that_patches_torch_fails_and_torch_is_put_back(pipe):
+    from ddim_course.exercises import check_add_noise
+
+    def patched(x0, noise, t):
+        torch.Tensor.abs = lambda self: torch.zeros((), dtype=torch.float64)  # every error would read 0
+        return x0
+
+    def patched_function(x0, noise, t):
+        torch.isfinite = lambda x: torch.ones((), dtype=torch.bool)
+        return x0
+
+    own = torch.isfinite
+    for answer, name in ((patched, "Tensor.abs"), (patched_function, "torch.isfinite")):
+        result = check_add_noise(answer, pipe.scheduler.alphas_cumprod)
+        assert not result.passed and f"changed torch itself ({name})" in result.message
+    assert "abs" not in vars(torch.Tensor) and torch.isfinite is own
+
+
+def test_wrong_answers_that_look_right_fail_and_right_ones_in_other_types_pass(pipe):
+    from fractions import Fraction
+
+    from ddim_course.exercises import check_add_noise, check_invert, check_psnr
+    from ddim_course.metrics import psnr
+
+    a = pipe.scheduler.alphas_cumprod
+
+    def add_noise(x0, noise, t):
+        return a[t].sqrt() * x0 + (1 - a[t]).sqrt() * noise
+
+    half = check_add_noise(lambda x0, n, t: add_noise(x0, n, t).half(), a)
+    assert not half.passed and "half precision" in half.message
+    assert check_add_noise(add_noise, a).passed
+
+    class Lying(list):  # says it holds the whole trajectory, holds one latent
+        def __len__(self):
+            return self.n
+
+    def invert_one(x0, eps_model, timesteps):
+        out = Lying([x0])
+        out.n = len(timesteps) + 1
+        return out
+
+    result = check_invert(invert_one, a, pipe.scheduler.final_alpha_cumprod)
+    assert not result.passed and "has 1 latents" in result.message
+    exact = check_psnr(lambda x, y: Fraction(psnr(x, y)).limit_denominator(10**12))
+    assert exact.passed, exact.message
+
+
+def test_an_edit_explorer_checks_settings_changed_after_it_was_made(pipe):
+    from ddim_course.widgets import EditExplorer
+
+    e = EditExplorer(
+        pipe, draw_scene(seed=3).pil(), PROMPT, "a blue circle on a striped background", num_inference_steps=3
+    )
+    e.start_step = 100
+    with pytest.raises(ValueError, match="start_step"):
+        e.widget()
+    e.start_step, e.guidance_scale = 1, 50.0
+    with pytest.raises(ValueError, match=r"guidance_scale must be a number in \[1, 15\]"):
+        e.widget()
+
+
+def test_a_snapshot_of_an_explorer_with_a_huge_prompt_stays_small(pipe):
+    from ddim_course.widgets import guidance_explorer, snapshot
+
+    box = guidance_explorer(pipe, PROMPT, num_inference_steps=2)
+    box.children[0].children[0].value = "red " * 250_000
+    picture = snapshot(box)
+    assert picture.height < 1000

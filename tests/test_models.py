@@ -1,5 +1,6 @@
 """Loading pipelines: local folders, the hub code path offline, and clear errors."""
 
+import json
 import os
 
 import numpy as np
@@ -245,3 +246,12 @@ def test_the_model_argument_is_checked(tmp_path):
 def test_a_model_folder_with_a_named_pipe_is_not_waited_for(tmp_path, monkeypatch):
     os.mkfifo(tmp_path / "model_index.json")
     assert "its model_index.json is not a regular file" in _load_offline(tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("side", [10**6, 0, "64", [64, 10**6], True])
+def test_a_folder_with_an_absurd_latent_side_is_refused_when_loaded(saved, tmp_path, monkeypatch, side):
+    folder = _copy(saved, tmp_path)
+    config = folder / "unet" / "config.json"
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"sample_size": side}))
+    text = _load_offline(folder, monkeypatch)
+    assert "unet/config.json gives sample_size" in text and "[1, 512]" in text

@@ -130,6 +130,9 @@ def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
     [
         (["--unet-steps", "0"], "--unet-steps must be at least 1"),
         (["--workers", "-2"], "--workers must be at least 1"),
+        (["--workers", "100000"], "--workers must be at most 64"),
+        (["--scenes", "1000000000"], "--scenes must be at most 200000"),
+        (["--vae-batch", "5000"], "--vae-batch must be at most 1024"),
         (["--unet-minutes", "nan"], "--unet-minutes must be a number above 0"),
         (["--unet-lr=-1e-3"], "--unet-lr must be a number above 0"),
         (["--device", "tpu"], "--device must be"),
@@ -181,6 +184,13 @@ def test_training_force_replaces_only_an_earlier_run(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--out", str(run), "--smoke", "--no-progress", "--force"])
     assert "train_log.jsonl is a link" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "mine"
+    (run / "train_log.jsonl").unlink()
+    (run / "unet").mkdir()
+    (run / "unet" / "config.json").symlink_to(mine / "notes.txt")  # a link deeper inside: save_pretrained follows it
+    with pytest.raises(SystemExit):
+        main(["--out", str(run), "--smoke", "--no-progress", "--force"])
+    assert "unet/config.json is a link" in capsys.readouterr().err
     assert (mine / "notes.txt").read_text() == "mine"
 
 

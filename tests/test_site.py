@@ -73,6 +73,10 @@ def test_the_command_says_what_is_wrong_in_one_line(tmp_path, capsys):
     assert build_site.main([str(tmp_path), "--no-execute"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not built by this tool" in err and "Traceback" not in err
+    assert build_site.main([str(tmp_path / "mine.txt" / "site"), "--no-execute"]) == 2  # under a file
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot make the folder") and "Not a directory" in err
+    assert (tmp_path / "mine.txt").read_text() == "mine"
 
 
 def test_a_second_edition_sits_beside_the_first_with_links_both_ways(tmp_path):

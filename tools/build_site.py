@@ -374,7 +374,10 @@ def _prepare_out(out: Path) -> None:
                 shutil.rmtree(child)
             else:
                 child.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file where a folder above it should be, a folder that cannot be written...
+        raise SiteError(f"cannot make the folder {out} ({e.strerror or e}): give a folder you can write to") from None
     (out / SITE_MARK).write_text("built by tools/build_site.py; the whole folder is replaced on the next build\n")
 
 

@@ -8,6 +8,7 @@ Prints each notebook's run time. Use the model the tests use (pocket, CPU).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -58,6 +59,33 @@ def record(path: Path) -> float:
     return seconds
 
 
+def _problem(path: Path) -> str | None:
+    """Why ``path`` cannot be recorded (it is rewritten in place, and its checks file beside it), or None."""
+    if path.suffix != ".ipynb" or not path.is_file():
+        return "is not a notebook file (.ipynb)"
+    checks = path.parent / "checks"
+    for p in (path, checks, checks / f"{path.stem}.json"):
+        if p.is_symlink():
+            return f"{p} is a link; this tool writes only real files"
+    try:
+        nbformat.read(path, as_version=4)
+    except Exception as e:  # noqa: BLE001 - any reason it is not a notebook
+        return f"cannot be read as a notebook ({type(e).__name__})"
+    return None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("notebooks", nargs="+", type=Path, help="notebooks to run; each is rewritten without outputs")
+    args = parser.parse_args(argv)
+    for path in args.notebooks:  # all checked before any is run and rewritten
+        if (problem := _problem(path)) is not None:
+            print(f"error: {path} {problem}", file=sys.stderr)
+            return 2
+    for path in args.notebooks:
+        print(f"{path}: {record(path):.1f} s", flush=True)
+    return 0
+
+
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        print(f"{name}: {record(Path(name)):.1f} s", flush=True)
+    sys.exit(main())

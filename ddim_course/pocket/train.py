@@ -20,6 +20,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -243,11 +244,22 @@ def build_pipeline(vae, text_encoder, tokenizer, unet) -> StableDiffusionPipelin
     )
 
 
+LIMITS = (
+    ("vae_batch", 1024, "the shipped run uses 32"),
+    ("unet_batch", 1024, "the shipped run uses 64"),
+    ("scenes", 200_000, "the shipped run draws 30,000; they are all held in memory"),
+    ("workers", 64, "processes started at once"),
+)
+
+
 def _check_args(p: argparse.ArgumentParser, args) -> None:
     """Refuse arguments that would crash deep inside torch or train nothing, with the argument's name."""
     for name in ("vae_steps", "vae_batch", "unet_steps", "unet_batch", "scenes", "workers"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    for name, top, why in LIMITS:  # a few beyond any sensible run: memory (scenes, batches) or processes (workers)
+        if getattr(args, name) > top:
+            p.error(f"--{name.replace('_', '-')} must be at most {top} ({why}), got {getattr(args, name)}")
     for name in ("vae_lr", "unet_lr", "unet_minutes"):
         v = getattr(args, name)
         if v is not None and not (math.isfinite(v) and v > 0):
@@ -276,6 +288,19 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
 # what a run writes in --out: the files that mark an earlier run, and every entry a run writes (none is a link)
 RUN_MARKERS = ("training_args.json", "model_index.json")
 RUN_ENTRIES = (*RUN_MARKERS, "train_log.jsonl", "unet", "vae", "text_encoder", "tokenizer", "scheduler")
+
+
+def _links_in(out: Path, entries) -> list[Path]:
+    """Every symbolic link among ``out``'s ``entries`` and inside those that are folders (links are not followed)."""
+    found = []
+    for name in entries:
+        path = out / name
+        if path.is_symlink():
+            found.append(path)
+        elif path.is_dir():
+            for root, dirs, files in os.walk(path):
+                found += [Path(root) / n for n in dirs + files if (Path(root) / n).is_symlink()]
+    return found
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -312,9 +337,9 @@ def main(argv: list[str] | None = None) -> Path:
                 f"{out} is not empty and holds no earlier run (no {' or '.join(RUN_MARKERS)}); --force only "
                 "replaces a run: choose a new --out"
             )
-        linked = [name for name in RUN_ENTRIES if (out / name).is_symlink()]
+        linked = _links_in(out, RUN_ENTRIES)
         if linked:
-            p.error(f"{out / linked[0]} is a link; a run is written only into its own folder, not through a link")
+            p.error(f"{linked[0]} is a link; a run is written only into its own folders, not through a link")
     if args.smoke:
         args.vae_steps, args.vae_batch, args.unet_steps, args.unet_batch, args.scenes = 20, 8, 20, 16, 128
     out.mkdir(parents=True, exist_ok=True)
