@@ -565,7 +565,9 @@ def denoise(
 def _check_embeddings(pipe, cond, uncond, batch: int, steps: int) -> None:
     """``cond`` and ``uncond`` (None, one embedding or one per step) as the samplers need them: real, finite float
     tensors (batch, tokens, dim) with the UNet's width ``dim``, the unconditional ones shaped like ``cond``."""
-    dim = pipe.unet.config.cross_attention_dim
+    config = pipe.unet.config  # the text width the UNet takes: its projection's input when it has one
+    dim = config.get("encoder_hid_dim") or config.get("cross_attention_dim")
+    dim = dim if isinstance(dim, int) else None  # per-block widths (a tuple): the UNet itself checks them
     if isinstance(uncond, (list, tuple)) and len(uncond) != steps:
         raise ValueError(f"uncond has {len(uncond)} embeddings for {steps} steps; give one embedding or one per step")
     if uncond is not None and not isinstance(uncond, (list, tuple, torch.Tensor)):
@@ -576,12 +578,13 @@ def _check_embeddings(pipe, cond, uncond, batch: int, steps: int) -> None:
     elif uncond is not None:
         entries += [(f"uncond[{k}]", e) for k, e in enumerate(uncond)]
     for name, e in entries:
-        ok = _plain_float(e) and e.ndim == 3 and e.shape[0] == batch and e.shape[-1] == dim
+        ok = _plain_float(e) and e.ndim == 3 and e.shape[0] == batch and e.shape[-1] == (dim or e.shape[-1])
         if not ok or (name != "cond" and e.shape != cond.shape):
             shown = f"{e.dtype} {tuple(e.shape)}" if isinstance(e, torch.Tensor) else _show(e)
+            like = f", shaped like cond {tuple(cond.shape)}" if name != "cond" else ""
             raise ValueError(
-                f"{name} must be text embeddings from encode_text: a float tensor (batch, tokens, {dim}) for a batch "
-                f"of {batch}" + (f", shaped like cond {tuple(cond.shape)}" if name != "cond" else "") + f"; got {shown}"
+                f"{name} must be text embeddings from encode_text: a float tensor (batch, tokens, {dim or 'dim'}) for "
+                f"a batch of {batch}{like}; got {shown}"
             )
         _check_finite(e, name)
 
