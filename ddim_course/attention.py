@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .ddim import _flag, _real, _show, _whole
+from .ddim import _flag, _prompts, _real, _show, _whole
 
 # --------------------------------------------------------------------------------------------------
 # token alignment
@@ -45,7 +45,11 @@ def token_ids(pipe_or_tokenizer, prompt: str) -> list[int]:
     """The token ids the text encoder sees for ``prompt``: padded to the tokenizer's length, as ``encode_prompt``
     pads them (77 for Stable Diffusion's CLIP, 16 for the pocket model)."""
     if not isinstance(prompt, str):
-        raise ValueError(f"a prompt must be a string, got {type(prompt).__name__}")
+        raise ValueError(
+            f"a prompt must be a string, got {type(prompt).__name__} (prompt-to-prompt edits one source prompt into "
+            "one target prompt: give each as a string)"
+        )
+    _prompts(prompt)  # a character that is not text (a lone surrogate) is named here, not deep in the tokenizer
     tok = _tokenizer(pipe_or_tokenizer)
     return list(tok(prompt, padding="max_length", max_length=tok.model_max_length, truncation=True).input_ids)
 
@@ -55,8 +59,9 @@ def token_words(pipe_or_tokenizer, prompt: str) -> list[str]:
     tok = _tokenizer(pipe_or_tokenizer)
     ids = token_ids(tok, prompt)
     words = [tok.convert_ids_to_tokens(i).replace("</w>", "") for i in ids]
-    end = words.index(words[-1]) + 1 if words else 0  # the first padding token is the end token
-    return words[:end]
+    # the prompt's own tokens, start and end included: not "up to the first padding token", which an unknown
+    # character (the pocket tokenizer's unknown token is its end token) or a "!" (SD 2's padding) would cut short
+    return words[: len(tok(prompt, max_length=tok.model_max_length, truncation=True).input_ids)]
 
 
 @dataclass
@@ -286,6 +291,11 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
         size = tuple(_whole(v, "size") for v in size) if ok else None
         if size is None or not all(1 <= v <= 4096 for v in size):
             raise ValueError("size must be the latent's (h, w): two whole numbers in [1, 4096]")
+        if word_maps.shape[0] * size[0] * size[1] > 2**26:  # 256 MB of float32 masks; SD's latents are 64 x 64
+            raise ValueError(
+                f"{word_maps.shape[0]} maps at {size[0]} x {size[1]} is too much to make at once; give fewer maps or "
+                "the latent's own size"
+            )
     maps = word_maps.double()[:, None]  # float64: a range near float32's limit does not overflow
     if dilation:
         maps = F.max_pool2d(maps, 2 * dilation + 1, stride=1, padding=dilation)

@@ -978,9 +978,15 @@ def _read_inversion_file(path) -> tuple[dict, dict]:
 
 
 def model_fingerprint(pipe) -> str:
-    """``"name#hash"``: the pipeline's model name and a hash of a few of its weights (dtype-independent)."""
+    """``"name#hash16+hashbf16"``: the pipeline's model name and two hashes of a few of its weights, rounded to
+    float16 and to bfloat16. A float32 copy and a float16 copy agree on the first, a float32 copy and a bfloat16 copy
+    on the second (``same_model``)."""
     _check_pipe(pipe)
     name = getattr(pipe, "_ddim_course_model", None) or getattr(pipe, "name_or_path", "") or "a hand-built pipeline"
+    return f"{name}#{_weights_hash(pipe, torch.float16)}+{_weights_hash(pipe, torch.bfloat16)}"
+
+
+def _weights_hash(pipe, dtype: torch.dtype) -> str:
     h = hashlib.sha256()
     for module in (pipe.unet, pipe.vae, pipe.text_encoder):
         weight = next(module.parameters(), None)
@@ -988,9 +994,16 @@ def model_fingerprint(pipe) -> str:
             h.update(b"no weights")
             continue
         h.update(str(tuple(weight.shape)).encode())
-        sample = weight.detach().reshape(-1)[:4096].to("cpu", torch.float16)  # fp16 and fp32 copies agree
-        h.update(sample.numpy().tobytes())
-    return f"{name}#{h.hexdigest()[:12]}"
+        sample = weight.detach().reshape(-1)[:4096].to("cpu", dtype)
+        h.update(sample.view(torch.int16).numpy().tobytes())  # the 16 bits as stored (numpy has no bfloat16)
+    return h.hexdigest()[:12]
+
+
+def same_model(fingerprint: str, other: str) -> bool:
+    """Whether two ``model_fingerprint`` values name the same weights: one of their hashes agrees (a fingerprint
+    written before the bfloat16 hash existed has the float16 one only)."""
+    mine, theirs = (f.rsplit("#", 1)[-1].split("+") for f in (fingerprint, other))
+    return any(a == b for a, b in zip(mine, theirs))
 
 
 def _plain_float(x) -> bool:
@@ -1049,7 +1062,7 @@ def _check_same_model(pipe, inversion: Inversion) -> None:
     if inversion.model is None:
         return
     mine = model_fingerprint(pipe)
-    if mine.rsplit("#", 1)[-1] != inversion.model.rsplit("#", 1)[-1]:
+    if not same_model(mine, inversion.model):
         raise ValueError(
             f"this inversion was made by the model {inversion.model!r}, but the pipeline is {mine!r}: "
             "invert the image again with this pipeline (an inversion only fits the model that made it)"
@@ -1211,7 +1224,8 @@ def reconstruct(
     g = inversion.guidance_scale if guidance_scale is None else _check_guidance(guidance_scale)
     start = inversion.latents_at(start_step)
     _check_latents(pipe, start, "the inversion's latents")
-    if inversion.method == "direct" and prompt == inversion.prompt:
+    b = start.shape[0]
+    if inversion.method == "direct" and _prompts(prompt, b) == _prompts(inversion.prompt, b):  # "p" and ["p"] alike
         # direct inversion (Ju et al. 2024) sets the source branch to the inversion's own latent after every step
         # (notebook 07), so sampling the source prompt back ends on the clean latent, with no model call
         latents = inversion.latents[0].to(pipe.device, _work_dtype(pipe))

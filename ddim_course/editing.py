@@ -168,10 +168,16 @@ def edit(
         if isinstance(inversion, Method) and not inversion.ddim_sampler:
             raise _p2p_refused(inversion.name)
         if controller.blend:
-            blend_positions(
+            blended = blend_positions(
                 pipe, controller, align_tokens(pipe, source_prompt, target_prompt), source_prompt, target_prompt
             )
-            keep_positions(pipe, controller, source_prompt, target_prompt)
+            kept = keep_positions(pipe, controller, source_prompt, target_prompt)
+            if any(set(b) & set(k) for b, k in zip(blended, kept)):  # its maps would go in and out of the mask
+                raise ValueError(
+                    f"blend_keep_words {list(controller.blend_keep_words)} names a word the local blend uses (the "
+                    "words the edit changes, or blend_words): nothing would be left to edit. Keep other words, such "
+                    "as the object's for a background edit"
+                )
     inv = _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g, progress)
     if controller is None:  # the plain prompt swap (a direct inversion's source branch is not needed without P2P)
         return reconstruct(

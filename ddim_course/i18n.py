@@ -26,8 +26,13 @@ def get_language() -> str:
 
 def tr(key: str, **values) -> str:
     """The message ``key`` in the current language, with ``values`` filled in."""
-    texts = MESSAGES[key]
-    return texts.get(get_language(), texts["en"]).format(**values)
+    if key not in MESSAGES:
+        raise ValueError(f"no message {key!r}; the keys are those of ddim_course.i18n.MESSAGES")
+    text = MESSAGES[key].get(get_language(), MESSAGES[key]["en"])
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError) as e:
+        raise ValueError(f"message {key!r} needs the value {e.args[0]!r}: pass it as tr({key!r}, ...=...)") from None
 
 
 MESSAGES: dict[str, dict[str, str]] = {

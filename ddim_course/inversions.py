@@ -71,11 +71,13 @@ def _fit_null_embedding(step, eps_cond, uncond, target, *, guidance_scale, lr, i
 
 
 def check_inner_steps(inner_steps) -> int:
-    """Null-text's Adam steps per sampling step: a whole number in [0, MAX_INNER_STEPS], or a clear error."""
+    """Null-text's Adam steps per sampling step: a whole number in [1, MAX_INNER_STEPS], or a clear error (0 would
+    learn nothing: plain DDIM at the guidance, labelled null-text, with no losses to show)."""
     inner_steps = _whole(inner_steps, "inner_steps")
-    if not 0 <= inner_steps <= MAX_INNER_STEPS:
+    if not 1 <= inner_steps <= MAX_INNER_STEPS:
         raise ValueError(
-            f"inner_steps must be a whole number in [0, {MAX_INNER_STEPS}] (the paper uses 10), got {inner_steps!r}"
+            f"inner_steps must be a whole number in [1, {MAX_INNER_STEPS}] (the paper uses 10; for no learning at all "
+            f"use inversion 'ddim' at the same guidance), got {inner_steps!r}"
         )
     return inner_steps
 

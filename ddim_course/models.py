@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -634,8 +635,11 @@ def get_preset(model=None) -> Preset:
     """The preset for a pipeline or model name; SD 1.5's for any other SD-family model."""
     if model is None:
         name = resolve_model("auto")
-    elif isinstance(model, str):
+    elif isinstance(model, (str, os.PathLike)):
         name = resolve_model(model)
+        with contextlib.suppress(OSError, ValueError):
+            if Path(name).expanduser().resolve() == POCKET_DIR.resolve():  # the shipped weights' folder itself
+                name = POCKET
     else:
         if not hasattr(model, "unet"):
             raise ValueError(

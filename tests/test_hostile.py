@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ddim_course import Inversion, decode, edit, img2img, invert, reconstruct, sample
-from ddim_course.ddim import NonFiniteError, ddim_step, encode_text, model_fingerprint
+from ddim_course.ddim import NonFiniteError, ddim_step, encode_text, model_fingerprint, same_model
 from ddim_course.inversions import METHODS, get_method, negative_prompt_invert, null_text_invert
 from ddim_course.pocket.scenes import draw_scene
 
@@ -155,11 +155,16 @@ def test_an_inversion_records_its_model_and_refuses_another(pipe, vpipe, inv):
         edit(vpipe, None, PROMPT, PROMPT, start_step=1, num_inference_steps=4, inversion=inv, progress=False)
 
 
-def test_the_fingerprint_does_not_depend_on_the_dtype(pipe):
+def test_the_fingerprint_does_not_depend_on_the_dtype(pipe, vpipe):
     from tests.conftest import tiny_pipeline
 
     half = tiny_pipeline().to(dtype=torch.float16)
-    assert model_fingerprint(half) == model_fingerprint(pipe)
+    assert same_model(model_fingerprint(half), model_fingerprint(pipe))
+    bf16 = tiny_pipeline().to(dtype=torch.bfloat16)  # a bfloat16 copy too (its float16 rounding differs)
+    assert same_model(model_fingerprint(bf16), model_fingerprint(pipe))
+    assert not same_model(model_fingerprint(vpipe), model_fingerprint(bf16))
+    old_style = model_fingerprint(pipe).split("+")[0]  # written before the bfloat16 hash: float16's only
+    assert same_model(old_style, model_fingerprint(half)) and not same_model(old_style, model_fingerprint(vpipe))
 
 
 def test_save_and_load_round_trip(pipe, image, tmp_path):
@@ -417,7 +422,7 @@ def test_fitting_and_seeding_arguments_are_bounded_and_named(pipe, image):
 
     kw = dict(num_inference_steps=1, guidance_scale=2.0, progress=False)
     for call, match in (
-        (lambda: null_text_invert(pipe, image, PROMPT, inner_steps=10**9, **kw), r"inner_steps .* \[0, 1000\]"),
+        (lambda: null_text_invert(pipe, image, PROMPT, inner_steps=10**9, **kw), r"inner_steps .* \[1, 1000\]"),
         (lambda: null_text_invert(pipe, image, PROMPT, learning_rate="x", **kw), "learning_rate must be a number"),
         (lambda: null_text_invert(pipe, image, PROMPT, learning_rate=None, **kw), "learning_rate must be a number"),
         (lambda: ddpm_invert(pipe, image, PROMPT, generator=0, **kw), "generator must be a torch.Generator"),
@@ -880,7 +885,7 @@ def test_explorers_take_an_image_path_and_check_their_settings_when_made(pipe, i
     for kwargs, message in (
         (dict(source_prompt=5), "source_prompt must be a string"),
         (dict(start_step=100), r"start_step must be in \[0, 1\] for 2 steps, got 100"),
-        (dict(inner_steps=-1), r"inner_steps must be a whole number in \[0, 1000\]"),
+        (dict(inner_steps=-1), r"inner_steps must be a whole number in \[1, 1000\]"),
     ):
         settings = dict(source_prompt=PROMPT, target_prompt="x", start_step=0, num_inference_steps=2) | kwargs
         with pytest.raises(ValueError, match=message):

@@ -449,3 +449,79 @@ def test_a_snapshot_of_an_explorer_with_a_huge_prompt_stays_small(pipe):
         box.children[0].children[0].value = "red " * 250_000
     picture = snapshot(box)
     assert picture.height < 1000
+
+
+def test_keeping_a_word_the_edit_changes_is_refused_before_the_edit_runs(pipe, inv):
+    from ddim_course import edit
+    from ddim_course.attention import PromptToPrompt
+
+    for word in ("circle", "square"):
+        with pytest.raises(ValueError, match="names a word the local blend uses"):
+            edit(
+                pipe,
+                None,
+                PROMPT,
+                "a red square on a striped background",
+                inversion=inv,
+                control=PromptToPrompt(blend_keep_words=(word,)),
+                progress=False,
+            )
+
+
+def test_token_words_end_at_the_prompts_own_end(pipe):
+    from transformers import CLIPTokenizer
+
+    from ddim_course.attention import token_ids, token_words
+    from ddim_course.models import POCKET_DIR
+
+    words = token_words(pipe, "a red \N{LARGE RED CIRCLE} circle on a striped background")
+    assert words[-6:] == ["circle", "on", "a", "striped", "background", "<|endoftext|>"]  # not cut at the emoji
+    bang = CLIPTokenizer.from_pretrained(POCKET_DIR / "tokenizer", pad_token="!")  # SD 2's padding token
+    assert token_words(bang, "a red circle") == ["<|startoftext|>", "a", "red", "circle", "<|endoftext|>"]
+    assert token_words(bang, "a red! circle")[-2:] == ["circle", "<|endoftext|>"]
+    with pytest.raises(ValueError, match="a character that is not text"):
+        token_ids(pipe, "a \udcff circle")
+
+
+def test_a_direct_inversion_reconstructs_the_same_for_a_prompt_and_a_list_of_it(pipe):
+    from ddim_course import reconstruct
+    from ddim_course.inversions import METHODS
+
+    inv = METHODS["direct"](pipe, draw_scene(seed=3).pil(), PROMPT, num_inference_steps=4, progress=False)
+    one = reconstruct(pipe, inv, prompt=PROMPT, output_type="latent", progress=False)
+    listed = reconstruct(pipe, inv, prompt=[PROMPT], output_type="latent", progress=False)
+    assert torch.equal(one, listed) and torch.equal(one, inv.latents[0])
+
+
+def test_null_text_with_no_inner_steps_is_refused(pipe):
+    from ddim_course.inversions import METHODS
+
+    with pytest.raises(ValueError, match=r"inner_steps must be a whole number in \[1, 1000\]"):
+        METHODS["null-text"](pipe, draw_scene(seed=3).pil(), PROMPT, num_inference_steps=2, inner_steps=0)
+
+
+def test_get_preset_takes_the_pocket_folder_as_a_path_or_a_string():
+    from pathlib import Path
+
+    from ddim_course.models import POCKET, POCKET_DIR, get_preset
+
+    for model in (POCKET_DIR, str(POCKET_DIR), Path("pocket")):
+        assert get_preset(model).name == POCKET
+
+
+def test_small_helpers_name_their_mistakes():
+    from ddim_course.attention import blend_mask
+    from ddim_course.i18n import tr
+    from ddim_course.timing import best_time
+
+    with pytest.raises(ValueError, match="no message 'no_such_key'"):
+        tr("no_such_key")
+    with pytest.raises(ValueError, match="message 'raised' needs the value 'where'"):
+        tr("raised")
+    for repeats in (0, 2.5, None, True):
+        with pytest.raises(ValueError, match="repeats must be a whole number >= 1"):
+            best_time(lambda: None, repeats)
+    with pytest.raises(ValueError, match="best_time needs a function"):
+        best_time(3, 2)
+    with pytest.raises(ValueError, match="too much to make at once"):
+        blend_mask(torch.rand(10_000, 1, 1), 0.5, size=(4096, 4096))
