@@ -207,6 +207,9 @@ def blend_positions(
     pipe_or_tokenizer, controller: PromptToPrompt, alignment: TokenAlignment, source_prompt: str, target_prompt: str
 ) -> tuple[list[int], list[int]]:
     """Token positions of the local blend's words in the source and target prompts."""
+    _check_controller(controller)
+    if not isinstance(alignment, TokenAlignment):
+        raise ValueError(f"alignment must be align_tokens(pipe, source_prompt, target_prompt), got {_show(alignment)}")
     if controller.blend_words is None:
         return alignment.changed_source, alignment.changed_target
     return _word_positions(pipe_or_tokenizer, controller.blend_words, source_prompt, target_prompt, "blend_words")
@@ -216,11 +219,17 @@ def keep_positions(
     pipe_or_tokenizer, controller: PromptToPrompt, source_prompt: str, target_prompt: str
 ) -> tuple[list[int], list[int]]:
     """Token positions of the words kept out of the local blend's mask in the source and target prompts."""
+    _check_controller(controller)
     if controller.blend_keep_words is None:
         return [], []
     return _word_positions(
         pipe_or_tokenizer, controller.blend_keep_words, source_prompt, target_prompt, "blend_keep_words"
     )
+
+
+def _check_controller(controller) -> None:
+    if not isinstance(controller, PromptToPrompt):
+        raise ValueError(f"controller must be a PromptToPrompt(...), got {_show(controller)}")
 
 
 def _word_positions(pipe_or_tokenizer, words, source_prompt: str, target_prompt: str, name: str):

@@ -24,6 +24,7 @@ from .ddim import (
     _prediction_type,
     _real,
     _schedule,
+    _show,
     _unet_eps,
     _whole,
     ddim_step,
@@ -263,8 +264,13 @@ class Method:
     ddim_sampler: bool = True  # False when its latents are sampled back by its own sampler (no prompt-to-prompt)
 
     def __call__(
-        self, pipe, image, prompt: str, *, num_inference_steps: int = 50, guidance_scale: float = 7.5, **kwargs
+        self, pipe, image, prompt: str, *args, num_inference_steps: int = 50, guidance_scale: float = 7.5, **kwargs
     ) -> Inversion:
+        if args:  # METHODS["ddim"](pipe, image, prompt, 3): a clear error instead of Python's count of arguments
+            raise ValueError(
+                f"a method takes pipe, image and prompt, then options by name: pass {_show(args[0])} as name=value "
+                f"(num_inference_steps={_show(args[0])}, or another option), not alone"
+            )
         known = self.options()
         unknown = [k for k in kwargs if k not in known] if known is not None else []
         if unknown:  # a clear error instead of "got an unexpected keyword argument"

@@ -24,7 +24,12 @@ SETUP_MARKER = "# Colab setup"
 
 
 def colab_url(notebook: str) -> str:
-    """The 'Open in Colab' link of a notebook in ``notebooks/``."""
+    """The 'Open in Colab' link of a notebook in ``notebooks/`` (its path there, e.g. ``"zh/01_x.ipynb"``)."""
+    parts = notebook.split("/") if isinstance(notebook, str) else []
+    if not parts or not notebook.endswith(".ipynb") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(
+            f"notebook must be a notebook's path in notebooks/, like '01_noise_schedule.ipynb', got {notebook!r}"
+        )
     path = REPO.removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{path}/blob/{BRANCH}/notebooks/{notebook}"
 

@@ -525,3 +525,23 @@ def test_small_helpers_name_their_mistakes():
         best_time(3, 2)
     with pytest.raises(ValueError, match="too much to make at once"):
         blend_mask(torch.rand(10_000, 1, 1), 0.5, size=(4096, 4096))
+
+
+def test_helpers_of_the_blend_the_registry_and_the_links_name_their_arguments(pipe):
+    from ddim_course.attention import PromptToPrompt, align_tokens, blend_positions, keep_positions
+    from ddim_course.inversions import METHODS
+    from ddim_course.links import colab_url
+
+    target = "a red square on a striped background"
+    with pytest.raises(ValueError, match="controller must be a PromptToPrompt"):
+        blend_positions(pipe, "p2p", align_tokens(pipe, PROMPT, target), PROMPT, target)
+    with pytest.raises(ValueError, match="alignment must be align_tokens"):
+        blend_positions(pipe, PromptToPrompt(), None, PROMPT, target)
+    with pytest.raises(ValueError, match="controller must be a PromptToPrompt"):
+        keep_positions(pipe, None, PROMPT, target)
+    with pytest.raises(ValueError, match="options by name: pass 3 as name=value"):
+        METHODS["ddim"](pipe, draw_scene(seed=3).pil(), PROMPT, 3)
+    for bad in (None, "../../etc/passwd", "zh/../x.ipynb", "01.txt"):
+        with pytest.raises(ValueError, match="notebook must be a notebook's path in notebooks/"):
+            colab_url(bad)
+    assert colab_url("zh/01_noise_schedule.ipynb").endswith("/notebooks/zh/01_noise_schedule.ipynb")
