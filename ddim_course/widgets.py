@@ -142,7 +142,7 @@ def _walk(widget):
         yield from _walk(child)
 
 
-MAX_SNAPSHOT_LINES = 12
+MAX_SNAPSHOT_LINES = 30  # a page of an explorer's settings and labels; more is a runaway prompt
 
 
 def snapshot(box) -> Image.Image:
