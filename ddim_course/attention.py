@@ -41,9 +41,8 @@ def _tokenizer(pipe_or_tokenizer):
     return tok
 
 
-def token_ids(pipe_or_tokenizer, prompt: str) -> list[int]:
-    """The token ids the text encoder sees for ``prompt``: padded to the tokenizer's length, as ``encode_prompt``
-    pads them (77 for Stable Diffusion's CLIP, 16 for the pocket model)."""
+def _tokenize(pipe_or_tokenizer, prompt: str, **padding):
+    """(tokenizer, the prompt's token ids, cut at the tokenizer's length), the prompt checked first."""
     if not isinstance(prompt, str):
         raise ValueError(
             f"a prompt must be a string, got {type(prompt).__name__} (prompt-to-prompt edits one source prompt into "
@@ -51,17 +50,21 @@ def token_ids(pipe_or_tokenizer, prompt: str) -> list[int]:
         )
     _prompts(prompt)  # a character that is not text (a lone surrogate) is named here, not deep in the tokenizer
     tok = _tokenizer(pipe_or_tokenizer)
-    return list(tok(prompt, padding="max_length", max_length=tok.model_max_length, truncation=True).input_ids)
+    return tok, list(tok(prompt, max_length=tok.model_max_length, truncation=True, **padding).input_ids)
+
+
+def token_ids(pipe_or_tokenizer, prompt: str) -> list[int]:
+    """The token ids the text encoder sees for ``prompt``: padded to the tokenizer's length, as ``encode_prompt``
+    pads them (77 for Stable Diffusion's CLIP, 16 for the pocket model)."""
+    return _tokenize(pipe_or_tokenizer, prompt, padding="max_length")[1]
 
 
 def token_words(pipe_or_tokenizer, prompt: str) -> list[str]:
-    """The tokens of ``prompt`` as text, start and end tokens included (padding left out)."""
-    tok = _tokenizer(pipe_or_tokenizer)
-    ids = token_ids(tok, prompt)
-    words = [tok.convert_ids_to_tokens(i).replace("</w>", "") for i in ids]
-    # the prompt's own tokens, start and end included: not "up to the first padding token", which an unknown
-    # character (the pocket tokenizer's unknown token is its end token) or a "!" (SD 2's padding) would cut short
-    return words[: len(tok(prompt, max_length=tok.model_max_length, truncation=True).input_ids)]
+    """The tokens of ``prompt`` as text, start and end tokens included (padding left out: the prompt's own tokens,
+    not "up to the first padding token", which an unknown character (the pocket tokenizer's unknown token is its end
+    token) or a "!" (SD 2's padding) would cut short)."""
+    tok, ids = _tokenize(pipe_or_tokenizer, prompt)
+    return [tok.convert_ids_to_tokens(i).replace("</w>", "") for i in ids]
 
 
 @dataclass

@@ -983,20 +983,18 @@ def model_fingerprint(pipe) -> str:
     on the second (``same_model``)."""
     _check_pipe(pipe)
     name = getattr(pipe, "_ddim_course_model", None) or getattr(pipe, "name_or_path", "") or "a hand-built pipeline"
-    return f"{name}#{_weights_hash(pipe, torch.float16)}+{_weights_hash(pipe, torch.bfloat16)}"
-
-
-def _weights_hash(pipe, dtype: torch.dtype) -> str:
-    h = hashlib.sha256()
+    hashes = [hashlib.sha256(), hashlib.sha256()]  # of the weights rounded to float16 and to bfloat16
     for module in (pipe.unet, pipe.vae, pipe.text_encoder):
         weight = next(module.parameters(), None)
         if weight is None or weight.is_meta:
-            h.update(b"no weights")
+            for h in hashes:
+                h.update(b"no weights")
             continue
-        h.update(str(tuple(weight.shape)).encode())
-        sample = weight.detach().reshape(-1)[:4096].to("cpu", dtype)
-        h.update(sample.view(torch.int16).numpy().tobytes())  # the 16 bits as stored (numpy has no bfloat16)
-    return h.hexdigest()[:12]
+        sample = weight.detach().reshape(-1)[:4096].to("cpu")  # one copy off the device, rounded twice below
+        for h, dtype in zip(hashes, (torch.float16, torch.bfloat16)):
+            h.update(str(tuple(weight.shape)).encode())
+            h.update(sample.to(dtype).view(torch.int16).numpy().tobytes())  # the 16 bits (numpy has no bfloat16)
+    return f"{name}#{hashes[0].hexdigest()[:12]}+{hashes[1].hexdigest()[:12]}"
 
 
 def same_model(fingerprint: str, other: str) -> bool:
