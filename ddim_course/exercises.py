@@ -12,6 +12,7 @@ import ctypes
 import functools
 import html
 import numbers
+import operator
 import threading
 from dataclasses import dataclass
 
@@ -82,7 +83,7 @@ def _call(fn, args, where: str, names: tuple[str, ...] = ()):
         return None, tr("not_a_function", what=_what(fn))
     outcome = {}
     kept, args = list(args), [_copy(a) for a in args]
-    attributes = _guarded_attributes()
+    attributes, settings, rng = _guarded_attributes(), _torch_settings(), torch.get_rng_state()
 
     def run():
         try:
@@ -92,11 +93,19 @@ def _call(fn, args, where: str, names: tuple[str, ...] = ()):
 
     thread = threading.Thread(target=run, daemon=True)  # a daemon thread: one that never ends can't block exit
     thread.start()
-    thread.join(TIME_LIMIT)
+    try:
+        thread.join(TIME_LIMIT)
+    except BaseException:  # the learner pressed Stop while the answer ran: stop it too, not only the wait
+        _stop(thread)
+        raise
     if thread.is_alive():
         _stop(thread)
         return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}")
+    torch.set_rng_state(rng)  # an answer that drew random numbers or seeded torch leaves the learner's stream as it was
+    setting = _put_back_settings(settings)  # first: torch.set_default_dtype also rebinds torch.Storage
     changed = _put_back(attributes)
+    if setting:
+        return None, tr("changed_torch_setting", where=where, name=setting)
     if changed:  # torch.Tensor.abs replaced by a function that returns 0 would make every answer pass
         return None, tr("changed_torch", where=where, name=changed)
     error = outcome.get("error")
@@ -111,8 +120,31 @@ def _call(fn, args, where: str, names: tuple[str, ...] = ()):
 
 
 def _guarded_attributes() -> list[tuple[object, dict]]:
-    """What the grading itself calls: torch's functions and the tensor methods (a copy of each namespace)."""
-    return [(space, dict(vars(space))) for space in (torch, torch.Tensor)]
+    """What the grading and the package call: torch's functions, the tensor methods and torch.nn.functional (a copy
+    of each namespace)."""
+    return [(space, dict(vars(space))) for space in (torch, torch.Tensor, torch.nn.functional)]
+
+
+def _torch_settings() -> dict:
+    """torch's global settings an answer could change for the rest of the learner's session (grad mode is the
+    answer thread's own)."""
+    return {
+        "torch.set_default_dtype": torch.get_default_dtype(),
+        "torch.set_num_threads": torch.get_num_threads(),
+    }
+
+
+def _put_back_settings(before: dict) -> str | None:
+    """Restore the settings an answer changed; the first one's setter, or None."""
+    now, first = _torch_settings(), None
+    for name, value in before.items():
+        if now[name] != value:
+            first = first or name
+            {
+                "torch.set_default_dtype": torch.set_default_dtype,
+                "torch.set_num_threads": torch.set_num_threads,
+            }[name](value)
+    return first
 
 
 def _put_back(kept: list[tuple[object, dict]]) -> str | None:
@@ -373,6 +405,7 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
             got = int(got)  # a 0-d integer tensor is a whole number, as everywhere in the package
         if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
             return CheckResult(False, tr("start_index_not_int", where=where, what=_what(got)))
+        got = operator.index(got)  # the number itself: an int subclass can't pass one value and index with another
         index = int(got) + n + 1 if got < 0 else int(got)  # the entry latents[got] is
         if not 0 <= index <= n:
             out_of_range = tr("start_index_out_of_range", where=where, got=_repr(int(got)), count=n + 1, n=n)

@@ -50,6 +50,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "functions, do not replace them",
         "zh": "{where}：你的函数修改了 torch 本身（{name}），现已恢复原样。请用 torch 的函数计算，不要替换它们",
     },
+    "changed_torch_setting": {
+        "en": "{where}: your function changed one of torch's settings ({name}); it has been put back. An answer "
+        "must not change settings: they would stay changed for the rest of your session",
+        "zh": "{where}：你的函数修改了 torch 的一项设置（{name}），现已恢复原样。答案不能修改设置："
+        "否则在你之后的整个会话里它都会保持被改过的状态",
+    },
     "not_half": {
         "en": "; that is half precision, which rounds away the digits the check compares: compute in float32",
         "zh": "；这是半精度，会舍掉检查要比较的位数：请用 float32 计算",
@@ -317,6 +323,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "其他词它在训练中从未见过。",
     },
     # explorers: what they are doing, and what they show
+    "w_note": {"en": "note: {message}", "zh": "注意：{message}"},
     "w_decoding": {"en": "decoding x_t at t = {t} ...", "zh": "正在解码 t = {t} 处的 x_t ..."},
     "w_show_xt": {"en": "show x_t at t = {t}", "zh": "显示 t = {t} 处的 x_t"},
     "w_schedule": {

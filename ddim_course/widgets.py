@@ -9,9 +9,11 @@ computes, its explorer says what it is computing and its controls are disabled (
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import io
 import re
+import warnings
 
 import torch
 from PIL import Image
@@ -22,8 +24,10 @@ from .ddim import (
     _check_guidance,
     _check_latents,
     _check_pipe,
+    _check_same_model,
     _check_start_step,
     _check_steps,
+    _prompts,
     _real,
     _show,
     _whole,
@@ -58,14 +62,20 @@ def _busy(label, controls, doing: str, failing: str):
     Meanwhile ``label`` says ``doing`` and ``controls`` are disabled; afterwards they are as they were. If the
     work raises, the label says "could not ``failing``: the error's message" (in words; the red is extra) and
     the error goes no further: an error in a widget callback is otherwise never seen, and the explorer stays
-    usable for the next try.
+    usable for the next try. A warning the work gives (a prompt cut at the text encoder's length, say) is added to
+    the label: printed from a callback, it would go to JupyterLab's log, not under the cell.
     """
     before = [c.disabled for c in controls]
     for c in controls:
         c.disabled = True
     label.value = _text(doing)
     try:
-        yield
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        notes = dict.fromkeys(str(w.message).strip().splitlines()[0][:300] for w in caught if str(w.message).strip())
+        if notes:
+            label.value += "".join(f"<br>{_text(tr('w_note', message=n))}" for n in list(notes)[:3])
     except Exception as e:
         message = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__  # one line
         label.value = f'<span style="color: #b00020">{_text(tr("could_not", failing=failing, message=message))}</span>'
@@ -75,10 +85,19 @@ def _busy(label, controls, doing: str, failing: str):
 
 
 def _one_of(value, options, name: str):
-    """A dropdown's start value, checked (ipywidgets would raise a TraitError from deep inside)."""
-    if value not in options:
+    """A dropdown's start value, checked (ipywidgets would raise a TraitError from deep inside; True would pass as
+    1.0)."""
+    if isinstance(value, bool) or value not in options:
         raise ValueError(f"{name} must be one of {list(options)}, got {value!r}")
     return value
+
+
+def _digest(image: Image.Image) -> str:
+    """What an explorer's picture is, pixel for pixel: a picture swapped or painted on after an inversion was made
+    is told apart from the one inverted."""
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"the explorer's image must be a PIL image, got {_show(image)}")
+    return hashlib.sha256(image.mode.encode() + repr(image.size).encode() + image.tobytes()).hexdigest()
 
 
 def _png(image: Image.Image, size: int = DISPLAY_SIZE) -> bytes:
@@ -108,6 +127,7 @@ def _edit_settings(pipe, image, source_prompt, target_prompt, start_step, num_in
     for name, text in (("source_prompt", source_prompt), ("target_prompt", target_prompt)):
         if not isinstance(text, str):
             raise ValueError(f"{name} must be a string (a prompt), got {_show(text)}")
+        _prompts(text, name=name)  # a character that is not text: named now, not in the label at the first redraw
     return _picture(pipe, image), n, start_step
 
 
@@ -299,6 +319,7 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
 
     if not isinstance(prompt, str):  # the text box would show None as an empty prompt, or refuse a list deep down
         raise ValueError(f"prompt must be a string, got {_show(prompt)}")
+    _prompts(prompt)  # a character that is not text is named now, not in the label at the first redraw
     _seeded(seed)  # a bad seed or step count is named now, not only in the widget's label at the first redraw
     _check_steps(pipe, num_inference_steps)
 
@@ -335,16 +356,45 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
 def compare_at_start_step(
     pipe, image, inversion: Inversion, start_step: int, *, guidance_scale: float = 1.0, seed: int = 0
 ) -> dict:
-    """Reconstruction from the inverted latent and img2img from fresh noise at one start_step, with PSNRs."""
+    """Reconstruction from the inverted latent and img2img from fresh noise at one start_step, with PSNRs.
+
+    ``image`` must be the picture ``inversion`` was made from (one picture): both are scored against it."""
     _check_pipe(pipe)
     guidance_scale = _check_guidance(guidance_scale)
+    image = _inverted_picture(pipe, image, inversion)
+    return _compare(pipe, image, inversion, start_step, guidance_scale, seed)
+
+
+def _inverted_picture(pipe, image, inversion) -> Image.Image:
+    """``image`` loaded as invert saw it, checked to be the one picture ``inversion`` was made from (a different one
+    would score the reconstruction of one picture against another)."""
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion (what invert returns), got {type(inversion).__name__}")
+    _check_same_model(pipe, inversion)
     if isinstance(image, torch.Tensor):
         raise ValueError("image must be the picture that was inverted (a PIL image or a file), not latents")
-    h, w = inversion.latents[0].shape[-2:]
+    clean = inversion.clean_latent
+    if clean.shape[0] != 1:
+        raise ValueError(
+            f"this inversion holds {clean.shape[0]} pictures; compare one at a time: invert each picture on its own"
+        )
+    h, w = clean.shape[-2:]
     scale = pipe.vae_scale_factor
     image = load_image(image, size=(w * scale, h * scale))  # as invert saw it: the PSNRs compare like with like
+    mine = encode(pipe, image).float().cpu()
+    theirs = clean.float().cpu()
+    # far apart: another picture. The same one resized or saved as JPEG moves the latent by 0.1-3% of its size on the
+    # pocket model (23% on a random test VAE); another photo or drawing by 40-110%. A near twin can pass unnoticed.
+    if (mine - theirs).pow(2).mean().sqrt() > 0.5 * theirs.pow(2).mean().sqrt().clamp_min(1e-6):
+        raise ValueError(
+            "image is not the picture this inversion was made from (their latents differ): pass the image you gave "
+            "invert, or invert this one"
+        )
+    return image
+
+
+def _compare(pipe, image, inversion, start_step, guidance_scale, seed) -> dict:
+    """compare_at_start_step once its inputs are checked."""
     rec = reconstruct(pipe, inversion, start_step=start_step, guidance_scale=guidance_scale, progress=False)[0]
     other = img2img(
         pipe,
@@ -371,7 +421,8 @@ def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: fl
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion (what invert(...) returns), got {_show(inversion)}")
     guidance_scale = _check_guidance(guidance_scale)  # now, not at the first redraw (only the label would say it)
-    image = _picture(pipe, image)
+    _check_pipe(pipe)
+    image = _inverted_picture(pipe, _picture(pipe, image), inversion)  # another model or picture: named now
 
     slider = w.IntSlider(
         value=10, min=0, max=inversion.num_inference_steps - 1, description="start_step", continuous_update=False
@@ -382,7 +433,7 @@ def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: fl
     def update(change=None):
         s = slider.value
         with _busy(label, [slider], tr("w_comparing", s=s), tr("w_compare", s=s)):
-            r = compare_at_start_step(pipe, image, inversion, s, guidance_scale=guidance_scale)
+            r = _compare(pipe, image, inversion, s, guidance_scale, 0)
             pics[1].value, pics[2].value = _png(r["reconstruction"]), _png(r["img2img"])
             label.value = tr(
                 "w_compared",
@@ -425,12 +476,18 @@ class EditExplorer:
         self.pipe, self.image, self.source_prompt = pipe, image, source_prompt
         self.num_inference_steps = n
         self.inversion = invert(pipe, image, source_prompt, num_inference_steps=n, progress=False)
+        self._inverted = _digest(image)  # which picture self.inversion is of
         self.target_prompt, self.start_step, self.guidance_scale = target_prompt, start_step, guidance_scale
         self.result: Image.Image | None = None
         self._widget = None
 
     def apply(self) -> Image.Image:
-        """Edit with the current settings, reusing the cached inversion."""
+        """Edit with the current settings, reusing the cached inversion (made again if ``image`` was changed)."""
+        if _digest(self.image) != self._inverted:  # a new picture: the old inversion would edit the old one
+            self.inversion = invert(
+                self.pipe, self.image, self.source_prompt, num_inference_steps=self.num_inference_steps, progress=False
+            )
+            self._inverted = _digest(self.image)
         self.result = edit(
             self.pipe,
             None,  # the cached inversion holds the picture
@@ -506,6 +563,22 @@ class MethodExplorer:
         self.start_step, self.num_inference_steps = start_step, num_inference_steps
         self.method_options: dict[str, dict] = {"null-text": {"inner_steps": inner_steps}}
         self.inversions: dict[tuple[str, float | None], Inversion] = {}
+        self._inverted_with = self._settings()
+
+    def _settings(self) -> tuple:
+        """What every kept inversion depends on: the picture, the source prompt, the step count and the options."""
+        options = repr(
+            sorted((k, sorted(v.items()) if isinstance(v, dict) else v) for k, v in self.method_options.items())
+        )
+        return _digest(self.image), self.source_prompt, self.num_inference_steps, options
+
+    def _forget_if_changed(self) -> None:
+        """Drop the kept inversions when a setting they were made with has changed since (``method_options``, the
+        picture, the source prompt or the step count): they would show the old settings' results."""
+        now = self._settings()
+        if now != self._inverted_with:
+            self.inversions.clear()
+            self._inverted_with = now
 
     @staticmethod
     def _key(method: str, guidance: float) -> tuple[str, float | None]:
@@ -515,8 +588,10 @@ class MethodExplorer:
         return m.name, round(guidance, 6) if m.per_guidance else None
 
     def inversion(self, method: str, guidance: float) -> Inversion:
-        """The image inverted with ``method`` (a name of ``METHODS``, e.g. "ddim"), computed at most once."""
+        """The image inverted with ``method`` (a name of ``METHODS``, e.g. "ddim"), computed at most once for the
+        current settings."""
         key = self._key(method, guidance)
+        self._forget_if_changed()
         if key not in self.inversions:
             name = key[0]
             self.inversions[key] = METHODS[name](
@@ -560,6 +635,7 @@ class MethodExplorer:
         def update(change=None):
             name, g = METHODS[pick.value].label, _num(scale.value)
             doing = tr("w_sampling_at", g=g)
+            self._forget_if_changed()
             if self._key(pick.value, scale.value) not in self.inversions:
                 doing = tr("w_inverting_and", name=name, doing=doing)
             with _busy(label, [pick, scale], doing, tr("w_show_method", name=name, g=g)):

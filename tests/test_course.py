@@ -146,7 +146,7 @@ EXPLORERS = {
         "sampling with guidance ",
     ),
     "04 start_step": (
-        "compare_at_start_step",
+        "_compare",  # compare_at_start_step once its inputs are checked (the explorer checks them when made)
         lambda pipe, image, inv: start_step_explorer(pipe, image, inv),
         lambda box: _toggle(box.children[0], 1, 2),
         "reconstructing and running img2img from start_step ",

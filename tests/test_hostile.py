@@ -879,7 +879,9 @@ def test_explorers_take_an_image_path_and_check_their_settings_when_made(pipe, i
     from ddim_course.widgets import EditExplorer, MethodExplorer, start_step_explorer
 
     path = str(example_image("pocket_example"))
-    start_step_explorer(pipe, path, inv)
+    start_step_explorer(pipe, path, invert(pipe, path, PROMPT, num_inference_steps=4, progress=False))
+    with pytest.raises(ValueError, match="image is not the picture this inversion was made from"):
+        start_step_explorer(pipe, path, inv)  # inv is another picture's: its PSNRs would compare two pictures
     EditExplorer(pipe, path, PROMPT, "a green circle on a striped background", num_inference_steps=2, start_step=0)
     MethodExplorer(pipe, path, PROMPT, "x", start_step=0, num_inference_steps=2).widget("ddim", 1.0)
     for kwargs, message in (

@@ -445,8 +445,8 @@ def test_a_snapshot_of_an_explorer_with_a_huge_prompt_stays_small(pipe):
     from ddim_course.widgets import guidance_explorer, snapshot
 
     box = guidance_explorer(pipe, PROMPT, num_inference_steps=2)
-    with pytest.warns(UserWarning, match="the end is cut off"):
-        box.children[0].children[0].value = "red " * 250_000
+    box.children[0].children[0].value = "red " * 250_000
+    assert "the end is cut off" in box.children[-1].value  # the warning is shown under the picture, not in a log
     picture = snapshot(box)
     assert picture.height < 1200  # 30 lines of text at most (it was 562,816 pixels high)
 
@@ -545,3 +545,142 @@ def test_helpers_of_the_blend_the_registry_and_the_links_name_their_arguments(pi
         with pytest.raises(ValueError, match="notebook must be a notebook's path in notebooks/"):
             colab_url(bad)
     assert colab_url("zh/01_noise_schedule.ipynb").endswith("/notebooks/zh/01_noise_schedule.ipynb")
+
+
+# --------------------------------------------------------------------------------------------------
+# a second probe (2026-11-29, later): exercises and explorers
+# --------------------------------------------------------------------------------------------------
+SCHEDULE = torch.linspace(0.999, 0.01, 1000)
+
+
+def _add_noise(x0, noise, t):
+    return SCHEDULE[t].sqrt() * x0 + (1 - SCHEDULE[t]).sqrt() * noise
+
+
+def test_stop_pressed_during_a_check_stops_the_answer_too():
+    import _thread
+    import threading
+    import time
+
+    from ddim_course.exercises import check_psnr
+
+    count = {"n": 0}
+
+    def endless(a, b):
+        while True:
+            count["n"] += 1
+
+    timer = threading.Timer(1.0, _thread.interrupt_main)  # what Jupyter's Stop button does
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        check_psnr(endless)
+    time.sleep(0.5)
+    before = count["n"]
+    time.sleep(0.5)
+    assert count["n"] == before, "the learner's loop must stop with the check, not spin for the rest of the session"
+
+
+def test_an_answer_that_changes_torch_settings_fails_and_they_are_put_back():
+    from ddim_course.exercises import check_add_noise
+
+    def float64_by_default(x0, noise, t):
+        torch.set_default_dtype(torch.float64)
+        return _add_noise(x0, noise, t)
+
+    result = check_add_noise(float64_by_default, SCHEDULE)
+    assert not result.passed and "torch.set_default_dtype" in result.message and "put back" in result.message
+    assert torch.get_default_dtype() == torch.float32 and torch.tensor([1.0]).dtype == torch.float32
+
+
+def test_an_answer_leaves_the_random_stream_and_torch_functional_as_they_were():
+    import torch.nn.functional as F
+
+    from ddim_course.exercises import check_add_noise, check_psnr
+
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    reseeding = check_add_noise(
+        lambda x0, n, t: (torch.manual_seed(123), torch.rand(9), _add_noise(x0, n, t))[2], SCHEDULE
+    )
+    assert reseeding.passed  # right values; the seed it set is taken back
+    assert torch.equal(torch.rand(3), expected), "the learner's random stream must go on as if the check never ran"
+    mse = F.mse_loss
+
+    def patching(a, b):
+        F.mse_loss = lambda *args, **kwargs: torch.tensor(0.0)
+        return 10 * torch.log10(1 / ((a - b) ** 2).mean()).item()
+
+    result = check_psnr(patching)
+    assert not result.passed and "torch.nn.functional.mse_loss" in result.message and F.mse_loss is mse
+
+
+def test_check_start_index_grades_the_number_an_int_subclass_indexes_with():
+    from ddim_course.exercises import check_start_index
+
+    class Liar(int):
+        def __int__(self):
+            return 50 - self.s
+
+    def lying(s):
+        x = Liar(7)
+        x.s = s
+        return x
+
+    result = check_start_index(lying)
+    assert not result.passed and "latents[7]" in result.message
+
+
+def test_a_method_explorer_forgets_inversions_made_with_other_settings(pipe):
+    from ddim_course.widgets import MethodExplorer
+
+    image = draw_scene(seed=3).pil()
+    m = MethodExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=3, inner_steps=1)
+    first = m.inversion("null-text", 3.5)
+    assert m.inversion("null-text", 3.5) is first  # kept while nothing changed
+    m.method_options["null-text"]["inner_steps"] = 2
+    assert m.inversion("null-text", 3.5).info["inner_steps"] == 2 and m.inversion("null-text", 3.5) is not first
+    ddim = m.inversion("ddim", 1.0)
+    m.image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    again = m.inversion("ddim", 1.0)
+    assert not torch.equal(again.clean_latent, ddim.clean_latent), "a new picture must be inverted again"
+
+
+def test_an_edit_explorer_inverts_a_changed_picture_again(pipe):
+    from ddim_course.widgets import EditExplorer
+
+    image = draw_scene(seed=3).pil()
+    e = EditExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=2, start_step=0)
+    old = e.inversion
+    e.image = draw_scene(seed=4).pil()
+    e.apply()
+    assert e.inversion is not old and not torch.equal(e.inversion.clean_latent, old.clean_latent)
+
+
+def test_compare_at_start_step_refuses_another_picture_and_a_batch(pipe, inv):
+    from ddim_course.widgets import compare_at_start_step
+
+    with pytest.raises(ValueError, match="image is not the picture this inversion was made from"):
+        compare_at_start_step(pipe, Image.new("RGB", (64, 64), "white"), inv, 0)
+    pair = invert(
+        pipe, [draw_scene(seed=3).pil(), draw_scene(seed=4).pil()], PROMPT, num_inference_steps=2, progress=False
+    )
+    with pytest.raises(ValueError, match="this inversion holds 2 pictures"):
+        compare_at_start_step(pipe, draw_scene(seed=3).pil(), pair, 0)
+
+
+def test_explorers_check_prompt_text_and_the_inversion_s_model_when_made(pipe):
+    from ddim_course.widgets import EditExplorer, MethodExplorer, guidance_explorer, start_step_explorer
+    from tests.conftest import tiny_pipeline
+
+    image = draw_scene(seed=3).pil()
+    with pytest.raises(ValueError, match="prompt holds a character that is not text"):
+        guidance_explorer(pipe, "a red \ud800 circle", num_inference_steps=2)
+    with pytest.raises(ValueError, match="target_prompt holds a character that is not text"):
+        EditExplorer(pipe, image, PROMPT, "a blue \ud800 circle", num_inference_steps=2)
+    other = tiny_pipeline(seed=7)
+    with pytest.raises(ValueError, match="this inversion was made by the model"):
+        start_step_explorer(other, image, invert(pipe, image, PROMPT, num_inference_steps=2, progress=False))
+    m = MethodExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=2)
+    with pytest.raises(ValueError, match=r"guidance must be one of \[1.0, 3.5, 7.5\], got True"):
+        m.widget("ddim", True)
