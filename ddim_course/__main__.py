@@ -386,6 +386,14 @@ def main(argv: list[str] | None = None) -> int:
         written = getattr(args, "written", None) if args is not None else None
         print(f"interrupted; {written} was written" if written else "interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout was closed early (`| head -1`): not the learner's file, not a failure if written
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python exits
+        written = getattr(args, "written", None) if args is not None else None
+        if written:
+            return 0
+        print("the output pipe was closed before the command finished; nothing was written", file=sys.stderr)
+        return 1
     except (CommandLineError, ValueError, FloatingPointError) as e:  # incl. ImageLoadError, ModelLoadError, ...
         return _error(e)
     except OSError as e:  # incl. FileNotFoundError

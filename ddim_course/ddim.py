@@ -889,7 +889,17 @@ class Inversion:
             "info": _jsonable(self.info),
         }
         metadata = {"ddim_course": json.dumps(header)}
-        return write_atomically(out, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), overwrite=overwrite)
+
+        def write(tmp):
+            try:
+                save_file(tensors, str(tmp), metadata=metadata)
+            except Exception as e:  # safetensors reports a full disk as its own error type, deep in Rust
+                if isinstance(e, (OSError, ValueError, TypeError)):
+                    raise
+                why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                raise OSError(f"could not write {out}: {why}; free some space or choose another folder") from None
+
+        return write_atomically(out, write, overwrite=overwrite)
 
     @classmethod
     def load(cls, path, pipe=None) -> Inversion:

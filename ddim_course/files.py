@@ -164,4 +164,9 @@ def _create_exclusively(tmp: Path, out: Path) -> None:
     except OSError:  # file systems without hard links
         pass
     with open(tmp, "rb") as src, open(out, "xb") as dst:
-        shutil.copyfileobj(src, dst)
+        try:
+            shutil.copyfileobj(src, dst)
+        except BaseException:  # a full disk or Ctrl-C part-way: no half-written file under the final name
+            dst.close()
+            out.unlink(missing_ok=True)
+            raise

@@ -346,6 +346,12 @@ def _check_pixels(im: Image.Image, name: str) -> None:
         )
 
 
+# what load_image reads: raster formats PIL decodes itself (not EPS or PDF, which need outside programs)
+PICTURE_FORMATS = (
+    *("PNG", "JPEG", "JPEG2000", "WEBP", "GIF", "BMP", "DIB", "TIFF", "PPM", "ICO", "TGA", "QOI", "AVIF", "PSD"),
+)
+
+
 def _open(data: bytes | Path, name: str) -> Image.Image:
     if isinstance(data, Path):
         data, name = _read_file(str(data))
@@ -355,7 +361,8 @@ def _open(data: bytes | Path, name: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+            # picture formats only: PIL would hand PostScript (EPS) to Ghostscript, a program that runs the file
+            im = Image.open(io.BytesIO(data), formats=PICTURE_FORMATS)
             _check_pixels(im, name)
             im.load()
     except ImageLoadError as e:

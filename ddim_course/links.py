@@ -81,7 +81,7 @@ def update(write: bool = True) -> list[str]:
                     cell["source"] = new.splitlines(keepends=True)
                     changed.append(str(path))
         if write and str(path) in changed:
-            path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            _write(path, json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
     for name, site in (("README.md", SITE), ("README.zh-CN.md", SITE + "zh/")):
         readme = ROOT / name
         if not readme.exists():
@@ -96,11 +96,33 @@ def update(write: bool = True) -> list[str]:
         if new != text:
             changed.append(str(readme))
             if write:
-                readme.write_text(new, encoding="utf-8")
+                _write(readme, new)
     return changed
 
 
+def _write(path: Path, text: str) -> None:
+    """Replace a repo file in one step; a link is refused, never written through."""
+    from .files import write_atomically
+
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=True)
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ddim_course.links",
+        description="Rewrite the notebooks' Colab setup cells and badges and the READMEs' links from REPO.",
+    )
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is out of date")
+    args = parser.parse_args(argv)  # --help or a typo stops here, before any file is touched
+    stale = update(write=not args.check)
+    if stale:
+        print(("out of date:\n" if args.check else "rewritten:\n") + "\n".join(dict.fromkeys(stale)))
+    else:
+        print(f"all links agree with {REPO}")
+    return 1 if stale and args.check else 0
+
+
 if __name__ == "__main__":
-    stale = update(write="--check" not in sys.argv)
-    print("\n".join(stale) if stale else "all links agree with", REPO)
-    sys.exit(1 if stale and "--check" in sys.argv else 0)
+    sys.exit(main())

@@ -155,6 +155,37 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
+HUB_RESOLVE_S = 5.0  # how long the Hub's name may take to resolve before it is taken to work (a slow network)
+
+
+def _hub_unreachable() -> bool:
+    """True when the Hub's host name does not resolve (no network): huggingface_hub would then retry for half a
+    minute, printing every try, before failing. A name that resolves, or is still resolving after a few seconds,
+    counts as reachable."""
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    host = urlparse(str(constants.ENDPOINT)).hostname
+    if not host:
+        return False
+    answer = {}
+
+    def resolve():
+        try:
+            socket.getaddrinfo(host, 443)
+            answer["resolves"] = True
+        except (OSError, UnicodeError):
+            answer["resolves"] = False
+
+    thread = threading.Thread(target=resolve, daemon=True)
+    thread.start()
+    thread.join(HUB_RESOLVE_S)
+    return answer.get("resolves") is False
+
+
 # ids that tutorials still use but the Hub no longer serves -> where the same weights are now
 REMOVED_IDS = {
     "runwayml/stable-diffusion-v1-5": (SD15, "taken down by its authors in August 2024"),
@@ -343,8 +374,9 @@ def _check_folder(path: Path) -> dict:
     return {"variant": sorted(common)[0]} if common else {}
 
 
-def _hub_index(name: str) -> None:
-    """Fetch (or find in the cache) a hub model's model_index.json and check it; failures are a ModelLoadError."""
+def _hub_index(name: str, local_only: bool) -> None:
+    """Fetch (or find in the cache) a hub model's model_index.json and check it; failures are a ModelLoadError.
+    ``local_only``: the cache only (offline, or the Hub's name does not resolve)."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.utils import (
         EntryNotFoundError,
@@ -359,12 +391,17 @@ def _hub_index(name: str) -> None:
     reason = None
     try:
         validate_repo_id(name)
-        index_file = hf_hub_download(name, "model_index.json", local_files_only=_offline())
+        index_file = hf_hub_download(name, "model_index.json", local_files_only=local_only)
     except HFValidationError:
         reason = "there is no such folder, and it is not a valid Hugging Face model id (owner/name)"
     except LocalEntryNotFoundError:
         if _offline():
             reason = "it is not in the local cache and HF_HUB_OFFLINE is set (OSError)"
+        elif local_only:
+            reason = (
+                "it is not in the local cache and the Hugging Face Hub cannot be reached (its name does not resolve: "
+                "no network?); on a machine kept offline, set HF_HUB_OFFLINE=1"
+            )
         else:
             reason = "it is not in the local cache and the Hugging Face Hub cannot be reached"
     except GatedRepoError:
@@ -425,7 +462,7 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
         feature_extractor=None,
         requires_safety_checker=False,
     )
-    reason = None
+    reason, local_only = None, _offline()
     if name == POCKET:
         if not (POCKET_DIR / "model_index.json").exists():
             raise ModelLoadError(
@@ -445,7 +482,8 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
             raise ModelLoadError(_not_found_message(name, str(e))) from None
         if is_hub_id:
             path = None
-            _hub_index(name)
+            local_only = _offline() or _hub_unreachable()  # no half minute of retries when there is no network
+            _hub_index(name, local_only)
             if name == SD15 and dtype == torch.float16:
                 kwargs["variant"] = "fp16"
     if path is not None:
@@ -464,7 +502,7 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*safety.checker.*")
             warnings.filterwarnings("ignore", message=".*torch_dtype.*")  # older diffusers know no `dtype`
-            pipe = StableDiffusionPipeline.from_pretrained(source, local_files_only=_offline(), **kwargs)
+            pipe = StableDiffusionPipeline.from_pretrained(source, local_files_only=local_only, **kwargs)
         pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     except Exception as e:  # noqa: BLE001 - turned into one clear error below
         reason = _explain(e)

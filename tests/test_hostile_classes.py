@@ -684,3 +684,142 @@ def test_explorers_check_prompt_text_and_the_inversion_s_model_when_made(pipe):
     m = MethodExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=2)
     with pytest.raises(ValueError, match=r"guidance must be one of \[1.0, 3.5, 7.5\], got True"):
         m.widget("ddim", True)
+
+
+# --------------------------------------------------------------------------------------------------
+# a second probe (2026-11-29, later): files, command lines, loading
+# --------------------------------------------------------------------------------------------------
+def test_load_image_never_hands_a_file_to_an_outside_program(tmp_path, monkeypatch):
+    from ddim_course import ImageLoadError, load_image
+
+    ran = tmp_path / "gs_ran"
+    gs = tmp_path / "bin" / "gs"
+    gs.parent.mkdir()
+    gs.write_text(f"#!/bin/sh\ntouch {ran}\nexit 1\n")
+    gs.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{gs.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    eps = tmp_path / "picture.png"  # the name says PNG; the content is PostScript, which PIL gives to Ghostscript
+    eps.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\n")
+    with pytest.raises(ImageLoadError, match="is not an image PIL can read"):
+        load_image(str(eps))
+    assert not ran.exists(), "Ghostscript must never run on a learner's input"
+
+
+def test_a_copy_that_fails_part_way_leaves_no_half_written_file(tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    from ddim_course import files
+
+    def no_hard_links(src, dst):  # FAT and exFAT sticks, some network shares
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    def disk_full(src, dst, *args, **kwargs):
+        dst.write(src.read(10))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "link", no_hard_links)
+    monkeypatch.setattr(shutil, "copyfileobj", disk_full)
+    out = tmp_path / "result.png"
+    with pytest.raises(OSError, match="No space left"):
+        files.write_atomically(out, lambda p: p.write_bytes(b"\x89PNG" + b"x" * 4000))
+    assert not out.exists() and list(tmp_path.iterdir()) == [], "nothing half-written, no temporary file left"
+
+
+def test_a_full_disk_while_saving_an_inversion_is_an_oserror_that_says_so(tmp_path, monkeypatch, inv):
+    import safetensors.torch
+
+    def full(*args, **kwargs):
+        raise safetensors.SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    with pytest.raises(
+        OSError, match=r"could not write .*inv\.safetensors: .*No space left on device.*free some space"
+    ):
+        inv.save(tmp_path / "inv.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_links_command_changes_nothing_on_help_or_a_typo(monkeypatch):
+    from ddim_course import links
+
+    monkeypatch.setattr(links, "update", lambda write=True: pytest.fail("no file may be read or written"))
+    for argv, code in ((["--help"], 0), (["--chek"], 2)):
+        with pytest.raises(SystemExit) as stop:
+            links.main(argv)
+        assert stop.value.code == code
+
+
+def test_a_closed_output_pipe_is_one_line_not_a_failure_once_written(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    import ddim_course.__main__ as cli
+
+    def closed_after_writing(args):
+        args.written = "out.png"
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_run", closed_after_writing)
+    monkeypatch.setattr(cli.os, "dup2", lambda *a: None)  # the test's own stdout stays as it is
+    assert cli.main(["invert", "x.png", "--prompt", "p", "-o", str(tmp_path / "i.safetensors")]) == 0
+    # a real pipe closed before anything was written: one line on stderr, no traceback
+    example = str(__import__("ddim_course").example_image("pocket_example"))
+    cmd = [sys.executable, "-m", "ddim_course", "invert", example, "--prompt", PROMPT, "--model", "pocket"]
+    child = subprocess.Popen(
+        [*cmd, "--steps", "2", "-o", str(tmp_path / "o.safetensors")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
+    child.stdout.close()  # `| head -0`
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=300) == 1
+    assert "output pipe was closed" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_interrupted_training_run_leaves_out_as_it_was(tmp_path, monkeypatch):
+    from ddim_course.pocket import train
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "training_args.json").write_text("{}\n")  # an earlier run of the learner's, replaced only when complete
+    (out / "train_log.jsonl").write_text('{"phase": "done"}\n')
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "train_vae", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train.main(["--out", str(out), "--smoke", "--no-progress", "--force"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "no unfinished run left beside --out"
+    assert (out / "train_log.jsonl").read_text() == '{"phase": "done"}\n' and len(list(out.iterdir())) == 2
+
+
+def test_training_reads_other_weights_only_as_safetensors(tmp_path, capsys):
+    from ddim_course.pocket import train
+
+    vae = tmp_path / "pickled" / "vae"
+    vae.mkdir(parents=True)
+    (vae / "config.json").write_text("{}")
+    (vae / "diffusion_pytorch_model.bin").write_bytes(b"not read")
+    with pytest.raises(SystemExit):
+        train.main(["--out", str(tmp_path / "out"), "--smoke", "--vae-from", str(tmp_path / "pickled")])
+    assert "no vae/*.safetensors there" in capsys.readouterr().err
+
+
+def test_a_hub_id_without_network_fails_at_once_with_what_to_do(monkeypatch):
+    import socket
+    import time
+
+    from ddim_course import ModelLoadError, load_pipeline
+
+    def no_network(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError, match="cannot be reached .*does not resolve.*set HF_HUB_OFFLINE=1"):
+        load_pipeline("nobody/nothing-here")
+    assert time.perf_counter() - start < 10, "no half minute of retries"

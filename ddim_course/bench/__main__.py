@@ -8,6 +8,7 @@ Speed is compared as ratios measured in the same run (machines are noisy); quali
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 
@@ -74,4 +75,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -8,6 +8,7 @@ inversion against img2img at the same start_step, colour edits, and CPU speed.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -208,4 +209,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -21,6 +21,9 @@ import copy
 import json
 import math
 import os
+import shutil
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from diffusers import StableDiffusionPipeline
 from PIL import Image
 from tqdm.auto import tqdm
 
+from ..files import _umask
 from .model import (
     build_tokenizer,
     make_scheduler,
@@ -283,6 +287,11 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
         for part in parts:
             if not (Path(folder) / part / "config.json").is_file():
                 p.error(f"--{name.replace('_', '-')} {folder}: no {part}/config.json there; give a pipeline folder")
+            if not any((Path(folder) / part).glob("*.safetensors")):  # pickled .bin weights can run code: never read
+                p.error(
+                    f"--{name.replace('_', '-')} {folder}: no {part}/*.safetensors there; the course reads weights "
+                    "only as safetensors (a pickled .bin file can run code when loaded)"
+                )
 
 
 # what a run writes in --out: the files that mark an earlier run, and every entry a run writes (none is a link)
@@ -342,7 +351,33 @@ def main(argv: list[str] | None = None) -> Path:
             p.error(f"{linked[0]} is a link; a run is written only into its own folders, not through a link")
     if args.smoke:
         args.vae_steps, args.vae_batch, args.unet_steps, args.unet_batch, args.scenes = 20, 8, 20, 16, 128
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # the run is written into a hidden folder beside --out and moved into place when it is complete: Ctrl-C or a
+    # crash leaves --out as it was (an earlier run keeps its weights and its own log)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}.partial-", dir=out.parent))
+    os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; the run's folder gets the usual mode
+    try:
+        _train(args, work)
+        _move_into_place(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return out
+
+
+def _move_into_place(work: Path, out: Path) -> None:
+    """Give the finished run ``work`` the name ``out``; an earlier run there (``--force``) is removed only after."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}.old-", dir=out.parent))
+        os.replace(out, old / "run")
+    os.replace(work, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _train(args, out: Path) -> None:
+    """Train and save a pipeline into the folder ``out`` (``main`` gives it a temporary one)."""
     torch.manual_seed(args.seed)
     progress = not args.no_progress
     log_path = out / "train_log.jsonl"
@@ -360,7 +395,7 @@ def main(argv: list[str] | None = None) -> Path:
     if vae_folder:
         from diffusers import AutoencoderKL
 
-        vae = AutoencoderKL.from_pretrained(Path(vae_folder) / "vae").to(device).eval()
+        vae = AutoencoderKL.from_pretrained(Path(vae_folder) / "vae", use_safetensors=True).to(device).eval()
     else:
         vae = make_vae(tiny=args.smoke).to(device)
         vae = train_vae(
@@ -385,8 +420,9 @@ def main(argv: list[str] | None = None) -> Path:
         from diffusers import UNet2DConditionModel
         from transformers import CLIPTextModel
 
-        text_encoder = CLIPTextModel.from_pretrained(Path(args.init_from) / "text_encoder").to(device)
-        unet = UNet2DConditionModel.from_pretrained(Path(args.init_from) / "unet").to(device)
+        init = Path(args.init_from)
+        text_encoder = CLIPTextModel.from_pretrained(init / "text_encoder", use_safetensors=True).to(device)
+        unet = UNet2DConditionModel.from_pretrained(init / "unet", use_safetensors=True).to(device)
     else:
         text_encoder = make_text_encoder(len(tokenizer), tiny=args.smoke).to(device)
         unet = make_unet(tiny=args.smoke, cross_attention_dim=text_encoder.config.hidden_size).to(device)
@@ -412,8 +448,11 @@ def main(argv: list[str] | None = None) -> Path:
     (out / "training_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
     log({"phase": "done"})
     log_file.close()
-    return out
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted; --out was left as it was (the unfinished run was removed)", file=sys.stderr)
+        sys.exit(130)
