@@ -516,12 +516,18 @@ def load_image(source, *, size: int | tuple[int, int] | None = None) -> Image.Im
 
 
 def example_image(name: str) -> Path:
-    """The path of one of the photos shipped in ``images/`` (e.g. ``"cat"``)."""
+    """The path of one of the photos shipped in ``images/`` (e.g. ``"cat"``; ``"cat.jpg"`` works too)."""
+    names = sorted(p.stem for p in IMAGES_DIR.glob("*.*") if p.suffix in (".jpg", ".png"))
+    if not isinstance(name, str):
+        raise ValueError(f"name must be the name of an example image (a string), got {_repr(name)}; one of {names}")
+    if Path(name).suffix.lower() in (".jpg", ".png"):
+        name = name[: -len(Path(name).suffix)]
+    if not name or "/" in name or "\\" in name or name.startswith("."):  # a name in images/, not a path
+        raise ValueError(f"no example image {name!r}: give one of {names} (for your own file, use load_image)")
     for ext in (".jpg", ".png"):
         path = IMAGES_DIR / f"{name}{ext}"
         if path.exists():
             return path
-    names = sorted(p.stem for p in IMAGES_DIR.glob("*.*") if p.suffix in (".jpg", ".png"))
     raise FileNotFoundError(f"no example image {name!r}; choose one of {names}")
 
 

@@ -247,6 +247,18 @@ def _read_json(path: Path, label: str) -> dict:
     return data
 
 
+def _diffusers_library(lib) -> bool:
+    """A library a diffusers pipeline may take a part from: diffusers, transformers, or one of diffusers' own
+    pipeline modules (SD 1.5's safety checker comes from "stable_diffusion")."""
+    if lib in ("diffusers", "transformers"):
+        return True
+    if not isinstance(lib, str) or not lib.isidentifier():
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec(f"diffusers.pipelines.{lib}") is not None
+
+
 def _check_index(index: dict) -> None:
     """Refuse a model_index.json naming a pipeline or component this course cannot, or will not, load."""
     cls = index.get("_class_name")
@@ -278,6 +290,21 @@ def _check_index(index: dict) -> None:
             raise _FolderError(f"its {name} is a {_show(cls, 40)}; this course needs a {' or '.join(classes)}")
         if classes is None and not (cls.endswith("Scheduler") or cls.endswith("SchedulerMultistep")):
             raise _FolderError(f"its {name} is a {_show(cls, 40)}, not a diffusers scheduler")
+        if classes is None:
+            import diffusers
+
+            if not isinstance(getattr(diffusers, cls, None), type):
+                raise _FolderError(f"its {name} is a {_show(cls, 40)}, which diffusers does not have")
+    for name, entry in index.items():  # the other parts a pipeline may list (safety_checker, image_encoder, ...)
+        if name.startswith("_") or name in COMPONENTS or not isinstance(entry, (list, tuple)):
+            continue  # a setting (requires_safety_checker: false), not a part
+        if len(entry) == 2 and entry[0] is None:  # [null, null]: a part the pipeline goes without
+            continue
+        if not (len(entry) == 2 and _diffusers_library(entry[0])):
+            raise _FolderError(
+                f"its model_index.json takes {_show(name, 40)} from {_show(str(entry), 60)!r}, not from diffusers or "
+                "transformers (custom code, which this course never runs)"
+            )
 
 
 _WEIGHTS = re.compile(r"(?:diffusion_pytorch_model|model)(?:\.([\w-]+?))?(?:-\d+-of-\d+)?\.safetensors")
@@ -498,6 +525,8 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     bars = [(lib, lib.is_progress_bar_enabled()) for lib in (diffusers_logging, transformers_logging)]
     for lib, _ in bars:
         lib.disable_progress_bar()
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()  # its warnings (a list of every unused weight) end in our one error
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*safety.checker.*")
@@ -505,8 +534,9 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
             pipe = StableDiffusionPipeline.from_pretrained(source, local_files_only=local_only, **kwargs)
         pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     except Exception as e:  # noqa: BLE001 - turned into one clear error below
-        reason = _explain(e)
+        reason = _explain(e, local=path is not None)
     finally:
+        diffusers_logging.set_verbosity(verbosity)
         for lib, enabled in bars:
             if enabled:
                 lib.enable_progress_bar()
@@ -515,9 +545,12 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     try:
         pipe = pipe.to(device)
     except Exception as e:  # noqa: BLE001 - e.g. out of GPU memory
-        reason = f"it could not be moved to {device} ({type(e).__name__}: {_first_line(e)})"
+        if "meta tensor" in str(e):  # parameters that no weights file filled: another model's weights?
+            reason = "its weights do not match its config.json (some parameters got no weights: another model's files?)"
+        else:
+            reason = f"it could not be moved to {device} ({type(e).__name__}: {_first_line(e)})"
     if reason is not None:
-        raise ModelLoadError(_not_found_message(name, reason)) from None
+        raise ModelLoadError(_not_found_message(name, reason, local=path is not None)) from None
     pipe.set_progress_bar_config(disable=True)
     pipe._ddim_course_model = name  # lets get_preset(pipe) find the preset
     if cache:
@@ -525,8 +558,8 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     return pipe
 
 
-def _explain(e: Exception) -> str:
-    """The real cause of a failed from_pretrained, in a few words."""
+def _explain(e: Exception, local: bool = False) -> str:
+    """The real cause of a failed from_pretrained, in a few words (``local``: from a folder, not the Hub)."""
     text = str(e)
     low = text.lower()
     kind = type(e).__name__
@@ -541,7 +574,7 @@ def _explain(e: Exception) -> str:
         return f"one of its config files is not valid JSON ({first})"
     if _offline() and any(w in low for w in ("cache", "offline", "outgoing traffic", "local_files_only")):
         return f"it is not (completely) in the local cache and HF_HUB_OFFLINE is set ({kind})"
-    if "not found" in low or "404" in low or "repository" in low:
+    if not local and ("not found" in low or "404" in low or "repository" in low):
         return f"the id is unknown on the Hugging Face Hub or the Hub is unreachable ({kind})"
     return f"{kind}: {first}"
 

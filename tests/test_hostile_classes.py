@@ -823,3 +823,64 @@ def test_a_hub_id_without_network_fails_at_once_with_what_to_do(monkeypatch):
     with pytest.raises(ModelLoadError, match="cannot be reached .*does not resolve.*set HF_HUB_OFFLINE=1"):
         load_pipeline("nobody/nothing-here")
     assert time.perf_counter() - start < 10, "no half minute of retries"
+
+
+def _pocket_copy(tmp_path):
+    import shutil
+
+    from ddim_course.models import POCKET_DIR
+
+    folder = tmp_path / "model"
+    shutil.copytree(POCKET_DIR, folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (
+            {"scheduler": ["diffusers", "EvilScheduler"]},
+            "its scheduler is a EvilScheduler, which diffusers does not have",
+        ),
+        ({"image_encoder": ["evil", "Evil"]}, "takes image_encoder from .*custom code"),
+    ],
+)
+def test_a_local_folder_s_errors_name_the_folder_not_the_hub(tmp_path, change, match):
+    import json
+
+    from ddim_course import ModelLoadError, load_pipeline
+
+    folder = _pocket_copy(tmp_path)
+    index = json.loads((folder / "model_index.json").read_text())
+    (folder / "model_index.json").write_text(json.dumps(index | change))
+    with pytest.raises(ModelLoadError, match=match) as caught:
+        load_pipeline(str(folder))
+    assert "Hugging Face Hub" not in str(caught.value)
+
+
+def test_another_model_s_weights_in_a_folder_are_named_without_a_flood(tmp_path, capfd):
+    import shutil
+
+    from ddim_course import ModelLoadError, load_pipeline
+
+    folder = _pocket_copy(tmp_path)
+    shutil.copy(
+        folder / "vae" / "diffusion_pytorch_model.safetensors", folder / "unet" / "diffusion_pytorch_model.safetensors"
+    )
+    with pytest.raises(ModelLoadError, match="its weights do not match its config.json"):
+        load_pipeline(str(folder))
+    err = capfd.readouterr().err
+    assert len(err) < 2000, f"diffusers' list of unused weights must not reach the learner ({len(err)} characters)"
+
+
+def test_example_image_takes_a_name_with_or_without_its_extension_and_nothing_else():
+    from ddim_course import example_image
+
+    assert example_image("cat.jpg") == example_image("cat")
+    for bad, match in (
+        (None, "must be the name of an example image"),
+        (3, "a string"),
+        ("../README", "not|no example"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            example_image(bad)

@@ -260,3 +260,22 @@ _PAGE_STATE = """() => {
         }).length,
     };
 }"""
+
+
+def test_a_build_stopped_part_way_leaves_the_old_site_whole(tmp_path):
+    out = tmp_path / "site"
+    build_site.build_site(out, execute=False, log=lambda *a: None)
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    calls = []
+
+    def stop_at_the_third_page(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C part-way
+
+    with pytest.raises(KeyboardInterrupt):
+        build_site.build_site(out, execute=False, log=stop_at_the_third_page)
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"], "no half-built folder left beside it"
+    build_site.build_site(out, execute=False, log=lambda *a: None)  # and it can be built again over it
+    assert (out / "index.html").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["site"]

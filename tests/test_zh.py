@@ -261,3 +261,17 @@ def test_every_check_speaks_chinese_and_its_english_is_unchanged():
 
 def _no_decimals(text: str) -> str:
     return re.sub(r"\d+\.\d+", "#", text)
+
+
+def test_the_sync_tool_names_a_damaged_notebook_and_never_writes_through_a_link(tmp_path):
+    bad = tmp_path / "01_x.ipynb"
+    bad.write_text("<<<<<<< HEAD\n{}\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="is not valid notebook JSON .*merge conflict"):
+        sync_zh.read(bad)
+    target = tmp_path / "elsewhere.ipynb"
+    target.write_text("mine\n", encoding="utf-8")
+    link = tmp_path / "02_y.ipynb"
+    link.symlink_to(target)
+    with pytest.raises(SystemExit, match="link"):
+        sync_zh.write({"cells": []}, link)
+    assert target.read_text(encoding="utf-8") == "mine\n"

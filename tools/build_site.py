@@ -19,12 +19,14 @@ and checks every page in Chromium.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
 import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ddim_course.files import _umask  # noqa: E402
 from ddim_course.links import BRANCH, REPO, colab_url  # noqa: E402
 from ddim_course.widgets import STATIC_NOTE  # noqa: E402
 
@@ -360,8 +363,10 @@ def render_home(pages: list[Page], edition: str, readme: str) -> str:
 # --------------------------------------------------------------------------------------------------
 # the site
 # --------------------------------------------------------------------------------------------------
-def _prepare_out(out: Path) -> None:
-    """An empty folder, or one this tool built before (emptied): never anyone else's files, never through a link."""
+def _prepare_out(out: Path) -> Path:
+    """Check ``out`` (new, empty, or built by this tool before: never anyone else's files, never through a link) and
+    make the folder the site is built in: a hidden one beside ``out``, which takes ``out``'s name only when the site
+    is complete, so that Ctrl-C or an error part-way leaves the old site whole."""
     if out.is_symlink():
         raise SiteError(f"{out} is a symbolic link: give a real folder (the site is never written through a link)")
     if out.exists():
@@ -369,16 +374,27 @@ def _prepare_out(out: Path) -> None:
             raise SiteError(f"{out} is a file: give a folder for the site")
         if any(out.iterdir()) and not (out / SITE_MARK).is_file():
             raise SiteError(f"{out} is not empty and was not built by this tool: give a new or empty folder")
-        for child in out.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        if out.parent.exists() and not out.parent.is_dir():  # a file where the site's folder should sit
+            raise NotADirectoryError(20, "Not a directory")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}.building-", dir=out.parent))
     except OSError as e:  # a file where a folder above it should be, a folder that cannot be written...
         raise SiteError(f"cannot make the folder {out} ({e.strerror or e}): give a folder you can write to") from None
-    (out / SITE_MARK).write_text("built by tools/build_site.py; the whole folder is replaced on the next build\n")
+    os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; a site folder gets the usual mode
+    (work / SITE_MARK).write_text("built by tools/build_site.py; the whole folder is replaced on the next build\n")
+    return work
+
+
+def _swap_in(work: Path, out: Path) -> None:
+    """Give the finished site ``work`` the name ``out``; the site there before is removed only after."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}.old-", dir=out.parent))
+        os.replace(out, old / "site")
+    os.replace(work, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _mathjax_folder() -> Path:
@@ -395,8 +411,19 @@ def build_site(
     """Write the site into ``out``. ``outputs``: {notebook path: {cell id: outputs}} of a run already made (the
     test run's); a notebook not in it is executed when ``execute``, else shown without outputs."""
     out = Path(out)
-    _prepare_out(out)
     mathjax = _mathjax_folder()
+    work = _prepare_out(out)
+    try:
+        pages = _build_into(work, outputs, execute, notebooks, log, mathjax)
+        _swap_in(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return pages
+
+
+def _build_into(out: Path, outputs, execute: bool, notebooks: Path, log, mathjax: Path) -> list[Page]:
+    """build_site's work, into the folder ``out``."""
     pages: list[Page] = []
     for code, folder, site_folder, _ in EDITIONS:
         for path in course_notebooks(notebooks / folder if folder else notebooks):
@@ -461,6 +488,14 @@ def main(argv=None) -> int:
     except SiteError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted; {args.out} was left as it was", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the log's reader went away (`| head`): the site was not finished
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"the output pipe was closed; {args.out} was left as it was", file=sys.stderr)
+        return 1
     size = folder_size(Path(args.out))
     print(f"{len(pages)} pages in {args.out} ({size / 2**20:.1f} MiB) in {time.perf_counter() - t:.0f} s")
     print(f"read it: python -m http.server --directory {args.out} 8000, then open http://127.0.0.1:8000/")

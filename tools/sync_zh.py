@@ -49,11 +49,26 @@ def source(cell) -> str:
 
 
 def read(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:  # a merge conflict's <<<<<<< markers, a cut-off file
+        raise SystemExit(f"error: {path} is not valid notebook JSON ({e}); a merge conflict left in it?") from None
+    except OSError as e:
+        raise SystemExit(f"error: cannot read {path}: {e.strerror or e}") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise SystemExit(f"error: {path} is JSON but not a notebook (no list of cells)")
+    return nb
 
 
 def write(nb: dict, path: Path) -> None:
-    path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    """Replace the notebook in one step; a link is refused, never written through."""
+    from ddim_course.files import OutputPathError, write_atomically
+
+    text = json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    try:
+        write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=True)
+    except OutputPathError as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 def language_cell() -> dict:
