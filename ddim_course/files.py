@@ -170,3 +170,17 @@ def _create_exclusively(tmp: Path, out: Path) -> None:
             dst.close()
             out.unlink(missing_ok=True)
             raise
+
+
+def swap_in_folder(work, out) -> None:
+    """Give the finished folder ``work`` the name ``out`` (beside it, on the same file system); a folder already
+    at ``out`` is moved aside first and removed only once ``work`` has its name. The run that made ``work`` wrote
+    nothing under ``out``, so Ctrl-C or an error before this leaves ``out`` whole (``pocket.train``, the site)."""
+    work, out = Path(work), Path(out)
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}.old-", dir=out.parent))
+        os.replace(out, old / "previous")
+    os.replace(work, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

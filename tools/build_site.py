@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ddim_course.files import _umask  # noqa: E402
+from ddim_course.files import _umask, swap_in_folder  # noqa: E402
 from ddim_course.links import BRANCH, REPO, colab_url  # noqa: E402
 from ddim_course.widgets import STATIC_NOTE  # noqa: E402
 
@@ -386,17 +386,6 @@ def _prepare_out(out: Path) -> Path:
     return work
 
 
-def _swap_in(work: Path, out: Path) -> None:
-    """Give the finished site ``work`` the name ``out``; the site there before is removed only after."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}.old-", dir=out.parent))
-        os.replace(out, old / "site")
-    os.replace(work, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _mathjax_folder() -> Path:
     try:
         import jupyter_server_mathjax
@@ -415,7 +404,7 @@ def build_site(
     work = _prepare_out(out)
     try:
         pages = _build_into(work, outputs, execute, notebooks, log, mathjax)
-        _swap_in(work, out)
+        swap_in_folder(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

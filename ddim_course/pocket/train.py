@@ -34,7 +34,7 @@ from diffusers import StableDiffusionPipeline
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..files import _umask
+from ..files import _umask, swap_in_folder
 from .model import (
     build_tokenizer,
     make_scheduler,
@@ -358,22 +358,11 @@ def main(argv: list[str] | None = None) -> Path:
     os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; the run's folder gets the usual mode
     try:
         _train(args, work)
-        _move_into_place(work, out)
+        swap_in_folder(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return out
-
-
-def _move_into_place(work: Path, out: Path) -> None:
-    """Give the finished run ``work`` the name ``out``; an earlier run there (``--force``) is removed only after."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}.old-", dir=out.parent))
-        os.replace(out, old / "run")
-    os.replace(work, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _train(args, out: Path) -> None:
