@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import difflib
 import math
+import re
 import string
 import warnings
 from dataclasses import dataclass, field
@@ -84,6 +85,16 @@ class TokenAlignment:
     changed_target: list[int]
 
 
+# how CLIP's tokenizer cuts text before its BPE: letters, single digits, runs of other signs (punctuation is a word
+# of its own, so "background." is the word "background" and the sign "."), and the English contractions
+WORD_PIECES = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|(?:[^\s\w]|_)+")
+
+
+def _is_sign(piece: str) -> bool:
+    """A piece with no letter or digit: punctuation, which is never one of the words an edit changes."""
+    return not any(ch.isalnum() for ch in piece)
+
+
 def _word_spans(tok, prompt: str) -> tuple[list[str], list[tuple[int, int]], int]:
     """The prompt's words, the token positions of each (after the start token), and where the end token sits.
 
@@ -91,7 +102,7 @@ def _word_spans(tok, prompt: str) -> tuple[list[str], list[tuple[int, int]], int
     least, so a prompt of a million words is compared as its first few (not word by word, which would take hours)."""
     words, spans, pos = [], [], 1
     last = tok.model_max_length - 1  # room for the end token
-    for w in prompt.lower().split():
+    for w in WORD_PIECES.findall(prompt.lower()):
         if pos >= last:  # this word and all after it are cut off
             break
         n = len(tok(w, add_special_tokens=False).input_ids)
@@ -122,9 +133,13 @@ def align_tokens(pipe_or_tokenizer, source_prompt: str, target_prompt: str) -> T
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=words_a, b=words_b, autojunk=False).get_opcodes():
         src = [k for s0, s1 in spans_a[i1:i2] for k in range(s0, s1)]
         tgt = [k for t0, t1 in spans_b[j1:j2] for k in range(t0, t1)]
-        if tag != "equal":
-            changed_a += src
-            changed_b += tgt
+        if tag != "equal":  # the changed words' tokens (a sign added or dropped changes no word)
+            changed_a += [
+                k for (w, (s0, s1)) in zip(words_a[i1:i2], spans_a[i1:i2]) if not _is_sign(w) for k in range(s0, s1)
+            ]
+            changed_b += [
+                k for (w, (t0, t1)) in zip(words_b[j1:j2], spans_b[j1:j2]) if not _is_sign(w) for k in range(t0, t1)
+            ]
         if tag == "insert" or not tgt:
             own[tgt] = True
         elif len(src) == len(tgt):  # equal words, or a swap with as many tokens
@@ -180,6 +195,11 @@ class PromptToPrompt:
             raise ValueError(f"blend_dilation must be a whole number in [0, 8] (attention-map pixels), got {d!r}")
         keep("blend_dilation", d)
         keep("blend", _flag(self.blend, "blend"))
+        if self.blend and self.blend_start == 1:
+            raise ValueError(
+                "blend_start must be below 1 when blending: it is the share of the steps before the local blend "
+                "starts, so at 1 it never starts (use blend=False for no local blend)"
+            )
         for name, none in (("blend_words", "the changed words"), ("blend_keep_words", "no words")):
             w = getattr(self, name)
             if w is not None:

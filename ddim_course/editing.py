@@ -34,6 +34,7 @@ from .ddim import (
     _prediction_type,
     _prompts,
     _schedule,
+    _show,
     _work_dtype,
     ddim_step,
     decode,
@@ -60,17 +61,24 @@ def _guidance_for(inversion, guidance_scale) -> float:
     return _check_guidance(guidance_scale)
 
 
-def _warn_if_another_picture(pipe, image, inversion: Inversion) -> None:
-    """An edit from a given inversion ignores ``image``: say so when ``image`` is not the picture it was made from
-    (the edit would otherwise show another picture than the one passed, without a word). One VAE encode."""
+def picture_gap(pipe, image, inversion: Inversion) -> float:
+    """How far ``image``'s latent lies from the picture ``inversion`` was made from, relative to that latent's size
+    (RMS): 0 for the same picture; about 0.001-0.03 for it resized or saved as JPEG on the pocket model (0.23 on a
+    random test VAE); 0.4-1.1 for another picture. Infinite when the shapes differ. One VAE encode."""
     from .ddim import _image_latents
 
     mine = _image_latents(pipe, image)
     held = inversion.latents[0].to(mine.device, mine.dtype)
-    if mine.shape == held.shape:
-        gap = float((mine - held).float().pow(2).mean().sqrt() / held.float().pow(2).mean().sqrt().clamp_min(1e-12))
-        if gap < 0.05:  # the same picture (re-encoded, or saved and loaded again)
-            return
+    if mine.shape != held.shape:
+        return float("inf")
+    return float((mine - held).float().pow(2).mean().sqrt() / held.float().pow(2).mean().sqrt().clamp_min(1e-12))
+
+
+def _warn_if_another_picture(pipe, image, inversion: Inversion) -> None:
+    """An edit from a given inversion ignores ``image``: say so when ``image`` is not the picture it was made from
+    (the edit would otherwise show another picture than the one passed, without a word). One VAE encode."""
+    if picture_gap(pipe, image, inversion) < 0.05:  # the same picture (re-encoded, or saved and loaded again)
+        return
     warnings.warn(
         "image is not the picture this inversion was made from: an edit from an inversion starts from the picture the "
         "inversion holds and does not use image. Pass image=None to edit the inversion's picture, or leave inversion "
@@ -79,7 +87,7 @@ def _warn_if_another_picture(pipe, image, inversion: Inversion) -> None:
     )
 
 
-def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, guidance_scale, progress):
+def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, guidance_scale, progress, extra=None):
     """The inversion to edit from: the given ``Inversion``, or one made here by a registry ``Method``."""
     if isinstance(inversion, Inversion):
         if inversion.num_inference_steps != num_inference_steps:
@@ -116,6 +124,7 @@ def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g
         num_inference_steps=num_inference_steps,
         guidance_scale=guidance_scale,
         progress=progress,
+        **(extra or {}),
     )
 
 
@@ -132,6 +141,7 @@ def edit(
     control: PromptToPrompt | str | None = None,
     output_type: str = "pil",
     progress: bool = True,
+    generator: torch.Generator | None = None,
 ):
     """Edit an image: invert it with ``source_prompt``, sample with ``target_prompt``. Notebooks 05 and 07.
 
@@ -141,7 +151,8 @@ def edit(
     at ``guidance_scale``, or None (DDIM inversion at guidance 1). ``guidance_scale``: None means 7.5, or the
     guidance a given null-text, fixed-point, EDICT or DDPM inversion was fitted at.
     ``control``: None for the plain prompt swap, ``"prompt-to-prompt"`` or a ``PromptToPrompt(...)`` for attention
-    control. Returns the edited images (a list of PIL images by default)."""
+    control. ``generator``: the seed of an inversion made here that draws noise (``"ddpm"``); without one, such an
+    edit differs from run to run. Returns the edited images (a list of PIL images by default)."""
     num_inference_steps = _check_steps(pipe, num_inference_steps)
     start_step = _check_start_step(start_step, num_inference_steps)
     _check_output_type(output_type)
@@ -156,6 +167,22 @@ def edit(
         )
     if isinstance(inversion, str):
         inversion = get_method(inversion)  # its registry entry: an unknown name is refused before any work
+    extra = {}
+    if generator is not None:
+        takes = inversion.options() if isinstance(inversion, Method) else ()
+        if not isinstance(generator, torch.Generator) or (takes is not None and "generator" not in takes):
+            raise ValueError(
+                "generator seeds an inversion made here that draws noise (inversion='ddpm'); give a "
+                f"torch.Generator with such a method, not {_show(generator)} with "
+                f"{inversion.method if isinstance(inversion, Inversion) else repr(inversion.name)}"
+            )
+        extra["generator"] = generator
+    elif isinstance(inversion, Method) and "generator" in (inversion.options() or ()):
+        warnings.warn(
+            f"inversion={inversion.name!r} draws random noise: this edit will differ from run to run. Pass "
+            "generator=torch.Generator().manual_seed(0) to repeat it",
+            stacklevel=2,
+        )
     g = _guidance_for(inversion, guidance_scale)
     controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
     if controller is None and isinstance(inversion, Method) and inversion.name == "direct":
@@ -178,7 +205,7 @@ def edit(
                     "words the edit changes, or blend_words): nothing would be left to edit. Keep other words, such "
                     "as the object's for a background edit"
                 )
-    inv = _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g, progress)
+    inv = _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g, progress, extra)
     if controller is None:  # the plain prompt swap (a direct inversion's source branch is not needed without P2P)
         return reconstruct(
             pipe,

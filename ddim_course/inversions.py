@@ -231,9 +231,10 @@ def ddim_invert(
     pipe, image, prompt: str, *, num_inference_steps: int = 50, guidance_scale: float = 7.5, progress: bool = True
 ) -> Inversion:
     """Plain DDIM inversion at guidance 1 (the standard), to be sampled back at ``guidance_scale``."""
+    guidance_scale = _check_guidance(guidance_scale)  # before the inversion's work, not after it
     start = time.perf_counter()
     pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
-    return _from_pivot(pivot, "ddim", _check_guidance(guidance_scale), {"seconds": time.perf_counter() - start})
+    return _from_pivot(pivot, "ddim", guidance_scale, {"seconds": time.perf_counter() - start})
 
 
 def direct_invert(
@@ -244,9 +245,10 @@ def direct_invert(
     What makes it direct happens while editing (``editing.edit_branches``): after every step the source branch is
     set back to this trajectory's latent, so it never drifts at high guidance and the target branch, which borrows
     the source's attention, sees the true source picture. No optimisation: DDIM's cost."""
+    guidance_scale = _check_guidance(guidance_scale)  # before the inversion's work, not after it
     start = time.perf_counter()
     pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
-    return _from_pivot(pivot, "direct", _check_guidance(guidance_scale), {"seconds": time.perf_counter() - start})
+    return _from_pivot(pivot, "direct", guidance_scale, {"seconds": time.perf_counter() - start})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from .ddim import (
     reconstruct,
     sample,
 )
-from .editing import edit
+from .editing import edit, picture_gap
 from .i18n import tr
 from .images import decode, encode, load_image
 from .inversions import METHODS, check_inner_steps, get_method
@@ -381,11 +381,8 @@ def _inverted_picture(pipe, image, inversion) -> Image.Image:
     h, w = clean.shape[-2:]
     scale = pipe.vae_scale_factor
     image = load_image(image, size=(w * scale, h * scale))  # as invert saw it: the PSNRs compare like with like
-    mine = encode(pipe, image).float().cpu()
-    theirs = clean.float().cpu()
-    # far apart: another picture. The same one resized or saved as JPEG moves the latent by 0.1-3% of its size on the
-    # pocket model (23% on a random test VAE); another photo or drawing by 40-110%. A near twin can pass unnoticed.
-    if (mine - theirs).pow(2).mean().sqrt() > 0.5 * theirs.pow(2).mean().sqrt().clamp_min(1e-6):
+    # far apart: another picture (a near twin can pass unnoticed; edit warns from 0.05, as it only ignores image)
+    if picture_gap(pipe, image, inversion) > 0.5:
         raise ValueError(
             "image is not the picture this inversion was made from (their latents differ): pass the image you gave "
             "invert, or invert this one"

@@ -164,10 +164,23 @@ def test_blend_words_the_tokenizer_splits_give_all_their_tokens(pipe):
     source_pos, target_pos = blend_positions(pipe, ctrl, a, SRC, target)
     n = len(pipe.tokenizer("checkerboard", add_special_tokens=False).input_ids)
     assert n > 1 and source_pos == [] and target_pos == list(range(6, 6 + n))
-    assert blend_positions(pipe, PromptToPrompt(blend_words=("background",)), a, SRC, SRC + ".")[1] == [
-        7,
-        8,
-    ]  # "background." and its full stop
+    # "background." is the word "background" and the sign ".": the word's own token, not the full stop's
+    assert blend_positions(pipe, PromptToPrompt(blend_words=("background",)), a, SRC, SRC + ".")[1] == [7]
+
+
+@pytest.mark.parametrize(
+    "source, target",
+    [
+        ("a red circle on a striped background", "a blue circle on a striped background."),
+        ("a red circle, on a striped background", "a blue circle on a striped background"),
+        ("a red,circle on a striped background", "a blue,circle on a striped background"),
+    ],
+)
+def test_a_sign_in_one_prompt_only_changes_no_word(pipe, source, target):
+    a = align_tokens(pipe, source, target)
+    assert a.changed_source == [2] and a.changed_target == [2], "only the colour word changed"
+    circle = 3  # the shape word takes the source's shape word's map, not a mean with a comma's
+    assert a.mapper[circle].tolist() == [1.0 if k == circle else 0.0 for k in range(a.mapper.shape[1])]
 
 
 def test_a_blend_threshold_of_1_is_refused_it_would_keep_nothing():

@@ -884,3 +884,67 @@ def test_example_image_takes_a_name_with_or_without_its_extension_and_nothing_el
     ):
         with pytest.raises(ValueError, match=match):
             example_image(bad)
+
+
+# --------------------------------------------------------------------------------------------------
+# a third probe (2026-11-29, later): editing, attention control and the edit benchmark
+# --------------------------------------------------------------------------------------------------
+def test_run_edits_uses_a_row_s_own_controller_and_checks_rows_before_any_work(pipe, monkeypatch):
+    import ddim_course.bench.edits as bench
+    from ddim_course.attention import PromptToPrompt
+    from ddim_course.pocket.pie_tiny import pie_tiny
+
+    mine = PromptToPrompt(blend=False, cross_replace_steps=0, self_replace_steps=0)
+    used = []
+    real = bench.edit
+    monkeypatch.setattr(bench, "edit", lambda *a, **k: (used.append(k["control"]), real(*a, **k))[1])
+    cases = pie_tiny(1, kinds=("colour",))
+    bench.run_edits(pipe, cases, rows=(("mine", "ddim", mine),), steps=2)
+    assert used == [mine], "a row's PromptToPrompt is the one the edit uses"
+    for rows, match in (
+        (("ddim", "direct"), "each row must be"),
+        ((("x", "Null-Text", "none"),), "control must be None"),
+        ((("x", "nope", None),), "unknown|method"),
+        ((("a", "ddim", None), ("a", "direct", None)), "two rows are labelled 'a'"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            bench.run_edits(pipe, cases, rows=rows, steps=2)
+    assert len(used) == 1, "no edit ran for bad rows"
+    one = bench.run_edits(pipe, cases[0], rows=(("swap", "null-text", None),), steps=2)  # one case, any spelling
+    assert len(one["swap"]) == 1
+    with pytest.raises(ValueError, match="kinds must be some of"):
+        bench.summary_rows(one, kinds=("color",))
+    assert bench.summary_rows(one, kinds="colour") and bench.summary_rows(one, kinds="colour")[0][0] == "colour"
+    with pytest.raises(ValueError, match="'DDIM \\+ prompt swap' row"):
+        bench.cost_table(one)
+
+
+def test_methods_check_guidance_before_inverting(pipe, monkeypatch):
+    import ddim_course.inversions as inversions
+
+    monkeypatch.setattr(inversions, "invert", lambda *a, **k: pytest.fail("the inversion must not run"))
+    for name in ("ddim", "direct"):
+        with pytest.raises(ValueError, match="guidance_scale"):
+            inversions.METHODS[name](pipe, draw_scene(seed=3).pil(), PROMPT, guidance_scale="7.5")
+
+
+def test_a_ddpm_edit_made_here_is_seeded_or_warned_about(pipe):
+    from ddim_course import edit
+
+    image = draw_scene(seed=3).pil()
+    kw = dict(inversion="ddpm", num_inference_steps=3, start_step=0, progress=False, output_type="latent")
+    a = edit(pipe, image, PROMPT, "a blue circle", generator=torch.Generator().manual_seed(0), **kw)
+    b = edit(pipe, image, PROMPT, "a blue circle", generator=torch.Generator().manual_seed(0), **kw)
+    assert torch.equal(a, b), "the same seed must give the same edit"
+    with pytest.warns(UserWarning, match="differ from run to run"):
+        edit(pipe, image, PROMPT, "a blue circle", **kw)
+    with pytest.raises(ValueError, match="generator seeds an inversion"):
+        edit(pipe, image, PROMPT, "a blue circle", generator=torch.Generator(), inversion="ddim", start_step=0)
+
+
+def test_a_blend_that_would_never_start_is_refused():
+    from ddim_course.attention import PromptToPrompt
+
+    with pytest.raises(ValueError, match="blend_start must be below 1 when blending"):
+        PromptToPrompt(blend_start=1.0)
+    assert PromptToPrompt(blend=False, blend_start=1.0).blend is False

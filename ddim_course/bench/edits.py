@@ -6,9 +6,10 @@ from __future__ import annotations
 import statistics
 import time
 
-from ..attention import PromptToPrompt
+from ..attention import PromptToPrompt, as_controller
+from ..ddim import _show
 from ..editing import edit, unet_rows_per_step
-from ..inversions import METHODS
+from ..inversions import METHODS, get_method
 from ..models import get_preset
 from .common import table
 
@@ -50,14 +51,45 @@ def pie_bench_table() -> str:
     )
 
 
+def _check_rows(rows) -> list[tuple[str, str, object]]:
+    """``rows`` as (label, method name, editor) triples, checked before any work: the editor is None (prompt swap),
+    "prompt-to-prompt" (the preset's settings) or a configured ``PromptToPrompt``, used as it is."""
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, (list, tuple)) or not rows:
+        raise ValueError(f"rows must be a list of (label, method, editor) triples like ROWS, got {_show(rows)}")
+    checked, labels = [], set()
+    for row in rows:
+        if not (isinstance(row, (list, tuple)) and len(row) == 3 and isinstance(row[0], str)):
+            raise ValueError(
+                f"each row must be (label, method, editor), e.g. ('DDIM + P2P', 'ddim', 'prompt-to-prompt'), "
+                f"got {_show(row)}"
+            )
+        label, method, editor = row
+        if label in labels:
+            raise ValueError(f"two rows are labelled {label!r}: their results would be mixed; give each its own")
+        labels.add(label)
+        if not isinstance(editor, PromptToPrompt):
+            as_controller(editor)  # None, "prompt-to-prompt", or a clear error ("none" is not a way to say None)
+        checked.append((label, get_method(method).name, editor))
+    return checked
+
+
 def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=None, start_step=0, progress=False):
     """Edit every case with every row; returns {row label: [(case, scores, seconds, UNet calls)]}.
 
-    One inversion per scene and method serves all of that scene's edits (its seconds are shared among them). The
-    P2P rows use the model preset's settings for the case's kind of edit, with the case's blend and kept words;
-    ``control`` replaces them by a configured ``PromptToPrompt`` (or a function of the case that returns one)."""
-    from ..pocket.pie_tiny import score
+    One inversion per scene and method serves all of that scene's edits (its seconds are shared among them). A row
+    whose editor is a ``PromptToPrompt`` edits with it; the "prompt-to-prompt" rows use the model preset's settings
+    for the case's kind of edit, with the case's blend and kept words; ``control`` replaces those by a configured
+    ``PromptToPrompt`` (or a function of the case that returns one)."""
+    from ..pocket.pie_tiny import EditCase, score
 
+    rows = _check_rows(rows)
+    if isinstance(cases, EditCase):
+        cases = [cases]
+    cases = list(cases) if isinstance(cases, (list, tuple)) else cases
+    if not isinstance(cases, list) or not all(isinstance(c, EditCase) for c in cases):
+        raise ValueError(f"cases must be a list of EditCase (what pie_tiny returns), got {_show(cases)}")
+    if control is not None and not isinstance(control, PromptToPrompt) and not callable(control):
+        raise ValueError(f"control must be None, a PromptToPrompt or a function of the case, got {_show(control)}")
     out = {label: [] for label, _, _ in rows}
     inversions: dict = {}
     preset = get_preset(pipe)  # once: it reads the pipeline's tokenizer
@@ -76,8 +108,8 @@ def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=N
                 )
                 inversions[key] = (inv, time.perf_counter() - t)
             inv, inv_seconds = inversions[key]
-            ctrl = None
-            if editor is not None:
+            ctrl = editor if isinstance(editor, PromptToPrompt) else None
+            if editor is not None and ctrl is None:
                 ctrl = control(case) if callable(control) else control
                 if ctrl is None:
                     words = {"blend_words": case.blend_words, "blend_keep_words": case.keep_words}
@@ -107,6 +139,13 @@ def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=N
 def summary_rows(results, kinds=("colour", "shape", "pattern")) -> list[list[str]]:
     """One line per kind of edit and row: edit right, background PSNR (PIE-Bench rules), PSNR to the true edit,
     centre moved (median), seconds and UNet calls per edit (the inversion included)."""
+    from ..pocket.pie_tiny import KINDS
+
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    if not kinds or any(k not in KINDS for k in kinds):
+        raise ValueError(f"kinds must be some of {KINDS}, got {kinds!r}")
+    if not isinstance(results, dict):
+        raise ValueError(f"results must be what run_edits returns (a dict of rows), got {_show(results)}")
     lines = []
     for kind in kinds:
         for label, items in results.items():
@@ -166,10 +205,12 @@ def bench_edits(
 
 def cost_table(results) -> str:
     """What prompt-to-prompt adds: sampling seconds per edit (the inversion left out) against the plain swap's."""
+    if not isinstance(results, dict) or not results.get("DDIM + prompt swap"):
+        raise ValueError("cost_table compares each row with the 'DDIM + prompt swap' row: run_edits must include it")
     swap = statistics.mean(it[2] for it in results["DDIM + prompt swap"])
     rows = []
     for label, _, editor in ROWS:
-        if editor is not None and label in results:
+        if editor is not None and results.get(label):
             seconds = statistics.mean(it[2] for it in results[label])
             rows.append([label, f"{seconds:.2f}", f"{swap:.2f}", f"{seconds / swap:.2f}x"])
     return table(
