@@ -22,6 +22,7 @@ import difflib
 import math
 import re
 import string
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 
@@ -90,6 +91,11 @@ class TokenAlignment:
 WORD_PIECES = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|(?:[^\s\w]|_)+")
 
 
+def _pieces(text: str) -> list[str]:
+    """``text`` cut as CLIP's tokenizer cuts it before its BPE (after its NFC normalization and lower case)."""
+    return WORD_PIECES.findall(unicodedata.normalize("NFC", text).lower())
+
+
 def _is_sign(piece: str) -> bool:
     """A piece with no letter or digit: punctuation, which is never one of the words an edit changes."""
     return not any(ch.isalnum() for ch in piece)
@@ -102,7 +108,7 @@ def _word_spans(tok, prompt: str) -> tuple[list[str], list[tuple[int, int]], int
     least, so a prompt of a million words is compared as its first few (not word by word, which would take hours)."""
     words, spans, pos = [], [], 1
     last = tok.model_max_length - 1  # room for the end token
-    for w in WORD_PIECES.findall(prompt.lower()):
+    for w in _pieces(prompt):
         if pos >= last:  # this word and all after it are cut off
             break
         n = len(tok(w, add_special_tokens=False).input_ids)
@@ -255,22 +261,30 @@ def _check_controller(controller) -> None:
         raise ValueError(f"controller must be a PromptToPrompt(...), got {_show(controller)}")
 
 
+def _runs(pieces: list[str], word: list[str]) -> list[int]:
+    """Where the pieces of ``word`` ("t-shirt": t, -, shirt) stand in a row in ``pieces``."""
+    n = len(word)
+    return [i for i in range(len(pieces) - n + 1) if n and pieces[i : i + n] == word]
+
+
 def _word_positions(pipe_or_tokenizer, words, source_prompt: str, target_prompt: str, name: str):
     words = {w.strip().lower() for w in words}
+    cut = {w: _pieces(w) for w in words}  # "t-shirt": t, -, shirt, in a row ("blue," is refused below, with a hint)
     tok = _tokenizer(pipe_or_tokenizer)
     found, seen = [], set()
     for prompt in (source_prompt, target_prompt):  # whole words: one the tokenizer splits gives all its tokens
         prompt_words, spans, _ = _word_spans(tok, prompt)
-        named = [(w.strip(string.punctuation), span) for w, span in zip(prompt_words, spans)]
-        named = [(w, span) for w, span in named if w in words]
-        seen |= {w for w, _ in named}
-        found.append([k for _, (s0, s1) in named for k in range(s0, s1)])
+        positions = []
+        for w, pieces in cut.items():
+            for i in _runs(prompt_words, pieces):
+                seen.add(w)
+                positions += range(spans[i][0], spans[i + len(pieces) - 1][1])
+        found.append(sorted(set(positions)))
     missing = sorted(words - seen)
     if missing:  # a misspelt word would quietly match nothing while the others do
         odd = [w for w in missing if len(w.split()) != 1 or w.strip(string.punctuation) != w.strip()]
         hint = f" (give single words without punctuation: {odd[0]!r} is not one)" if odd else ""
-        everywhere = {w.strip(string.punctuation) for p in (source_prompt, target_prompt) for w in p.lower().split()}
-        if not odd and set(missing) <= everywhere:
+        if not odd and all(any(_runs(_pieces(p), cut[w]) for p in (source_prompt, target_prompt)) for w in missing):
             hint = (
                 f" (it comes after the {tok.model_max_length} tokens the text encoder reads, so the model never sees "
                 "it: shorten the prompt)"

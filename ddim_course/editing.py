@@ -194,6 +194,7 @@ def edit(
     if controller is not None:  # refuse what prompt-to-prompt cannot do before the inversion runs
         if isinstance(inversion, Method) and not inversion.ddim_sampler:
             raise _p2p_refused(inversion.name)
+        _check_blend_starts(controller, num_inference_steps - start_step)
         if controller.blend:
             blended = blend_positions(
                 pipe, controller, align_tokens(pipe, source_prompt, target_prompt), source_prompt, target_prompt
@@ -229,6 +230,16 @@ def edit(
     if output_type == "latent":
         return target
     return decode(pipe, target, output_type=output_type)
+
+
+def _check_blend_starts(controller, steps: int) -> None:
+    """A local blend that starts after the last of the run's ``steps`` would be switched on and never used."""
+    if isinstance(controller, PromptToPrompt) and controller.blend and controller.blend_start * steps > steps - 1:
+        raise ValueError(
+            f"blend_start {controller.blend_start:g} leaves no step of this {steps}-step run to blend in (the blend "
+            f"starts at step {controller.blend_start * steps:g}); lower it to at most {(steps - 1) / steps:.3g}, "
+            "or use blend=False"
+        )
 
 
 def unet_rows_per_step(inversion: Inversion, guidance_scale: float, controlled_: bool, *, start_step: int = 0) -> int:
@@ -295,6 +306,7 @@ def edit_branches(
         raise _p2p_refused(inversion.method)
     n = inversion.num_inference_steps
     start_step = _check_start_step(start_step, n)
+    _check_blend_starts(controller, n - start_step)
     g = _check_guidance(guidance_scale)
     timesteps, ratio = _schedule(pipe, n)
     alphas, final = _alphas(pipe)

@@ -93,17 +93,25 @@ def _call(fn, args, where: str, names: tuple[str, ...] = ()):
 
     thread = threading.Thread(target=run, daemon=True)  # a daemon thread: one that never ends can't block exit
     thread.start()
+
+    def put_back():  # what the answer changed in torch, whatever way the call ended
+        torch.set_rng_state(rng)  # an answer that drew numbers or seeded torch leaves the learner's stream as it was
+        first = _put_back_settings(settings)  # first: torch.set_default_dtype also rebinds torch.Storage
+        return first, _put_back(attributes)
+
     try:
         thread.join(TIME_LIMIT)
     except BaseException:  # the learner pressed Stop while the answer ran: stop it too, not only the wait
         _stop(thread)
+        thread.join(0.5)
+        put_back()
         raise
     if thread.is_alive():
         _stop(thread)
+        thread.join(0.5)  # it stops at its next line of Python; then what it changed is put back
+        put_back()
         return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}")
-    torch.set_rng_state(rng)  # an answer that drew random numbers or seeded torch leaves the learner's stream as it was
-    setting = _put_back_settings(settings)  # first: torch.set_default_dtype also rebinds torch.Storage
-    changed = _put_back(attributes)
+    setting, changed = put_back()
     if setting:
         return None, tr("changed_torch_setting", where=where, name=setting)
     if changed:  # torch.Tensor.abs replaced by a function that returns 0 would make every answer pass

@@ -172,15 +172,36 @@ def _create_exclusively(tmp: Path, out: Path) -> None:
             raise
 
 
-def swap_in_folder(work, out) -> None:
-    """Give the finished folder ``work`` the name ``out`` (beside it, on the same file system); a folder already
-    at ``out`` is moved aside first and removed only once ``work`` has its name. The run that made ``work`` wrote
-    nothing under ``out``, so Ctrl-C or an error before this leaves ``out`` whole (``pocket.train``, the site)."""
+def work_folder(out, prefix: str) -> tuple[Path, bool]:
+    """A hidden folder inside ``out`` (made if missing) to build a result in, and whether ``out`` was made here.
+    Inside, not beside: the same file system as ``out`` (a mount point, a Docker volume), and ``out`` itself, its
+    mode and any file of the learner's in it are left as they are."""
+    out = Path(out)
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=out)), made
+
+
+def swap_in_folder(work, out, *, replace_all: bool = False) -> None:
+    """Move the finished entries of ``work`` (a ``work_folder`` of ``out``) into ``out``, each one replacing the
+    entry of that name; with ``replace_all``, every other entry of ``out`` goes too (a folder the tool owns whole).
+    The old entries are set aside first and removed only once the new ones are in place; ``work`` is removed."""
     work, out = Path(work), Path(out)
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}.old-", dir=out.parent))
-        os.replace(out, old / "previous")
-    os.replace(work, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    old = Path(tempfile.mkdtemp(prefix=".old-", dir=out))
+    new = sorted(os.listdir(work))
+    going = [n for n in os.listdir(out) if replace_all or n in new]
+    going = [n for n in going if (out / n) not in (work, old)]
+    for name in going:
+        os.replace(out / name, old / name)
+    for name in new:
+        os.replace(work / name, out / name)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def discard_work(work, out, made: bool) -> None:
+    """After Ctrl-C or an error: remove ``work``, and ``out`` too if it was made for this run and is empty."""
+    shutil.rmtree(work, ignore_errors=True)
+    if made:
+        with contextlib.suppress(OSError):
+            Path(out).rmdir()  # only when empty

@@ -352,6 +352,15 @@ PICTURE_FORMATS = (
 )
 
 
+def _format_of(data: bytes) -> str | None:
+    """The format PIL would read ``data`` as, from its header alone (nothing decoded, no outside program run)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.format
+    except Exception:  # noqa: BLE001 - not a picture at all
+        return None
+
+
 def _open(data: bytes | Path, name: str) -> Image.Image:
     if isinstance(data, Path):
         data, name = _read_file(str(data))
@@ -370,7 +379,13 @@ def _open(data: bytes | Path, name: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         error = f"{name} is too large to open safely (a possible decompression bomb)"
     except UnidentifiedImageError:
-        error = tr("image_unreadable", name=name)
+        fmt = _format_of(data)
+        error = (
+            f"{name} is in the {fmt} format, which the course does not open (it reads "
+            f"{', '.join(PICTURE_FORMATS)}): save it as PNG or JPEG"
+            if fmt
+            else tr("image_unreadable", name=name)
+        )
     except MemoryError:
         error = f"{name} is too large to open in memory; resize it first"
     except OSError as e:

@@ -165,9 +165,12 @@ def _hub_unreachable() -> bool:
     import socket
     import threading
     from urllib.parse import urlparse
+    from urllib.request import getproxies
 
     from huggingface_hub import constants
 
+    if any(k in getproxies() for k in ("https", "all")):  # a proxy resolves names for this machine: not our call
+        return False
     host = urlparse(str(constants.ENDPOINT)).hostname
     if not host:
         return False

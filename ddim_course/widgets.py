@@ -473,18 +473,26 @@ class EditExplorer:
         self.pipe, self.image, self.source_prompt = pipe, image, source_prompt
         self.num_inference_steps = n
         self.inversion = invert(pipe, image, source_prompt, num_inference_steps=n, progress=False)
-        self._inverted = _digest(image)  # which picture self.inversion is of
+        self._inverted = self._settings()  # what self.inversion was made from
         self.target_prompt, self.start_step, self.guidance_scale = target_prompt, start_step, guidance_scale
         self.result: Image.Image | None = None
         self._widget = None
 
+    def _settings(self) -> tuple:
+        """What the cached inversion depends on: the picture (pixel for pixel), the source prompt, the steps."""
+        return _digest(self.image), self.source_prompt, self.num_inference_steps
+
     def apply(self) -> Image.Image:
-        """Edit with the current settings, reusing the cached inversion (made again if ``image`` was changed)."""
-        if _digest(self.image) != self._inverted:  # a new picture: the old inversion would edit the old one
-            self.inversion = invert(
-                self.pipe, self.image, self.source_prompt, num_inference_steps=self.num_inference_steps, progress=False
+        """Edit with the current settings, reusing the cached inversion (made again when the picture, the source
+        prompt or the step count was changed since: the old one would edit the old settings)."""
+        if not isinstance(self.image, Image.Image):  # a path or URL, as the explorer takes when it is made
+            self.image = _picture(self.pipe, self.image)
+        if self._settings() != self._inverted:
+            image, n, _ = _edit_settings(
+                self.pipe, self.image, self.source_prompt, self.target_prompt, 0, self.num_inference_steps
             )
-            self._inverted = _digest(self.image)
+            self.inversion = invert(self.pipe, image, self.source_prompt, num_inference_steps=n, progress=False)
+            self.image, self.num_inference_steps, self._inverted = image, n, self._settings()
         self.result = edit(
             self.pipe,
             None,  # the cached inversion holds the picture

@@ -702,3 +702,19 @@ def test_editing_a_null_text_inversion_at_another_guidance_warns(pipe):
         edit(pipe, None, SRC, TGT, guidance_scale=7.5, **kw)  # the guidance it was fitted at: no warning
         ddim = METHODS["ddim"](pipe, image, SRC, num_inference_steps=4, progress=False)
         edit(pipe, None, SRC, TGT, guidance_scale=15, **(kw | {"inversion": ddim}))  # DDIM fits no guidance
+
+
+def test_words_are_cut_as_the_tokenizer_cuts_them_accents_and_hyphens_too(pipe):
+    import unicodedata
+
+    decomposed = [unicodedata.normalize("NFD", p) for p in ("a café red circle", "a café blue circle")]
+    a = align_tokens(pipe, *decomposed)  # the tokenizer composes "e" + accent into one letter first
+    assert token_words(pipe, decomposed[0])[a.changed_source[0]] == "red" and len(a.changed_source) == 1
+    for word in ("t-shirt", "3d", "cat's"):
+        s, t = f"a red {word}", f"a blue {word}"
+        source_pos, target_pos = blend_positions(
+            pipe, PromptToPrompt(blend_words=(word,)), align_tokens(pipe, s, t), s, t
+        )
+        assert source_pos == target_pos and len(source_pos) == len(
+            pipe.tokenizer(word, add_special_tokens=False).input_ids
+        )

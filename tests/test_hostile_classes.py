@@ -700,7 +700,7 @@ def test_load_image_never_hands_a_file_to_an_outside_program(tmp_path, monkeypat
     monkeypatch.setenv("PATH", f"{gs.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     eps = tmp_path / "picture.png"  # the name says PNG; the content is PostScript, which PIL gives to Ghostscript
     eps.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\n")
-    with pytest.raises(ImageLoadError, match="is not an image PIL can read"):
+    with pytest.raises(ImageLoadError, match="is in the EPS format, which the course does not open"):
         load_image(str(eps))
     assert not ran.exists(), "Ghostscript must never run on a learner's input"
 
@@ -948,3 +948,81 @@ def test_a_blend_that_would_never_start_is_refused():
     with pytest.raises(ValueError, match="blend_start must be below 1 when blending"):
         PromptToPrompt(blend_start=1.0)
     assert PromptToPrompt(blend=False, blend_start=1.0).blend is False
+
+
+def test_a_forced_run_replaces_only_the_run_and_keeps_the_folder_and_your_files(tmp_path, monkeypatch):
+    from ddim_course.pocket import train
+
+    out = tmp_path / "run"
+    out.mkdir()
+    out.chmod(0o2775)
+    (out / "training_args.json").write_text("old\n")
+    (out / "README.md").write_text("the model card\n")  # not part of a run: kept
+
+    def fake_training(args, work):
+        (work / "training_args.json").write_text("new\n")
+        (work / "unet").mkdir()
+
+    monkeypatch.setattr(train, "_train", fake_training)
+    train.main(["--out", str(out), "--smoke", "--no-progress", "--force"])
+    assert (out / "training_args.json").read_text() == "new\n" and (out / "unet").is_dir()
+    assert (out / "README.md").read_text() == "the model card\n"
+    assert out.stat().st_mode & 0o7777 == 0o2775, "the folder itself (its mode) is left as it was"
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "training_args.json", "unet"], "nothing left over"
+
+
+def test_review_mends_blend_start_runs_formats_and_a_stop_puts_torch_back(pipe, monkeypatch, tmp_path):
+    import ddim_course.bench.edits as bench
+    from ddim_course import ImageLoadError, edit, exercises, load_image
+    from ddim_course.attention import PromptToPrompt
+    from ddim_course.pocket.pie_tiny import pie_tiny
+
+    image = draw_scene(seed=3).pil()
+    late = PromptToPrompt(blend_start=0.95)  # 10 steps: the blend would start at step 9.5, after the last
+    with pytest.raises(ValueError, match="leaves no step of this 10-step run to blend in"):
+        edit(pipe, image, PROMPT, "a blue circle", control=late, num_inference_steps=10, start_step=0)
+    with pytest.raises(ValueError, match="row 'x': prompt-to-prompt edits from a DDIM-sampled inversion"):
+        bench.run_edits(pipe, pie_tiny(1), rows=(("x", "edict", "prompt-to-prompt"),), steps=2)
+    cases = (c for c in pie_tiny(1, kinds=("colour",)))  # a generator of cases
+    assert len(bench.run_edits(pipe, cases, rows=(("s", "ddim", None),), steps=2)["s"]) == 1
+    pcx = tmp_path / "picture.pcx"
+    Image.new("RGB", (8, 8), "red").save(pcx)
+    with pytest.raises(ImageLoadError, match="is in the PCX format, which the course does not open"):
+        load_image(str(pcx))
+    monkeypatch.setattr(exercises, "TIME_LIMIT", 1.0)
+
+    def slow_and_meddling(a, b):
+        torch.set_default_dtype(torch.float64)
+        while True:
+            pass
+
+    assert "took over" in exercises.check_psnr(slow_and_meddling).message
+    assert torch.get_default_dtype() == torch.float32, "what an answer changed is put back after a time-out too"
+
+
+def test_an_edit_explorer_inverts_again_for_a_new_prompt_step_count_or_path(pipe):
+    from ddim_course import example_image
+    from ddim_course.widgets import EditExplorer
+
+    e = EditExplorer(pipe, draw_scene(seed=3).pil(), PROMPT, "a blue circle", num_inference_steps=2, start_step=0)
+    old = e.inversion
+    e.source_prompt = "a red circle"
+    e.apply()
+    assert e.inversion is not old and e.inversion.prompt == "a red circle"
+    e.num_inference_steps = 3
+    e.apply()
+    assert e.inversion.num_inference_steps == 3
+    e.image = str(example_image("pocket_example"))  # a path, as the explorer takes when it is made
+    e.apply()
+    assert isinstance(e.image, Image.Image) and e.inversion.num_inference_steps == 3
+
+
+def test_behind_a_proxy_the_hub_is_not_judged_by_this_machine_s_name_lookup(monkeypatch):
+    import socket
+
+    from ddim_course.models import _hub_unreachable
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: (_ for _ in ()).throw(socket.gaierror(-2, "no")))
+    assert _hub_unreachable()
+    monkeypatch.setenv("HTTPS_PROXY", "http://10.0.0.1:3128")  # only the proxy resolves outside names
+    assert not _hub_unreachable()

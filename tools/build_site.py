@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ddim_course.files import _umask, swap_in_folder  # noqa: E402
+from ddim_course.files import discard_work, swap_in_folder, work_folder  # noqa: E402
 from ddim_course.links import BRANCH, REPO, colab_url  # noqa: E402
 from ddim_course.widgets import STATIC_NOTE  # noqa: E402
 
@@ -363,10 +362,10 @@ def render_home(pages: list[Page], edition: str, readme: str) -> str:
 # --------------------------------------------------------------------------------------------------
 # the site
 # --------------------------------------------------------------------------------------------------
-def _prepare_out(out: Path) -> Path:
+def _prepare_out(out: Path) -> tuple[Path, bool]:
     """Check ``out`` (new, empty, or built by this tool before: never anyone else's files, never through a link) and
-    make the folder the site is built in: a hidden one beside ``out``, which takes ``out``'s name only when the site
-    is complete, so that Ctrl-C or an error part-way leaves the old site whole."""
+    make the folder the site is built in: a hidden one inside ``out``, whose pages replace the old site only when
+    the site is complete, so that Ctrl-C or an error part-way leaves the old site whole."""
     if out.is_symlink():
         raise SiteError(f"{out} is a symbolic link: give a real folder (the site is never written through a link)")
     if out.exists():
@@ -377,13 +376,11 @@ def _prepare_out(out: Path) -> Path:
     try:
         if out.parent.exists() and not out.parent.is_dir():  # a file where the site's folder should sit
             raise NotADirectoryError(20, "Not a directory")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}.building-", dir=out.parent))
+        work, made = work_folder(out, ".building-")
     except OSError as e:  # a file where a folder above it should be, a folder that cannot be written...
         raise SiteError(f"cannot make the folder {out} ({e.strerror or e}): give a folder you can write to") from None
-    os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; a site folder gets the usual mode
     (work / SITE_MARK).write_text("built by tools/build_site.py; the whole folder is replaced on the next build\n")
-    return work
+    return work, made
 
 
 def _mathjax_folder() -> Path:
@@ -401,12 +398,12 @@ def build_site(
     test run's); a notebook not in it is executed when ``execute``, else shown without outputs."""
     out = Path(out)
     mathjax = _mathjax_folder()
-    work = _prepare_out(out)
+    work, made = _prepare_out(out)
     try:
         pages = _build_into(work, outputs, execute, notebooks, log, mathjax)
-        swap_in_folder(work, out)
+        swap_in_folder(work, out, replace_all=True)  # the folder is the tool's own (SITE_MARK): no stale page stays
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        discard_work(work, out, made)
         raise
     return pages
 

@@ -69,7 +69,10 @@ def _check_rows(rows) -> list[tuple[str, str, object]]:
         labels.add(label)
         if not isinstance(editor, PromptToPrompt):
             as_controller(editor)  # None, "prompt-to-prompt", or a clear error ("none" is not a way to say None)
-        checked.append((label, get_method(method).name, editor))
+        m = get_method(method)
+        if editor is not None and not m.ddim_sampler:  # refused by edit, but only after the first inversion
+            raise ValueError(f"row {label!r}: prompt-to-prompt edits from a DDIM-sampled inversion; {m.name!r} is not")
+        checked.append((label, m.name, editor))
     return checked
 
 
@@ -85,8 +88,11 @@ def run_edits(pipe, cases, rows=ROWS, *, steps=50, guidance_scale=7.5, control=N
     rows = _check_rows(rows)
     if isinstance(cases, EditCase):
         cases = [cases]
-    cases = list(cases) if isinstance(cases, (list, tuple)) else cases
-    if not isinstance(cases, list) or not all(isinstance(c, EditCase) for c in cases):
+    try:
+        cases = list(cases)  # any iterable of cases (a generator too)
+    except TypeError:
+        cases = None
+    if cases is None or not all(isinstance(c, EditCase) for c in cases):
         raise ValueError(f"cases must be a list of EditCase (what pie_tiny returns), got {_show(cases)}")
     if control is not None and not isinstance(control, PromptToPrompt) and not callable(control):
         raise ValueError(f"control must be None, a PromptToPrompt or a function of the case, got {_show(control)}")
@@ -203,13 +209,14 @@ def bench_edits(
     return "\n\n".join([table(title, HEADER, summary_rows(results)), cost_table(results), pie_bench_table()])
 
 
-def cost_table(results) -> str:
-    """What prompt-to-prompt adds: sampling seconds per edit (the inversion left out) against the plain swap's."""
+def cost_table(results, ran=ROWS) -> str:
+    """What prompt-to-prompt adds: sampling seconds per edit (the inversion left out) against the plain swap's.
+    ``ran``: the rows ``run_edits`` ran (their editors say which are attention-controlled)."""
     if not isinstance(results, dict) or not results.get("DDIM + prompt swap"):
         raise ValueError("cost_table compares each row with the 'DDIM + prompt swap' row: run_edits must include it")
     swap = statistics.mean(it[2] for it in results["DDIM + prompt swap"])
     rows = []
-    for label, _, editor in ROWS:
+    for label, _, editor in _check_rows(ran):
         if editor is not None and results.get(label):
             seconds = statistics.mean(it[2] for it in results[label])
             rows.append([label, f"{seconds:.2f}", f"{swap:.2f}", f"{seconds / swap:.2f}x"])

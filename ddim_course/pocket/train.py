@@ -21,9 +21,7 @@ import copy
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +32,7 @@ from diffusers import StableDiffusionPipeline
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..files import _umask, swap_in_folder
+from ..files import discard_work, swap_in_folder, work_folder
 from .model import (
     build_tokenizer,
     make_scheduler,
@@ -351,26 +349,30 @@ def main(argv: list[str] | None = None) -> Path:
             p.error(f"{linked[0]} is a link; a run is written only into its own folders, not through a link")
     if args.smoke:
         args.vae_steps, args.vae_batch, args.unet_steps, args.unet_batch, args.scenes = 20, 8, 20, 16, 128
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # the run is written into a hidden folder beside --out and moved into place when it is complete: Ctrl-C or a
-    # crash leaves --out as it was (an earlier run keeps its weights and its own log)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name[:40]}.partial-", dir=out.parent))
-    os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; the run's folder gets the usual mode
+    # the run is written into a hidden folder inside --out and moved into place when it is complete: Ctrl-C or a
+    # crash leaves --out as it was (an earlier run keeps its weights and its own log, a file of yours stays)
+    try:
+        work, made = work_folder(out, ".partial-")
+    except OSError as e:
+        p.error(f"cannot write in --out {out} ({e.strerror or e}); choose a folder you can write to")
     try:
         _train(args, work)
         swap_in_folder(work, out)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        discard_work(work, out, made)
         raise
     return out
 
 
 def _train(args, out: Path) -> None:
-    """Train and save a pipeline into the folder ``out`` (``main`` gives it a temporary one)."""
+    """Train and save a pipeline into the folder ``out`` (``main`` gives it a temporary one), logging as it goes."""
+    with (out / "train_log.jsonl").open("w") as log_file:  # closed also on Ctrl-C: the folder can then be removed
+        _train_logged(args, out, log_file)
+
+
+def _train_logged(args, out: Path, log_file) -> None:
     torch.manual_seed(args.seed)
     progress = not args.no_progress
-    log_path = out / "train_log.jsonl"
-    log_file = log_path.open("w")
     t0 = time.time()
 
     def log(record):
@@ -436,7 +438,6 @@ def _train(args, out: Path) -> None:
     save_tokenizer_files(tokenizer, out / "tokenizer")
     (out / "training_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
     log({"phase": "done"})
-    log_file.close()
 
 
 if __name__ == "__main__":
