@@ -749,6 +749,15 @@ class Inversion:
     noise_maps: list[torch.Tensor] | None = None
     sampled_latents: list[torch.Tensor] | None = None
 
+    def __repr__(self) -> str:  # the dataclass's would print every latent: 100 kB in a notebook cell
+        x = self.latents[0] if self.latents else None
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else "?"
+        return (
+            f"Inversion(method={self.method!r}, prompt={_show(self.prompt)}, guidance_scale={self.guidance_scale!r}, "
+            f"num_inference_steps={self.num_inference_steps!r}, latents: {len(self.latents or [])} of {shape}, "
+            f"unet_calls={self.unet_calls!r}, model={self.model!r})"
+        )
+
     def __post_init__(self):
         n = self.num_inference_steps = _whole(self.num_inference_steps, "num_inference_steps")
         if n < 1:
@@ -944,6 +953,8 @@ def _jsonable(info: dict) -> dict:
     """The entries of ``info`` that JSON can hold (numbers, strings, lists of them)."""
     out = {}
     for k, v in (info or {}).items():
+        if isinstance(v, (np.generic, torch.Tensor)) and getattr(v, "ndim", 0) == 0:
+            v = v.item()  # a numpy or 0-d tensor number (np.float32(31.5)) is kept as the number it is
         try:
             json.dumps(v, allow_nan=False)
             out[str(k)] = v
@@ -1071,9 +1082,15 @@ def _check_same_model(pipe, inversion: Inversion) -> None:
         return
     mine = model_fingerprint(pipe)
     if not same_model(mine, inversion.model):
+        name = str(inversion.model).split("#")[0]
+        load = (
+            f"load the model it was made with (load_pipeline({name!r}), or --model {name} on the command line), or "
+            if name and " " not in name
+            else ""
+        )
         raise ValueError(
             f"this inversion was made by the model {inversion.model!r}, but the pipeline is {mine!r}: "
-            "invert the image again with this pipeline (an inversion only fits the model that made it)"
+            f"{load}invert the image again with this pipeline (an inversion only fits the model that made it)"
         )
 
 

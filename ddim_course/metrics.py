@@ -64,11 +64,33 @@ def _check_range(data_range) -> float:
     return float(data_range)
 
 
+def _is_pil(v) -> bool:
+    return isinstance(v, Image.Image) or (
+        isinstance(v, (list, tuple)) and bool(v) and all(isinstance(im, Image.Image) for im in v)
+    )
+
+
 def _pair(a, b, data_range: float, names=("the first image", "the second image"), what="psnr"):
     """Two images as float64 arrays of one shape, finite and in [0, data_range], or a clear error."""
     x, y = (_finite(as_array(v, name), name) for v, name in zip((a, b), names))
     if x.shape != y.shape:
-        raise ValueError(f"{what} needs two images of the same size, got {x.shape} and {y.shape}")
+        hint = ""
+        if x.ndim != y.ndim and 1 in (x.shape[0], y.shape[0]):
+            hint = " (a batch of one: reconstruct, sample and edit return a list, so pass result[0])"
+        elif x.ndim == y.ndim == 3:
+            hint = " (load the original at the model's size: load_image(path, size=image_size(pipe)))"
+        raise ValueError(f"{what} needs two images of the same size, got {x.shape} and {y.shape}{hint}")
+    if data_range != 1:  # PIL images are read in [0, 1]: on data_range's scale, as an 8-bit array would be
+        pil = [_is_pil(a), _is_pil(b)]
+        x, y = (v * data_range if is_pil else v for v, is_pil in zip((x, y), pil))
+        raw = [v for v, is_pil in zip((x, y), pil) if not is_pil]
+        small = [float(v.max()) <= 1 for v in raw]
+        if data_range > 1 and raw and (all(small) and any(float(v.max()) > 0 for v in raw) or len(set(small)) > 1):
+            raise ValueError(
+                f"data_range={data_range:g} is for images in [0, {data_range:g}] (8-bit arrays), but "
+                + ("they are" if all(small) else "one of them is")
+                + " in [0, 1] (float images, tensors): leave data_range=1, or give both on one scale"
+            )
     top, low = max(float(x.max()), float(y.max())), min(float(x.min()), float(y.min()))
     if top > data_range * 1.001:
         raise ValueError(

@@ -483,7 +483,10 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     dtype = _check_dtype(dtype, device, name)
     key = (name, str(device), str(dtype))
     if cache and key in _PIPELINE_CACHE:
-        return _PIPELINE_CACHE[key]
+        cached = _PIPELINE_CACHE[key]
+        if _as_loaded(cached):  # re-running the cell gives the model as loaded, not as an experiment left it
+            return cached
+        del _PIPELINE_CACHE[key]  # moved to another device or dtype: load it again
 
     kwargs = dict(
         torch_dtype=dtype,
@@ -557,8 +560,27 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     pipe.set_progress_bar_config(disable=True)
     pipe._ddim_course_model = name  # lets get_preset(pipe) find the preset
     if cache:
+        pipe._ddim_course_loaded = (dict(pipe.scheduler.config), pipe.unet.dtype, pipe.device)
         _PIPELINE_CACHE[key] = pipe
     return pipe
+
+
+def _as_loaded(pipe) -> bool:
+    """Bring a cached pipeline back to the scheduler it was loaded with (a learner may have swapped it, or changed
+    its prediction type: every later result would be wrong); False when its dtype or device changed."""
+    from diffusers import DDIMScheduler
+
+    config, dtype, device = getattr(pipe, "_ddim_course_loaded", (None, None, None))
+    if config is None or pipe.unet.dtype != dtype or pipe.device != device:
+        return False
+    if type(pipe.scheduler) is not DDIMScheduler or dict(pipe.scheduler.config) != config:
+        warnings.warn(
+            "the cached pipeline's scheduler was changed since it was loaded; load_pipeline put its DDIM scheduler "
+            "back (load_pipeline(..., cache=False) loads a separate copy to experiment on)",
+            stacklevel=3,
+        )
+        pipe.scheduler = DDIMScheduler.from_config(config)
+    return True
 
 
 def _explain(e: Exception, local: bool = False) -> str:

@@ -1026,3 +1026,49 @@ def test_behind_a_proxy_the_hub_is_not_judged_by_this_machine_s_name_lookup(monk
     assert _hub_unreachable()
     monkeypatch.setenv("HTTPS_PROXY", "http://10.0.0.1:3128")  # only the proxy resolves outside names
     assert not _hub_unreachable()
+
+
+# --------------------------------------------------------------------------------------------------
+# a fourth probe (2026-11-29, last): the core functions
+# --------------------------------------------------------------------------------------------------
+def test_psnr_on_the_8_bit_scale_reads_pil_images_on_it_and_refuses_mixed_scales():
+    from ddim_course import psnr
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-10, 11, a.shape), 0, 255).astype(np.uint8)
+    right = psnr(Image.fromarray(a), Image.fromarray(b))
+    assert psnr(Image.fromarray(a), Image.fromarray(b), data_range=255) == pytest.approx(right)  # was 80.6 dB
+    assert (
+        psnr(a, b, data_range=255) == pytest.approx(right) and psnr(a, Image.fromarray(a), data_range=255) == math.inf
+    )
+    for x, y in ((a / 255, b / 255), (a, b / 255)):
+        with pytest.raises(ValueError, match="data_range=255 is for images in \\[0, 255\\]"):
+            psnr(x, y, data_range=255)
+    with pytest.raises(ValueError, match="pass result\\[0\\]"):
+        psnr(Image.fromarray(a), [Image.fromarray(a)])
+
+
+def test_load_pipeline_gives_the_model_as_loaded_after_an_experiment_on_its_scheduler():
+    from diffusers import DDIMScheduler, EulerDiscreteScheduler
+
+    from ddim_course import load_pipeline
+
+    pipe = load_pipeline("pocket")
+    pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
+    with pytest.warns(UserWarning, match="put its DDIM scheduler back"):
+        again = load_pipeline("pocket")
+    assert again is pipe and type(again.scheduler) is DDIMScheduler
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, prediction_type="v_prediction")
+    with pytest.warns(UserWarning):
+        assert load_pipeline("pocket").scheduler.config.prediction_type == "epsilon"
+
+
+def test_an_inversion_shows_a_short_summary_and_keeps_numpy_numbers_when_saved(tmp_path, inv):
+    from ddim_course import Inversion
+
+    text = repr(inv)
+    assert len(text) < 400 and "latents: 5 of (1, 4, 16, 16)" in text and "tensor(" not in text
+    kept = Inversion(**{**inv.__dict__, "info": {"psnr": np.float32(31.5), "steps": torch.tensor(3)}})
+    kept.save(tmp_path / "i.safetensors")
+    assert Inversion.load(tmp_path / "i.safetensors").info == {"psnr": 31.5, "steps": 3}
