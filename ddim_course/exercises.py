@@ -133,25 +133,25 @@ def _guarded_attributes() -> list[tuple[object, dict]]:
     return [(space, dict(vars(space))) for space in (torch, torch.Tensor, torch.nn.functional)]
 
 
+# torch's global settings an answer could change for the rest of the learner's session, by the function that sets
+# each (grad mode is the answer thread's own): (how to read it, how to set it)
+_SETTINGS = {
+    "torch.set_default_dtype": (torch.get_default_dtype, torch.set_default_dtype),
+    "torch.set_num_threads": (torch.get_num_threads, torch.set_num_threads),
+}
+
+
 def _torch_settings() -> dict:
-    """torch's global settings an answer could change for the rest of the learner's session (grad mode is the
-    answer thread's own)."""
-    return {
-        "torch.set_default_dtype": torch.get_default_dtype(),
-        "torch.set_num_threads": torch.get_num_threads(),
-    }
+    return {name: get() for name, (get, _) in _SETTINGS.items()}
 
 
 def _put_back_settings(before: dict) -> str | None:
     """Restore the settings an answer changed; the first one's setter, or None."""
-    now, first = _torch_settings(), None
-    for name, value in before.items():
-        if now[name] != value:
+    first = None
+    for name, (get, put) in _SETTINGS.items():
+        if get() != before[name]:
             first = first or name
-            {
-                "torch.set_default_dtype": torch.set_default_dtype,
-                "torch.set_num_threads": torch.set_num_threads,
-            }[name](value)
+            put(before[name])
     return first
 
 

@@ -18,7 +18,7 @@ def as_array(x, name: str = "image") -> np.ndarray:
         from .images import to_rgb  # as load_image reads it: transparency on white, 16-bit and float modes scaled
 
         return np.asarray(to_rgb(x), dtype=np.float64) / 255
-    if isinstance(x, (list, tuple)) and x and all(isinstance(im, Image.Image) for im in x):
+    if _is_pil(x):  # a list of them
         sizes = sorted({im.size for im in x})
         if len(sizes) > 1:
             raise ValueError(f"{name}: a list of images must be of one size, got {sizes[0]} and {sizes[1]} (w, h)")
