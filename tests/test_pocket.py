@@ -125,6 +125,40 @@ def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
     ).read_bytes()
 
 
+def test_training_with_attention_at_16x16_gives_a_pipeline_the_editor_runs(tmp_path):
+    """``--attention-16`` (a layout for a GPU run, tools/pocket_gpu) attends at the latent's full 16x16 as well; the
+    pipeline it saves loads and runs prompt-to-prompt, whose local blend still reads the 8x8 maps."""
+    from diffusers import UNet2DConditionModel
+
+    from ddim_course import edit, load_pipeline
+    from ddim_course.attention import PromptToPrompt
+    from ddim_course.pocket.scenes import draw_scene
+    from ddim_course.pocket.train import main
+
+    out = main(["--out", str(tmp_path / "a16"), "--smoke", "--no-progress", "--attention-16"])
+    unet = UNet2DConditionModel.from_pretrained(out / "unet")
+    assert unet.config.down_block_types[0] == "CrossAttnDownBlock2D"
+    assert unet.config.up_block_types[-1] == "CrossAttnUpBlock2D"
+    assert json.loads((out / "training_args.json").read_text())["attention_16"] is True
+    pipe = load_pipeline(str(out))
+    before = dict(pipe.unet.attn_processors)
+    assert any(name.startswith("down_blocks.0.attentions") for name in before)
+    scene = draw_scene("red", "circle", "plain", seed=3)
+    target = "a blue circle on a plain background"
+    images = edit(
+        pipe,
+        scene.pil(),
+        scene.caption,
+        target,
+        inversion="direct",
+        control=PromptToPrompt(),
+        num_inference_steps=3,
+        start_step=0,
+    )
+    assert len(images) == 1 and images[0].size == (64, 64)
+    assert all(pipe.unet.attn_processors[name] is proc for name, proc in before.items())  # put back after the call
+
+
 @pytest.mark.parametrize(
     "extra, said",
     [
@@ -140,6 +174,7 @@ def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
         (["--vae-from", "no/such/folder"], "no vae/config.json there"),
         (["--init-from", "ddim_course/pocket/weights/vae"], "no vae/config.json there"),
         (["--init-from", "ddim_course/pocket/weights", "--vae-from", "x"], "leave out --vae-from"),
+        (["--init-from", "ddim_course/pocket/weights", "--attention-16"], "--attention-16 builds a new UNet"),
     ],
 )
 def test_training_refuses_bad_arguments_by_name(tmp_path, capsys, extra, said):

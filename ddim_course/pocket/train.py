@@ -276,6 +276,8 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
         p.error("--device cuda: this machine has no CUDA GPU that torch can use; train with --device cpu")
     if device.type not in ("cpu", "cuda"):
         p.error(f"--device must be 'cpu' or 'cuda', got {args.device!r}")
+    if args.init_from is not None and args.attention_16:
+        p.error("--attention-16 builds a new UNet; --init-from goes on training that folder's own: use --vae-from")
     if args.init_from is not None and args.vae_from is not None:
         p.error("--init-from keeps that folder's autoencoder; leave out --vae-from")
     for name, parts in (("vae_from", ("vae",)), ("init_from", ("vae", "unet", "text_encoder"))):
@@ -325,6 +327,11 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--vae-from", default=None, help="a pipeline folder whose autoencoder to keep (skips phase 1)")
     p.add_argument(
         "--init-from", default=None, help="a pipeline folder to go on training: its UNet, text encoder and autoencoder"
+    )
+    p.add_argument(
+        "--attention-16",
+        action="store_true",
+        help="a UNet that attends at 16x16 as well (the shipped one attends at 8x8 and 4x4 only); not with --init-from",
     )
     p.add_argument("--device", default="cpu", help="'cpu' (default) or 'cuda'")
     p.add_argument("--workers", type=int, default=1, help="processes that draw the scenes (more than 1: chunked)")
@@ -416,7 +423,8 @@ def _train_logged(args, out: Path, log_file) -> None:
         unet = UNet2DConditionModel.from_pretrained(init / "unet", use_safetensors=True).to(device)
     else:
         text_encoder = make_text_encoder(len(tokenizer), tiny=args.smoke).to(device)
-        unet = make_unet(tiny=args.smoke, cross_attention_dim=text_encoder.config.hidden_size).to(device)
+        dim = text_encoder.config.hidden_size
+        unet = make_unet(tiny=args.smoke, cross_attention_dim=dim, attention_16=args.attention_16).to(device)
     unet, text_encoder, args.unet_steps = train_unet(
         unet,
         text_encoder,

@@ -19,7 +19,7 @@ for path in sys.argv[1:]:
             colour = float(r["colour_direct"][2].rstrip("%"))
             scored.append((colour + r["dev_right"] + 2 * r["dev_truth"] + 100 * follows, r["name"]))
 picked = [name for _, name in sorted(scored, reverse=True)[:2]]
-for name in ("c1", "c2", "c3"):
+for name in ("c1", "c2", "c3", "c4"):
     trained = os.path.exists(f"/tmp/{name}/unet/diffusion_pytorch_model.safetensors")
     if len(picked) < 2 and name not in picked and trained:
         picked.append(name)
