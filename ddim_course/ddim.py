@@ -50,6 +50,11 @@ def predict_x0_and_eps(model_output, x_t, alpha_t, *, prediction_type="epsilon")
     if prediction_type == "v_prediction":  # v = sqrt(a) * eps - sqrt(1 - a) * x0
         return a * x_t - b * model_output, a * model_output + b * x_t
     if prediction_type == "sample":
+        if bool(torch.as_tensor(alpha_t, dtype=torch.float64).ge(1).any()):
+            raise ValueError(
+                "alpha_t must be below 1 for prediction_type='sample': the noise is read off as (x_t - x0) / "
+                "sqrt(1 - alpha_t), which divides by 0 at a clean latent"
+            )
         return model_output, (x_t - a * model_output) / b
     raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
 
@@ -62,6 +67,7 @@ def ddim_update(model_output, x_t, alpha_t, alpha_prev, *, prediction_type="epsi
     ``sigma`` is sigma_t(eta) of eq. 16; ``eps`` is epsilon_theta(x_t).
     """
     _check_alpha(alpha_prev, "alpha_prev")  # (alpha_t is checked by predict_x0_and_eps, eta by ddim_sigma)
+    _check_update_tensors(model_output, x_t, noise, eta)
     # 1. the model's guess of the clean latent and of the noise in x_t ("predicted x_0", eq. 12)
     x0, eps = predict_x0_and_eps(model_output, x_t, alpha_t, prediction_type=prediction_type)
     # 2. how much fresh noise this step adds: sigma_t(eta) of eq. 16 (eta = 0: DDIM, eta = 1: DDPM's posterior)
@@ -76,6 +82,18 @@ def ddim_update(model_output, x_t, alpha_t, alpha_prev, *, prediction_type="epsi
             raise ValueError("eta > 0 needs noise: pass noise=torch.randn_like(x_t) (or a seeded generator's)")
         x_prev = x_prev + sigma * noise
     return x_prev
+
+
+def _check_update_tensors(model_output, x_t, noise, eta) -> None:
+    """``ddim_update``'s tensors: real float tensors with data, of one shape (broadcasting would silently change the
+    batch), and noise only where it is used (eta > 0), as ``ddim_step`` asks."""
+    for name, x in (("model_output", model_output), ("x_t", x_t)) + ((("noise", noise),) if noise is not None else ()):
+        if not _plain_float(x):
+            raise ValueError(f"{name} must be a real float tensor with data, got {_show(x)}")
+        if x.shape != x_t.shape:
+            raise ValueError(f"{name} has shape {tuple(x.shape)} but x_t {tuple(x_t.shape)}: they must match")
+    if noise is not None and _check_eta(eta) == 0:
+        raise ValueError("noise is only used when eta > 0 (eta = 0 is deterministic DDIM): pass eta, or no noise")
 
 
 def ddim_sigma(alpha_t, alpha_prev, eta: float) -> float:
@@ -407,8 +425,6 @@ def guide(out_uncond: torch.Tensor, out_cond: torch.Tensor, guidance_scale: floa
 
 
 def _check_guidance_inputs(out_uncond, out_cond, guidance_scale) -> None:
-    if not isinstance(guidance_scale, torch.Tensor):
-        _check_guidance(guidance_scale)
     for name, x in (("out_uncond", out_uncond), ("out_cond", out_cond)):
         if not _plain_float(x):
             raise ValueError(f"{name} must be the model's output, a real float tensor with data, got {_show(x)}")
@@ -417,16 +433,36 @@ def _check_guidance_inputs(out_uncond, out_cond, guidance_scale) -> None:
             f"out_uncond {tuple(out_uncond.shape)} and out_cond {tuple(out_cond.shape)} must have one shape "
             "(the two halves of one guided model call)"
         )
+    if not isinstance(guidance_scale, torch.Tensor) or guidance_scale.numel() == 1:
+        _check_guidance(guidance_scale)
+        return
+    # one scale per image (a tensor that broadcasts over the output without changing its shape), each in range
+    ok = _plain_float(guidance_scale) and guidance_scale.ndim <= out_cond.ndim
+    if ok:
+        try:
+            ok = torch.broadcast_shapes(guidance_scale.shape, out_cond.shape) == out_cond.shape
+        except RuntimeError:
+            ok = False
+    if not ok:
+        raise ValueError(
+            f"guidance_scale must be a number, or a float tensor that broadcasts over the model's output "
+            f"{tuple(out_cond.shape)} (one scale per image: shape ({out_cond.shape[0]}, 1, 1, 1)), got "
+            f"{_show(guidance_scale) if not isinstance(guidance_scale, torch.Tensor) else tuple(guidance_scale.shape)}"
+        )
+    g = guidance_scale.detach().double()
+    if not bool((torch.isfinite(g) & (g >= 0) & (g <= MAX_GUIDANCE)).all()):
+        raise ValueError(f"guidance_scale must hold numbers in [0, {MAX_GUIDANCE:g}] (1 = no guidance, 7.5 is typical)")
 
 
 def _unet_eps(pipe, latents, t, cond, uncond, guidance_scale):
     """The model output at ``latents``, with classifier-free guidance when ``uncond`` is given."""
     unet = pipe.unet
     x = latents.to(unet.dtype)
+    cond = cond.to(unet.dtype)  # the text encoder may be in another dtype than the UNet (a learner's .half(), ...)
     if uncond is None:
         out = unet(x, t, encoder_hidden_states=cond).sample
     else:
-        both = unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([uncond, cond])).sample
+        both = unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([uncond.to(unet.dtype), cond])).sample
         out_u, out_c = both.chunk(2)
         out = guide(out_u, out_c, guidance_scale)
     return out.to(latents.dtype)
@@ -450,8 +486,16 @@ def _initial_latents(pipe, batch, generator, height=None, width=None):
     return randn(shape, generator, pipe.device) * pipe.scheduler.init_noise_sigma
 
 
-def _check_latents(pipe, latents, what="start_latents"):
-    """Latents the pipeline can run: a real, finite float tensor of shape (batch, channels, h, w) with data."""
+MAX_LATENT_SIZE = 50.0
+"""Latents are about unit size: mean |x| is near 1 for the scaled VAE latents and for Gaussian noise, and stays
+under 6 for the pocket model's inversions even at guidance 100. Fifty times that is an image's pixels or unscaled
+latents, which the samplers would turn into a picture of nothing, without an error."""
+
+
+def _check_latents(pipe, latents, what="start_latents", *, huge: str = "raise"):
+    """Latents the pipeline can run: a real, finite float tensor of shape (batch, channels, h, w) with data, about
+    unit size (``huge="warn"``: only a warning past ``MAX_LATENT_SIZE``, for latents a method can make that large;
+    ``"ignore"`` where the sampler called next warns)."""
     if not isinstance(latents, torch.Tensor):
         raise ValueError(f"{what} must be a torch tensor of latents, got {type(latents).__name__}")
     from .images import _odd_tensor
@@ -472,6 +516,16 @@ def _check_latents(pipe, latents, what="start_latents"):
     if latents.shape[0] > MAX_BATCH:
         raise ValueError(f"{what} holds {latents.shape[0]} latents; at most {MAX_BATCH} go in one call")
     _check_finite(latents, what)
+    size = float(latents.detach().abs().double().mean()) if huge != "ignore" else 0.0
+    if size > MAX_LATENT_SIZE:
+        message = (
+            f"{what} have values of mean size {size:.3g}, but latents are about unit size (mean |x| near 1): an "
+            "image's pixels (0-255) look like this, or latents scaled by hand; pass the "
+            "image as a PIL image or a path, or latents from encode(pipe, image)"
+        )
+        if huge != "warn":
+            raise ValueError(message)
+        warnings.warn(message + "; the result will not look like a picture", stacklevel=4)
 
 
 def _check_latent_side(pipe, latents: torch.Tensor, what: str) -> None:
@@ -531,8 +585,8 @@ def denoise(
     eta = _check_eta(eta)
     guidance_scale = _check_guidance(guidance_scale)
     _check_generator(generator)
-    _check_latents(pipe, latents, "latents")
-    _check_embeddings(pipe, cond, uncond, latents.shape[0], n)
+    _check_latents(pipe, latents, "latents", huge="warn")  # (sample and invert refuse them)
+    _check_embeddings(pipe, cond, uncond, latents.shape[0], n, guidance_scale)
     if noise_maps is not None:
         if eta == 0:
             raise ValueError("noise_maps are only used when eta > 0 (edit-friendly DDPM inversion samples at eta = 1)")
@@ -562,9 +616,16 @@ def denoise(
     return _check_finite(latents, "the final latents", after="sampling")
 
 
-def _check_embeddings(pipe, cond, uncond, batch: int, steps: int) -> None:
+def _check_embeddings(pipe, cond, uncond, batch: int, steps: int, guidance_scale: float = 1.0) -> None:
     """``cond`` and ``uncond`` (None, one embedding or one per step) as the samplers need them: real, finite float
-    tensors (batch, tokens, dim) with the UNet's width ``dim``, the unconditional ones shaped like ``cond``."""
+    tensors (batch, tokens, dim) with the UNet's width ``dim``, the unconditional ones shaped like ``cond``; and an
+    ``uncond`` whenever ``guidance_scale`` is not 1 (guidance would otherwise be skipped without a word)."""
+    if uncond is None and guidance_scale != 1:
+        raise ValueError(
+            f"guidance_scale={guidance_scale:g} needs uncond, the unconditional embedding that guidance starts from; "
+            "uncond is None (encode_text(..., guidance=False) gives none): use cond, uncond = encode_text(pipe, "
+            "prompt), or guidance_scale=1 to sample with the prompt alone"
+        )
     config = pipe.unet.config  # the text width the UNet takes: its projection's input when it has one
     dim = config.get("encoder_hid_dim") or config.get("cross_attention_dim")
     dim = dim if isinstance(dim, int) else None  # per-block widths (a tuple): the UNet itself checks them
@@ -643,11 +704,11 @@ def edict_denoise(
     timesteps, ratio = _schedule(pipe, num_inference_steps)
     start_step = _check_start_step(start_step, len(timesteps))
     g, p = _check_guidance(guidance_scale), _check_mix(mix)
-    _check_latents(pipe, x, "x")
-    _check_latents(pipe, y, "y")
+    _check_latents(pipe, x, "x", huge="warn")  # EDICT's coupled latents grow at a low mix (0.5): they still invert
+    _check_latents(pipe, y, "y", huge="warn")
     if x.shape != y.shape:
         raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must have one shape (EDICT's two latents)")
-    _check_embeddings(pipe, cond, uncond, x.shape[0], len(timesteps))
+    _check_embeddings(pipe, cond, uncond, x.shape[0], len(timesteps), g)
     x, y = x.to(pipe.device, torch.float64), y.to(pipe.device, torch.float64)
     coefficients = _edict_coefficients(pipe, timesteps, ratio)
     for t in _bar(timesteps[start_step:], "EDICT sampling", progress):
@@ -1105,7 +1166,8 @@ def _image_latents(pipe, image) -> torch.Tensor:
                 "ddim_course.tensor_to_pil(x)[0] turns a (3, H, W) tensor in [0, 1] into one"
             )
         _check_latents(pipe, image, "latents")
-        return image.to(pipe.device, _work_dtype(pipe))
+        # a copy: the inversion's latents[0] must not be the caller's tensor (changing one would change the other)
+        return image.detach().to(pipe.device, _work_dtype(pipe), copy=True)
     if isinstance(image, (list, tuple)) and len(image) == 0:
         raise ValueError("no images given (an empty list); pass an image, a path, or a list of them")
     if isinstance(image, (list, tuple)) and len(image) > MAX_BATCH:  # named before hours of encoding
@@ -1184,6 +1246,14 @@ def invert(
         latents = guess
         trajectory.append(latents)
     _check_finite(latents, "the inverted latents", after="inversion")
+    if g == 1 and any(_prompts(negative_prompt, name="negative_prompt")):
+        warnings.warn(
+            "negative_prompt has no effect on an inversion at guidance_scale=1 (only the prompt is used); it is kept "
+            "with the inversion, and reconstruct or edit at another guidance uses it",
+            stacklevel=3,
+        )
+    if k:
+        _warn_if_not_converging(residuals, timesteps)
     return Inversion(
         latents=trajectory,
         timesteps=timesteps,
@@ -1195,6 +1265,22 @@ def invert(
         model=model_fingerprint(pipe),
         info={"fixed_point_iterations": k, "residuals": residuals} if k else {},
     )
+
+
+def _warn_if_not_converging(residuals: list[list[float]], timesteps: list[int]) -> None:
+    """Fixed-point iteration converges only while each iteration moves the latent less than the one before; where the
+    last move is not below the first, more iterations make that step worse (large steps at high guidance). Moves under
+    1e-5 (latents are about unit size) are float32's rounding, not a failure."""
+    bad = [i for i, moves in enumerate(residuals) if len(moves) >= 2 and not moves[-1] < moves[0] and moves[-1] > 1e-5]
+    if bad:
+        steps = [sorted(timesteps)[i] for i in bad]
+        shown = ", ".join(f"t={t}" for t in steps[:5]) + (f" and {len(steps) - 5} more" if len(steps) > 5 else "")
+        warnings.warn(
+            f"fixed-point iteration did not converge at {len(bad)} of {len(residuals)} steps ({shown}): its last move "
+            "was not smaller than its first, so more iterations make those steps worse; use more steps "
+            "(num_inference_steps), a lower guidance_scale or fewer iterations (info['residuals'] holds the moves)",
+            stacklevel=4,
+        )
 
 
 @torch.no_grad()
@@ -1248,12 +1334,12 @@ def reconstruct(
     prompt = inversion.prompt if prompt is None else prompt
     g = inversion.guidance_scale if guidance_scale is None else _check_guidance(guidance_scale)
     start = inversion.latents_at(start_step)
-    _check_latents(pipe, start, "the inversion's latents")
+    _check_latents(pipe, start, "the inversion's latents", huge="ignore")  # the sampler it calls warns
     b = start.shape[0]
     if inversion.method == "direct" and _prompts(prompt, b) == _prompts(inversion.prompt, b):  # "p" and ["p"] alike
         # direct inversion (Ju et al. 2024) sets the source branch to the inversion's own latent after every step
         # (notebook 07), so sampling the source prompt back ends on the clean latent, with no model call
-        latents = inversion.latents[0].to(pipe.device, _work_dtype(pipe))
+        latents = inversion.latents[0].to(pipe.device, _work_dtype(pipe), copy=True)  # not the inversion's own tensor
         return latents if output_type == "latent" else decode(pipe, latents, output_type=output_type)
     if inversion.uncond_embeddings is not None and g != 1:
         cond, _ = encode_text(pipe, prompt, guidance=False, batch=start.shape[0])

@@ -21,6 +21,7 @@ from .ddim import (
     _alphas,
     _bar,
     _check_guidance,
+    _check_steps,
     _prediction_type,
     _real,
     _schedule,
@@ -35,6 +36,7 @@ from .ddim import (
 from .exact import ddpm_invert, edict_invert, fixed_point_invert
 
 MAX_INNER_STEPS = 1000  # Adam steps per sampling step; the paper uses 10
+MAX_NULL_TEXT_UPDATES = 20_000  # Adam steps in one inversion, 40 x the paper's 50 x 10
 
 
 @contextlib.contextmanager
@@ -110,6 +112,12 @@ def null_text_invert(
     lr = _real(learning_rate, "learning_rate", low=1e-12, high=10, hint="the paper uses 1e-2")
     stop = _real(early_stop, "early_stop", low=0, high=1e6, hint="the paper uses 1e-5; 0 never stops early")
     _check_single_prompt(prompt, "null_text_invert")
+    updates = _check_steps(pipe, num_inference_steps) * inner_steps
+    if updates > MAX_NULL_TEXT_UPDATES:  # each count alone may be fine; together they would run for hours
+        raise ValueError(
+            f"num_inference_steps={num_inference_steps} x inner_steps={inner_steps} is {updates:,} Adam updates, each "
+            f"a UNet call with its gradient; at most {MAX_NULL_TEXT_UPDATES:,} run in one call (the paper's: 500)"
+        )
     start = time.perf_counter()
     pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
     timesteps, ratio = _schedule(pipe, num_inference_steps)

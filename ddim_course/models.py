@@ -560,9 +560,14 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     pipe.set_progress_bar_config(disable=True)
     pipe._ddim_course_model = name  # lets get_preset(pipe) find the preset
     if cache:
-        pipe._ddim_course_loaded = (dict(pipe.scheduler.config), pipe.unet.dtype, pipe.device)
+        pipe._ddim_course_loaded = (dict(pipe.scheduler.config), _part_dtypes(pipe), pipe.device)
         _PIPELINE_CACHE[key] = pipe
     return pipe
+
+
+def _part_dtypes(pipe) -> tuple:
+    """The dtypes of the pipeline's three models (a part removed or replaced by something else: None)."""
+    return tuple(getattr(getattr(pipe, name, None), "dtype", None) for name in ("unet", "vae", "text_encoder"))
 
 
 def _as_loaded(pipe) -> bool:
@@ -570,9 +575,9 @@ def _as_loaded(pipe) -> bool:
     its prediction type: every later result would be wrong); False when its dtype or device changed."""
     from diffusers import DDIMScheduler
 
-    config, dtype, device = getattr(pipe, "_ddim_course_loaded", (None, None, None))
-    if config is None or pipe.unet.dtype != dtype or pipe.device != device:
-        return False
+    config, dtypes, device = getattr(pipe, "_ddim_course_loaded", (None, None, None))
+    if config is None or pipe.device != device or _part_dtypes(pipe) != dtypes:
+        return False  # moved, or a part cast to another dtype (pipe.text_encoder.half(), ...): load it again
     if type(pipe.scheduler) is not DDIMScheduler or dict(pipe.scheduler.config) != config:
         warnings.warn(
             "the cached pipeline's scheduler was changed since it was loaded; load_pipeline put its DDIM scheduler "

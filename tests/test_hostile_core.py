@@ -1,0 +1,145 @@
+"""Classes of bad input to the core functions that used to run without a word or fail deep in torch: guidance with
+nothing to guide from, results that shared memory with the caller's tensors, building blocks that broadcast or
+divided by zero, pixels passed as latents, a pipeline with parts in two dtypes, fixed-point iteration that diverges,
+and counts whose product runs for hours."""
+
+import warnings
+
+import pytest
+import torch
+
+from ddim_course import (
+    METHODS,
+    Inversion,
+    ddim_update,
+    denoise,
+    encode,
+    encode_text,
+    guide,
+    invert,
+    load_pipeline,
+    predict_x0_and_eps,
+    reconstruct,
+    sample,
+)
+from ddim_course.ddim import edict_denoise
+from ddim_course.pocket.scenes import draw_scene
+
+PROMPT = "a red circle on a plain background"
+
+
+@pytest.fixture(scope="module")
+def image():
+    return draw_scene("red", "circle", "plain", seed=4).pil()
+
+
+def test_guidance_without_an_unconditional_embedding_is_refused_not_skipped(pipe):
+    cond, uncond = encode_text(pipe, PROMPT, guidance=False)
+    assert uncond is None
+    x = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="guidance_scale=7.5 needs uncond"):
+        denoise(pipe, x, cond, None, num_inference_steps=2, guidance_scale=7.5, progress=False)
+    with pytest.raises(ValueError, match="needs uncond"):
+        edict_denoise(pipe, x, x.clone(), cond, None, num_inference_steps=2, guidance_scale=3.0, progress=False)
+    one = denoise(pipe, x, cond, None, num_inference_steps=2, guidance_scale=1.0, progress=False)  # no guidance: fine
+    assert torch.isfinite(one).all()
+
+
+def test_an_inversion_and_its_reconstruction_own_their_latents(pipe, image):
+    x = encode(pipe, image).clone()  # a tensor of the learner's own (encode's is an inference tensor)
+    kept = x.clone()
+    for method in ("ddim", "direct"):
+        inv = METHODS[method](pipe, x, PROMPT, num_inference_steps=3, progress=False)
+        out = reconstruct(pipe, inv, output_type="latent", progress=False)
+        assert len({x.data_ptr(), inv.latents[0].data_ptr(), out.data_ptr()}) == 3, method  # three tensors
+        result = out.clone()
+        x.add_(1)  # the learner's own tensor, changed after the call, changes neither
+        assert torch.equal(inv.latents[0], kept) and torch.equal(out, result), method
+        x.copy_(kept)
+
+
+def test_the_update_refuses_shapes_that_would_broadcast_and_noise_it_would_ignore():
+    x = torch.randn(3, 4, 2, 2)
+    with pytest.raises(ValueError, match=r"model_output has shape \(1, 4, 2, 2\) but x_t \(3, 4, 2, 2\)"):
+        ddim_update(torch.randn(1, 4, 2, 2), x, 0.5, 0.6)
+    with pytest.raises(ValueError, match="noise is only used when eta > 0"):
+        ddim_update(x, x, 0.5, 0.6, eta=0, noise=torch.randn_like(x))
+    with pytest.raises(ValueError, match=r"noise has shape \(7, 1, 1, 1\)"):
+        ddim_update(x, x, 0.5, 0.6, eta=0.5, noise=torch.randn(7, 1, 1, 1))
+    with pytest.raises(ValueError, match="model_output must be a real float tensor"):
+        ddim_update([1.0], x, 0.5, 0.6)
+    with pytest.raises(ValueError, match="model_output must be a real float tensor"):
+        ddim_update(torch.empty(3, 4, 2, 2, device="meta"), x, 0.5, 0.6)
+    with pytest.raises(ValueError, match="alpha_t must be below 1 for prediction_type='sample'"):
+        predict_x0_and_eps(x, x + 1, 1.0, prediction_type="sample")
+    x0, eps = predict_x0_and_eps(x, x + 1, 0.5, prediction_type="sample")
+    assert torch.allclose(eps, (x + 1 - 0.5**0.5 * x) / 0.5**0.5)
+
+
+def test_guide_checks_a_tensor_guidance_scale_as_it_checks_a_number():
+    u, c = torch.zeros(2, 4, 2, 2), torch.ones(2, 4, 2, 2)
+    per_image = torch.tensor([1.0, 7.5]).view(2, 1, 1, 1)
+    assert torch.equal(guide(u, c, per_image)[:, 0, 0, 0], torch.tensor([1.0, 7.5]))
+    assert torch.equal(guide(u, c, torch.tensor(2.0)), 2 * c)
+    for bad, said in (
+        (torch.tensor(float("nan")), "guidance_scale must be a number"),
+        (torch.tensor(1e9), "guidance_scale must be a number"),
+        (torch.tensor([1.0, float("inf")]).view(2, 1, 1, 1), "must hold numbers in"),
+        (torch.ones(5, 1, 1, 1), "broadcasts over the model's output"),
+        (torch.empty((), device="meta"), "guidance_scale must be a number"),
+        (torch.empty(2, 1, 1, 1, device="meta"), "broadcasts over the model's output"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            guide(u, c, bad)
+
+
+def test_pixels_given_as_latents_are_refused_and_a_huge_inversion_is_named(pipe, image):
+    rgba = torch.rand(1, 4, 16, 16, generator=torch.Generator().manual_seed(1)) * 255  # an RGBA image in 0-255
+    with pytest.raises(ValueError, match="latents are about unit size"):
+        invert(pipe, rgba, PROMPT, num_inference_steps=2, progress=False)
+    with pytest.raises(ValueError, match="latents are about unit size"):
+        sample(pipe, PROMPT, num_inference_steps=2, start_latents=torch.randn(1, 4, 16, 16) * 1e6, progress=False)
+    inv = invert(pipe, image, PROMPT, num_inference_steps=2, progress=False)
+    # a method can make latents this large (EDICT at a low mix): they are reconstructed, with a word
+    inv = Inversion(**{**inv.__dict__, "latents": [*inv.latents[:-1], inv.latents[-1] * 1e4]})
+    with pytest.warns(UserWarning, match="will not look like a picture"):
+        reconstruct(pipe, inv, output_type="latent", progress=False)
+    fine = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(2)) * 5  # noise at guidance 100's size
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sample(pipe, PROMPT, num_inference_steps=2, start_latents=fine, output_type="latent", progress=False)
+
+
+def test_a_part_cast_to_another_dtype_still_samples_and_the_cache_loads_the_model_again():
+    pipe = load_pipeline("pocket")
+    try:
+        pipe.text_encoder.to(torch.float64)  # a learner's experiment on one part
+        latents = sample(pipe, PROMPT, num_inference_steps=2, output_type="latent", progress=False)
+        assert latents.dtype == torch.float32 and torch.isfinite(latents).all()
+        again = load_pipeline("pocket")
+        assert again is not pipe and again.text_encoder.dtype == torch.float32
+    finally:
+        pipe.text_encoder.to(torch.float32)
+
+
+def test_fixed_point_iteration_that_diverges_says_so_and_one_that_converges_does_not():
+    pipe = load_pipeline("pocket")
+    scene = draw_scene("red", "circle", "plain", seed=4).pil()
+    with pytest.warns(UserWarning, match=r"did not converge at 1 of 10 steps \(t=101\)"):
+        inv = invert(pipe, scene, PROMPT, num_inference_steps=10, guidance_scale=7.5, fixed_point_iterations=30)
+    moves = inv.info["residuals"][1]
+    assert moves[-1] >= moves[0]  # what the warning reports
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        invert(pipe, scene, PROMPT, num_inference_steps=10, guidance_scale=1.0, fixed_point_iterations=3)
+
+
+def test_counts_whose_product_runs_for_hours_are_refused_before_any_work(pipe, image):
+    with pytest.raises(ValueError, match="999,000 Adam updates"):
+        METHODS["null-text"](pipe, image, PROMPT, num_inference_steps=999, inner_steps=1000, progress=False)
+
+
+def test_a_negative_prompt_an_inversion_at_guidance_1_cannot_use_is_named(pipe, image):
+    with pytest.warns(UserWarning, match="negative_prompt has no effect on an inversion at guidance_scale=1"):
+        inv = invert(pipe, image, PROMPT, num_inference_steps=2, negative_prompt="blurry", progress=False)
+    assert inv.negative_prompt == "blurry"
