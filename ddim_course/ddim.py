@@ -29,7 +29,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .i18n import tr
-from .images import _repr, decode, encode
+from .images import _repr, decode, encode, learner_stacklevel
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
@@ -1279,7 +1279,7 @@ def _warn_if_not_converging(residuals: list[list[float]], timesteps: list[int]) 
             f"fixed-point iteration did not converge at {len(bad)} of {len(residuals)} steps ({shown}): its last move "
             "was not smaller than its first, so more iterations make those steps worse; use more steps "
             "(num_inference_steps), a lower guidance_scale or fewer iterations (info['residuals'] holds the moves)",
-            stacklevel=4,
+            stacklevel=learner_stacklevel(),
         )
 
 

@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import stat
+import sys
 import threading
 import time
 import warnings
@@ -638,6 +639,33 @@ def image_size(pipe) -> int:
     return pipe.unet.config.sample_size * pipe.vae_scale_factor
 
 
+def learner_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn`` that names the first caller outside ddim_course and torch's
+    decorators (the learner's line, however deep in the package the warning is raised). Call it right where you warn."""
+    frame, level = sys._getframe(1), 1
+    inside = (str(Path(__file__).parent), str(Path(torch.__file__).parent))
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _warn_if_cropped(images: list[Image.Image], side: int) -> None:
+    """Say what a model with square images leaves out of one that is not square (its centre is kept)."""
+    for k, im in enumerate(images):
+        w, h = im.size
+        if w != h:
+            lost = 1 - min(w, h) / max(w, h)
+            which = "left and right edges" if w > h else "top and bottom"
+            name = "the image" if len(images) == 1 else f"image {k}"
+            warnings.warn(
+                f"{name} is {w} x {h} pixels, but the model takes {side} x {side}: it was scaled and its centre "
+                f"cropped, leaving out {lost:.0%} of it (the {which}); crop it first to choose what stays, e.g. "
+                "load_image(path).crop((left, top, right, bottom))",
+                stacklevel=learner_stacklevel(),
+            )
+            return
+
+
 @torch.inference_mode()
 def encode(pipe, image) -> torch.Tensor:
     """Image(s) -> scaled latents: the VAE encoder's mean (deterministic) times ``scaling_factor``."""
@@ -648,7 +676,9 @@ def encode(pipe, image) -> torch.Tensor:
     if not images:
         raise ValueError("encode needs an image or a non-empty list of images, got an empty list")
     side = image_size(pipe)
-    images = [load_image(im, size=side) for im in images]
+    images = [load_image(im) for im in images]
+    _warn_if_cropped(images, side)
+    images = [resize_and_crop(im, side) for im in images]
     x = pipe.image_processor.preprocess(images, height=side, width=side)
     x = x.to(pipe.device, pipe.vae.dtype)
     latents = pipe.vae.encode(x).latent_dist.mean

@@ -155,3 +155,14 @@ def test_edit_friendly_ddpm_inversion_retraces_its_latents_on_a_scene_where_roun
     for start in (0, 10):
         back = reconstruct(pipe, inv, start_step=start, output_type="latent")
         assert (back - inv.clean_latent).abs().max() < 1e-5, start
+
+
+def test_a_picture_that_is_not_square_is_named_with_what_the_crop_leaves_out_at_the_learners_line(pipe):
+    from PIL import Image
+
+    with pytest.warns(UserWarning, match=r"is 96 x 64 pixels.*leaving out 33% of it \(the left and right") as w:
+        invert(pipe, Image.new("RGB", (96, 64)), PROMPT, num_inference_steps=2, progress=False)
+    assert w[0].filename == __file__  # this line, not a line inside ddim_course
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a square picture of another size is only scaled: nothing is lost
+        invert(pipe, Image.new("RGB", (128, 128)), PROMPT, num_inference_steps=2, progress=False)
