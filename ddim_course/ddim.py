@@ -620,12 +620,6 @@ def _check_embeddings(pipe, cond, uncond, batch: int, steps: int, guidance_scale
     """``cond`` and ``uncond`` (None, one embedding or one per step) as the samplers need them: real, finite float
     tensors (batch, tokens, dim) with the UNet's width ``dim``, the unconditional ones shaped like ``cond``; and an
     ``uncond`` whenever ``guidance_scale`` is not 1 (guidance would otherwise be skipped without a word)."""
-    if uncond is None and guidance_scale != 1:
-        raise ValueError(
-            f"guidance_scale={guidance_scale:g} needs uncond, the unconditional embedding that guidance starts from; "
-            "uncond is None (encode_text(..., guidance=False) gives none): use cond, uncond = encode_text(pipe, "
-            "prompt), or guidance_scale=1 to sample with the prompt alone"
-        )
     config = pipe.unet.config  # the text width the UNet takes: its projection's input when it has one
     dim = config.get("encoder_hid_dim") or config.get("cross_attention_dim")
     dim = dim if isinstance(dim, int) else None  # per-block widths (a tuple): the UNet itself checks them
@@ -648,6 +642,12 @@ def _check_embeddings(pipe, cond, uncond, batch: int, steps: int, guidance_scale
                 f"a batch of {batch}{like}; got {shown}"
             )
         _check_finite(e, name)
+    if uncond is None and guidance_scale != 1:
+        raise ValueError(
+            f"guidance_scale={guidance_scale:g} needs uncond, the unconditional embedding that guidance starts from; "
+            "uncond is None (encode_text(..., guidance=False) gives none): use cond, uncond = encode_text(pipe, "
+            "prompt), or guidance_scale=1 to sample with the prompt alone"
+        )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -3,17 +3,26 @@
 Each ``check_*`` returns a :class:`CheckResult` that shows as "PASS: ..." or "FAIL: ..." in a notebook and is
 truthy when the answer is right. The reference solutions are the package's own functions. An answer passes only
 if it is a finite, real value of the right shape that is close to the reference: NaN, inf, complex numbers, whole
-numbers, None and the like always fail, with a message that says where and what was returned.
+numbers, None and the like always fail, with a message that says where and what was returned. A float numpy array
+counts as a tensor of its values.
+
+Each answer runs in a thread of its own, with a time limit; what it returned is read there as plain data (the
+grading never runs the answer's own classes), and what it changed in torch, Python's builtins, the package, the
+checks or the random streams is put back, failing the answer (a change found at the check's end fails it too).
 """
 
 from __future__ import annotations
 
+import builtins
 import ctypes
 import functools
 import html
 import numbers
 import operator
+import random
+import sys
 import threading
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,19 +55,111 @@ class CheckResult:
         return f'<p><b style="color: {colour}">{word}:</b> {html.escape(self.message)}</p>'
 
 
+class _Other:
+    """Stands for a returned value that no check grades (a generator, a dict, an object of the answer's own class):
+    it keeps only the words that name it ("a dict"), so that grading never runs that value's own code."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str):
+        self.what = what
+
+
+_TYPE_NAME = type.__dict__["__name__"]  # read from the type itself: a metaclass's own __name__ is not asked
+
+
+def _type_name(t) -> str:
+    """A type's name as a plain str of 60 characters at most (a class may be renamed to a str subclass)."""
+    try:
+        return str.__getitem__(_TYPE_NAME.__get__(t), slice(0, 60))
+    except Exception:  # noqa: BLE001 - a name that cannot be read is not the learner's problem to see
+        return "object"
+
+
+# numpy's own number types (their values are read in C, never by code of the answer's)
+_NUMPY_NUMBERS = frozenset(t for t in set(np.sctypeDict.values()) if issubclass(t, (np.number, np.bool_)))
+# by id: a membership test by hash would ask a metaclass's own __hash__
+_EXACT = {id(t): t for t in (bool, int, float, complex, *_NUMPY_NUMBERS)}
+
+
 def _what(x) -> str:
-    """Name a returned value in a message: 'None', 'a list', 'float 50.0', 'a torch.int64 tensor'..."""
+    """Name a returned value in a message: 'None', 'a list', 'float 50.0', 'a torch.int64 tensor'... Decided by the
+    value's exact type: what an answer returned is plain data by now (:func:`_plain`), and anything else (the
+    object given instead of a function) is named by its type, without running its own code."""
+    t = type(x)
     if x is None:
         return "None"
-    if isinstance(x, torch.Tensor):
+    if t is _Other:
+        return x.what
+    if t is torch.Tensor:
         return f"a {x.dtype} tensor"
-    if isinstance(x, np.ndarray):
+    if issubclass(t, torch.Tensor):
+        try:
+            return f"a {torch.Tensor.as_subclass(x, torch.Tensor).dtype} tensor"
+        except (RuntimeError, NotImplementedError):  # a sparse subclass
+            return f"a {_type_name(t)}"
+    if issubclass(t, np.ndarray):
         return "a numpy array"
-    if _huge_int(x):
+    if t is int and _huge_int(x):
         return _repr(x)
-    if isinstance(x, (bool, int, float, complex, np.generic)):
-        return f"{type(x).__name__} {x}"
-    return f"a {type(x).__name__}"
+    if id(t) in _EXACT:
+        return f"{t.__name__} {x}"
+    return f"a {_type_name(t)}"
+
+
+def _plain(x, nested: bool = True):
+    """What an answer returned, as plain data the grading can read without running the answer's code again.
+
+    Runs in the answer's thread, so within its time limit and with torch and the package guarded. Decided by the
+    exact type (never isinstance, which asks the object's own ``__class__``): a tensor becomes a copy that is an
+    ordinary torch.Tensor (a subclass's own methods then grade nothing), a list or tuple the same of its items
+    (read as a plain list or tuple is read), a number of another class the number float() or operator.index()
+    gives here, a numpy array a copy of its values; anything else becomes an :class:`_Other` that only names it.
+    """
+    t = type(x)
+    if x is None or id(t) in _EXACT:
+        return x
+    if t is torch.Tensor:
+        return x.detach().clone()  # a copy: a thread the answer left running can't change it while it is graded
+    if issubclass(t, torch.Tensor):
+        try:
+            x = torch.Tensor.as_subclass(x, torch.Tensor)  # an ordinary tensor: its class's own code is left behind
+        except (RuntimeError, NotImplementedError):  # a sparse subclass has no storage to share
+            return _Other(f"a {_type_name(t)}")
+        return x.detach().clone()
+    if issubclass(t, np.ndarray):
+        values = np.ndarray.view(x, np.ndarray)
+        return np.ndarray.copy(values) if values.dtype.kind in "biufc" else _Other("a numpy array")
+    if nested and issubclass(t, (list, tuple)):  # one level: a trajectory of latents, a pair (x, y)
+        kind = list if issubclass(t, list) else tuple
+        return kind([_plain(item, nested=False) for item in kind.__iter__(x)])
+    if issubclass(t, numbers.Integral):
+        return operator.index(x)  # an int subclass: the number it indexes with, not what its __int__ says
+    if issubclass(t, numbers.Real):
+        try:
+            return float(x)
+        except OverflowError:  # Fraction(10**400): no float holds it
+            return float("inf")
+    if issubclass(t, numbers.Complex):
+        return complex(x)
+    return _Other(f"a {_type_name(t)}")
+
+
+MAX_ERROR_TEXT = 300
+"""Characters of an exception's message that a check shows."""
+
+
+def _error_text(error: BaseException) -> str:
+    """``"TypeName: message"`` of an exception the answer raised, cut to ``MAX_ERROR_TEXT``; read in the answer's
+    thread (its ``__str__`` is the answer's code)."""
+    name = _type_name(type(error))
+    try:
+        text = str(error)
+        cut = str.__getitem__(text, slice(0, MAX_ERROR_TEXT))  # a plain str, even if __str__ gave a subclass
+        text = cut + ("..." if len(cut) < str.__len__(text) else "")
+    except Exception:  # noqa: BLE001 - its message is the answer's code, which may fail too
+        text = "(its message could not be read)"
+    return f"{name}: {text}"
 
 
 def _copy(arg):
@@ -74,31 +175,33 @@ def _changed(given, kept) -> bool:
     return isinstance(kept, list) and given != kept
 
 
-def _call(fn, args, where: str, names: tuple[str, ...] = ()):
+def _call(fn, args, where, names: tuple[str, ...] = ()):
     """Run ``fn(*args)`` with a time limit: ``(result, None)``, or ``(None, a message saying what went wrong)``.
 
+    ``where`` is the case's words in a message ("at t=500"), or a function that gives them once the call is over.
+
     The answer gets copies of the tensors and lists in ``args``; one it changed in place (``names``: the arguments'
-    names, for the message) fails: the caller's own tensor would have been changed."""
+    names, for the message) fails: the caller's own tensor would have been changed. The result is plain data
+    (:func:`_plain`), made in the answer's thread; what the answer changed in torch, Python's builtins, the package
+    or the random streams is put back (:func:`_snapshot`), and a change of the first three fails."""
     if not callable(fn):  # the function's result (check_psnr(my_psnr(a, b))) or a number instead of the function
         return None, tr("not_a_function", what=_what(fn))
     outcome = {}
     kept, args = list(args), [_copy(a) for a in args]
-    attributes, settings, rng = _guarded_attributes(), _torch_settings(), torch.get_rng_state()
+    put_back = _snapshot()  # a function of its own: the answer may replace this module's names, not it
 
     def run():
         try:
-            outcome["result"] = fn(*args)
-        except BaseException as e:  # noqa: BLE001 - reported below, or raised again if it is not an Exception
-            outcome["error"] = e
+            try:
+                outcome["result"] = _plain(fn(*args))  # here: within the time limit and the guard
+            except BaseException as e:  # noqa: BLE001 - reported below, or raised again if it is not an Exception
+                outcome["error"] = e
+                outcome["text"] = _error_text(e)
+        except BaseException:  # noqa: BLE001, S110 - stopped while reading its message: the check says why
+            pass
 
     thread = threading.Thread(target=run, daemon=True)  # a daemon thread: one that never ends can't block exit
     thread.start()
-
-    def put_back():  # what the answer changed in torch, whatever way the call ended
-        torch.set_rng_state(rng)  # an answer that drew numbers or seeded torch leaves the learner's stream as it was
-        first = _put_back_settings(settings)  # first: torch.set_default_dtype also rebinds torch.Storage
-        return first, _put_back(attributes)
-
     try:
         thread.join(TIME_LIMIT)
     except BaseException:  # the learner pressed Stop while the answer ran: stop it too, not only the wait
@@ -110,27 +213,66 @@ def _call(fn, args, where: str, names: tuple[str, ...] = ()):
         _stop(thread)
         thread.join(0.5)  # it stops at its next line of Python; then what it changed is put back
         put_back()
+        where = where() if callable(where) else where
         return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}")
-    setting, changed = put_back()
+    setting, changed_torch, changed_code = put_back()
+    where = where() if callable(where) else where
     if setting:
         return None, tr("changed_torch_setting", where=where, name=setting)
-    if changed:  # torch.Tensor.abs replaced by a function that returns 0 would make every answer pass
-        return None, tr("changed_torch", where=where, name=changed)
+    if changed_torch:  # torch.Tensor.abs replaced by a function that returns 0 would make every answer pass
+        return None, tr("changed_torch", where=where, name=changed_torch)
+    if changed_code:  # builtins.any or this module's _grade replaced: the grading itself would lie
+        return None, tr("changed_code", where=where, name=changed_code)
     error = outcome.get("error")
     if error is None:
         for name, given, original in zip(names or [f"#{i + 1}" for i in range(len(args))], args, kept):
             if _changed(given, original):
                 return None, tr("changed_input", where=where, name=name)
-        return outcome["result"], None
+        return outcome.get("result"), None
     if isinstance(error, KeyboardInterrupt):  # the learner pressed stop: not an answer to grade
-        raise error
-    return None, tr("raised", where=where, error=f"{type(error).__name__}: {error}")
+        raise error if type(error) is KeyboardInterrupt else KeyboardInterrupt()
+    return None, tr("raised", where=where, error=outcome.get("text", _type_name(type(error))))
 
 
 def _guarded_attributes() -> list[tuple[object, dict]]:
     """What the grading and the package call: torch's functions, the tensor methods and torch.nn.functional (a copy
     of each namespace)."""
     return [(space, dict(vars(space))) for space in (torch, torch.Tensor, torch.nn.functional)]
+
+
+def _guarded_modules() -> list[tuple[str, dict, dict, bool]]:
+    """The module namespaces the grading runs on, as ``(name, its dict, a copy, whether added names are taken
+    away)``: Python's builtins first (the code that puts the rest back looks names up there), then every loaded
+    module of this package (an answer that rebinds ``ddim_course.ddim.ddim_update`` would change the reference; a
+    name added to a module would hide a builtin of the same name)."""
+    spaces = [("builtins", vars(builtins), False)]
+    for name, module in list(sys.modules.items()):
+        if (name == "ddim_course" or name.startswith("ddim_course.")) and type(module) is types.ModuleType:
+            spaces.append((name, vars(module), True))
+    return [(name, space, dict(space), drop) for name, space, drop in spaces]
+
+
+_MISSING = object()
+
+
+def _put_back_modules(kept, missing=_MISSING, modules=sys.modules) -> str | None:
+    """Restore the module namespaces of :func:`_guarded_modules`; the first changed name, or None. Only dict
+    operations and syntax until builtins are back (the answer may have replaced ``setattr`` or ``isinstance``)."""
+    first = None
+    for label, now, before, _ in kept:
+        for name, value in before.items():
+            if now.get(name, missing) is not value:
+                now[name] = value
+                if first is None:
+                    first = label + "." + name
+    for label, now, before, drop in kept:
+        if drop:
+            for name in [n for n in now if n not in before]:
+                submodule = type(name) is str and modules.get(label + "." + name) is now[name]
+                if not submodule:  # a submodule imported meanwhile is the import system's, not the answer's
+                    first = first or (label + "." + name if type(name) is str else label)
+                    del now[name]
+    return first
 
 
 # torch's global settings an answer could change for the rest of the learner's session, by the function that sets
@@ -172,7 +314,54 @@ def _put_back(kept: list[tuple[object, dict]]) -> str | None:
     return first
 
 
-_MISSING = object()
+# the random streams an answer could reseed or draw from, read and set by functions taken now: (get, set)
+_STREAMS = (
+    (torch.get_rng_state, torch.set_rng_state),
+    (random.getstate, random.setstate),
+    (np.random.get_state, np.random.set_state),
+)
+
+
+def _snapshot():
+    """Take what an answer could change for the grading or for the rest of the learner's session: torch's
+    functions and settings, Python's builtins, the package's modules, :class:`CheckResult` and the random streams
+    of torch, Python and numpy. Returns the function that puts it all back: ``(first torch setting changed, first
+    torch name changed, first builtin, package or CheckResult name changed)``, each None when unchanged.
+
+    The returned function holds its own references to what it calls: an answer that replaced this module's
+    ``_put_back`` (say) can't stop its change being put back."""
+    modules, attributes, settings = _guarded_modules(), _guarded_attributes(), _torch_settings()
+    own = [(CheckResult, dict(vars(CheckResult)))]
+    streams = [(put, get()) for get, put in _STREAMS]
+    put_back_modules, put_back_settings, put_back = _put_back_modules, _put_back_settings, _put_back
+
+    def restore():
+        changed_code = put_back_modules(modules)  # first: what follows looks names up in builtins and here
+        setting = put_back_settings(settings)  # before torch's names: torch.set_default_dtype rebinds torch.Storage
+        changed_torch, changed_class = put_back(attributes), put_back(own)
+        for put, state in streams:  # an answer that drew numbers or reseeded leaves the learner's streams as they were
+            put(state)
+        return setting, changed_torch, changed_code or changed_class
+
+    return restore
+
+
+def _kept_intact(check):
+    """A check that finds, at its end, something changed since its start (a thread the answer started can change
+    torch, the package or builtins after the answer returned) puts it back and fails, saying what."""
+
+    @functools.wraps(check)
+    def checked(*args, **kwargs):
+        put_back = _snapshot()
+        try:
+            result = check(*args, **kwargs)
+        finally:
+            changed = [name for name in put_back() if name]
+        if changed:
+            return CheckResult(False, tr("changed_while_checking", name=changed[0]))
+        return result
+
+    return checked
 
 
 class _TimedOutError(BaseException):  # not an Exception: an answer's own `except Exception` can't swallow it
@@ -242,6 +431,15 @@ def _as_number(got):
         return None
 
 
+def _tensor_of(got):
+    """A graded answer as a tensor: a numpy array (float, as :func:`_grade` let it pass) as a tensor of its values,
+    in the machine's byte order (a float128 one as float64); anything else as it is."""
+    if type(got) is not np.ndarray:
+        return got
+    dtype = np.dtype(np.float64) if got.dtype.itemsize > 8 else got.dtype.newbyteorder("=")
+    return torch.from_numpy(np.array(got, dtype=dtype, order="C"))
+
+
 def _grade(name: str, got, expected: torch.Tensor, where: str):
     """How far ``got`` is from ``expected``: ``(largest difference, None)``, or ``(None, why it can't pass)``.
 
@@ -260,10 +458,14 @@ def _grade(name: str, got, expected: torch.Tensor, where: str):
             value = _what(got)[:60] if as_tensor is None else as_tensor.item()
             return None, tr("not_finite_number", where=where, name=name, value=value)
         got = torch.tensor(int(got)) if isinstance(got, (numbers.Integral, np.integer)) else as_tensor
+    if not number and type(got) is np.ndarray and got.dtype.kind == "f":
+        if got.dtype == np.float16:
+            return None, returned + tr("not_half")
+        got = _tensor_of(got)  # a float numpy array holds a tensor's values: a right one passes, as in check_psnr
     if not isinstance(got, torch.Tensor):
         return None, returned + (tr("missing_return") if got is None else "") + tr("return_want", want=want)
-    if type(got) is not torch.Tensor and not got.is_meta and not got.is_nested:
-        got = got.as_subclass(torch.Tensor)  # a subclass's own max() or comparisons must not grade itself
+    if type(got) is not torch.Tensor:
+        got = torch.Tensor.as_subclass(got, torch.Tensor)  # a subclass's own max() or comparisons must not grade it
     odd = "meta" if got.is_meta else "nested" if got.is_nested else None
     if odd is None and got.layout != torch.strided:
         odd = str(got.layout).replace("torch.", "")
@@ -309,26 +511,47 @@ def _worst_error(name: str, fn, cases, names: tuple[str, ...] = ()):
 
 
 def _schedule_kept(check):
-    """A check whose answer changed the learner's ``alphas_cumprod`` in place fails, and the values are put back."""
+    """A check whose answer changed the learner's ``alphas_cumprod`` or ``final_alpha_cumprod`` tensor in place fails,
+    and the values are put back (the check itself grades with its own copy and number, read at its start)."""
 
     @functools.wraps(check)
     def checked(fn, alphas_cumprod, *args, **kwargs):
         keep = alphas_cumprod.detach().clone() if isinstance(alphas_cumprod, torch.Tensor) else None
         if isinstance(alphas_cumprod, np.ndarray):
             keep = alphas_cumprod.copy()
+        final = args[0] if args else kwargs.get("final_alpha_cumprod")
+        keep_final = final.detach().clone() if isinstance(final, torch.Tensor) else None
         result = check(fn, alphas_cumprod, *args, **kwargs)
-        if isinstance(keep, torch.Tensor) and not torch.equal(alphas_cumprod.detach(), keep):
-            with torch.no_grad():
-                alphas_cumprod.copy_(keep)
-            return CheckResult(False, tr("changed_schedule"))
+        changed = []
+        if isinstance(keep, torch.Tensor) and not _same_tensor(alphas_cumprod, keep):
+            _put_values_back(alphas_cumprod, keep)
+            changed.append("changed_schedule")
         if isinstance(keep, np.ndarray) and not np.array_equal(alphas_cumprod, keep, equal_nan=True):
             np.copyto(alphas_cumprod, keep)
-            return CheckResult(False, tr("changed_schedule"))
-        return result
+            changed.append("changed_schedule")
+        # after the schedule: a scheduler's final_alpha_cumprod may be a view of alphas_cumprod[0]
+        if keep_final is not None and not _same_tensor(final, keep_final):
+            _put_values_back(final, keep_final)
+            changed.append("changed_final_alpha")
+        return CheckResult(False, tr(changed[0])) if changed else result
 
     return checked
 
 
+def _same_tensor(now: torch.Tensor, kept: torch.Tensor) -> bool:
+    return now.shape == kept.shape and now.dtype == kept.dtype and torch.equal(now.detach(), kept.to(now.device))
+
+
+def _put_values_back(now: torch.Tensor, kept: torch.Tensor) -> None:
+    """Give the learner's tensor ``now`` its kept values again (and its shape and type, if the answer changed them)."""
+    with torch.no_grad():
+        if now.shape == kept.shape and now.dtype == kept.dtype:
+            now.copy_(kept)
+        else:
+            now.set_(kept.to(now.device).clone())
+
+
+@_kept_intact
 @_schedule_kept
 def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e-5) -> CheckResult:
     """Check ``add_noise(x0, noise, t)`` against x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise.
@@ -339,25 +562,29 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
     alphas_cumprod = _check_schedule(alphas_cumprod)
     g = torch.Generator().manual_seed(0)
     x0, noise = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
+    # and a batch of two latents that are not square: an answer that reshapes to (1, 4, 8, 8) can't pass
+    wide = torch.randn(2, 4, 6, 10, generator=g), torch.randn(2, 4, 6, 10, generator=g)
 
-    def case(t):
+    def case(t, x0, noise):
         a = alphas_cumprod[t].double()
         expected = (a.sqrt() * x0.double() + (1 - a).sqrt() * noise.double()).float()
         return t, tr("at_t", t=t), (x0, noise, t), expected
 
     ts = (0, 1, 250, 500, 750, 999)
-    failed, worst, worst_t, got = _worst_error(tr("your", name="add_noise"), add_noise, map(case, ts), ("x0", "noise"))
+    cases = [case(t, x0, noise) for t in ts] + [case(t, *wide) for t in (1, 500, 999)]
+    failed, worst, worst_t, got = _worst_error(tr("your", name="add_noise"), add_noise, cases, ("x0", "noise"))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
         return CheckResult(True, tr("add_noise_pass", count=len(ts), atol=f"{atol:g}"))
+    x0, noise = next(args[:2] for t, _, args, _ in cases if t == worst_t and args[0].shape == got.shape)
     a = alphas_cumprod[worst_t].double()
     mistakes = (
         ("add_noise_no_sqrt", a * x0.double() + (1 - a) * noise.double()),
         ("add_noise_swapped", (1 - a).sqrt() * x0.double() + a.sqrt() * noise.double()),
     )
     hint = tr("add_noise_formula")
-    got = got.as_subclass(torch.Tensor).detach().cpu().double()  # graded as a tensor, not by a subclass's own max
+    got = _tensor_of(got).detach().cpu().double()
     for mistake, value in mistakes:
         if (got - value).abs().max().item() < atol:
             hint = tr("looks_like", mistake=tr(mistake)) + hint
@@ -365,6 +592,7 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
     return CheckResult(False, off + tr("hint") + hint)
 
 
+@_kept_intact
 @_schedule_kept
 def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *, atol: float = 1e-5) -> CheckResult:
     """Check ``my_step(eps, t, t_prev, x_t)`` (epsilon prediction, eta = 0) against ``ddim_step``.
@@ -373,18 +601,20 @@ def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, 
     """
     atol = _check_atol(atol)
     alphas_cumprod = _check_schedule(alphas_cumprod, final_alpha_cumprod)
+    # read once, now: an answer that changes the learner's tensor in place can't change what it is graded against
+    final = float(final_alpha_cumprod)
     g = torch.Generator().manual_seed(1)
 
-    def case(t, t_prev):
-        x, eps = torch.randn(1, 4, 8, 8, generator=g), torch.randn(1, 4, 8, 8, generator=g)
-        expected = ddim_step(eps, t, t_prev, x, alphas_cumprod, final_alpha_cumprod=final_alpha_cumprod)
+    def case(t, t_prev, shape=(1, 4, 8, 8)):
+        x, eps = torch.randn(*shape, generator=g), torch.randn(*shape, generator=g)
+        expected = ddim_step(eps, t, t_prev, x, alphas_cumprod, final_alpha_cumprod=final)
         return (t, t_prev), tr("at_step", t=t, t_prev=t_prev), (eps, t, t_prev, x), expected
 
-    # steps 20 apart (a 50-step run), and gaps of 80 and 250: an answer that ignores t_prev can't pass
+    # steps 20 apart (a 50-step run), and gaps of 80 and 250: an answer that ignores t_prev can't pass; then a
+    # batch of two latents that are not square. Every expected value is made before the answer first runs.
     steps = ((981, 961), (501, 481), (101, 81), (21, 1), (1, -19), (981, 901), (751, 501))
-    failed, worst, worst_t, _ = _worst_error(
-        tr("your_step"), my_step, (case(*s) for s in steps), ("eps", "t", "t_prev", "x_t")
-    )
+    cases = [case(*s) for s in steps] + [case(*s, shape=(2, 4, 6, 10)) for s in ((501, 481), (1, -19))]
+    failed, worst, worst_t, _ = _worst_error(tr("your_step"), my_step, cases, ("eps", "t", "t_prev", "x_t"))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
@@ -397,6 +627,7 @@ def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, 
     return CheckResult(False, off + tr("hint") + hint)
 
 
+@_kept_intact
 def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
     """Check ``index_for(start_step)``: which entry of ``inversion.latents`` sampling from start_step needs.
 
@@ -404,11 +635,26 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
     all; a negative index counts from the end, as in Python. Used in notebook 03.
     """
     n = _whole_steps(num_inference_steps)
-    for s in sorted({0, 1, 10, n // 2, n - 1} & set(range(n))):
+    if not callable(index_for):
+        return CheckResult(False, tr("not_a_function", what=_what(index_for)))
+    reached, raised = [0], []
+
+    def every_start_step():  # every one (an answer can't be a table of a few), in one guarded call: fast for 1000
+        answers = []
+        for s in range(n):
+            reached[0] = s
+            try:
+                answers.append(index_for(s))
+            except Exception as e:  # noqa: BLE001 - reported once the answers before it are graded
+                raised.append(_error_text(e))
+                break
+        return answers
+
+    answers, error = _call(every_start_step, (), lambda: tr("for_start_step", s=reached[0]))
+    if error:
+        return CheckResult(False, error)
+    for s, got in enumerate(answers):
         where = tr("for_start_step", s=s)
-        got, error = _call(index_for, (s,), where)
-        if error:
-            return CheckResult(False, error)
         if isinstance(got, torch.Tensor) and got.ndim == 0 and not got.is_meta and got.dtype in _INT_DTYPES:
             got = int(got)  # a 0-d integer tensor is a whole number, as everywhere in the package
         if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
@@ -423,6 +669,8 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
             chose = f"latents[{got}]" + (tr("start_index_that_is", index=index) if index != got else "")
             off = tr("start_index_off", where=where, chose=chose, off=f"{index - right:+d}")
             return CheckResult(False, off + tr("hint") + tr("start_index_hint", n=n))
+    if raised:
+        return CheckResult(False, tr("raised", where=tr("for_start_step", s=len(answers)), error=raised[0]))
     return CheckResult(True, tr("start_index_pass", n=n))
 
 
@@ -458,6 +706,7 @@ def _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final_alpha_
     return latents
 
 
+@_kept_intact
 @_schedule_kept
 def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *, atol: float = 1e-5) -> CheckResult:
     """Check ``my_invert(x0, eps_model, timesteps) -> latents``: the whole DDIM inversion loop, as ``invert`` runs it.
@@ -467,13 +716,16 @@ def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *
     """
     atol = _check_atol(atol)
     alphas_cumprod = _check_schedule(alphas_cumprod, final_alpha_cumprod)
+    final = float(final_alpha_cumprod)  # read once, now, as in check_ddim_step
     eps_model = _toy_eps_model()
     g = torch.Generator().manual_seed(5)
-    for n in (10, 4):
+    cases = []  # every expected trajectory is made before the answer first runs
+    for n, shape in ((10, (1, 4, 8, 8)), (4, (2, 4, 6, 10))):
         timesteps = [int(t) for t in range(len(alphas_cumprod) // n * (n - 1) + 1, 0, -(len(alphas_cumprod) // n))]
+        x0 = torch.randn(*shape, generator=g, dtype=torch.float64)
+        cases.append((n, timesteps, x0, _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final)))
+    for n, timesteps, x0, expected in cases:
         where = tr("for_n_steps", n=n)
-        x0 = torch.randn(1, 4, 8, 8, generator=g, dtype=torch.float64)
-        expected = _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final_alpha_cumprod)
         got, problem = _call(my_invert, (x0, eps_model, list(timesteps)), where, ("x0", "eps_model", "timesteps"))
         if problem is not None:
             return CheckResult(False, problem)
@@ -511,6 +763,7 @@ def _invert_hint(at: int) -> str:
     return tr("invert_hint_loop")
 
 
+@_kept_intact
 def check_psnr(my_psnr, *, atol: float = 1e-3) -> CheckResult:
     """Check ``my_psnr(a, b)`` (tensors in [0, 1]) against ``ddim_course.psnr``.
 
@@ -520,13 +773,15 @@ def check_psnr(my_psnr, *, atol: float = 1e-3) -> CheckResult:
     g = torch.Generator().manual_seed(2)
     a = torch.rand(3, 16, 16, generator=g)
 
-    def case(scale, peak=1.0):
-        x = a * peak  # a dark pair (peak 0.5): the peak of PSNR is 1, not the images' own maximum
-        y = (x + scale * torch.randn(3, 16, 16, generator=g)).clamp(0, peak)  # never equal to x: PSNR is finite
+    def case(scale, peak=1.0, shape=None):
+        # images of two sizes, one of them not square: an answer that divides by 3 * 16 * 16 can't pass
+        x = (a if shape is None else torch.rand(*shape, generator=g)) * peak
+        # a dark pair (peak 0.5): the peak of PSNR is 1, not the images' own maximum
+        y = (x + scale * torch.randn(x.shape, generator=g)).clamp(0, peak)  # never equal to x: PSNR is finite
         return scale, tr("for_noise", scale=scale), (x, y), torch.tensor(psnr(x, y), dtype=torch.float64)
 
     scales = (0.01, 0.1, 0.3, 0.05)
-    cases = [case(s) for s in scales[:3]] + [case(scales[3], peak=0.5)]
+    cases = [case(0.01), case(0.1, shape=(3, 12, 20)), case(0.3), case(0.05, peak=0.5, shape=(3, 12, 20))]
     failed, worst, worst_scale, got = _worst_error(tr("your", name="psnr"), my_psnr, cases, ("a", "b"))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
@@ -538,6 +793,7 @@ def check_psnr(my_psnr, *, atol: float = 1e-3) -> CheckResult:
     return CheckResult(False, off + tr("hint") + tr("psnr_formula"))
 
 
+@_kept_intact
 def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
     """Check ``my_inverse(x_prev, y_prev, model, a, b, p) -> (x, y)``: it must undo ``exact.edict_step``.
 
@@ -552,10 +808,13 @@ def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
     def model(z):  # mixes the 4 channels, then squashes: non-linear, as a UNet is
         return torch.tanh(torch.einsum("oc,bchw->bohw", weights.to(z.dtype), z))
 
-    for a, b, p in ((1.01, -0.02, 0.93), (1.6, -0.9, 0.93), (1.2, -0.3, 0.5)):
+    cases = []  # made before the answer first runs; the second is a batch of two latents that are not square
+    one, two = (1, 4, 8, 8), (2, 4, 6, 10)
+    for a, b, p, shape in ((1.01, -0.02, 0.93, one), (1.6, -0.9, 0.93, two), (1.2, -0.3, 0.5, one)):
+        x, y = torch.randn(2, *shape, generator=g, dtype=torch.float64)
+        cases.append((a, b, p, x, y, *edict_step(x, y, model, a, b, p)))
+    for a, b, p, x, y, x_prev, y_prev in cases:
         where = tr("for_abp", a=a, b=b, p=p)
-        x, y = torch.randn(2, 1, 4, 8, 8, generator=g, dtype=torch.float64)
-        x_prev, y_prev = edict_step(x, y, model, a, b, p)
         got, problem = _call(my_inverse, (x_prev, y_prev, model, a, b, p), where, ("x_prev", "y_prev"))
         if problem is not None:
             return CheckResult(False, problem)
@@ -570,8 +829,8 @@ def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
         if max(errors.values()) > atol:
             hint = tr("edict_hint")
             swapped = all(
-                isinstance(v, torch.Tensor) and v.shape == w.shape and (v.double() - w).abs().max() <= atol
-                for v, w in ((got[0], y), (got[1], x))
+                v.shape == w.shape and (v.double() - w).abs().max() <= atol
+                for v, w in ((_tensor_of(got[0]), y), (_tensor_of(got[1]), x))
             )
             if swapped:
                 hint = tr("edict_swapped")
@@ -580,30 +839,33 @@ def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
     return CheckResult(True, tr("edict_pass", atol=f"{atol:g}"))
 
 
+@_kept_intact
 def check_blend_mask(my_blend_mask) -> CheckResult:
     """Check ``my_blend_mask(word_maps, threshold) -> mask``: local blend's mask, as ``attention.blend_mask``.
 
     Used in notebook 07. ``word_maps`` is (batch, h, w); the answer is a float tensor (batch, 1, h, w) of 0 and 1.
-    The cases have maps that do not fall to 0 away from the word (as the pocket model's) and a batch of two."""
+    The cases have maps that do not fall to 0 away from the word (as the pocket model's), batches of two and three,
+    and maps that are not square."""
     from .attention import blend_mask
 
     g = torch.Generator().manual_seed(7)
-    cases = []
-    for threshold, floor in ((0.3, 0.6), (0.5, 0.0), (0.7, 2.0)):
-        # the two maps of a batch have their own floor and range: each is stretched on its own
-        maps = torch.rand(2, 8, 8, generator=g) ** 3 * torch.tensor([1.0, 0.2])[:, None, None]
-        maps = maps + torch.tensor([floor, floor + 3])[:, None, None]
+    cases = []  # each expected mask is made before the answer first runs
+    for threshold, floor, shape in ((0.3, 0.6, (2, 8, 8)), (0.5, 0.0, (3, 6, 10)), (0.7, 2.0, (2, 8, 8))):
+        # the maps of a batch have their own floor and range: each is stretched on its own
+        scales = torch.tensor([1.0, 0.2, 0.5][: shape[0]])
+        floors = torch.tensor([floor + d for d in (0, 3, 1.5)][: shape[0]])
+        maps = torch.rand(*shape, generator=g) ** 3 * scales[:, None, None] + floors[:, None, None]
         where = tr("for_threshold", threshold=threshold, low=f"{floor:g}", high=f"{floor + 3.2:g}")
-        cases.append((threshold, where, maps))
+        cases.append((threshold, where, maps, blend_mask(maps, threshold)))
     worst = 0.0
-    for threshold, where, maps in cases:
-        expected = blend_mask(maps, threshold)
+    for threshold, where, maps, expected in cases:
         got, problem = _call(my_blend_mask, (maps, threshold), where, ("word_maps",))
         if problem is None:
             err, problem = _grade(tr("your_mask"), got, expected, where)
         if problem is not None:
             return CheckResult(False, problem)
         if err > 0:
+            got = _tensor_of(got)
             by_max = (maps / maps.flatten(1).amax(1)[:, None, None] > threshold).float()[:, None]
             hint = tr("blend_hint_stretch")
             if torch.equal(got.float(), by_max):

@@ -60,6 +60,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "; that is half precision, which rounds away the digits the check compares: compute in float32",
         "zh": "；这是半精度，会舍掉检查要比较的位数：请用 float32 计算",
     },
+    "changed_code": {
+        "en": "{where}: your function changed {name}, which the check itself runs on; it has been put back. An answer "
+        "must not replace Python's or the course's own functions: the check would grade with the replacement",
+        "zh": "{where}：你的函数修改了检查本身要用到的 {name}，现已恢复原样。答案不能替换 Python 或本课程自己的函数："
+        "否则检查会用被替换的版本来评分",
+    },
+    "changed_while_checking": {
+        "en": "{name} was changed while the check ran, after your function had returned (by a thread it started?); "
+        "it has been put back. An answer must leave Python, torch and the course as they were",
+        "zh": "检查运行期间、在你的函数返回之后，{name} 被修改了（是不是它启动的线程做的？），现已恢复原样。"
+        "答案必须让 Python、torch 和本课程保持原样",
+    },
+    "changed_final_alpha": {
+        "en": "your function changed final_alpha_cumprod in place (for example `a.copy_(...)` or `a += ...` on it): "
+        "every later last step would use the changed value. Compute new tensors instead; the value has been put back",
+        "zh": "你的函数原地修改了 final_alpha_cumprod（例如对它调用 `a.copy_(...)` 或 `a += ...`）："
+        "之后每次的最后一步都会用到被改过的值。请改为计算新的张量；原来的数值已经恢复",
+    },
     "took_too_long": {
         "en": "{where}: your function took over {limit} s (an endless loop?)",
         "zh": "{where}：你的函数运行超过 {limit} 秒（是不是死循环？）",

@@ -477,6 +477,7 @@ class EditExplorer:
         self.target_prompt, self.start_step, self.guidance_scale = target_prompt, start_step, guidance_scale
         self.result: Image.Image | None = None
         self._widget = None
+        self._controls = None  # the widget's (text, start, guidance, before, after, label), once it is made
 
     def _settings(self) -> tuple:
         """What the cached inversion depends on: the picture (pixel for pixel), the source prompt, the steps."""
@@ -484,7 +485,11 @@ class EditExplorer:
 
     def apply(self) -> Image.Image:
         """Edit with the current settings, reusing the cached inversion (made again when the picture, the source
-        prompt or the step count was changed since: the old one would edit the old settings)."""
+        prompt or the step count was changed since: the old one would edit the old settings).
+
+        Once the widget is made, it is brought in line with the settings and the result: its sliders, its text box,
+        its pictures and its label (``explorer.start_step = 20; explorer.apply()`` shows that edit, and the next
+        Apply starts from it)."""
         if not isinstance(self.image, Image.Image):  # a path or URL, as the explorer takes when it is made
             self.image = _picture(self.pipe, self.image)
         if self._settings() != self._inverted:
@@ -493,6 +498,11 @@ class EditExplorer:
             )
             self.inversion = invert(self.pipe, image, self.source_prompt, num_inference_steps=n, progress=False)
             self.image, self.num_inference_steps, self._inverted = image, n, self._settings()
+        if self._controls is not None:  # checked against the sliders' ranges: a slider would quietly move a value
+            self.start_step = _check_start_step(self.start_step, self.num_inference_steps)
+            self.guidance_scale = _real(
+                self.guidance_scale, "guidance_scale", low=1, high=15, hint="the explorer's slider"
+            )
         self.result = edit(
             self.pipe,
             None,  # the cached inversion holds the picture
@@ -504,7 +514,19 @@ class EditExplorer:
             inversion=self.inversion,
             progress=False,
         )[0]
+        if self._controls is not None:
+            self._show_result()
         return self.result
+
+    def _show_result(self) -> None:
+        """Put the settings and the latest result in the widget's controls, pictures and label."""
+        text, start, guidance, before, after, label = self._controls
+        text.value = self.target_prompt
+        start.max = self.num_inference_steps - 1  # the step count may have changed since the widget was made
+        start.value, guidance.value = self.start_step, self.guidance_scale
+        before.value, after.value = _png(self.image), _png(self.result)
+        g = _num(self.guidance_scale)
+        label.value = _text(tr("w_edited", target=f"'{self.target_prompt}'", s=self.start_step, g=g))
 
     def widget(self):
         import ipywidgets as w
@@ -519,14 +541,20 @@ class EditExplorer:
         before, after, label = _image_widget(self.image), _image_widget(), w.HTML()
 
         def on_click(_=None):
+            previous = self.target_prompt, self.start_step, self.guidance_scale
             self.target_prompt, self.start_step, self.guidance_scale = text.value, start.value, guidance.value
             target, g = f"'{text.value}'", _num(guidance.value)
             # the busy text leaves start_step out: tests/test_browser.py waits for "start_step N" as the result
             doing = tr("w_editing_to", target=target, g=g)
             with _busy(label, [text, start, guidance, button], doing, tr("w_edit_to", target=target)):
-                after.value = _png(self.apply())
-                label.value = _text(tr("w_edited", target=target, s=start.value, g=g))
+                try:
+                    self.apply()  # which shows the result and its settings in the widget
+                except Exception:
+                    # the explorer keeps the settings of the edit it shows, not the ones that failed
+                    self.target_prompt, self.start_step, self.guidance_scale = previous
+                    raise
 
+        self._controls = text, start, guidance, before, after, label
         button.on_click(on_click)
         on_click()
         self._widget = _explorer(
@@ -640,10 +668,11 @@ class MethodExplorer:
         def update(change=None):
             name, g = METHODS[pick.value].label, _num(scale.value)
             doing = tr("w_sampling_at", g=g)
-            self._forget_if_changed()
-            if self._key(pick.value, scale.value) not in self.inversions:
-                doing = tr("w_inverting_and", name=name, doing=doing)
+            # all inside _busy: an error raised out of a callback would go to JupyterLab's log, not under the cell
             with _busy(label, [pick, scale], doing, tr("w_show_method", name=name, g=g)):
+                self._forget_if_changed()  # a picture set to a path that is not one, say
+                if self._key(pick.value, scale.value) not in self.inversions:
+                    label.value = _text(tr("w_inverting_and", name=name, doing=doing))
                 rec, out = self.show(pick.value, scale.value)
                 pics[1].value, pics[2].value = _png(rec), _png(out)
                 label.value = _text(
@@ -773,9 +802,11 @@ class PromptToPromptExplorer:
         def update(change=None):
             name = METHODS[pick.value].label
             doing = tr("w_editing")
-            if m._key(pick.value, self.guidance_scale) not in m.inversions:
-                doing = tr("w_inverting_then", name=name, doing=doing)
+            # all inside _busy: an error raised out of a callback would go to JupyterLab's log, not under the cell
             with _busy(label, controls, doing, tr("w_edit_from", name=name)):
+                m._forget_if_changed()
+                if m._key(pick.value, self.guidance_scale) not in m.inversions:  # guidance_scale set to 1000, say
+                    label.value = _text(tr("w_inverting_then", name=name, doing=doing))
                 swap, p2p = self.show(pick.value, c.value, s.value, t.value if blend.value else None)
                 pics[1].value, pics[2].value = _png(swap), _png(p2p)
                 blended = tr("w_blend_above", t=_num(t.value)) if blend.value else tr("w_no_blend")

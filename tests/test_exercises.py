@@ -12,6 +12,7 @@ from ddim_course.exercises import (
     check_add_noise,
     check_blend_mask,
     check_ddim_step,
+    check_edict_inverse_step,
     check_invert,
     check_psnr,
     check_start_index,
@@ -60,7 +61,8 @@ WRONG = {
     "shape": (lambda out: out[0], "shape (4, 8, 8); return a torch tensor of shape (1, 4, 8, 8)"),
     "None": (lambda out: None, "returned None"),
     "list": (lambda out: out.tolist(), "returned a list; return a torch tensor"),
-    "numpy": (lambda out: out.numpy(), "returned a numpy array; return a torch tensor"),
+    "numpy": (lambda out: out.numpy().astype(np.int64), "returned a numpy array; return a torch tensor"),
+    "half numpy": (lambda out: out.numpy().astype(np.float16), "returned a numpy array; that is half precision"),
 }
 
 
@@ -416,7 +418,8 @@ def test_check_invert_passes_the_loop_and_explains_mistakes():
     assert not first and "at latents[1]" in first.message and "final_alpha_cumprod" in first.message
     final_only = check_invert(lambda x0, m, ts: right_invert(x0, m, ts)[-1], A, FINAL)
     assert not final_only and "returned one latent; return the whole trajectory" in final_only.message
-    assert not check_invert(lambda x0, m, ts: [x0.numpy(), *right_invert(x0, m, ts)[1:]], A, FINAL)
+    assert not check_invert(lambda x0, m, ts: [x0.numpy().astype(int), *right_invert(x0, m, ts)[1:]], A, FINAL)
+    assert check_invert(lambda x0, m, ts: [x0.numpy(), *right_invert(x0, m, ts)[1:]], A, FINAL)  # its values
 
 
 @pytest.mark.parametrize("kind", list(WRONG))
@@ -543,3 +546,296 @@ def test_answers_right_only_on_easy_inputs_fail():
 def test_a_psnr_returned_as_a_0_d_numpy_array_passes():
     assert check_psnr(lambda a, b: (10 * torch.log10(1 / ((a - b) ** 2).mean())).numpy())
     assert check_psnr(lambda a, b: np.asarray([psnr(a, b)]))
+
+
+# ------------------------------------------------------------------------------------------------
+# the answer's own code runs only in its thread, within the time limit and the guard
+# ------------------------------------------------------------------------------------------------
+def test_a_returned_number_whose_float_patches_torch_fails_and_torch_is_put_back():
+    own_max = torch.Tensor.max
+
+    class Patching(float):
+        def __float__(self):
+            torch.Tensor.max = lambda *args, **kwargs: torch.tensor(0.0)  # every error would read 0
+            return 3.0
+
+    result = check_psnr(lambda a, b: Patching(3.0))
+    assert not result and "changed torch itself (Tensor.max)" in result.message, result.message
+    assert torch.Tensor.max is own_max and "max" not in vars(torch.Tensor)
+
+
+def test_a_tensor_subclass_s_own_code_never_runs_while_grading():
+    calls = []
+
+    class Patching(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            calls.append(func)
+            torch.isfinite = lambda x: torch.ones((), dtype=torch.bool)
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    own = torch.isfinite
+    wrong = torch.tensor(float("nan"))
+    result = check_psnr(lambda a, b: torch.Tensor._make_subclass(Patching, wrong))
+    assert not result and "returned nan" in result.message, result.message
+    assert torch.isfinite is own and not calls  # read as a plain tensor: its __torch_function__ never ran
+    assert check_add_noise(lambda x, n, t: torch.Tensor._make_subclass(Patching, right_add_noise(x, n, t)), A)
+
+
+def test_objects_that_lie_about_their_class_or_contents_fail():
+    class PosingAsTensor:
+        __class__ = property(lambda self: torch.Tensor)  # isinstance(x, torch.Tensor) would say True
+
+    result = check_psnr(lambda a, b: PosingAsTensor())
+    assert not result and "returned a PosingAsTensor; return one number" in result.message, result.message
+
+    class IteratesOther(list):  # holds wrong latents, but iterating it gives the right ones
+        def __iter__(self):
+            return iter(self.right)
+
+    def invert_lying(x0, m, ts):
+        out = IteratesOther([x0 * 0] * (len(ts) + 1))
+        out.right = right_invert(x0, m, ts)
+        return out
+
+    result = check_invert(invert_lying, A, FINAL)
+    assert not result and "at latents[0]" in result.message, result.message
+
+    from ddim_course.exact import edict_inverse_step
+
+    class IndexesOther(tuple):  # holds (y, x), but indexing it gives x, y
+        def __getitem__(self, i):
+            return self.right[i]
+
+    def inverse_lying(*args):
+        right = edict_inverse_step(*args)
+        out = IndexesOther(right[::-1])
+        out.right = right
+        return out
+
+    result = check_edict_inverse_step(inverse_lying)
+    assert not result and "return x first, then y" in result.message, result.message
+    assert check_edict_inverse_step(lambda *args: list(edict_inverse_step(*args)))  # a list is a pair too
+
+
+def test_a_returned_value_or_error_message_that_hangs_is_stopped_by_the_time_limit(monkeypatch):
+    monkeypatch.setattr(exercises, "TIME_LIMIT", 0.5)
+
+    class SlowFloat(float):
+        def __float__(self):
+            busy_for(5)
+            return 30.0
+
+    class SlowMessageError(Exception):
+        def __str__(self):
+            busy_for(5)
+            return "never"
+
+    def raise_slow(a, b):
+        raise SlowMessageError
+
+    for answer in (lambda a, b: SlowFloat(30.0), raise_slow):
+        start = time.monotonic()
+        result = check_psnr(answer)
+        assert time.monotonic() - start < 3  # once, not per case: 125 s before
+        assert not result and "took over 0.5 s" in result.message, result.message
+
+
+def test_an_error_message_is_cut_short_and_one_that_fails_is_named():
+    class FloodError(Exception):
+        def __str__(self):
+            return "x" * 50_000_000
+
+    class BrokenError(Exception):
+        def __str__(self):
+            raise RuntimeError("no message")
+
+    def raise_flood(a, b):
+        raise FloodError
+
+    def raise_broken(a, b):
+        raise BrokenError
+
+    flood = check_psnr(raise_flood)
+    assert not flood and "your function raised FloodError: xxx" in flood.message and len(flood.message) < 500
+    broken = check_psnr(raise_broken)
+    assert not broken and "raised BrokenError: (its message could not be read)" in broken.message, broken.message
+
+
+def test_a_number_of_another_class_is_graded_by_the_value_read_in_its_thread():
+    from fractions import Fraction
+
+    assert check_psnr(lambda a, b: Fraction(psnr(a, b)).limit_denominator(10**12))
+    assert check_psnr(lambda a, b: np.float32(psnr(a, b)))
+    result = check_psnr(lambda a, b: Fraction(10**400))
+    assert not result and "return a finite number" in result.message
+
+
+# ------------------------------------------------------------------------------------------------
+# an answer can't change Python, the package or the checks for later grading
+# ------------------------------------------------------------------------------------------------
+def test_an_answer_that_replaces_the_grading_fails_and_the_package_is_put_back():
+    import builtins
+
+    import ddim_course.ddim
+
+    grade, update, own_any, own_bool = (
+        exercises._grade,
+        ddim_course.ddim.ddim_update,
+        builtins.any,
+        CheckResult.__bool__,
+    )
+
+    def replaces_grade(a, b):
+        exercises._grade = lambda *args: (0.0, None)  # every answer would pass
+        return 0.0
+
+    def replaces_update(eps, t, tp, x):  # the reference step is made with ddim_update
+        ddim_course.ddim.ddim_update = lambda *args, **kwargs: x * 0
+        return x * 0
+
+    def replaces_any(x0, n, t):  # _grade counts NaN with any()
+        builtins.any = lambda values: False
+        return torch.full_like(x0, NAN)
+
+    def replaces_bool(a, b):
+        CheckResult.__bool__ = lambda self: True
+        return 0.0
+
+    def shadows_a_builtin(a, b):
+        exercises.isinstance = lambda *args: True  # a module name hides the builtin of that name
+        return psnr(a, b)
+
+    for check, name in (
+        (lambda: check_psnr(replaces_grade), "ddim_course.exercises._grade"),
+        (lambda: check_ddim_step(replaces_update, A, FINAL), "ddim_course.ddim.ddim_update"),
+        (lambda: check_add_noise(replaces_any, A), "builtins.any"),
+        (lambda: check_psnr(replaces_bool), "CheckResult.__bool__"),
+        (lambda: check_psnr(shadows_a_builtin), "ddim_course.exercises.isinstance"),
+    ):
+        result = check()
+        assert not bool(result) and f"your function changed {name}" in result.message, result.message
+    assert exercises._grade is grade and ddim_course.ddim.ddim_update is update and builtins.any is own_any
+    assert CheckResult.__bool__ is own_bool and "isinstance" not in vars(exercises)
+    assert check_ddim_step(right_step, A, FINAL) and not check_psnr(lambda a, b: 0.0)
+
+
+def test_an_answer_that_imports_a_module_of_the_package_still_passes():
+    def importing(a, b):
+        from ddim_course import metrics  # already loaded, or loaded now: the import system's doing, not a change
+
+        return metrics.psnr(a, b)
+
+    assert check_psnr(importing)
+
+
+def test_a_change_made_after_the_answer_returned_fails_the_check_and_is_put_back():
+    own = torch.isfinite
+
+    @exercises._kept_intact
+    def check_with_late_change():  # as a thread the answer started would, once its last call returned
+        torch.isfinite = lambda x: torch.ones((), dtype=torch.bool)
+        return CheckResult(True, "looked right")
+
+    result = check_with_late_change()
+    assert not result and "torch.isfinite was changed while the check ran" in result.message
+    assert torch.isfinite is own
+    checks = (check_add_noise, check_ddim_step, check_start_index, check_invert, check_psnr, check_blend_mask)
+    for check in (*checks, check_edict_inverse_step):  # every check is so wrapped
+        assert check.__code__.co_qualname == "_kept_intact.<locals>.checked", check.__name__
+
+
+def test_an_answer_that_reseeds_python_and_numpy_leaves_their_streams_as_they_were():
+    import random
+
+    random.seed(1)
+    np.random.seed(1)
+    expected = random.random(), np.random.rand()
+    random.seed(1)
+    np.random.seed(1)
+
+    def reseeding(a, b):
+        random.seed(9)
+        np.random.seed(9)
+        random.random(), np.random.rand()
+        return psnr(a, b)
+
+    assert check_psnr(reseeding)
+    assert (random.random(), np.random.rand()) == expected
+
+
+def test_a_final_alpha_changed_in_place_fails_and_is_put_back():
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler(set_alpha_to_one=True)  # its final_alpha_cumprod is a tensor of its own
+    a, final = scheduler.alphas_cumprod, scheduler.final_alpha_cumprod
+
+    def step_after_changing_final(eps, t, tp, x):
+        if tp < 0:
+            final.copy_(torch.tensor(0.5))  # the reference would read the changed value too
+        a_t, a_prev = a[t], (a[tp] if tp >= 0 else final)
+        x0 = (x - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+
+    def invert_after_changing_final(x0, eps_model, timesteps):
+        final.fill_(0.5)
+        latents, alpha_from = [x0], float(final)
+        for t in reversed(timesteps):
+            latents.append(exercises.ddim_update(eps_model(latents[-1], t), latents[-1], alpha_from, float(a[t])))
+            alpha_from = float(a[t])
+        return latents
+
+    for result in (
+        check_ddim_step(step_after_changing_final, a, final),
+        check_invert(invert_after_changing_final, a, final),
+    ):
+        assert not result and "changed final_alpha_cumprod in place" in result.message, result.message
+        assert final.item() == 1.0
+    assert check_ddim_step(lambda eps, t, tp, x: ddim_step(eps, t, tp, x, a, final_alpha_cumprod=final), a, final)
+
+
+# ------------------------------------------------------------------------------------------------
+# answers written for the cases' shapes fail; numpy answers pass
+# ------------------------------------------------------------------------------------------------
+def test_answers_hard_coded_to_the_cases_shapes_or_steps_fail():
+    from ddim_course.attention import blend_mask
+
+    result = check_psnr(lambda a, b: 10 * np.log10(768 / ((a - b) ** 2).sum().item()))  # 768 = 3 * 16 * 16
+    assert not result and "for noise 0.1" in result.message, result.message
+    table = {s: 50 - s for s in (0, 1, 10, 25, 49)}
+    result = check_start_index(lambda s: table.get(s, 0))
+    assert not result and "for start_step=2" in result.message, result.message
+    result = check_add_noise(lambda x0, n, t: right_add_noise(x0, n, t).reshape(1, 4, 8, 8), A)
+    assert not result and "shape '[1, 4, 8, 8]' is invalid" in result.message, result.message
+    result = check_blend_mask(lambda m, t: blend_mask(m, t).reshape(2, 1, 8, 8))
+    assert not result and "shape '[2, 1, 8, 8]' is invalid" in result.message, result.message
+    result = check_ddim_step(lambda *args: right_step(*args).reshape(1, 4, 8, 8), A, FINAL)
+    assert not result and "at t=501 -> 481" in result.message, result.message
+    result = check_invert(lambda x0, m, ts: [v.reshape(1, 4, 8, 8) for v in right_invert(x0, m, ts)], A, FINAL)
+    assert not result and "for 4 steps" in result.message, result.message
+
+
+def test_check_start_index_tries_every_start_step_fast_and_grades_in_order():
+    start = time.perf_counter()
+    assert check_start_index(lambda s: 50 - s)
+    assert check_start_index(lambda s: 1000 - s, 1000)
+    assert time.perf_counter() - start < 1  # one guarded call for all of them
+    wrong_then_raises = check_start_index(lambda s: 50 - s if s < 3 else (49 - s if s == 3 else 1 // 0))
+    assert "for start_step=3 you chose latents[46]" in wrong_then_raises.message  # before the error at 4
+    raises = check_start_index(lambda s: 50 - s if s < 7 else 1 // 0)
+    assert "for start_step=7: your function raised ZeroDivisionError" in raises.message
+
+
+def test_float_numpy_arrays_pass_as_tensors_and_half_precision_does_not():
+    from ddim_course.attention import blend_mask
+
+    assert check_add_noise(lambda x0, n, t: right_add_noise(x0, n, t).numpy(), A)
+    assert check_add_noise(lambda x0, n, t: right_add_noise(x0, n, t).double().numpy().astype(">f8"), A)
+    assert check_blend_mask(lambda m, t: blend_mask(m, t).numpy())
+    assert check_ddim_step(lambda *args: right_step(*args).numpy(), A, FINAL)
+    half = check_add_noise(lambda x0, n, t: right_add_noise(x0, n, t).numpy().astype(np.float16), A)
+    assert not half and "returned a numpy array; that is half precision" in half.message
+    inverted = check_blend_mask(lambda m, t: 1 - blend_mask(m, t).numpy())
+    assert not inverted and "your mask is inverted" in inverted.message  # the hints read numpy answers too
+    no_sqrt = check_add_noise(lambda x0, n, t: (A[t] * x0 + (1 - A[t]) * n).numpy(), A)
+    assert not no_sqrt and "no square roots" in no_sqrt.message

@@ -1072,3 +1072,55 @@ def test_an_inversion_shows_a_short_summary_and_keeps_numpy_numbers_when_saved(t
     kept = Inversion(**{**inv.__dict__, "info": {"psnr": np.float32(31.5), "steps": torch.tensor(3)}})
     kept.save(tmp_path / "i.safetensors")
     assert Inversion.load(tmp_path / "i.safetensors").info == {"psnr": 31.5, "steps": 3}
+
+
+def test_an_error_in_an_explorer_callback_shows_in_its_label_not_in_a_log(pipe):
+    from ddim_course.widgets import MethodExplorer, PromptToPromptExplorer
+
+    image = draw_scene(seed=3).pil()
+    target = "a blue circle on a striped background"
+    m = MethodExplorer(pipe, image, PROMPT, target, start_step=0, num_inference_steps=2)
+    box = m.widget("ddim", 1.0)
+    scale, label = box.children[0].children[1], box.children[-1]
+    m.image = "/nonexistent.png"  # the kept inversions' settings can't be read: raised before _busy until now
+    scale.value = 3.5  # the callback runs; nothing is raised out of it
+    assert "could not" in label.value and "must be a PIL image" in label.value, label.value
+    p = PromptToPromptExplorer(pipe, image, PROMPT, target, num_inference_steps=2)
+    box = p.widget(method="ddim")
+    cross, label = box.children[1].children[0], box.children[-1]
+    p.guidance_scale = 1000
+    cross.value = 0.5
+    assert "could not" in label.value and "guidance" in label.value, label.value
+
+
+def test_an_edit_explorer_s_widget_follows_a_programmatic_apply_and_a_failed_apply_keeps_the_last_edit(
+    pipe, monkeypatch
+):
+    import ddim_course.widgets as widgets
+    from ddim_course.widgets import EditExplorer, _png
+
+    e = EditExplorer(pipe, draw_scene(seed=3).pil(), PROMPT, "a blue circle", num_inference_steps=3, start_step=0)
+    box = e.widget()
+    text, start, guidance, button = box.children[0].children[0], box.children[1], box.children[2], box.children[3]
+    after, label = box.children[4].children[1], box.children[-1]
+    e.start_step, e.guidance_scale, e.target_prompt = 2, 3.0, "a green circle"  # as notebook 05 does
+    shown = e.apply()
+    assert (start.value, guidance.value, text.value) == (2, 3.0, "a green circle")
+    assert after.value == _png(shown) and "start_step 2, guidance 3" in label.value, label.value
+    button.click()  # the next Apply edits from what the explorer shows, not from the old slider
+    assert e.start_step == 2 and e.guidance_scale == 3.0 and e.target_prompt == "a green circle"
+    e.num_inference_steps = 4  # a new step count: inverted again, and the slider reaches the new last step
+    e.start_step = 3
+    e.apply()
+    assert start.max == 3 and start.value == 3
+
+    def failing(*args, **kwargs):
+        raise ValueError("the edit failed")
+
+    monkeypatch.setattr(widgets, "edit", failing)
+    before = e.result
+    text.value, start.value = "a red circle", 1
+    button.click()
+    assert "could not" in label.value and "the edit failed" in label.value
+    assert (e.target_prompt, e.start_step, e.guidance_scale) == ("a green circle", 3, 3.0)  # the settings it shows
+    assert e.result is before
