@@ -826,6 +826,8 @@ class Inversion:
         if not isinstance(self.latents, (list, tuple)) or len(self.latents) != n + 1:
             got = len(self.latents) if isinstance(self.latents, (list, tuple)) else type(self.latents).__name__
             raise ValueError(f"an Inversion of {n} steps holds {n + 1} latents (clean to noisiest), got {got}")
+        if isinstance(self.timesteps, (torch.Tensor, np.ndarray)) and self.timesteps.ndim == 1:
+            self.timesteps = self.timesteps.tolist()  # pipe.scheduler.timesteps, say: checked as whole numbers below
         if not isinstance(self.timesteps, (list, tuple)) or len(self.timesteps) != n:
             raise ValueError(f"an Inversion of {n} steps has {n} timesteps, got {_show(self.timesteps)}")
         self.timesteps = [_whole(t, "each timestep") for t in self.timesteps]
@@ -990,7 +992,7 @@ class Inversion:
                 num_inference_steps=header["num_inference_steps"],
                 negative_prompt=header.get("negative_prompt", ""),
                 uncond_embeddings=uncond,
-                method=str(header.get("method", "ddim")),
+                method=header.get("method", "ddim"),  # checked as a name when the Inversion is made
                 unet_calls=header.get("unet_calls", 0),  # checked as a whole number when the Inversion is made
                 info=header.get("info") if isinstance(header.get("info"), dict) else {},
                 model=header.get("model"),
@@ -1333,6 +1335,9 @@ def reconstruct(
     start_step = _check_start_step(start_step, n)
     prompt = inversion.prompt if prompt is None else prompt
     g = inversion.guidance_scale if guidance_scale is None else _check_guidance(guidance_scale)
+    from .inversions import warn_if_fitted_elsewhere
+
+    warn_if_fitted_elsewhere(inversion, g, "reconstructed")
     start = inversion.latents_at(start_step)
     _check_latents(pipe, start, "the inversion's latents", huge="ignore")  # the sampler it calls warns
     b = start.shape[0]

@@ -42,7 +42,7 @@ from .ddim import (
     guide,
     reconstruct,
 )
-from .inversions import METHODS, Method, get_method
+from .inversions import METHODS, Method, get_method, warn_if_fitted_elsewhere
 from .models import get_preset
 
 
@@ -95,14 +95,7 @@ def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g
                 f"the given inversion has {inversion.num_inference_steps} steps but num_inference_steps is "
                 f"{num_inference_steps}; pass num_inference_steps={inversion.num_inference_steps}"
             )
-        fitted = METHODS.get(inversion.method)
-        if fitted is not None and fitted.per_guidance and inversion.guidance_scale != guidance_scale:
-            warnings.warn(
-                f"this {inversion.method!r} inversion was fitted at guidance {inversion.guidance_scale:g} and is "
-                f"edited at {guidance_scale:g}: what it fitted no longer holds, and the picture is kept worse. "
-                f"Edit at guidance_scale={inversion.guidance_scale:g}, or invert again at {guidance_scale:g}",
-                stacklevel=3,
-            )
+        warn_if_fitted_elsewhere(inversion, guidance_scale, "edited")
 
         def first(p):
             return p[0] if isinstance(p, (list, tuple)) and p else p

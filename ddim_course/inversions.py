@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,9 +35,23 @@ from .ddim import (
     invert,
 )
 from .exact import ddpm_invert, edict_invert, fixed_point_invert
+from .images import learner_stacklevel
 
 MAX_INNER_STEPS = 1000  # Adam steps per sampling step; the paper uses 10
 MAX_NULL_TEXT_UPDATES = 20_000  # Adam steps in one inversion, 40 x the paper's 50 x 10
+
+
+def warn_if_fitted_elsewhere(inversion: Inversion, guidance_scale: float, doing: str) -> None:
+    """Warn when an inversion fitted at one guidance (null-text, fixed-point, EDICT, DDPM) is used at another."""
+    fitted = METHODS.get(inversion.method)
+    if fitted is not None and fitted.per_guidance and inversion.guidance_scale != guidance_scale:
+        g, used = inversion.guidance_scale, guidance_scale
+        warnings.warn(
+            f"this {inversion.method!r} inversion was fitted at guidance {g:g} and is {doing} at {used:g}: what it "
+            f"fitted no longer holds, and the picture is kept worse. Use guidance_scale={g:g}, or invert again at "
+            f"{used:g}",
+            stacklevel=learner_stacklevel(),
+        )
 
 
 @contextlib.contextmanager

@@ -166,3 +166,34 @@ def test_a_picture_that_is_not_square_is_named_with_what_the_crop_leaves_out_at_
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a square picture of another size is only scaled: nothing is lost
         invert(pipe, Image.new("RGB", (128, 128)), PROMPT, num_inference_steps=2, progress=False)
+
+
+def test_an_inversion_fitted_at_one_guidance_and_reconstructed_at_another_is_named(pipe, image):
+    inv = METHODS["null-text"](pipe, image, PROMPT, num_inference_steps=2, guidance_scale=7.5, inner_steps=1)
+    with pytest.warns(UserWarning, match="fitted at guidance 7.5 and is reconstructed at 2") as w:
+        reconstruct(pipe, inv, guidance_scale=2.0, output_type="latent", progress=False)
+    assert w[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reconstruct(pipe, inv, output_type="latent", progress=False)  # its own guidance
+
+
+def test_an_inversion_takes_the_schedulers_own_timesteps_and_a_file_without_a_method_name_is_refused(
+    pipe, image, tmp_path
+):
+    import json
+    import struct
+
+    inv = invert(pipe, image, PROMPT, num_inference_steps=3, progress=False)
+    pipe.scheduler.set_timesteps(3)
+    again = Inversion(**{**inv.__dict__, "timesteps": pipe.scheduler.timesteps})  # a tensor, as diffusers keeps it
+    assert again.timesteps == inv.timesteps and all(type(t) is int for t in again.timesteps)
+    path = inv.save(tmp_path / "inv.safetensors")
+    data = path.read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8 : 8 + n])
+    header["__metadata__"]["ddim_course"] = header["__metadata__"]["ddim_course"].replace('"ddim"', "null", 1)
+    text = json.dumps(header).encode()
+    (tmp_path / "bad.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n :])
+    with pytest.raises(ValueError, match="method must be a name"):
+        Inversion.load(tmp_path / "bad.safetensors")
