@@ -406,8 +406,18 @@ def to_rgb(im: Image.Image) -> Image.Image:
         raise ValueError(f"to_rgb needs a PIL image, got {_describe(im)}; for a path use load_image(path)")
     with contextlib.suppress(Exception):  # a damaged EXIF block: keep the image as stored
         im = ImageOps.exif_transpose(im)
+    if im.mode == "LAB":  # PIL converts LAB to RGB by copying the numbers over: mid grey came out blue
+        raise ImageLoadError(
+            "the image is in the LAB colour space, which PIL cannot turn into RGB correctly; convert it to RGB with a "
+            "colour-managed tool first (PIL.ImageCms, or an image editor)"
+        )
     if im.mode.startswith("I;16") or im.mode == "I":
         arr = np.asarray(im, dtype=np.float64)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):  # clipping would turn part of it black or white
+            raise ImageLoadError(
+                f"the integer image holds values from {arr.min():g} to {arr.max():g}; pixels must be in [0, 255] or "
+                "[0, 65535] (16 bits): rescale it first"
+            )
         top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
         im = Image.fromarray((arr / top * 255).round().clip(0, 255).astype(np.uint8), "L")
     elif im.mode == "F":
@@ -422,6 +432,11 @@ def to_rgb(im: Image.Image) -> Image.Image:
             raise ImageLoadError(
                 f"the float image holds values down to {arr.min():.3g}; pixels must be in [0, 1] (or [0, 255]): "
                 "rescale it first, e.g. (array - array.min()) / (array.max() - array.min())"
+            )
+        if arr.max() > 255.5:  # clipping would turn a part of it white
+            raise ImageLoadError(
+                f"the float image holds values up to {arr.max():.4g}; pixels must be in [0, 1] (or [0, 255]): "
+                "rescale it first, e.g. array / array.max()"
             )
         # float pixels in [0, 1] (a little overshoot, up to 2, is clipped), or in [0, 255]; never stretched
         top = 1.0 if arr.max() <= 2 else 255.0
@@ -525,6 +540,13 @@ def load_image(source, *, size: int | tuple[int, int] | None = None) -> Image.Im
             im = _open(*_read_file(text))
     else:
         raise _not_a_source(source)
+    frames = getattr(im, "n_frames", 1)
+    if isinstance(frames, int) and frames > 1:  # an animated GIF or WebP, a multi-page TIFF
+        warnings.warn(
+            f"the image has {frames} frames (an animation or several pages); the course reads only the one it is at "
+            "(the first, for a file just opened): im.seek(k) picks another before load_image(im)",
+            stacklevel=learner_stacklevel(),
+        )
     im = to_rgb(im)
     if wanted is not None:
         im = resize_and_crop(im, wanted)
@@ -560,12 +582,13 @@ def pil_to_tensor(images) -> torch.Tensor:
         )
     for im in images:
         _check_pixels(im, "the image")  # no empty image, nor one over load_image's pixel limit
+    images = [to_rgb(im) for im in images]  # as read: a photo's EXIF tag may turn it on its side
     if len({im.size for im in images}) > 1:
         raise ValueError(
             f"the images have different sizes {sorted({im.size for im in images})}; "
             "resize them to one size first (load_image(im, size=...))"
         )
-    arrays = [np.asarray(to_rgb(im), dtype=np.float32) / 255 for im in images]
+    arrays = [np.asarray(im, dtype=np.float32) / 255 for im in images]
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
@@ -669,12 +692,14 @@ def _warn_if_cropped(images: list[Image.Image], side: int) -> None:
 @torch.inference_mode()
 def encode(pipe, image) -> torch.Tensor:
     """Image(s) -> scaled latents: the VAE encoder's mean (deterministic) times ``scaling_factor``."""
-    from .ddim import _check_pipe
+    from .ddim import MAX_BATCH, _check_pipe
 
     _check_pipe(pipe)
     images = image if isinstance(image, (list, tuple)) else [image]
     if not images:
         raise ValueError("encode needs an image or a non-empty list of images, got an empty list")
+    if len(images) > MAX_BATCH:
+        raise ValueError(f"{len(images)} images given; at most {MAX_BATCH} are encoded in one call")
     side = image_size(pipe)
     images = [load_image(im) for im in images]
     _warn_if_cropped(images, side)
@@ -688,7 +713,7 @@ def encode(pipe, image) -> torch.Tensor:
 @torch.inference_mode()
 def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
     """Scaled latents -> images (``"pil"``: list of PIL; ``"pt"``: tensor in [0, 1]; ``"np"``)."""
-    from .ddim import _check_latent_side, _check_pipe
+    from .ddim import MAX_BATCH, MAX_LATENT_SIZE, _check_latent_side, _check_pipe
 
     _check_pipe(pipe)
     if output_type not in ("pil", "pt", "np"):
@@ -701,9 +726,18 @@ def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
             f"latents must have shape (batch, {channels}, height, width), none of them 0, got {tuple(latents.shape)}"
         )
     _check_latent_side(pipe, latents, "latents")  # the decoder's time and memory grow with the area
+    if latents.shape[0] > MAX_BATCH:  # 2,000 pocket latents took a minute and 7.4 GB
+        raise ValueError(f"latents hold {latents.shape[0]} latents; at most {MAX_BATCH} are decoded in one call")
     bad = int((~torch.isfinite(latents)).sum())
     if bad:  # they would decode to a black or grey picture without a word
         raise ValueError(f"the latents hold {bad} NaN or infinite values; there is no image to decode")
+    size = float(latents.detach().abs().double().mean())
+    if size > MAX_LATENT_SIZE:
+        warnings.warn(
+            f"the latents have values of mean size {size:.3g}, but latents are about unit size (mean |x| near 1); "
+            "the picture will not mean much (latents from encode(pipe, image), sample or invert are the right size)",
+            stacklevel=learner_stacklevel(),
+        )
     x = latents.to(pipe.device, pipe.vae.dtype) / pipe.vae.config.scaling_factor
     images = pipe.vae.decode(x).sample.float()
     bad = int((~torch.isfinite(images)).sum())

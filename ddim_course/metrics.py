@@ -19,10 +19,11 @@ def as_array(x, name: str = "image") -> np.ndarray:
 
         return np.asarray(to_rgb(x), dtype=np.float64) / 255
     if _is_pil(x):  # a list of them
-        sizes = sorted({im.size for im in x})
+        arrays = [as_array(im) for im in x]  # as read: a photo's EXIF tag may turn it on its side
+        sizes = sorted({(a.shape[1], a.shape[0]) for a in arrays})
         if len(sizes) > 1:
             raise ValueError(f"{name}: a list of images must be of one size, got {sizes[0]} and {sizes[1]} (w, h)")
-        return np.stack([as_array(im) for im in x])
+        return np.stack(arrays)
     if isinstance(x, torch.Tensor):
         from .images import _odd_tensor
 
@@ -35,6 +36,8 @@ def as_array(x, name: str = "image") -> np.ndarray:
     if isinstance(x, np.ndarray) and (x.dtype.kind in "biuf"):
         return x.astype(np.float64)
     what = f"a numpy array of {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+    if hasattr(type(x), "pil") and hasattr(x, "image"):  # a drawn pocket Scene
+        what += " (a drawn scene: pass scene.pil())"
     raise ValueError(
         f"{name} must be a PIL image, a list of them, a numpy array of numbers or a torch tensor, got {what}"
     )
@@ -72,6 +75,12 @@ def _is_pil(v) -> bool:
 
 def _pair(a, b, data_range: float, names=("the first image", "the second image"), what="psnr"):
     """Two images as float64 arrays of one shape, finite and in [0, data_range], or a clear error."""
+    depths = [v.dtype for v in (a, b) if isinstance(v, np.ndarray) and v.dtype.kind in "iu"]
+    if len(depths) == 2 and depths[0].itemsize != depths[1].itemsize:  # uint8 against uint16: one picture, two scales
+        raise ValueError(
+            f"{what} needs two images on one scale, got integer arrays of two bit depths ({depths[0]} and "
+            f"{depths[1]}); convert one first, e.g. (a16 / 257).round().astype(numpy.uint8)"
+        )
     x, y = (_finite(as_array(v, name), name) for v, name in zip((a, b), names))
     if x.shape != y.shape:
         hint = ""
@@ -108,7 +117,10 @@ def _pair(a, b, data_range: float, names=("the first image", "the second image")
 def psnr(a, b, *, mask=None, data_range: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB between two images in [0, 1]; ``mask`` (H, W) weights pixels.
 
-    Used from notebook 04 on; the reference of ``exercises.check_psnr``."""
+    A batch (a list of images, or arrays with a batch dimension) is scored as one image: the squared error is averaged
+    over every pixel of the batch. Papers report the mean of per-image PSNRs instead, which is higher when the errors
+    differ: for that, average ``psnr(a[i], b[i])``. Used from notebook 04 on; the reference of
+    ``exercises.check_psnr``."""
     data_range = _check_range(data_range)
     x, y = _pair(a, b, data_range)
     err = (x - y) ** 2

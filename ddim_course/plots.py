@@ -16,10 +16,10 @@ def _tile(im, k: int):
     """One image of ``show_images`` as something imshow draws truthfully: a PIL image, an (H, W, 3) uint8 array, or a
     finite 2-D map (drawn in grey, scaled to its range). Float pictures go through ``tensor_to_pil``'s checks
     (range, NaN, shape), so a [-1, 1] or 0-255 tensor is named instead of drawn clipped to white or black."""
-    from .images import _odd_tensor, tensor_to_pil
+    from .images import _odd_tensor, tensor_to_pil, to_rgb
 
     if isinstance(im, Image.Image):
-        return im
+        return to_rgb(im)  # as load_image and encode read it: rotated by its EXIF tag, 16-bit and float modes scaled
     if not isinstance(im, (torch.Tensor, np.ndarray)):
         hint = " (a file name or URL: load it with load_image first)" if isinstance(im, (str, bytes)) else ""
         raise ValueError(f"show_images shows PIL images, tensors or arrays; image {k} is a {type(im).__name__}{hint}")
@@ -111,11 +111,19 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
         ax.imshow(im, cmap="gray" if np.ndim(im) == 2 else None)
         if titles is not None:
             # wrapped to the tile's width (about 13 characters an inch at 9 pt), so neighbouring titles never overlap
-            lines = str(titles[i]).splitlines() or [""]
+            lines = _shorter(str(titles[i])).splitlines() or [""]
             ax.set_title("\n".join(textwrap.fill(line, width=max(12, int(size * 13))) for line in lines), fontsize=9)
     if suptitle:
-        fig.suptitle(suptitle)
+        fig.suptitle(textwrap.fill(_shorter(str(suptitle)), width=max(40, int(size * ncols * 11))))
     return fig
+
+
+MAX_TITLE = 300
+"""Characters of a title that ``show_images`` draws (a prompt of a million characters took minutes to lay out)."""
+
+
+def _shorter(text: str) -> str:
+    return text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1] + "…"
 
 
 def _check_ax(ax):

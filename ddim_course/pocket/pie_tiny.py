@@ -119,6 +119,10 @@ def score(case: EditCase, edited) -> dict:
     """Everything pie-tiny measures about one edited image (PIL image or array in [0, 1])."""
     if not isinstance(case, EditCase):
         raise ValueError(f"case must be an EditCase from pie_tiny(), got {type(case).__name__}")
+    if isinstance(edited, np.ndarray) and edited.dtype.kind in "iu":  # score reads arrays in [0, 1] only
+        raise ValueError(
+            f"edited is an integer array ({edited.dtype}); pass the PIL image, or the array in [0, 1] (a / 255)"
+        )
     out = as_array(edited, "edited")
     if out.ndim == 4 and out.shape[0] == 1:
         out = out[0]

@@ -173,8 +173,11 @@ def draw_scene(
     pattern = pattern if pattern is not None else str(rng.choice(PATTERNS))
     if not isinstance(color, str) or color not in COLORS:
         raise ValueError(f"color must be one of {list(COLORS)}, got {color!r}")
-    if shape not in SHAPES:
+    if not isinstance(shape, str) or shape not in SHAPES:  # a numpy array of one word would pass `in` and stay an array
         raise ValueError(f"shape must be one of {list(SHAPES)}, got {shape!r}")
+    if not isinstance(pattern, str) or pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {list(PATTERNS)}, got {pattern!r}")
+    color, shape, pattern = str(color), str(shape), str(pattern)  # numpy's str_ as a plain str in the caption
     details = _background_details(rng, pattern)
     s = float(shape_size) if shape_size is not None else float(rng.uniform(0.3, 0.6) * size)
     margin = s / 2 + 1

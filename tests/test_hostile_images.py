@@ -1,0 +1,121 @@
+"""Classes of bad input to the picture functions: what show_images draws is what the model reads, image modes whose
+conversion was silently wrong, two bit depths compared as one, batches without a limit, and hints that pointed to
+the wrong fix."""
+
+import io
+import warnings
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ddim_course import decode, encode, load_image, pil_to_tensor, psnr, show_images
+from ddim_course.ddim import MAX_BATCH
+from ddim_course.images import ImageLoadError
+from ddim_course.metrics import as_array
+from ddim_course.pocket.pie_tiny import pie_tiny, score
+from ddim_course.pocket.scenes import draw_scene
+
+matplotlib.use("Agg")
+
+
+def _rotated_jpeg(w=64, h=32) -> Image.Image:
+    """A w x h JPEG whose EXIF tag says: turn it a quarter (orientation 6), so it is read as h x w."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), (200, 30, 30)).save(buf, "JPEG", exif=exif)
+    return Image.open(io.BytesIO(buf.getvalue()))
+
+
+def _drawn(fig, k=0) -> np.ndarray:
+    return np.asarray(fig.axes[k].images[0].get_array())
+
+
+def test_show_images_draws_a_picture_as_the_model_reads_it():
+    import matplotlib.pyplot as plt
+
+    grey = Image.fromarray(np.full((8, 8), 0.5, np.float32))  # mode F in [0, 1]: mid grey, not black
+    fig = show_images([grey, _rotated_jpeg(), Image.new("RGBA", (8, 8), (255, 0, 0, 0))])
+    assert np.array_equal(_drawn(fig, 0), np.asarray(load_image(grey)))
+    assert _drawn(fig, 1).shape[:2] == (64, 32)  # turned as its EXIF tag says, as load_image turns it
+    assert (_drawn(fig, 2) == 255).all()  # transparent pixels on white, not see-through
+    plt.close(fig)
+
+
+def test_show_images_cuts_a_title_of_a_million_characters():
+    import matplotlib.pyplot as plt
+
+    fig = show_images([np.zeros((4, 4))], titles=["x" * 10**6], suptitle="y" * 10**5)
+    assert len(fig.axes[0].get_title()) < 400 and fig.axes[0].get_title().rstrip().endswith("…")
+    assert len(fig._suptitle.get_text()) < 400
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "image, said",
+    [
+        (Image.new("LAB", (4, 4), (50, 0, 0)), "LAB colour space"),
+        (Image.fromarray(np.full((4, 4), -5, np.int32)), "integer image holds values from -5"),
+        (Image.fromarray(np.full((4, 4), 70000, np.int32)), "to 70000"),
+        (Image.fromarray(np.full((4, 4), 300.0, np.float32)), "float image holds values up to 300"),
+    ],
+)
+def test_image_modes_that_would_convert_wrong_are_named(image, said):
+    with pytest.raises(ImageLoadError, match=said):
+        load_image(image)
+
+
+def test_an_animation_says_which_frame_is_read(tmp_path):
+    frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    with pytest.warns(UserWarning, match="has 2 frames"):
+        im = load_image(tmp_path / "a.gif")
+    assert im.getpixel((0, 0))[0] > 200  # the first frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_image(Image.new("RGB", (8, 8)))
+
+
+def test_lists_of_photos_are_compared_by_their_size_as_read():
+    turned, upright = _rotated_jpeg(64, 32), Image.new("RGB", (32, 64))  # both 32 x 64 once read
+    assert pil_to_tensor([turned, upright]).shape == (2, 3, 64, 32)
+    assert as_array([turned, upright]).shape == (2, 64, 32, 3)
+    with pytest.raises(ValueError, match="different sizes"):
+        pil_to_tensor([turned, Image.new("RGB", (64, 32))])  # numpy's "all input arrays must have the same shape"
+
+
+def test_psnr_refuses_two_bit_depths_and_names_a_scene():
+    a8 = np.random.default_rng(0).integers(0, 256, (8, 8, 3)).astype(np.uint8)
+    with pytest.raises(ValueError, match=r"two bit depths \(uint8 and uint16\)"):
+        psnr(a8, a8.astype(np.uint16) * 257, data_range=65535)  # the same picture: 4.9 dB before
+    assert psnr(a8.astype(np.uint16) * 257, a8.astype(np.uint16) * 257, data_range=65535) == float("inf")
+    scene = draw_scene("red", "circle", "plain", seed=1)
+    with pytest.raises(ValueError, match=r"pass scene\.pil\(\)"):
+        psnr(scene, scene.pil())
+
+
+def test_draw_scene_takes_words_as_strings_only():
+    with pytest.raises(ValueError, match="shape must be one of"):
+        draw_scene("red", np.array(["triangle"]), seed=1)  # rng.choice(SHAPES, 1) gives this
+    with pytest.raises(ValueError, match="pattern must be one of"):
+        draw_scene("red", "circle", np.array(["plain", "dotted"]), seed=1)
+    scene = draw_scene(np.str_("red"), np.str_("circle"), np.str_("plain"), seed=1)
+    assert scene.caption == "a red circle on a plain background" and type(scene.shape) is str
+
+
+def test_the_picture_functions_have_a_batch_limit_and_name_latents_of_the_wrong_size(pipe):
+    with pytest.raises(ValueError, match=f"at most {MAX_BATCH} are decoded"):
+        decode(pipe, torch.zeros(MAX_BATCH + 1, 4, 16, 16))
+    with pytest.raises(ValueError, match=f"at most {MAX_BATCH} are encoded"):
+        encode(pipe, [Image.new("RGB", (64, 64))] * (MAX_BATCH + 1))
+    with pytest.warns(UserWarning, match="latents are about unit size"):
+        decode(pipe, torch.full((1, 4, 16, 16), 1e4))
+
+
+def test_score_says_how_to_pass_an_8_bit_edit():
+    case = pie_tiny(1)[0]
+    with pytest.raises(ValueError, match=r"integer array \(uint8\); pass the PIL image"):
+        score(case, np.asarray(case.source.pil()))
