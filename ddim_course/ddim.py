@@ -488,8 +488,8 @@ def _initial_latents(pipe, batch, generator, height=None, width=None):
 
 MAX_LATENT_SIZE = 50.0
 """Latents are about unit size: mean |x| is near 1 for the scaled VAE latents and for Gaussian noise, and stays
-under 6 for the pocket model's inversions even at guidance 100. Fifty times that is an image's pixels or unscaled
-latents, which the samplers would turn into a picture of nothing, without an error."""
+under 6 for the pocket model's inversions even at guidance 100. Above fifty they are an image's pixels (0-255) or
+latents scaled by hand, which the samplers would turn into a picture of nothing, without an error."""
 
 
 def _check_latents(pipe, latents, what="start_latents", *, huge: str = "raise"):
@@ -525,7 +525,7 @@ def _check_latents(pipe, latents, what="start_latents", *, huge: str = "raise"):
         )
         if huge != "warn":
             raise ValueError(message)
-        warnings.warn(message + "; the result will not look like a picture", stacklevel=4)
+        warnings.warn(message + "; the result will not look like a picture", stacklevel=learner_stacklevel())
 
 
 def _check_latent_side(pipe, latents: torch.Tensor, what: str) -> None:
@@ -1252,7 +1252,7 @@ def invert(
         warnings.warn(
             "negative_prompt has no effect on an inversion at guidance_scale=1 (only the prompt is used); it is kept "
             "with the inversion, and reconstruct or edit at another guidance uses it",
-            stacklevel=3,
+            stacklevel=learner_stacklevel(),
         )
     if k:
         _warn_if_not_converging(residuals, timesteps)

@@ -114,7 +114,8 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
             lines = _shorter(str(titles[i])).splitlines() or [""]
             ax.set_title("\n".join(textwrap.fill(line, width=max(12, int(size * 13))) for line in lines), fontsize=9)
     if suptitle:
-        fig.suptitle(textwrap.fill(_shorter(str(suptitle)), width=max(40, int(size * ncols * 11))))
+        width = max(40, int(size * ncols * 11))  # the figure's width, as for the titles
+        fig.suptitle("\n".join(textwrap.fill(line, width=width) for line in _shorter(str(suptitle)).splitlines()))
     return fig
 
 
