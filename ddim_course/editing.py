@@ -8,6 +8,8 @@ A ``"direct"`` inversion (Ju et al. 2024) snaps the source branch back onto the 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import warnings
 
 import torch
@@ -42,6 +44,7 @@ from .ddim import (
     guide,
     reconstruct,
 )
+from .images import learner_stacklevel
 from .inversions import METHODS, Method, get_method, warn_if_fitted_elsewhere
 from .models import get_preset
 
@@ -149,8 +152,9 @@ def edit(
     num_inference_steps = _check_steps(pipe, num_inference_steps)
     start_step = _check_start_step(start_step, num_inference_steps)
     _check_output_type(output_type)
-    _prompts(source_prompt, name="source_prompt")
-    _prompts(target_prompt, name="target_prompt")
+    _warn_about_prompts(
+        pipe, _prompts(source_prompt, name="source_prompt"), _prompts(target_prompt, name="target_prompt")
+    )
     if inversion is None:
         inversion = "ddim"
     if not isinstance(inversion, (Inversion, str)):
@@ -178,6 +182,8 @@ def edit(
         )
     g = _guidance_for(inversion, guidance_scale)
     controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
+    if isinstance(control, PromptToPrompt):
+        _warn_if_other_models_settings(pipe, control)
     if controller is None and isinstance(inversion, Method) and inversion.name == "direct":
         warnings.warn(
             "inversion='direct' without control is a plain DDIM edit: direct inversion only snaps the source branch "
@@ -223,6 +229,61 @@ def edit(
     if output_type == "latent":
         return target
     return decode(pipe, target, output_type=output_type)
+
+
+def _warn_about_prompts(pipe, sources: list[str], targets: list[str]) -> None:
+    """Two mistakes that would leave an edit wrong without a word: a word the model never learned (the pocket model
+    knows only its captions' words), and a change that lies past the last token the text encoder reads."""
+    preset = get_preset(pipe)
+    if preset.vocabulary:
+        from .pocket.model import grammar_words
+
+        known = set(grammar_words())
+        words = [w for p in sources + targets for w in re.findall(r"[^\W\d_]+", p.lower())]
+        unknown = list(dict.fromkeys(w for w in words if w not in known))
+        if unknown:
+            shown = ", ".join(repr(w) for w in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            warnings.warn(
+                f"the pocket model never learned {shown}: it knows only the words of its captions, so the picture "
+                f"will not follow {'that word' if len(unknown) == 1 else 'those words'}. {preset.prompt_note}",
+                stacklevel=learner_stacklevel(),
+            )
+    tok = pipe.tokenizer
+    n = tok.model_max_length
+    pairs = zip(
+        sources * len(targets) if len(sources) == 1 else sources,
+        targets * len(sources) if len(targets) == 1 else targets,
+    )
+    for source, target in pairs:
+        if (
+            source != target
+            and tok(source, max_length=n, truncation=True).input_ids
+            == tok(target, max_length=n, truncation=True).input_ids
+        ):
+            warnings.warn(
+                f"the source and target prompts differ only after the {n} tokens the text encoder reads: the change "
+                "is cut off, and the edit gives the picture back unchanged. Shorten the prompts",
+                stacklevel=learner_stacklevel(),
+            )
+            return
+
+
+def _warn_if_other_models_settings(pipe, control: PromptToPrompt) -> None:
+    """A hand-made PromptToPrompt keeps Hertz et al.'s defaults (chosen for Stable Diffusion) for every field it does
+    not set; where the model's preset measured other values and none of them was set, say so."""
+    preset = get_preset(pipe).prompt_to_prompt
+    defaults = {f.name: f.default for f in dataclasses.fields(PromptToPrompt)}
+    left = {k: v for k, v in preset.items() if getattr(control, k) == defaults.get(k) != v}
+    if left and len(left) == len(preset):
+        warnings.warn(
+            "this PromptToPrompt keeps the defaults chosen for Stable Diffusion ("
+            + ", ".join(f"{k}={defaults[k]!r}" for k in left)
+            + "); this model's measured settings are "
+            + ", ".join(f"{k}={v!r}" for k, v in left.items())
+            + ": start from them, PromptToPrompt(**get_preset(pipe).prompt_to_prompt_for(kind), ...), or use "
+            "control='prompt-to-prompt'",
+            stacklevel=learner_stacklevel(),
+        )
 
 
 def _check_blend_starts(controller, steps: int) -> None:
@@ -357,4 +418,28 @@ def edit_branches(
             if trace is not None:
                 trace.append((source.clone(), target.clone()))
     _check_finite(target, "the edited latents", after="editing")
+    _warn_if_blend_was_off(run)
     return source, target
+
+
+def _warn_if_blend_was_off(run: _Run) -> None:
+    """A local blend whose last mask covered almost the whole picture kept nothing of the source (words inserted in
+    the target join the blend); one whose kept words took most of it away undid the edit (their maps lie on the
+    edited words' pixels)."""
+    if run.cover is None:
+        return
+    blended, final = run.cover
+    if final >= 0.97:
+        warnings.warn(
+            f"the local blend's mask covered {final:.0%} of the picture: the edit kept almost nothing of the source. "
+            "Every word that differs between the prompts joins the blend (an inserted word too): name the edited "
+            "words with PromptToPrompt(blend_words=(...))",
+            stacklevel=learner_stacklevel(),
+        )
+    elif blended > 0 and final < 0.2 * blended:
+        warnings.warn(
+            f"blend_keep_words took {1 - final / blended:.0%} of the local blend's mask away: their maps lie where the "
+            "edited words' do, so the edit was mostly undone. Keep the words of another part of the picture (the "
+            "object's, for a background edit)",
+            stacklevel=learner_stacklevel(),
+        )

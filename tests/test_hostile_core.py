@@ -197,3 +197,38 @@ def test_an_inversion_takes_the_schedulers_own_timesteps_and_a_file_without_a_me
     (tmp_path / "bad.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n :])
     with pytest.raises(ValueError, match="method must be a name"):
         Inversion.load(tmp_path / "bad.safetensors")
+
+
+def _edit_warnings(pipe, scene, target, **kwargs) -> list[str]:
+    from ddim_course import edit
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        edit(pipe, scene.pil(), scene.caption, target, num_inference_steps=10, start_step=0, progress=False, **kwargs)
+    return [str(w.message) for w in caught]
+
+
+def test_an_edit_names_what_would_leave_it_wrong_without_a_word():
+    from ddim_course.attention import PromptToPrompt
+    from ddim_course.models import get_preset
+
+    pipe = load_pipeline("pocket")
+    scene = draw_scene("red", "circle", "striped", seed=3)
+    preset = PromptToPrompt(**get_preset(pipe).prompt_to_prompt_for("colour"))
+    direct = dict(inversion="direct")
+    blue = "a blue circle on a striped background"
+    cases = [  # (target, keyword arguments, what the one new warning must say)
+        ("a magenta circle on a striped background", dict(direct, control=preset), "never learned 'magenta'"),
+        (blue, dict(direct, control=PromptToPrompt()), "keeps the defaults chosen for Stable Diffusion"),
+        (blue + " on a striped background now", dict(direct, control=preset), "mask covered 99% of the picture"),
+        (blue, dict(direct, control=preset.__class__(**{**preset.__dict__, "blend_keep_words": ("circle",)})), "took"),
+    ]
+    for target, kwargs, said in cases:
+        told = _edit_warnings(pipe, scene, target, **kwargs)
+        assert any(said in m for m in told), (said, told)
+    assert _edit_warnings(pipe, scene, blue, control="prompt-to-prompt", **direct) == []  # a sound edit: no word
+    long = "a red circle on a striped background and a red circle on a dotted background"
+    from ddim_course import edit
+
+    with pytest.warns(UserWarning, match="differ only after the 16 tokens"):
+        edit(pipe, scene.pil(), long + " red", long + " blue", num_inference_steps=10, start_step=0, progress=False)
