@@ -935,18 +935,19 @@ class Inversion:
 
         out = check_output_path(path, suffixes=INVERSION_SUFFIXES, overwrite=overwrite)
         self.__post_init__()  # what was changed since it was made is checked now, not when the file is loaded
-        tensors = {f"latents.{k}": _cpu(x) for k, x in enumerate(self.latents)}
+        given = {f"latents.{k}": x for k, x in enumerate(self.latents)}
         u = self.uncond_embeddings
         if isinstance(u, torch.Tensor):
-            tensors["uncond"] = _cpu(u)
+            given["uncond"] = u
         elif u is not None:
-            tensors.update({f"uncond.{k}": _cpu(x) for k, x in enumerate(u)})
+            given.update({f"uncond.{k}": x for k, x in enumerate(u)})
         for prefix, seq in (
             ("coupled", self.coupled_latents),
             ("noise", self.noise_maps),
             ("sampled", self.sampled_latents),
         ):
-            tensors.update({f"{prefix}.{k}": _cpu(x) for k, x in enumerate(seq or [])})
+            given.update({f"{prefix}.{k}": x for k, x in enumerate(seq or [])})
+        tensors = {key: _cpu(x) for key, x in given.items()}
         header = {
             "format": INVERSION_FORMAT,
             "method": self.method,
@@ -959,6 +960,9 @@ class Inversion:
             "unet_calls": self.unet_calls,
             "mix": self.mix,
             "info": _jsonable(self.info),
+            # the tensors kept channels last (as a VAE's output may be): their layout changes how a convolution
+            # rounds, so a loaded inversion takes it back and samples bit for bit as the saved one
+            "channels_last": [key for key, x in given.items() if _channels_last(x)],
         }
         metadata = {"ddim_course": json.dumps(header)}
 
@@ -977,6 +981,10 @@ class Inversion:
     def load(cls, path, pipe=None) -> Inversion:
         """Read an inversion written by ``save``; with ``pipe``, refuse one that another model made."""
         header, tensors = _read_inversion_file(path)
+        kept = header.get("channels_last", [])
+        for key in kept if isinstance(kept, list) else []:  # the layout they were saved from (see save)
+            if isinstance(key, str) and key in tensors and tensors[key].ndim == 4:
+                tensors[key] = tensors[key].contiguous(memory_format=torch.channels_last)
 
         def sequence(prefix):  # "prefix.0", "prefix.1", ... in order, or None when there are none
             count = len([k for k in tensors if k.startswith(prefix + ".")])
@@ -1010,6 +1018,10 @@ class Inversion:
 
 def _cpu(x: torch.Tensor) -> torch.Tensor:
     return x.detach().to("cpu").contiguous().clone()
+
+
+def _channels_last(x: torch.Tensor) -> bool:
+    return x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
 def _jsonable(info: dict) -> dict:

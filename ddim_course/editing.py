@@ -167,11 +167,19 @@ def edit(
     extra = {}
     if generator is not None:
         takes = inversion.options() if isinstance(inversion, Method) else ()
-        if not isinstance(generator, torch.Generator) or (takes is not None and "generator" not in takes):
+        if not isinstance(generator, torch.Generator):
             raise ValueError(
-                "generator seeds an inversion made here that draws noise (inversion='ddpm'); give a "
-                f"torch.Generator with such a method, not {_show(generator)} with "
-                f"{inversion.method if isinstance(inversion, Inversion) else repr(inversion.name)}"
+                f"generator must be a torch.Generator (torch.Generator().manual_seed(0)), got {_show(generator)}"
+            )
+        if isinstance(inversion, Inversion):
+            raise ValueError(
+                "generator seeds an inversion that edit makes and that draws noise (inversion='ddpm'); this edit "
+                "reuses the Inversion it was given, so nothing is drawn: leave generator out"
+            )
+        if takes is not None and "generator" not in takes:
+            raise ValueError(
+                f"inversion={inversion.name!r} draws no noise; generator seeds only an inversion that does "
+                "(inversion='ddpm'): leave it out"
             )
         extra["generator"] = generator
     elif isinstance(inversion, Method) and "generator" in (inversion.options() or ()):

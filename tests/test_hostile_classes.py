@@ -938,8 +938,13 @@ def test_a_ddpm_edit_made_here_is_seeded_or_warned_about(pipe):
     assert torch.equal(a, b), "the same seed must give the same edit"
     with pytest.warns(UserWarning, match="differ from run to run"):
         edit(pipe, image, PROMPT, "a blue circle", **kw)
-    with pytest.raises(ValueError, match="generator seeds an inversion"):
+    with pytest.raises(ValueError, match="inversion='ddim' draws no noise"):
         edit(pipe, image, PROMPT, "a blue circle", generator=torch.Generator(), inversion="ddim", start_step=0)
+    made = invert(pipe, image, PROMPT, num_inference_steps=3, progress=False)
+    with pytest.raises(ValueError, match="reuses the Inversion it was given"):  # was "not Generator with ddim"
+        edit(pipe, None, PROMPT, "a blue circle", generator=torch.Generator(), **kw | {"inversion": made})
+    with pytest.raises(ValueError, match="generator must be a torch.Generator"):
+        edit(pipe, image, PROMPT, "a blue circle", generator=0, **kw)
 
 
 def test_a_blend_that_would_never_start_is_refused():

@@ -208,6 +208,25 @@ def test_bench_edits_seed_draws_development_scenes_and_says_so(pipe, monkeypatch
     assert drawn[0] != drawn[1]  # other scenes, not the held-out ones
 
 
+def test_evaluate_quick_keeps_a_per_caption_that_was_given(monkeypatch):
+    from ddim_course.pocket import evaluate
+
+    class SeenError(Exception):
+        pass
+
+    def stop(pipe, n_per_caption, steps):
+        raise SeenError(n_per_caption)
+
+    monkeypatch.setattr(evaluate, "load_pipeline", lambda *a, **k: None)
+    monkeypatch.setattr(evaluate, "vae_round_trip", lambda *a, **k: [31.0])
+    monkeypatch.setattr(evaluate, "photo_round_trip", lambda *a, **k: [25.0])
+    monkeypatch.setattr(evaluate, "prompt_following", stop)
+    for argv, want in ((["--quick", "--per-caption", "5"], 5), (["--quick"], 1), ([], 2)):
+        with pytest.raises(SeenError) as seen:
+            evaluate.main(argv)
+        assert seen.value.args == (want,), argv
+
+
 @pytest.mark.parametrize(
     "extra, needle",
     [
@@ -245,9 +264,10 @@ def test_bench_a_model_that_does_not_load_is_one_line(model, tmp_path, capsys, m
 @pytest.mark.parametrize(
     "extra, needle",
     [
-        (["--steps", "0"], "--steps must be in [11, 999]"),
-        (["--steps", "2"], "--steps must be in [11, 999]"),
-        (["--steps", "1000"], "--steps must be in [11, 999]"),
+        (["--steps", "0"], "--steps must be in [16, 999]"),
+        (["--steps", "2"], "--steps must be in [16, 999]"),
+        (["--steps", "1000"], "--steps must be in [16, 999]"),
+        (["--steps", "15"], "the edits start at step 15"),  # passed, then failed deep in edit after minutes
         (["--scenes", "0"], "--scenes must be in [1, 1000]"),
         (["--per-caption", "0"], "--per-caption must be in [1, 100]"),
     ],

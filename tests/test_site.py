@@ -279,3 +279,9 @@ def test_a_build_stopped_part_way_leaves_the_old_site_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"], "no half-built folder left beside it"
     build_site.build_site(out, execute=False, log=lambda *a: None)  # and it can be built again over it
     assert (out / "index.html").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_an_empty_output_name_is_refused_not_read_as_this_folder(capsys):
+    with pytest.raises(SystemExit) as e:
+        build_site.main([" "])
+    assert e.value.code == 2 and "out must name a folder" in capsys.readouterr().err

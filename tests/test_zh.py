@@ -275,3 +275,9 @@ def test_the_sync_tool_names_a_damaged_notebook_and_never_writes_through_a_link(
     with pytest.raises(SystemExit, match="link"):
         sync_zh.write({"cells": []}, link)
     assert target.read_text(encoding="utf-8") == "mine\n"
+
+
+def test_check_and_mark_translated_together_are_refused(capsys):
+    with pytest.raises(SystemExit) as e:  # --check "changes nothing": it was ignored, and the notebook was changed
+        sync_zh.main(["--check", "--mark-translated", "notebooks/zh/01_noise_schedule.ipynb", "c01"])
+    assert e.value.code == 2 and "give one of them" in capsys.readouterr().err

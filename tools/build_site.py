@@ -468,6 +468,8 @@ def main(argv=None) -> int:
     parser.add_argument("out", help="output folder: new, empty, or one this tool built before")
     parser.add_argument("--no-execute", action="store_true", help="do not run the notebooks: text and code only")
     args = parser.parse_args(argv)
+    if not args.out.strip():  # "" would be read as the current folder
+        parser.error("out must name a folder, got an empty string")
     t = time.perf_counter()
     try:
         pages = build_site(args.out, execute=not args.no_execute)

@@ -167,6 +167,8 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything is out of step")
     parser.add_argument("--mark-translated", nargs=2, metavar=("NOTEBOOK", "CELL_ID"))
     args = parser.parse_args(argv)
+    if args.mark_translated and args.check:
+        parser.error("--check changes nothing, --mark-translated changes a notebook: give one of them")
     if args.mark_translated:
         mark_translated(Path(args.mark_translated[0]), args.mark_translated[1])
         return 0

@@ -18,7 +18,7 @@ from ..ddim import img2img, invert, reconstruct, sample
 from ..editing import edit
 from ..images import decode, encode
 from ..metrics import psnr
-from ..models import ModelLoadError, load_pipeline
+from ..models import PRESETS, ModelLoadError, load_pipeline
 from ..timing import best_time
 from .reader import _dilate, read_scene
 from .scenes import COLORS, PATTERNS, SHAPES, caption, draw_scenes
@@ -133,20 +133,22 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ddim_course.pocket.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--model", default="pocket", help="'pocket' (default) or a pipeline folder")
     p.add_argument("--scenes", type=int, default=None, help="held-out scenes for inversion and edits (48; --quick: 8)")
-    p.add_argument("--per-caption", type=int, default=2, help="samples per caption for prompt following")
+    p.add_argument("--per-caption", type=int, default=None, help="samples per caption (2; --quick: 1)")
     p.add_argument("--quick", action="store_true", help="a few scenes only (minutes less, noisier numbers)")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps (50, as measured; fewer only to try the script)")
     args = p.parse_args(argv)
-    if args.quick:
-        args.per_caption = 1
+    if args.per_caption is None:  # a number given with --quick is kept, as --scenes is
+        args.per_caption = 1 if args.quick else 2
     if args.scenes is None:
         args.scenes = 8 if args.quick else 48
     if not 1 <= args.scenes <= 1000:
         p.error(f"--scenes must be in [1, 1000], got {args.scenes}")
     if not 1 <= args.per_caption <= 100:
         p.error(f"--per-caption must be in [1, 100], got {args.per_caption}")
-    if not 11 <= args.steps <= 999:
-        p.error(f"--steps must be in [11, 999] (edits and img2img start at step 10), got {args.steps}")
+    # img2img and reconstruction start at step 10, the colour edits at the pocket preset's edit step (15)
+    first = max(10, PRESETS["pocket"].edit_start_step) + 1
+    if not first <= args.steps <= 999:
+        p.error(f"--steps must be in [{first}, 999] (the edits start at step {first - 1}), got {args.steps}")
     torch.manual_seed(0)
     try:
         pipe = load_pipeline(args.model, device="cpu")
@@ -181,8 +183,6 @@ def main(argv=None):
     row("reconstruction from start_step 10, guidance 5 (dB)", f"{np.mean(rec10):.2f}", "", True)
     row("img2img from start_step 10, guidance 5 (dB)", f"{np.mean(i2i):.2f}", "", True)
     row("  inversion minus img2img (dB)", f"{gap:+.2f}", ">= +5", gap >= 5)
-    from ..models import PRESETS
-
     preset = PRESETS["pocket"]
     right, moved, bg = colour_edits(
         pipe, scenes, start_step=preset.edit_start_step, guidance=preset.edit_guidance, steps=args.steps
