@@ -469,7 +469,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-execute", action="store_true", help="do not run the notebooks: text and code only")
     args = parser.parse_args(argv)
     if not args.out.strip():  # "" would be read as the current folder
-        parser.error("out must name a folder, got an empty string")
+        parser.error(f"out must name a folder, got a blank name {args.out!r}")
     t = time.perf_counter()
     try:
         pages = build_site(args.out, execute=not args.no_execute)
