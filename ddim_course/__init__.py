@@ -1,6 +1,20 @@
 """ddim_course: the working code of a hands-on course on DDIM inversion for Stable Diffusion."""
 
 import logging
+import sys
+
+
+def _interrupted_while_starting(kind, value, traceback, _previous=sys.excepthook):
+    """Ctrl-C while torch and diffusers import, before a command's own handler runs: one line, not a traceback."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.stderr.write("interrupted while the command was starting; nothing was done\n")
+        sys.stderr.flush()  # Python ends by killing itself with SIGINT: nothing buffered would be written
+    else:
+        _previous(kind, value, traceback)
+
+
+if sys.argv[:1] == ["-m"]:  # `python -m ddim_course...`: Python imports this package before the command's module
+    sys.excepthook = _interrupted_while_starting
 
 # transformers warns on import that torchvision is missing; the course never needs torchvision.
 logging.getLogger("transformers.utils.import_utils").setLevel(logging.ERROR)
