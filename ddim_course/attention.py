@@ -376,7 +376,7 @@ class _Run:
     keep_target: list[int] = field(default_factory=list)
     keep_maps: dict = field(default_factory=dict)  # as blend_maps, for those words
     _mappers: dict = field(default_factory=dict)  # (device, dtype) -> the alignment's mapper and own there
-    cover: tuple[float, float] | None = None  # the last mask's share of the latent: blend words', less the kept ones'
+    last_masks: tuple | None = None  # the last step's mask of the blend words, and that less the kept words'
 
     @property
     def latent_pixels(self) -> int:
@@ -481,12 +481,12 @@ class _Run:
         maps = [per_side[max(per_side)] for per_side in self.blend_maps.values()]
         masks = blend_mask(torch.cat(maps), c.blend_threshold, dilation=c.blend_dilation, size=size)
         mask = masks.view(len(maps), -1, *masks.shape[1:]).amax(dim=0)
-        blended = float(mask.mean())
+        blended = mask
         kept = [per_side[max(per_side)] for per_side in self.keep_maps.values()]
         if kept:
             kept_masks = blend_mask(torch.cat(kept), c.blend_threshold, size=size)
             mask = mask * (1 - kept_masks.view(len(kept), -1, *kept_masks.shape[1:]).amax(dim=0))
-        self.cover = (blended, float(mask.mean()))
+        self.last_masks = (blended, mask)  # read once, after the run (editing._warn_if_blend_was_off)
         return mask
 
 

@@ -516,14 +516,20 @@ def _check_latents(pipe, latents, what="start_latents", *, huge: str = "raise"):
     if latents.shape[0] > MAX_BATCH:
         raise ValueError(f"{what} holds {latents.shape[0]} latents; at most {MAX_BATCH} go in one call")
     _check_finite(latents, what)
-    size = float(latents.detach().abs().double().mean()) if huge != "ignore" else 0.0
+    if huge != "ignore":
+        _check_latent_size(latents, what, warn=huge == "warn")
+
+
+def _check_latent_size(latents: torch.Tensor, what: str, *, warn: bool) -> None:
+    """Latents of mean size above ``MAX_LATENT_SIZE``: an error, or (``warn``) a warning."""
+    size = float(latents.detach().abs().double().mean())
     if size > MAX_LATENT_SIZE:
         message = (
             f"{what} have values of mean size {size:.3g}, but latents are about unit size (mean |x| near 1): an "
             "image's pixels (0-255) look like this, or latents scaled by hand; pass the "
             "image as a PIL image or a path, or latents from encode(pipe, image)"
         )
-        if huge != "warn":
+        if not warn:
             raise ValueError(message)
         warnings.warn(message + "; the result will not look like a picture", stacklevel=learner_stacklevel())
 

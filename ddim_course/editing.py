@@ -22,6 +22,7 @@ from .attention import (
     blend_positions,
     controlled,
     keep_positions,
+    token_ids,
 )
 from .ddim import (
     Inversion,
@@ -256,18 +257,13 @@ def _warn_about_prompts(pipe, sources: list[str], targets: list[str]) -> None:
                 f"will not follow {'that word' if len(unknown) == 1 else 'those words'}. {preset.prompt_note}",
                 stacklevel=learner_stacklevel(),
             )
-    tok = pipe.tokenizer
-    n = tok.model_max_length
     pairs = zip(
         sources * len(targets) if len(sources) == 1 else sources,
         targets * len(sources) if len(targets) == 1 else targets,
     )
     for source, target in pairs:
-        if (
-            source != target
-            and tok(source, max_length=n, truncation=True).input_ids
-            == tok(target, max_length=n, truncation=True).input_ids
-        ):
+        if source != target and token_ids(pipe, source) == token_ids(pipe, target):  # as the text encoder reads them
+            n = pipe.tokenizer.model_max_length
             warnings.warn(
                 f"the source and target prompts differ only after the {n} tokens the text encoder reads: the change "
                 "is cut off, and the edit gives the picture back unchanged. Shorten the prompts",
@@ -434,9 +430,9 @@ def _warn_if_blend_was_off(run: _Run) -> None:
     """A local blend whose last mask covered almost the whole picture kept nothing of the source (words inserted in
     the target join the blend); one whose kept words took most of it away undid the edit (their maps lie on the
     edited words' pixels)."""
-    if run.cover is None:
+    if run.last_masks is None:
         return
-    blended, final = run.cover
+    blended, final = (float(m.mean()) for m in run.last_masks)
     if final >= 0.97:
         warnings.warn(
             f"the local blend's mask covered {final:.0%} of the picture: the edit kept almost nothing of the source. "

@@ -713,7 +713,7 @@ def encode(pipe, image) -> torch.Tensor:
 @torch.inference_mode()
 def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
     """Scaled latents -> images (``"pil"``: list of PIL; ``"pt"``: tensor in [0, 1]; ``"np"``)."""
-    from .ddim import MAX_BATCH, MAX_LATENT_SIZE, _check_latent_side, _check_pipe
+    from .ddim import MAX_BATCH, _check_latent_side, _check_latent_size, _check_pipe
 
     _check_pipe(pipe)
     if output_type not in ("pil", "pt", "np"):
@@ -731,13 +731,7 @@ def decode(pipe, latents: torch.Tensor, *, output_type: str = "pil"):
     bad = int((~torch.isfinite(latents)).sum())
     if bad:  # they would decode to a black or grey picture without a word
         raise ValueError(f"the latents hold {bad} NaN or infinite values; there is no image to decode")
-    size = float(latents.detach().abs().double().mean())
-    if size > MAX_LATENT_SIZE:
-        warnings.warn(
-            f"the latents have values of mean size {size:.3g}, but latents are about unit size (mean |x| near 1); "
-            "the picture will not mean much (latents from encode(pipe, image), sample or invert are the right size)",
-            stacklevel=learner_stacklevel(),
-        )
+    _check_latent_size(latents, "the latents", warn=True)
     x = latents.to(pipe.device, pipe.vae.dtype) / pipe.vae.config.scaling_factor
     images = pipe.vae.decode(x).sample.float()
     bad = int((~torch.isfinite(images)).sum())
