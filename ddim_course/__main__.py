@@ -13,6 +13,7 @@ import contextlib
 import errno
 import math
 import os
+import re
 import stat
 import sys
 import warnings
@@ -59,6 +60,12 @@ def _one_line(message) -> str:
     return " ".join(str(message).split()) or "no details"
 
 
+def _for_cli(message: str) -> str:
+    """The library's Python advice in the command line's terms: load_pipeline('pocket') is --model pocket here."""
+    message = re.sub(r"\(load_pipeline\('[^'\s]*'\), or (--model \S+) on the command line\)", r"(\1)", message)
+    return re.sub(r"load_pipeline\('([^'\s]*)'\)", r"--model \1", message)
+
+
 # --------------------------------------------------------------------------------------------------
 # the parser
 # --------------------------------------------------------------------------------------------------
@@ -71,6 +78,27 @@ def _common(p: argparse.ArgumentParser, *, steps_help: str) -> None:
 
 
 CONTROLS = ("none", "prompt-to-prompt")
+
+
+def _seed(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the seed of an inversion that draws noise (ddpm), so that a command gives the same result each time "
+        "(default 0)",
+    )
+
+
+def _generator(args, method_name: str) -> dict:
+    """``generator=`` for a method that draws noise (seeded by --seed), else nothing (the others refuse one)."""
+    import torch
+
+    from .inversions import get_method
+
+    if "generator" not in (get_method(method_name).options() or ()):
+        return {}
+    return {"generator": torch.Generator().manual_seed(args.seed)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="'none' (default): the plain prompt swap; 'prompt-to-prompt': attention control with the model's "
         "preset settings, from --start-step 0 unless given (notebook 07)",
     )
+    _seed(e)
     _common(e, steps_help=f"DDIM steps ({PRESET})")
     i = sub.add_parser(
         "invert",
@@ -129,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("image", help="an image file or http(s) URL")
     i.add_argument("--prompt", required=True, help="a prompt that describes the image")
     i.add_argument("--method", choices=list(METHODS), default="ddim", help="the inversion method (default: ddim)")
+    _seed(i)
     i.add_argument(
         "--guidance",
         type=float,
@@ -274,6 +304,8 @@ def _run(args) -> int:
     progress = not args.quiet
     # 1. everything that needs no model: the numbers given, where the result goes, the input
     _check_numbers(steps=args.steps, start_step=getattr(args, "start_step", None), guidance=args.guidance)
+    if not 0 <= getattr(args, "seed", 0) < 2**63:
+        raise CommandLineError(f"--seed must be a whole number in [0, 2**63), got {args.seed}")
     if args.command == "edit" and args.inversion == "direct" and args.control == "none":
         raise CommandLineError(
             "--inversion direct needs --control prompt-to-prompt: direct inversion only snaps the source branch of "
@@ -333,11 +365,20 @@ def _run(args) -> int:
             inversion=args.inversion,
             control=control,
             progress=progress,
+            **_generator(args, args.inversion),
         )[0]
         return _write_image(result, out, args)
     _check_numbers(steps=steps, guidance=guidance, max_steps=max_steps)
     method = inversions.get_method(args.method)
-    inv = method(pipe, image, args.prompt, num_inference_steps=steps, guidance_scale=guidance, progress=progress)
+    inv = method(
+        pipe,
+        image,
+        args.prompt,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        progress=progress,
+        **_generator(args, args.method),
+    )
     _save(lambda: inv.save(out, overwrite=args.force), out, args.force)
     args.written = args.output
     print(f"wrote {args.output} ({len(inv.latents)} latents, method {inv.method})")
@@ -359,11 +400,11 @@ def _library_noise():
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {_one_line(message)}", file=sys.stderr)
+    print(f"warning: {_for_cli(_one_line(message))}", file=sys.stderr)
 
 
 def _error(message) -> int:
-    print(f"error: {_one_line(message)}", file=sys.stderr)
+    print(f"error: {_for_cli(_one_line(message))}", file=sys.stderr)
     return 2
 
 

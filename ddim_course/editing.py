@@ -183,12 +183,7 @@ def edit(
                 "(inversion='ddpm'): leave it out"
             )
         extra["generator"] = generator
-    elif isinstance(inversion, Method) and "generator" in (inversion.options() or ()):
-        warnings.warn(
-            f"inversion={inversion.name!r} draws random noise: this edit will differ from run to run. Pass "
-            "generator=torch.Generator().manual_seed(0) to repeat it",
-            stacklevel=2,
-        )
+    unseeded = generator is None and isinstance(inversion, Method) and "generator" in (inversion.options() or ())
     g = _guidance_for(inversion, guidance_scale)
     controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
     if isinstance(control, PromptToPrompt):
@@ -214,6 +209,12 @@ def edit(
                     "words the edit changes, or blend_words): nothing would be left to edit. Keep other words, such "
                     "as the object's for a background edit"
                 )
+    if unseeded:  # after the refusals above: no warning about an edit that is not made
+        warnings.warn(
+            f"inversion={inversion.name!r} draws random noise: this edit will differ from run to run. Pass "
+            "generator=torch.Generator().manual_seed(0) to repeat it",
+            stacklevel=2,
+        )
     inv = _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g, progress, extra)
     if controller is None:  # the plain prompt swap (a direct inversion's source branch is not needed without P2P)
         return reconstruct(

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -499,6 +500,25 @@ def test_ctrl_c_writes_nothing(photo, tmp_path, capsys, monkeypatch, model):
 def test_a_bad_model_is_one_line(photo, tmp_path, capsys):
     code, _, err = run(edit_args(photo, tmp_path / "x.png", str(tmp_path / "no-such-model")), capsys)
     assert_one_line_error(code, err, "could not load the model")
+
+
+def test_a_model_error_gives_the_command_lines_advice_not_pythons(photo, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, _, err = run(edit_args(photo, tmp_path / "x.png", "no-such-user/no-such-model"), capsys)
+    assert_one_line_error(code, err, "could not load the model", "--model pocket")
+    assert "load_pipeline(" not in err
+
+
+def test_a_ddpm_edit_is_seeded_so_that_a_command_repeats(model, photo, tmp_path, capsys):
+    args = ["--inversion", "ddpm", "--steps", "4", "--start-step", "1"]
+    outs = [tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"]
+    for out, seed in zip(outs, ("0", "0", "1")):
+        code, _, err = run(edit_args(photo, out, model, *args, "--seed", seed), capsys)
+        assert code == 0 and "warning" not in err, err  # no "differs from run to run": the command seeds it
+    a, b, c = (np.array(Image.open(o)) for o in outs)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    code, _, err = run(edit_args(photo, tmp_path / "d.png", model, "--seed", "-1"), capsys)
+    assert_one_line_error(code, err, "--seed")
 
 
 # --------------------------------------------------------------------------------------------------

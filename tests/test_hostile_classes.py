@@ -4,6 +4,7 @@ broken for the rest of the session."""
 
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -945,6 +946,10 @@ def test_a_ddpm_edit_made_here_is_seeded_or_warned_about(pipe):
         edit(pipe, None, PROMPT, "a blue circle", generator=torch.Generator(), **kw | {"inversion": made})
     with pytest.raises(ValueError, match="generator must be a torch.Generator"):
         edit(pipe, image, PROMPT, "a blue circle", generator=0, **kw)
+    with warnings.catch_warnings():  # refused before the warning: no word about an edit that is not made
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="prompt-to-prompt editing from a 'ddpm' inversion is not built"):
+            edit(pipe, image, PROMPT, "a blue circle", control="prompt-to-prompt", **kw)
 
 
 def test_a_blend_that_would_never_start_is_refused():

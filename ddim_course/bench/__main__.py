@@ -12,6 +12,7 @@ import sys
 
 import torch
 
+from ..__main__ import _for_cli
 from ..models import ModelLoadError, load_pipeline
 from . import (
     bench_course,
@@ -58,7 +59,7 @@ def main(argv=None):
     try:
         pipe = load_pipeline(args.model)
     except ModelLoadError as e:  # a folder that is not a pipeline, an id the hub cannot give offline...
-        p.error(f"--model {args.model!r}: {e}")
+        p.error(f"--model {args.model!r}: {_for_cli(str(e))}")
     print(f"model {args.model}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.what in ("overhead", "all"):
         print(bench_overhead(pipe), flush=True)

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import torch
 
+from ..__main__ import _for_cli
 from ..ddim import img2img, invert, reconstruct, sample
 from ..editing import edit
 from ..images import decode, encode
@@ -153,7 +154,7 @@ def main(argv=None):
     try:
         pipe = load_pipeline(args.model, device="cpu")
     except ModelLoadError as e:
-        p.error(f"--model {args.model!r}: {e}")
+        p.error(f"--model {args.model!r}: {_for_cli(str(e))}")
     rows = []
 
     def row(name, value, target, ok):
