@@ -96,7 +96,8 @@ def _generator(args, method_name: str) -> dict:
 
     from .inversions import get_method
 
-    if "generator" not in (get_method(method_name).options() or ()):
+    method = get_method(method_name)
+    if "generator" not in ((method.options() if hasattr(method, "options") else None) or ()):
         return {}
     return {"generator": torch.Generator().manual_seed(args.seed)}
 

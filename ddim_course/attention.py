@@ -342,7 +342,8 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
                 f"{word_maps.shape[0]} maps at {size[0]} x {size[1]} is too much to make at once; give fewer maps or "
                 "the latent's own size"
             )
-    maps = word_maps.double()[:, None]  # float64: a range near float32's limit does not overflow
+    wide = torch.float32 if word_maps.device.type == "mps" else torch.float64  # MPS has no float64
+    maps = word_maps.to(wide)[:, None]  # float64: a range near float32's limit does not overflow
     if dilation:
         maps = F.max_pool2d(maps, 2 * dilation + 1, stride=1, padding=dilation)
     if size is not None and tuple(maps.shape[-2:]) != tuple(size):
@@ -352,7 +353,7 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
     spread = high - low
     stretched = (maps - low) / spread.clamp_min(1e-300)
     flat_map = spread <= 0  # a map the same everywhere prefers no place: the mask is everything (the edit is kept)
-    return torch.where(flat_map, torch.ones_like(maps), (stretched > threshold).double()).float()
+    return torch.where(flat_map, torch.ones_like(maps), (stretched > threshold).to(wide)).float()
 
 
 @dataclass

@@ -449,7 +449,7 @@ def _check_guidance_inputs(out_uncond, out_cond, guidance_scale) -> None:
             f"{tuple(out_cond.shape)} (one scale per image: shape ({out_cond.shape[0]}, 1, 1, 1)), got "
             f"{_show(guidance_scale) if not isinstance(guidance_scale, torch.Tensor) else tuple(guidance_scale.shape)}"
         )
-    g = guidance_scale.detach().double()
+    g = guidance_scale.detach().float()  # (not float64: Apple's MPS has none)
     if not bool((torch.isfinite(g) & (g >= 0) & (g <= MAX_GUIDANCE)).all()):
         raise ValueError(f"guidance_scale must hold numbers in [0, {MAX_GUIDANCE:g}] (1 = no guidance, 7.5 is typical)")
 
@@ -522,7 +522,7 @@ def _check_latents(pipe, latents, what="start_latents", *, huge: str = "raise"):
 
 def _check_latent_size(latents: torch.Tensor, what: str, *, warn: bool) -> None:
     """Latents of mean size above ``MAX_LATENT_SIZE``: an error, or (``warn``) a warning."""
-    size = float(latents.detach().abs().double().mean())
+    size = float(latents.detach().abs().float().mean())  # float32: Apple's MPS has no float64
     if size > MAX_LATENT_SIZE:
         message = (
             f"{what} have values of mean size {size:.3g}, but latents are about unit size (mean |x| near 1): an "
@@ -583,7 +583,8 @@ def denoise(
 
     ``uncond`` may be one embedding or a list with one per step (what null-text inversion learns). With ``eta > 0``
     each step adds fresh noise from ``generator``, or ``noise_maps[i]`` at step i when given (one map per step: what
-    edit-friendly DDPM inversion solves for, notebook 08).
+    edit-friendly DDPM inversion solves for, notebook 08; at a step that adds no noise, the last of a schedule that
+    ends at alpha 1, the map is added as it is).
     """
     timesteps, ratio = _schedule(pipe, num_inference_steps)
     n = len(timesteps)
@@ -619,6 +620,8 @@ def denoise(
         latents = ddim_step(
             eps, t, t - ratio, latents, alphas, final_alpha_cumprod=final, prediction_type=ptype, eta=eta, noise=noise
         )
+        if noise_maps is not None and ddim_sigma(float(alphas[t]), _alpha_before(alphas, final, t, ratio), eta) == 0:
+            latents = latents + noise  # a step that adds no noise (the last, ending at alpha 1): its map as it is
     return _check_finite(latents, "the final latents", after="sampling")
 
 
@@ -1321,7 +1324,7 @@ def local_linearity_errors(pipe, inversion: Inversion) -> list[float]:
     for k, t in enumerate(reversed(inversion.timesteps), start=1):
         used = _unet_eps(pipe, inversion.latents[k - 1], t, cond, uncond, g)
         right = _unet_eps(pipe, inversion.latents[k], t, cond, uncond, g)
-        errors.append(float((used - right).double().norm() / right.double().norm()))
+        errors.append(float((used - right).cpu().double().norm() / right.cpu().double().norm()))
     return errors
 
 

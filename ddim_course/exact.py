@@ -192,9 +192,10 @@ def ddpm_invert(
         step = dict(final_alpha_cumprod=final, prediction_type=ptype, eta=1.0)
         mean = ddim_step(out, t, t - ratio, x_t, alphas, noise=torch.zeros_like(x_t), **step)
         sigma = ddim_sigma(float(alphas[t]), _alpha_before(alphas, final, t, ratio), 1.0)
-        # a scheduler whose last step ends at alpha = 1 adds no noise there (sigma = 0): that step stays as it is
-        maps.append((latents[n - i - 1] - mean) / sigma if sigma > 0 else torch.zeros_like(x_t))
-        x_t = ddim_step(out, t, t - ratio, x_t, alphas, noise=maps[-1], **step)
+        # a scheduler whose last step ends at alpha = 1 (set_alpha_to_one) adds no noise there (sigma = 0): that
+        # step's map is what is left to land on the clean latent, and the sampler adds it as it is (``denoise``)
+        maps.append((latents[n - i - 1] - mean) / sigma if sigma > 0 else latents[n - i - 1] - mean)
+        x_t = ddim_step(out, t, t - ratio, x_t, alphas, noise=maps[-1], **step) + (maps[-1] if sigma == 0 else 0)
         if i < n - 1:  # the clean latent stays the image's own; the others differ from 1's by rounding only
             latents[n - i - 1] = x_t
     return Inversion(

@@ -29,7 +29,7 @@ def as_array(x, name: str = "image") -> np.ndarray:
 
         if (odd := _odd_tensor(x)) is not None:
             raise ValueError(f"{name} must be an ordinary real tensor with data, got {odd}")
-        t = x.detach().double().cpu()
+        t = x.detach().cpu().double()  # on the CPU first: Apple's MPS has no float64
         if t.ndim in (3, 4) and t.shape[-3] in (1, 3, 4) and t.shape[-1] not in (1, 3, 4):
             t = t.movedim(-3, -1)  # channels first -> channels last
         return t.numpy()
@@ -75,8 +75,12 @@ def _is_pil(v) -> bool:
 
 def _pair(a, b, data_range: float, names=("the first image", "the second image"), what="psnr"):
     """Two images as float64 arrays of one shape, finite and in [0, data_range], or a clear error."""
-    depths = [v.dtype for v in (a, b) if isinstance(v, np.ndarray) and v.dtype.kind in "iu"]
-    if len(depths) == 2 and depths[0].itemsize != depths[1].itemsize:  # uint8 against uint16: one picture, two scales
+    ints = [v for v in (a, b) if isinstance(v, np.ndarray) and v.dtype.kind in "iu"]
+    # uint8 against uint16 (or values past 255): one picture, two scales. uint8 against int64 holding the same
+    # 0-255 values (what .astype(int) gives) is one scale
+    sixteen = [v.dtype == np.uint16 or (v.size > 0 and int(v.max()) > 255) for v in ints]
+    if len(ints) == 2 and any(sixteen) and any(v.dtype == np.uint8 for v in ints):
+        depths = [v.dtype for v in ints]
         raise ValueError(
             f"{what} needs two images on one scale, got integer arrays of two bit depths ({depths[0]} and "
             f"{depths[1]}); convert one first, e.g. (a16 / 257).round().astype(numpy.uint8)"
@@ -92,7 +96,9 @@ def _pair(a, b, data_range: float, names=("the first image", "the second image")
     if data_range != 1:  # PIL images are read in [0, 1]: on data_range's scale, as an 8-bit array would be
         pil = [_is_pil(a), _is_pil(b)]
         x, y = (v * data_range if is_pil else v for v, is_pil in zip((x, y), pil))
-        raw = [v for v, is_pil in zip((x, y), pil) if not is_pil]
+        # float arrays and tensors in [0, 1] on a scale of 255 are a mistake; a dark 8-bit picture is not
+        whole = [isinstance(v, np.ndarray) and v.dtype.kind in "iu" for v in (a, b)]
+        raw = [v for v, is_pil, w in zip((x, y), pil, whole) if not is_pil and not w]
         small = [float(v.max()) <= 1 for v in raw]
         if data_range > 1 and raw and (all(small) and any(float(v.max()) > 0 for v in raw) or len(set(small)) > 1):
             raise ValueError(
@@ -102,9 +108,12 @@ def _pair(a, b, data_range: float, names=("the first image", "the second image")
             )
     top, low = max(float(x.max()), float(y.max())), min(float(x.min()), float(y.min()))
     if top > data_range * 1.001:
+        takes_range = what in ("psnr", "ssim")  # pie_background (and pie_tiny.score) read images in [0, 1] only
         raise ValueError(
-            f"pixel values reach {top:g}, above data_range={data_range:g}: pass images in [0, 1] "
-            f"(PIL images are converted for you) or data_range=255 for 8-bit arrays"
+            f"pixel values reach {top:g}, above "
+            + (f"data_range={data_range:g}" if takes_range else f"{what}'s range [0, 1]")
+            + ": pass images in [0, 1] (PIL images are converted for you)"
+            + (" or data_range=255 for 8-bit arrays" if takes_range else ", e.g. an 8-bit array divided by 255")
         )
     if low < -data_range * 0.001:
         raise ValueError(

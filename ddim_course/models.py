@@ -537,8 +537,10 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*safety.checker.*")
             warnings.filterwarnings("ignore", message=".*torch_dtype.*")  # older diffusers know no `dtype`
+            # diffusers sets an old scheduler file's steps_offset to 1 (and clip_sample off), with the whole file
+            warnings.filterwarnings("ignore", message="The configuration file of this scheduler")
             pipe = StableDiffusionPipeline.from_pretrained(source, local_files_only=local_only, **kwargs)
-        pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+        pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, **_ddim_choices(pipe.scheduler))
     except Exception as e:  # noqa: BLE001 - turned into one clear error below
         reason = _explain(e, local=path is not None)
     finally:
@@ -586,6 +588,22 @@ def _as_loaded(pipe) -> bool:
         )
         pipe.scheduler = DDIMScheduler.from_config(config)
     return True
+
+
+def _ddim_choices(scheduler) -> dict:
+    """What DDIM takes from Stable Diffusion when a folder ships another sampler (Euler, DPM-Solver): their files
+    say nothing of the last step's alpha (DDIM's default would end at 1, where SD's ends at alphas_cumprod[0], and
+    edit-friendly DDPM inversion's last step could add no noise), and their "linspace" spacing puts timesteps 20.4
+    apart at 50 steps while a DDIM step goes 1000 // 50 = 20 down, as diffusers' DDIMScheduler does."""
+    from diffusers import DDIMScheduler
+
+    if isinstance(scheduler, DDIMScheduler):
+        return {}  # a DDIM file says what it wants
+    config = scheduler.config
+    choices = {} if "set_alpha_to_one" in config else {"set_alpha_to_one": False}
+    if config.get("timestep_spacing") == "linspace":
+        choices["timestep_spacing"] = "leading"
+    return choices
 
 
 def _explain(e: Exception, local: bool = False) -> str:

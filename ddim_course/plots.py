@@ -59,6 +59,8 @@ def _tile(im, k: int):
 
 
 MAX_PANELS = 100
+MAX_FIGURE_PANELS = 12  # plot_residuals and plot_error_against_calls: one panel per guidance, side by side
+MAX_LINES = 100  # plot_residuals: one line per iteration
 
 
 def show_images(images, titles=None, ncols: int | None = None, *, size: float = 2.5, suptitle: str | None = None):
@@ -200,8 +202,14 @@ def plot_residuals(residuals: dict, *, ax=None):
             r = None
         if r is None or r.ndim != 2 or 0 in r.shape:
             raise ValueError(f"residuals[{key!r}] must be a table (steps x iterations) of numbers; {hint}")
+        if not bool(torch.isfinite(r).all()) or bool((r < 0).any()):
+            raise ValueError(f"residuals[{key!r}] must hold finite sizes >= 0 (RMS changes of the latent); {hint}")
+        if r.shape[1] > MAX_LINES:
+            raise ValueError(f"residuals[{key!r}] has {r.shape[1]} iterations: one line each, at most {MAX_LINES}")
         tables[key] = r
     keys = list(tables)
+    if len(keys) > MAX_FIGURE_PANELS:  # each panel takes a fraction of a second; thousands took minutes
+        raise ValueError(f"residuals has {len(keys)} keys (one panel each): at most {MAX_FIGURE_PANELS} in one figure")
     if ax is not None:  # one Axes, or one per key (a list, a tuple or plt.subplots' array)
         axes = [_check_ax(a) for a in np.atleast_1d(np.asarray(ax, dtype=object)).ravel()]
         if len(axes) < len(keys):
@@ -232,10 +240,17 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
     if ax is not None and not all(isinstance(a, plt.Axes) for a in np.atleast_1d(ax)):
         raise ValueError(f"ax must be a matplotlib Axes (or an array of them: one per guidance), got {_show(ax)}")
     guidances = sorted({g for _, g in points})
+    if len(guidances) > MAX_FIGURE_PANELS:
+        raise ValueError(f"points has {len(guidances)} guidances (one panel each): at most {MAX_FIGURE_PANELS}")
+    if ax is not None and len(np.atleast_1d(ax)) < len(guidances):
+        raise ValueError(f"ax gives {len(np.atleast_1d(ax))} Axes for {len(guidances)} panels (one per guidance)")
     if ax is None:
         _, ax = plt.subplots(1, len(guidances), figsize=(6 * len(guidances), 4.5), sharey=True, squeeze=False)
         ax = ax[0]
-    markers = markers or {}
+    # a label with no marker of its own is drawn too (it used to be left out without a word)
+    shapes = iter(["s", "D", "^", "v", "P", "X", "*", "<", ">", "h"] * len(points))
+    unmarked = [lab for lab, _ in points if not lab.startswith("fixed") and lab not in (markers or {})]
+    markers = dict(markers or {}) | {lab: next(shapes) for lab in dict.fromkeys(unmarked)}
     for a, g in zip(np.atleast_1d(ax), guidances):
         fixed = sorted((c, db, label) for (label, w), (c, db) in points.items() if w == g and label.startswith("fixed"))
         if fixed:

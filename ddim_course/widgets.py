@@ -660,6 +660,10 @@ class MethodExplorer:
 
         options = [(m.label, m.name) for m in METHODS.values()]
         levels = [1.0, 3.5, 7.5]
+        if not isinstance(guidance, bool) and guidance not in levels:  # the lesson's own G (3.0...) joins the levels
+            from .ddim import _check_guidance
+
+            levels = sorted({*levels, _check_guidance(guidance)})
         guidance = _one_of(guidance, levels, "guidance")
         pick = w.Dropdown(options=options, value=get_method(method).name, description=tr("method"))
         scale = w.Dropdown(options=levels, value=guidance, description=tr("guidance"))

@@ -215,3 +215,35 @@ def test_notebook_08_plots_draw_what_they_are_given():
     axes = plot_residuals({1.0: [[1e-2, 1e-3, 1e-4]] * 4, 7.5: [[1e-1, 5e-2, 2e-2]] * 4})
     assert [len(a.lines) for a in axes] == [3, 3] and axes[1].get_title() == "guidance 7.5"
     plt.close("all")
+
+
+def test_ddpm_inversion_is_exact_when_the_schedule_ends_at_alpha_1(image, tmp_path):
+    """A scheduler with set_alpha_to_one (diffusers' DDIM default) adds no noise at its last step (sigma = 0): the
+    last noise map holds what lands that step on the clean latent. It used to be zero, and the reconstruction ended
+    at the step's mean: worse than plain DDIM inversion."""
+    from diffusers import DDIMScheduler
+
+    pipe = tiny_pipeline(seed=2).to(torch.float64)
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, set_alpha_to_one=True)
+    ddpm = ddpm_invert(pipe, image, PROMPT, num_inference_steps=6, generator=torch.Generator().manual_seed(0))
+    assert _relative_error(pipe, ddpm) < 1e-6
+    back = Inversion.load(ddpm.save(tmp_path / "ddpm.safetensors"))
+    assert _relative_error(pipe, back, start_step=3) < 1e-6
+
+
+def test_a_folder_with_another_sampler_gets_stable_diffusions_ddim(tmp_path):
+    """Euler's file says nothing of the last alpha and spaces its timesteps by linspace: DDIM made from it as it is
+    ended at alpha 1 and stepped 1000 // n down from timesteps that lie 999 / (n - 1) apart."""
+    from diffusers import EulerDiscreteScheduler
+
+    from ddim_course import load_pipeline
+
+    pipe = tiny_pipeline(seed=2)
+    pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
+    assert pipe.scheduler.config.timestep_spacing == "linspace"
+    pipe.save_pretrained(tmp_path / "euler")
+    loaded = load_pipeline(str(tmp_path / "euler"), device="cpu", cache=False)
+    config = loaded.scheduler.config
+    assert type(loaded.scheduler).__name__ == "DDIMScheduler"
+    assert config.timestep_spacing == "leading" and config.set_alpha_to_one is False
+    assert config.prediction_type == pipe.scheduler.config.prediction_type

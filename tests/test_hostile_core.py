@@ -227,6 +227,8 @@ def test_an_edit_names_what_would_leave_it_wrong_without_a_word():
         told = _edit_warnings(pipe, scene, target, **kwargs)
         assert any(said in m for m in told), (said, told)
     assert _edit_warnings(pipe, scene, blue, control="prompt-to-prompt", **direct) == []  # a sound edit: no word
+    assert _edit_warnings(pipe, scene, blue, control=PromptToPrompt(blend=False), **direct) == []  # no blend to set
+    assert _edit_warnings(pipe, scene, " " + scene.caption.capitalize()) == []  # one prompt to the tokenizer
     long = "a red circle on a striped background and a red circle on a dotted background"
     from ddim_course import edit
 
@@ -245,3 +247,38 @@ def test_a_saved_inversion_samples_bit_for_bit_as_the_one_it_was_saved_from(tmp_
         back = Inversion.load(inv.save(tmp_path / f"{name}.safetensors"))
         kw = dict(output_type="latent", progress=False)
         assert torch.equal(reconstruct(pipe, inv, **kw), reconstruct(pipe, back, **kw)), name
+
+
+def test_prompt_to_prompt_with_prompts_that_read_the_same_gives_the_picture_back():
+    """No word differs, so nothing is blended: the target branch, left to itself at guidance 7.5, drew the picture
+    again (16.7 dB where the inversion kept 35). It is the source branch now: a direct inversion's own latent."""
+    from ddim_course import edit
+
+    pipe = load_pipeline("pocket")
+    scene = draw_scene("red", "circle", "striped", seed=3)
+    inv = METHODS["direct"](pipe, scene.pil(), scene.caption, num_inference_steps=6, progress=False)
+    kw = dict(inversion=inv, control="prompt-to-prompt", start_step=0, num_inference_steps=6, progress=False)
+    for target in (scene.caption, scene.caption.capitalize() + " "):
+        out = edit(pipe, None, scene.caption, target, output_type="latent", **kw)
+        assert torch.equal(out, inv.clean_latent), target
+    changed = edit(pipe, None, scene.caption, "a blue circle on a striped background", output_type="latent", **kw)
+    assert not torch.equal(changed, inv.clean_latent)
+
+
+class _NoFloat64(torch.Tensor):
+    """Stands for a tensor on Apple's MPS, which has no float64: the checks that run on every sample, inversion and
+    guided step must not ask the device for it (load_pipeline picks MPS on a Mac)."""
+
+    def double(self, *args, **kwargs):
+        raise TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64")
+
+
+def test_the_checks_on_every_call_ask_no_float64_of_the_device():
+    from ddim_course.ddim import _check_latent_size, guide
+
+    x = torch.randn(1, 4, 8, 8).as_subclass(_NoFloat64)
+    _check_latent_size(x, "latents", warn=False)
+    guide(x, x, torch.full((1, 1, 1, 1), 7.5).as_subclass(_NoFloat64))
+    maps = torch.rand(2, 4, 4).as_subclass(_NoFloat64)
+    with pytest.raises(TypeError, match="MPS"):  # the stand-in works: a float64 request is caught
+        maps.double()

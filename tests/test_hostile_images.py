@@ -92,6 +92,9 @@ def test_psnr_refuses_two_bit_depths_and_names_a_scene():
     with pytest.raises(ValueError, match=r"two bit depths \(uint8 and uint16\)"):
         psnr(a8, a8.astype(np.uint16) * 257, data_range=65535)  # the same picture: 4.9 dB before
     assert psnr(a8.astype(np.uint16) * 257, a8.astype(np.uint16) * 257, data_range=65535) == float("inf")
+    b8 = a8.copy()
+    b8[0, 0, 0] ^= 3
+    assert psnr(a8, b8.astype(np.int64), data_range=255) == psnr(a8, b8, data_range=255)  # .astype(int): one scale
     scene = draw_scene("red", "circle", "plain", seed=1)
     with pytest.raises(ValueError, match=r"pass scene\.pil\(\)"):
         psnr(scene, scene.pil())
@@ -119,3 +122,43 @@ def test_score_says_how_to_pass_an_8_bit_edit():
     case = pie_tiny(1)[0]
     with pytest.raises(ValueError, match=r"integer array \(uint8\); pass the PIL image"):
         score(case, np.asarray(case.source.pil()))
+
+
+def test_the_reader_reads_no_shape_in_a_canvas_of_one_colour_or_noise_and_no_colour_in_grey():
+    """A canvas painted in the target colour was scored a right colour edit (15 of 30), read as a square that fills
+    the frame; noise read as a red circle; a grey pixel was 'red'."""
+    from ddim_course.pocket.reader import read_color, read_scene
+
+    case = next(c for c in pie_tiny(4) if c.kind == "colour")
+    rgb = np.array(draw_scene(case.target_prompt.split()[1], "square", "plain", seed=1).rgb)
+    canvas = np.broadcast_to(rgb, (64, 64, 3)).astype(np.float32)
+    assert read_scene(canvas).shape is None and not score(case, canvas)["right"]
+    noise = np.random.default_rng(0).random((64, 64, 3))
+    assert read_scene(noise).shape is None and read_scene(noise).color is None
+    assert read_scene(case.truth.pil()).shape == case.truth.shape  # a real scene is still read
+    with pytest.raises(ValueError, match="grey"):
+        read_color(np.array([[0.5, 0.5, 0.5]]))
+
+
+def test_a_scene_whose_shape_is_left_outside_is_refused_and_dark_8_bit_pictures_are_scored():
+    with pytest.raises(ValueError, match="leaves 0.81 pixels of the 2-pixel circle"):
+        draw_scene("red", "circle", seed=0, center=(0, 0), shape_size=2)
+    assert draw_scene("red", "circle", seed=0, center=(3, 3), shape_size=20).mask.sum() > 100  # cut, kept
+    black, nearly = np.zeros((8, 8, 3), np.uint8), np.ones((8, 8, 3), np.uint8)
+    assert psnr(black, nearly, data_range=255) == pytest.approx(20 * np.log10(255))  # refused as "in [0, 1]" before
+
+
+def test_the_plots_of_notebook_08_draw_every_point_and_refuse_what_they_cannot_draw():
+    import matplotlib.pyplot as plt
+
+    from ddim_course.plots import plot_error_against_calls, plot_residuals
+
+    ax = plot_error_against_calls({("ddim", 1.0): (50, -3.0), ("ddim", 7.5): (100, -9.0)})  # no marker given
+    assert all(len(a.collections) == 1 for a in ax)  # each drawn; they were left out without a word
+    with pytest.raises(ValueError, match="1 Axes for 2 panels"):
+        plot_error_against_calls({("ddim", 1.0): (50, -3.0), ("ddim", 7.5): (100, -9.0)}, ax=plt.gca())
+    with pytest.raises(ValueError, match="at most 12"):
+        plot_residuals({k: [[1.0]] for k in range(13)})  # 1,000 took 11 minutes
+    with pytest.raises(ValueError, match="finite sizes >= 0"):
+        plot_residuals({1: [[float("nan"), 2.0], [-1.0, 0.0]]})
+    plt.close("all")

@@ -67,6 +67,11 @@ def read_color(rgb_pixels: np.ndarray) -> str:
     rgb_pixels = _checked(rgb_pixels, "rgb_pixels", "an (N, 3) array of RGB pixels in [0, 1]", ndim=2)
     if rgb_pixels.shape[0] < 1 or rgb_pixels.shape[1] != 3 or rgb_pixels.min() < 0 or rgb_pixels.max() > 1:
         raise ValueError(f"rgb_pixels must be an (N, 3) array of RGB pixels in [0, 1], N >= 1, got {rgb_pixels.shape}")
+    if (rgb_pixels.max(axis=1) - rgb_pixels.min(axis=1)).max() <= SATURATION:
+        raise ValueError(
+            f"these pixels are grey (no pixel's max(R, G, B) - min(R, G, B) is above {SATURATION}): they have no "
+            "colour to name"
+        )
     hue = colorsys.rgb_to_hsv(*np.median(rgb_pixels, axis=0))[0]
     return min(_HUES, key=lambda n: min(abs(hue - _HUES[n]), 1 - abs(hue - _HUES[n])))
 
@@ -122,7 +127,11 @@ def read_scene(image) -> Reading:
     img = _as_float_image(image)
     sat = img.max(axis=-1) - img.min(axis=-1)
     mask = sat > SATURATION
-    if mask.sum() < 20:
+    rows, cols = mask.any(axis=1), mask.any(axis=0)
+    # a pocket scene's shape keeps a margin: colour on all four edges, or over most of the picture, is not a shape
+    # (an edit that painted the whole canvas in the new colour, or noise) and is not read as one
+    frame = rows[0] and rows[-1] and cols[0] and cols[-1]
+    if mask.sum() < 20 or frame or mask.mean() > 0.6:
         color = shape = center = None
     else:
         color = read_color(img[mask])

@@ -184,10 +184,16 @@ def draw_scene(
     if center is None:
         cx, cy = (float(v) for v in rng.uniform(margin, size - margin, size=2))
     else:
-        cx, cy = (float(v) for v in center)
+        cx, cy = (float(v) for v in center)  # the shape may be cut by the edge (its truth is the whole shape's)
     # a small random shade variation of the saturated colour, kept saturated
     shade = (float(rng.uniform(-0.06, 0.06)), float(rng.uniform(-0.015, 0.015)))
-    return _render(color, shape, pattern, details, (cx, cy), s, shade, size)
+    scene = _render(color, shape, pattern, details, (cx, cy), s, shade, size)
+    if scene.mask.sum() < 4:  # a caption naming a shape the picture does not show
+        raise ValueError(
+            f"center {center!r} leaves {scene.mask.sum():.2g} pixels of the {s:.3g}-pixel {shape} inside the "
+            f"{size} x {size} scene: move it in (x and y in [{s / 2:.3g}, {size - s / 2:.3g}] keep all of it)"
+        )
+    return scene
 
 
 def _check_drawing(seed, rng, size, shape_size, center):
