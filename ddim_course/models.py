@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import errno
 import json
 import os
@@ -759,6 +760,14 @@ def get_preset(model=None) -> Preset:
         with contextlib.suppress(OSError, ValueError):
             if Path(name).expanduser().resolve() == POCKET_DIR.resolve():  # the shipped weights' folder itself
                 name = POCKET
+        near = difflib.get_close_matches(str(name), [k for k in PRESETS if k != str(name)], n=1, cutoff=0.8)
+        if str(name) not in PRESETS and near and not os.path.exists(os.path.expanduser(str(name))):  # a typo would
+            # silently get Stable Diffusion 1.5's settings (a folder of that name is the learner's own model)
+            warnings.warn(
+                f"get_preset({model!r}): no preset has this name, so it is Stable Diffusion 1.5's; did you mean "
+                f"{near[0]!r}?",
+                stacklevel=2,
+            )
     else:
         if not hasattr(model, "unet"):
             raise ValueError(

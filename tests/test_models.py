@@ -255,3 +255,15 @@ def test_a_folder_with_an_absurd_latent_side_is_refused_when_loaded(saved, tmp_p
     config.write_text(json.dumps(json.loads(config.read_text()) | {"sample_size": side}))
     text = _load_offline(folder, monkeypatch)
     assert "unet/config.json gives sample_size" in text and "[1, 512]" in text
+
+
+def test_a_preset_name_with_a_typo_is_named_not_silently_stable_diffusions(tmp_path):
+    import warnings
+
+    with pytest.warns(UserWarning, match="did you mean 'pocket'"):
+        assert get_preset("pockt").name != "pocket"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a hub id and a folder of the learner's own: no word
+        get_preset("someone/my-finetune")
+        (tmp_path / "pocket2").mkdir()
+        get_preset(str(tmp_path / "pocket2"))
