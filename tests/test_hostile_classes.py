@@ -574,9 +574,13 @@ def test_stop_pressed_during_a_check_stops_the_answer_too():
     # what Jupyter's Stop button does: a real SIGINT, which wakes the check's wait at once (interrupt_main only sets
     # a flag that the wait notices when it ends, and on a loaded machine the check could return first)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        check_psnr(endless)
+    before_handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever an earlier test left
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            check_psnr(endless)
+    finally:
+        signal.signal(signal.SIGINT, before_handler)
     time.sleep(0.5)
     before = count["n"]
     time.sleep(0.5)
