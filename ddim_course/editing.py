@@ -402,7 +402,8 @@ def edit_branches(
         run.keep_source, run.keep_target = keep_positions(pipe, controller, source_prompt, target_prompt)
     # prompts the text encoder reads as one change nothing: the target is the source branch (left to itself at
     # guidance 7.5, with no changed word to blend, it drew the picture again: 16.7 dB where the source kept 35)
-    unchanged = token_ids(pipe, source_prompt) == token_ids(pipe, target_prompt)
+    ids = (alignment.source_ids, alignment.target_ids) if alignment is not None else None  # tokenized once
+    unchanged = ids[0] == ids[1] if ids else token_ids(pipe, source_prompt) == token_ids(pipe, target_prompt)
     source, target = x.clone(), x.clone()
     dtype = pipe.unet.dtype
     step = dict(final_alpha_cumprod=final, prediction_type=ptype)

@@ -75,7 +75,8 @@ def _is_pil(v) -> bool:
 
 def _pair(a, b, data_range: float, names=("the first image", "the second image"), what="psnr"):
     """Two images as float64 arrays of one shape, finite and in [0, data_range], or a clear error."""
-    ints = [v for v in (a, b) if isinstance(v, np.ndarray) and v.dtype.kind in "iu"]
+    whole = [isinstance(v, np.ndarray) and v.dtype.kind in "iu" for v in (a, b)]  # 8- or 16-bit pictures
+    ints = [v for v, w in zip((a, b), whole) if w]
     # uint8 against uint16 (or values past 255): one picture, two scales. uint8 against int64 holding the same
     # 0-255 values (what .astype(int) gives) is one scale
     sixteen = [v.dtype == np.uint16 or (v.size > 0 and int(v.max()) > 255) for v in ints]
@@ -97,7 +98,6 @@ def _pair(a, b, data_range: float, names=("the first image", "the second image")
         pil = [_is_pil(a), _is_pil(b)]
         x, y = (v * data_range if is_pil else v for v, is_pil in zip((x, y), pil))
         # float arrays and tensors in [0, 1] on a scale of 255 are a mistake; a dark 8-bit picture is not
-        whole = [isinstance(v, np.ndarray) and v.dtype.kind in "iu" for v in (a, b)]
         raw = [v for v, is_pil, w in zip((x, y), pil, whole) if not is_pil and not w]
         small = [float(v.max()) <= 1 for v in raw]
         if data_range > 1 and raw and (all(small) and any(float(v.max()) > 0 for v in raw) or len(set(small)) > 1):

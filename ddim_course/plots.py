@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import textwrap
@@ -248,7 +249,7 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
         _, ax = plt.subplots(1, len(guidances), figsize=(6 * len(guidances), 4.5), sharey=True, squeeze=False)
         ax = ax[0]
     # a label with no marker of its own is drawn too (it used to be left out without a word)
-    shapes = iter(["s", "D", "^", "v", "P", "X", "*", "<", ">", "h"] * len(points))
+    shapes = itertools.cycle(["s", "D", "^", "v", "P", "X", "*", "<", ">", "h"])
     unmarked = [lab for lab, _ in points if not lab.startswith("fixed") and lab not in (markers or {})]
     markers = dict(markers or {}) | {lab: next(shapes) for lab in dict.fromkeys(unmarked)}
     for a, g in zip(np.atleast_1d(ax), guidances):
