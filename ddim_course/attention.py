@@ -65,8 +65,13 @@ def token_words(pipe_or_tokenizer, prompt: str) -> list[str]:
     """The tokens of ``prompt`` as text, start and end tokens included (padding left out: the prompt's own tokens,
     not "up to the first padding token", which an unknown character (the pocket tokenizer's unknown token is its end
     token) or a "!" (SD 2's padding) would cut short)."""
+    return [t.replace("</w>", "") for t in _raw_tokens(pipe_or_tokenizer, prompt)]
+
+
+def _raw_tokens(pipe_or_tokenizer, prompt: str) -> list[str]:
+    """The tokens of ``prompt`` as the tokenizer writes them (CLIP marks the last piece of a word with "</w>")."""
     tok, ids = _tokenize(pipe_or_tokenizer, prompt)
-    return [tok.convert_ids_to_tokens(i).replace("</w>", "") for i in ids]
+    return [tok.convert_ids_to_tokens(i) for i in ids]
 
 
 @dataclass
@@ -551,6 +556,8 @@ class AttentionMaps:
 
     tokens: list[str]
     maps: dict[int, torch.Tensor]
+    # which tokens end a word (CLIP's "</w>"), so that word() finds whole words only; None: any run of tokens
+    word_ends: list[bool] | None = None
 
     def __post_init__(self):
         if not isinstance(self.tokens, (list, tuple)) or not all(isinstance(t, str) for t in self.tokens):
@@ -568,10 +575,22 @@ class AttentionMaps:
                 )
             if not bool(torch.isfinite(m).all()):
                 raise ValueError(f"maps[{side!r}] holds NaN or infinite values; attention maps are shares in [0, 1]")
+        if self.word_ends is not None:
+            ends = self.word_ends
+            if (
+                not isinstance(ends, (list, tuple))
+                or len(ends) != len(self.tokens)
+                or not all(isinstance(e, bool) for e in ends)
+            ):
+                raise ValueError(
+                    f"word_ends must be None or one True/False per token ({len(self.tokens)}), got {_show(ends)}"
+                )
+            self.word_ends = list(ends)
 
     def word(self, word: str, side: int | None = None, *, occurrence: int | None = None) -> torch.Tensor:
-        """The map of ``word`` at resolution ``side`` (default: the finest). A word the prompt holds twice ("a red
-        circle and a red square"): ``occurrence`` 0 is the first, 1 the second; None gives their mean, with a
+        """The map of ``word`` at resolution ``side`` (default: the finest). A word the tokenizer cut into pieces
+        ("watercolor" is "water" and "color" to CLIP) gives the mean of its pieces' maps. A word the prompt holds twice
+        ("a red circle and a red square"): ``occurrence`` 0 is the first, 1 the second; None gives their mean, with a
         warning."""
         if not isinstance(word, str):
             raise ValueError(f"word must be a string, one of the prompt's tokens {self.tokens[1:-1]}, got {word!r}")
@@ -588,23 +607,47 @@ class AttentionMaps:
                 raise ValueError(
                     f"no maps at {shown}; the UNet attends at {sorted(self.maps)}: pass side as one of those numbers"
                 )
-        idx = [i for i, t in enumerate(self.tokens) if t == word.lower()]
-        if not idx:
+        runs = self._runs(word)
+        if not runs:
             raise ValueError(f"{word!r} is not one of the prompt's tokens {self.tokens[1:-1]}")
         if occurrence is not None:
             k = _whole(occurrence, "occurrence")
-            if not 0 <= k < len(idx):
+            if not 0 <= k < len(runs):
                 raise ValueError(
-                    f"occurrence must be in [0, {len(idx) - 1}]: {word!r} occurs {len(idx)} time(s), got {k}"
+                    f"occurrence must be in [0, {len(runs) - 1}]: {word!r} occurs {len(runs)} time(s), got {k}"
                 )
-            idx = [idx[k]]
-        elif len(idx) > 1:  # two places in the picture: their mean is neither
+            runs = [runs[k]]
+        elif len(runs) > 1:  # two places in the picture: their mean is neither
+            where = [r[0] if len(r) == 1 else r for r in runs]
             warnings.warn(
-                f"{word!r} occurs {len(idx)} times in the prompt (tokens {idx}); this map is their mean: pass "
+                f"{word!r} occurs {len(runs)} times in the prompt (tokens {where}); this map is their mean: pass "
                 "occurrence=0, 1, ... for one of them",
                 stacklevel=2,
             )
-        return self.maps[side][idx].mean(0)
+        # a word the tokenizer cut into pieces ("watercolor" -> "water", "color"): the mean of its pieces' maps
+        return torch.stack([self.maps[side][r].mean(0) for r in runs]).mean(0)
+
+    def _runs(self, word: str) -> list[list[int]]:
+        """Where ``word`` sits among the tokens: one list of token positions per occurrence (one position for a
+        word of one token, several for a word the tokenizer cut into pieces). Case and spaces are not compared."""
+        key = "".join(unicodedata.normalize("NFC", word).lower().split())
+        if not key:
+            return []
+        text = [unicodedata.normalize("NFC", t).lower() for t in self.tokens]
+        ends = self.word_ends
+        runs = []
+        for i in range(len(text)):
+            if not text[i] or (ends is not None and i > 1 and not ends[i - 1]):  # a run starts a word
+                continue
+            joined = ""
+            for j in range(i, len(text)):
+                joined += text[j]
+                if not key.startswith(joined):
+                    break
+                if joined == key and (ends is None or ends[j]):  # ... and ends one
+                    runs.append(list(range(i, j + 1)))
+                    break
+        return runs
 
 
 @torch.inference_mode()
@@ -636,9 +679,11 @@ def cross_attention_maps(pipe, inversion, *, prompt: str | None = None, start_st
             f"no cross-attention maps were recorded while sampling this {inversion.method!r} inversion back (its "
             "sampler calls the model its own way); use a 'ddim', 'null-text', 'negative-prompt' or 'direct' inversion"
         )
-    tokens = token_words(pipe, prompt)
+    raw = _raw_tokens(pipe, prompt)
+    tokens = [t.replace("</w>", "") for t in raw]
+    ends = [t.endswith("</w>") for t in raw]
     maps = {
         side: m[0, :, :, : len(tokens)].permute(2, 0, 1) / max(m[0].sum(-1).mean().item(), 1e-12)
         for side, m in run.maps.items()
     }
-    return AttentionMaps(tokens, maps)
+    return AttentionMaps(tokens, maps, ends if any(ends) else None)

@@ -10,6 +10,7 @@ import torch
 from ddim_course import edit, invert, reconstruct
 from ddim_course import editing as editing_module
 from ddim_course.attention import (
+    AttentionMaps,
     PromptToPrompt,
     _Run,
     align_tokens,
@@ -382,6 +383,29 @@ def test_an_sd_shaped_pipeline_runs_the_whole_edit():
             progress=False,
         )
         assert torch.isfinite(out).all() and out.shape == inv.latents[0].shape
+
+
+def test_the_map_of_a_word_the_tokenizer_cut_into_pieces_is_the_mean_of_its_pieces():
+    pipe = sd_shaped_pipeline()
+    image = draw_scene("red", "circle", "plain", seed=1).pil()
+    inv = invert(pipe, image, "a photo of a tiger", num_inference_steps=3, progress=False)
+    maps = cross_attention_maps(pipe, inv)
+    pieces = [i for i, t in enumerate(maps.tokens) if t in set("tiger")]  # not in the vocabulary: it falls into letters
+    assert len(pieces) == 5 and pieces == list(range(pieces[0], pieces[0] + 5))
+    for side, m in maps.maps.items():
+        assert torch.allclose(maps.word("tiger", side), m[pieces].mean(0))
+        assert torch.equal(maps.word("Tiger", side), maps.word("tiger", side))  # case is not compared
+    assert maps.word_ends[pieces[-1]] and not any(maps.word_ends[p] for p in pieces[:-1])
+    for part in ("tige", "iger", "g"):  # pieces of a word are no word, although each is a token or a run of them
+        with pytest.raises(ValueError, match=f"'{part}' is not one of the prompt's tokens"):
+            maps.word(part)
+    hand = AttentionMaps(["<s>", "Water", "color", "and", "water", "color", "</s>"], {2: torch.rand(7, 2, 2)})
+    assert torch.equal(hand.word("watercolor", occurrence=1), hand.maps[2][[4, 5]].mean(0))
+    twice = r"'watercolor' occurs 2 times in the prompt \(tokens \[\[1, 2\], \[4, 5\]\]\)"
+    with pytest.warns(UserWarning, match=twice):
+        assert torch.allclose(hand.word("watercolor"), hand.maps[2][[1, 2, 4, 5]].mean(0))
+    with pytest.raises(ValueError, match="word_ends must be None or one True/False per token"):
+        AttentionMaps(["<s>", "a", "</s>"], {2: torch.rand(3, 2, 2)}, word_ends=[True])
 
 
 def test_negative_prompt_p2p_source_branch_without_its_unconditional_half_is_the_same():
