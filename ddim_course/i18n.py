@@ -379,6 +379,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{name} at guidance {g}: reconstruction {rec} dB; edit to '{target}' from start_step {s}",
         "zh": "{name}，引导强度 {g}：重建 {rec} dB；从 start_step {s} 编辑为 '{target}'",
     },
+    "w_stored_path": {
+        "en": " (exact by design: a direct inversion gives back the path it stored, so its reconstruction is the VAE's"
+        " round trip)",
+        "zh": "（按设计即精确：直接反转返回它存下的轨迹，所以重建就是 VAE 的往返）",
+    },
     "w_editing": {"en": "editing ...", "zh": "正在编辑 ..."},
     "w_inverting_then": {"en": "inverting with {name}, then {doing}", "zh": "正在用 {name} 反转，然后{doing}"},
     "w_edit_from": {"en": "edit from a {name} inversion", "zh": "从 {name} 反转出发编辑"},

@@ -679,16 +679,17 @@ class MethodExplorer:
                     label.value = _text(tr("w_inverting_and", name=name, doing=doing))
                 rec, out = self.show(pick.value, scale.value)
                 pics[1].value, pics[2].value = _png(rec), _png(out)
-                label.value = _text(
-                    tr(
-                        "w_method_result",
-                        name=name,
-                        g=g,
-                        rec=f"{psnr(self.image, rec):.1f}",
-                        target=self.target_prompt,
-                        s=self.start_step,
-                    )
+                result = tr(
+                    "w_method_result",
+                    name=name,
+                    g=g,
+                    rec=f"{psnr(self.image, rec):.1f}",
+                    target=self.target_prompt,
+                    s=self.start_step,
                 )
+                if pick.value == "direct":  # its reconstruction is no measure of the inversion: say so
+                    result += tr("w_stored_path")
+                label.value = _text(result)
 
         pick.observe(update, names="value")
         scale.observe(update, names="value")

@@ -115,6 +115,9 @@ def test_method_explorer_inverts_each_method_once(pipe):
     assert ("edict", 7.5) in ex.inversions and "EDICT at guidance 7.5" in label.value
     scale.value = 3.5
     assert {("edict", 7.5), ("edict", 3.5)} <= set(ex.inversions)
+    assert "exact by design" not in label.value
+    pick.value = "direct"  # its reconstruction is the stored path: the label says so, it measures no inversion
+    assert "direct at guidance 3.5" in label.value and "exact by design" in label.value
     with pytest.raises(ValueError, match="unknown inversion method 'PnP'"):
         ex.show("PnP", 7.5)
 

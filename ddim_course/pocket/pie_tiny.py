@@ -116,7 +116,9 @@ def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditC
 
 
 def score(case: EditCase, edited) -> dict:
-    """Everything pie-tiny measures about one edited image (PIL image or array in [0, 1])."""
+    """Everything pie-tiny measures about one edited image (PIL image or array in [0, 1]). ``centre_moved`` is NaN
+    when the reader finds no shape in the edit (or in the truth): the benchmark's median leaves such edits out, and
+    its "right" column counts them as wrong."""
     if not isinstance(case, EditCase):
         raise ValueError(f"case must be an EditCase from pie_tiny(), got {type(case).__name__}")
     if isinstance(edited, np.ndarray) and edited.dtype.kind in "iu":  # score reads arrays in [0, 1] only
