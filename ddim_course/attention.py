@@ -78,8 +78,10 @@ def _raw_tokens(pipe_or_tokenizer, prompt: str) -> list[str]:
 class TokenAlignment:
     """How the target prompt's tokens line up with the source prompt's (both padded to the same length).
 
-    ``mapper[j, i]`` is how much target token j takes of source token i's attention map (rows sum to 1, or 0 for a
-    token the source has no counterpart of); ``own[j]`` marks those target tokens, which keep their own maps.
+    ``mapper[j, i]`` is how much target token j takes of source token i's attention map. A row sums to 1 for a token
+    that takes one source token's map, to 0 for a token the source has no counterpart of (``own[j]`` marks those: they
+    keep their own maps), and to m / n for the n tokens of a swapped word of m tokens: as in Hertz et al.'s code, they
+    share the old word's maps summed, so the new word draws as much attention as the one it replaces.
     ``changed_source`` and ``changed_target`` are the positions of the words that differ (the local blend's words).
     """
 
@@ -127,9 +129,10 @@ def align_tokens(pipe_or_tokenizer, source_prompt: str, target_prompt: str) -> T
     """Align two prompts token by token with the pipeline's tokenizer. Shown in notebook 07.
 
     The prompts are compared word by word; the tokens of equal words map to each other; a swapped word maps to the
-    word it replaces (token by token when both have as many tokens, else each new token takes the mean of the old
-    word's maps); an inserted word has no source counterpart and keeps its own map. The start token maps to the
-    start token, the end token and the padding after it to the source's end and padding."""
+    word it replaces (token by token when both have as many tokens, else the new word's n tokens share the old word's
+    maps: each takes their sum over n, so the word's share of the attention stays what it was); an inserted word has
+    no source counterpart and keeps its own map. The start token maps to the start token, the end token and the
+    padding after it to the source's end and padding."""
     tok = _tokenizer(pipe_or_tokenizer)
     a, b = token_ids(tok, source_prompt), token_ids(tok, target_prompt)
     words_a, spans_a, end_a = _word_spans(tok, source_prompt)
@@ -156,9 +159,9 @@ def align_tokens(pipe_or_tokenizer, source_prompt: str, target_prompt: str) -> T
         elif len(src) == len(tgt):  # equal words, or a swap with as many tokens
             for sk, tk in zip(src, tgt):
                 mapper[tk, sk] = 1.0
-        elif src:
+        elif src:  # Hertz et al.'s get_replacement_mapper_: the old word's maps summed, shared by the new tokens
             for tk in tgt:
-                mapper[tk, src] = 1.0 / len(src)
+                mapper[tk, src] = 1.0 / len(tgt)
     return TokenAlignment(a, b, mapper, own, changed_a, changed_b)
 
 

@@ -140,8 +140,15 @@ def test_alignment_on_a_77_token_tokenizer_with_a_word_of_several_tokens():
     n_tiger = len(a.changed_target)
     assert n_tiger > n_cat >= 1
     rows = a.mapper[a.changed_target]
-    assert torch.allclose(rows.sum(1), torch.ones(n_tiger))  # each tiger token takes the mean of cat's maps
+    # the tiger tokens share cat's maps (Hertz et al.'s rule): each takes their sum over n_tiger, so "tiger" draws
+    # as much attention as "cat" did; each took their mean before, which gave the word n_tiger / n_cat times as much
+    assert torch.allclose(rows.sum(1), torch.full((n_tiger,), n_cat / n_tiger))
+    assert torch.allclose(rows[:, a.changed_source].sum(0), torch.ones(n_cat))
     assert (rows[:, a.changed_source] > 0).all()
+    back = align_tokens(pipe, tgt, src)  # and the other way: the cat tokens share tiger's maps summed
+    assert torch.allclose(
+        back.mapper[back.changed_target][:, back.changed_source], torch.full((n_cat, n_tiger), 1 / n_cat)
+    )
     assert torch.allclose(a.mapper[1, 1], torch.tensor(1.0))  # "a" stays "a"
     ins = align_tokens(pipe, "a photo of a woman", "a photo of a woman with a cat")
     assert ins.own.any() and not ins.changed_source[:1] == [1]  # inserted words keep their own maps
