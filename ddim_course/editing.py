@@ -91,7 +91,37 @@ def _warn_if_another_picture(pipe, image, inversion: Inversion) -> None:
     )
 
 
-def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, guidance_scale, progress, extra=None):
+def _check_source_prompt(inversion: Inversion, source_prompt, *, one_source: bool) -> None:
+    """Warn when ``source_prompt`` is not the prompt an image was inverted with (its source branch would no longer
+    retrace it). ``one_source``: the edit runs every image's source branch with one prompt (prompt-to-prompt), so a
+    batch inverted with a prompt per image is refused."""
+    made = list(inversion.prompt) if isinstance(inversion.prompt, (list, tuple)) else [inversion.prompt]
+    given = list(source_prompt) if isinstance(source_prompt, (list, tuple)) else [source_prompt]
+    if not made or not all(isinstance(m, str) for m in made):
+        return
+    if one_source and len(set(made)) > 1:
+        i = next(k for k, m in enumerate(made) if m != made[0])
+        raise ValueError(
+            f"prompt-to-prompt runs every image's source branch with one source prompt, but the images of this "
+            f"inversion were inverted with prompts of their own ({made[0]!r} for image 0, {made[i]!r} for image "
+            f"{i}): invert and edit each image on its own, with its own prompt"
+        )
+    n = max(len(made), len(given))
+    made, given = (p * n if len(p) == 1 else p for p in (made, given))
+    diff = [k for k, (m, g) in enumerate(zip(made, given)) if m != g]
+    if diff:
+        k = diff[0]
+        which = f" for image {k} (of {n})" if len(set(made)) > 1 else ""
+        warnings.warn(
+            f"the inversion was made with the prompt {made[k]!r}{which} but source_prompt is {given[k]!r}: "
+            "the source branch no longer retraces the picture. Pass the inversion's own prompt as source_prompt",
+            stacklevel=learner_stacklevel(),
+        )
+
+
+def _inversion_for(
+    pipe, image, source_prompt, inversion, num_inference_steps, guidance_scale, progress, extra=None, one_source=False
+):
     """The inversion to edit from: the given ``Inversion``, or one made here by a registry ``Method``."""
     if isinstance(inversion, Inversion):
         if inversion.num_inference_steps != num_inference_steps:
@@ -100,17 +130,7 @@ def _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g
                 f"{num_inference_steps}; pass num_inference_steps={inversion.num_inference_steps}"
             )
         warn_if_fitted_elsewhere(inversion, guidance_scale, "edited")
-
-        def first(p):
-            return p[0] if isinstance(p, (list, tuple)) and p else p
-
-        made_with = first(inversion.prompt)
-        if isinstance(made_with, str) and made_with != first(source_prompt):
-            warnings.warn(
-                f"the inversion was made with the prompt {made_with!r} but source_prompt is {source_prompt!r}: "
-                "the source branch no longer retraces the picture. Pass the inversion's own prompt as source_prompt",
-                stacklevel=3,
-            )
+        _check_source_prompt(inversion, source_prompt, one_source=one_source)
         if image is not None:
             _warn_if_another_picture(pipe, image, inversion)
         return inversion
@@ -188,6 +208,13 @@ def edit(
     controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
     if isinstance(control, PromptToPrompt):
         _warn_if_other_models_settings(pipe, control)
+        unused = [k for k in ("blend_words", "blend_keep_words") if not control.blend and getattr(control, k)]
+        if unused:  # a misspelt word there would be refused with the blend on, and pass unnoticed with it off
+            warnings.warn(
+                f"{' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} used by the local blend only, and this "
+                "PromptToPrompt has blend=False: they change nothing. Pass blend=True to blend, or leave them out",
+                stacklevel=2,
+            )
     if controller is None and isinstance(inversion, Method) and inversion.name == "direct":
         warnings.warn(
             "inversion='direct' without control is a plain DDIM edit: direct inversion only snaps the source branch "
@@ -215,7 +242,17 @@ def edit(
             "generator=torch.Generator().manual_seed(0) to repeat it",
             stacklevel=2,
         )
-    inv = _inversion_for(pipe, image, source_prompt, inversion, num_inference_steps, g, progress, extra)
+    inv = _inversion_for(
+        pipe,
+        image,
+        source_prompt,
+        inversion,
+        num_inference_steps,
+        g,
+        progress,
+        extra,
+        one_source=controller is not None,
+    )
     if controller is None:  # the plain prompt swap (a direct inversion's source branch is not needed without P2P)
         return reconstruct(
             pipe,
@@ -267,7 +304,18 @@ def _warn_about_prompts(pipe, sources: list[str], targets: list[str]) -> None:
             n = pipe.tokenizer.model_max_length
             longer = [pipe.tokenizer(p, max_length=4 * n, truncation=True).input_ids for p in (source, target)]
             if longer[0] == longer[1] or max(map(len, longer)) <= n:  # not cut: they differ in case, spaces or
-                continue  # characters the tokenizer does not know (the pocket one), and read the same
+                a, b = (" ".join(p.lower().split()) for p in (source, target))  # characters the tokenizer drops
+                if a == b:  # case and spaces: the same words, rightly read the same
+                    continue
+                chars = sorted(set(a) ^ set(b)) or sorted(set(a + b) - set(" "))  # the second: an order of them
+                warnings.warn(
+                    f"the text encoder reads the source and target prompts the same: they differ only in "
+                    f"{', '.join(repr(c) for c in chars[:5])}{' ...' if len(chars) > 5 else ''}, which its "
+                    "tokenizer does not tell apart (an emoji, say, is one unknown token to the pocket model), so the "
+                    "edit gives the picture back unchanged. Change a word the model knows",
+                    stacklevel=learner_stacklevel(),
+                )
+                return
             warnings.warn(
                 f"the source and target prompts differ only after the {n} tokens the text encoder reads: the change "
                 "is cut off, and the edit gives the picture back unchanged. Shorten the prompts",
@@ -368,6 +416,8 @@ def edit_branches(
     _check_same_model(pipe, inversion)
     if inversion.coupled_latents is not None or inversion.noise_maps is not None:
         raise _p2p_refused(inversion.method)
+    if isinstance(inversion.prompt, (list, tuple)) and len(set(inversion.prompt)) > 1:
+        _check_source_prompt(inversion, source_prompt, one_source=True)  # refused: one source prompt for all rows
     n = inversion.num_inference_steps
     start_step = _check_start_step(start_step, n)
     _check_blend_starts(controller, n - start_step)

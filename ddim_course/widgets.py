@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import html
 import io
+import math
 import re
 import warnings
 
@@ -736,6 +737,16 @@ class PromptToPromptExplorer:
         )
         # the words must be in the prompts (MethodExplorer has checked the prompts and the pipeline)
         blend_positions(pipe, checked, align_tokens(pipe, source_prompt, target_prompt), source_prompt, target_prompt)
+        from .models import get_preset
+
+        start = PromptToPrompt(**get_preset(pipe).prompt_to_prompt).blend_start
+        n = self.methods.num_inference_steps
+        if start * n > n - 1:  # the blend box would be ticked with no step to blend in: every redraw would fail
+            need = math.ceil(1 / (1 - start) - 1e-9)
+            raise ValueError(
+                f"num_inference_steps={n} leaves the local blend no step to blend in (it starts after {start:g} of "
+                f"the steps): use num_inference_steps={need} or more"
+            )
         self.guidance_scale, self.blend_words = guidance_scale, blend_words
 
     def show(self, method: str, cross: float, self_: float, threshold: float | None) -> tuple[Image.Image, Image.Image]:
@@ -757,8 +768,10 @@ class PromptToPromptExplorer:
             "cross_replace_steps": cross,
             "self_replace_steps": self_,
             "blend": threshold is not None,
-            "blend_words": self.blend_words,
+            "blend_words": self.blend_words if threshold is not None else None,  # the blend's words, with the blend
         }
+        if threshold is None:
+            settings["blend_keep_words"] = None
         if threshold is not None:
             settings["blend_threshold"] = threshold
         p2p = edit(m.pipe, None, m.source_prompt, m.target_prompt, control=PromptToPrompt(**settings), **common)[0]

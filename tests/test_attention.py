@@ -543,6 +543,23 @@ def test_edit_takes_a_fitted_inversions_guidance_and_names_a_prompt_it_was_not_m
         edit(pipe, None, "a blue square on a plain background", TGT, guidance_scale=3, **kw)
 
 
+def test_a_batch_inverted_with_a_prompt_per_image_is_named_and_refused_by_prompt_to_prompt(pipe):
+    other = "a green square on a dotted background"
+    inv = invert(pipe, [_image(0), _image(5)], [SRC, other], num_inference_steps=3, progress=False)
+    kw = dict(inversion=inv, num_inference_steps=3, start_step=0, output_type="latent", progress=False)
+    with pytest.raises(ValueError, match=rf"one source prompt, .*{other!r} for image 1\): invert and edit each image"):
+        edit(pipe, None, SRC, TGT, control="prompt-to-prompt", **kw)  # image 1's source branch would not retrace it
+    with pytest.raises(ValueError, match="inverted with prompts of their own"):
+        edit_branches(pipe, inv, SRC, TGT, start_step=0, guidance_scale=1.0, controller=None, progress=False)
+    with pytest.warns(UserWarning, match=rf"made with the prompt {other!r} for image 1 \(of 2\) but source_prompt"):
+        edit(pipe, None, SRC, TGT, **kw)  # the plain swap runs no source branch: a warning is enough
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        edit(pipe, None, [SRC, other], TGT, **kw)  # each image's own prompt: quiet
+        same = invert(pipe, [_image(0), _image(5)], [SRC, SRC], num_inference_steps=3, progress=False)
+        edit(pipe, None, SRC, TGT, control="prompt-to-prompt", **{**kw, "inversion": same})  # one prompt for both
+
+
 def test_an_edit_from_an_inversion_of_another_picture_says_the_image_is_not_used(pipe):
     inv = invert(pipe, _image(0), SRC, num_inference_steps=3, progress=False)
     kw = dict(inversion=inv, num_inference_steps=3, start_step=0, output_type="latent", progress=False)
@@ -694,6 +711,10 @@ def test_prompt_to_prompt_explorer_shows_the_swap_and_the_controlled_edit(pipe):
     box = ex.widget(method="direct")
     assert "prompt-to-prompt" in box.children[-1].value and "could not" not in box.children[-1].value
     assert set(ex.methods.inversions) == {("direct", None)}
+    words = PromptToPromptExplorer(pipe, _image(), SRC, TGT, num_inference_steps=3, blend_words=("blue",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no blend: its words are left out, not warned about as unused
+        words.show("direct", 0.8, 0.4, None)
 
 
 def test_explorers_and_the_map_plot_name_a_bad_start_value(pipe):

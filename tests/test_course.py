@@ -428,6 +428,10 @@ def test_explorers_name_bad_settings_when_made_not_only_in_their_label(pipe):
             lambda: PromptToPromptExplorer(pipe, image, PROMPT, "a blue circle", guidance_scale=float("nan")),
             "guidance_scale must be",
         ),
+        (  # a blend with no step to start at: every redraw failed, naming a blend_start the explorer has no control of
+            lambda: PromptToPromptExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=1),
+            r"num_inference_steps=1 leaves the local blend no step .* use num_inference_steps=2 or more",
+        ),
     ):
         with pytest.raises(ValueError, match=message):
             call()

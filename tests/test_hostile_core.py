@@ -199,12 +199,13 @@ def test_an_inversion_takes_the_schedulers_own_timesteps_and_a_file_without_a_me
         Inversion.load(tmp_path / "bad.safetensors")
 
 
-def _edit_warnings(pipe, scene, target, **kwargs) -> list[str]:
+def _edit_warnings(pipe, scene, target, source=None, **kwargs) -> list[str]:
     from ddim_course import edit
 
+    source = scene.caption if source is None else source
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        edit(pipe, scene.pil(), scene.caption, target, num_inference_steps=10, start_step=0, progress=False, **kwargs)
+        edit(pipe, scene.pil(), source, target, num_inference_steps=10, start_step=0, progress=False, **kwargs)
     return [str(w.message) for w in caught]
 
 
@@ -222,6 +223,11 @@ def test_an_edit_names_what_would_leave_it_wrong_without_a_word():
         (blue, dict(direct, control=PromptToPrompt()), "keeps the defaults chosen for Stable Diffusion"),
         (blue + " on a striped background now", dict(direct, control=preset), "mask covered 99% of the picture"),
         (blue, dict(direct, control=preset.__class__(**{**preset.__dict__, "blend_keep_words": ("circle",)})), "took"),
+        (  # a misspelt blend word is refused with the blend on; with it off it did nothing, without a word
+            blue,
+            dict(direct, control=preset.__class__(**{**preset.__dict__, "blend": False, "blend_words": ("bleu",)})),
+            "blend_words is used by the local blend only",
+        ),
     ]
     for target, kwargs, said in cases:
         told = _edit_warnings(pipe, scene, target, **kwargs)
@@ -234,6 +240,10 @@ def test_an_edit_names_what_would_leave_it_wrong_without_a_word():
 
     with pytest.warns(UserWarning, match="differ only after the 16 tokens"):
         edit(pipe, scene.pil(), long + " red", long + " blue", num_inference_steps=10, start_step=0, progress=False)
+    # prompts that differ in characters the pocket tokenizer does not know: both read as one unknown token
+    emoji = [scene.caption.replace("circle", f"circle {e}") for e in ("\N{LARGE RED CIRCLE}", "\N{LARGE BLUE CIRCLE}")]
+    told = _edit_warnings(pipe, scene, emoji[1], source=emoji[0])
+    assert any("reads the source and target prompts the same" in m and "'\N{LARGE BLUE CIRCLE}'" in m for m in told)
 
 
 def test_a_saved_inversion_samples_bit_for_bit_as_the_one_it_was_saved_from(tmp_path):
