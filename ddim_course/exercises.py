@@ -17,11 +17,13 @@ import builtins
 import ctypes
 import functools
 import html
+import io
 import numbers
 import operator
 import random
 import sys
 import threading
+import time
 import types
 from dataclasses import dataclass
 
@@ -35,6 +37,41 @@ from .metrics import psnr
 
 TIME_LIMIT = 10.0
 """Seconds one call of the learner's function may take before the check gives up on it."""
+TOTAL_TIME_LIMIT = 30.0
+"""Seconds all the calls of one check may take together (a check calls the answer up to nine times)."""
+OUTPUT_LIMIT = 10_000
+"""Characters of what the answer prints that a check shows (megabytes of it would freeze the notebook's page)."""
+# the running check's deadline (time.monotonic()) and _CappedOutput, set by _kept_intact; changed in place only
+_BUDGET: dict = {}
+
+
+class _CappedOutput(io.TextIOBase):
+    """Where the answer's prints go while it runs: the first ``OUTPUT_LIMIT`` characters are kept, the rest counted."""
+
+    def __init__(self):
+        self.parts, self.kept, self.dropped = [], 0, 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        room = max(OUTPUT_LIMIT - self.kept, 0)
+        self.parts.append(text[:room])
+        self.kept += min(len(text), room)
+        self.dropped += len(text) - min(len(text), room)
+        return len(text)
+
+    def flush_to(self, stream) -> None:
+        """Show what was kept since the last flush (after each call of the answer)."""
+        if self.parts:
+            stream.write("".join(self.parts))
+            self.parts.clear()
+
+    def tell_cut(self, stream) -> None:
+        """Say how much was not shown (once, at the check's end)."""
+        if self.dropped:
+            stream.write(tr("output_cut", count=f"{self.dropped:,}", limit=f"{OUTPUT_LIMIT:,}"))
 
 
 @dataclass
@@ -175,7 +212,7 @@ def _changed(given, kept) -> bool:
     return isinstance(kept, list) and given != kept
 
 
-def _call(fn, args, where, names: tuple[str, ...] = ()):
+def _call(fn, args, where, names: tuple[str, ...] = (), *, quiet: bool = False):
     """Run ``fn(*args)`` with a time limit: ``(result, None)``, or ``(None, a message saying what went wrong)``.
 
     ``where`` is the case's words in a message ("at t=500"), or a function that gives them once the call is over.
@@ -183,7 +220,8 @@ def _call(fn, args, where, names: tuple[str, ...] = ()):
     The answer gets copies of the tensors and lists in ``args``; one it changed in place (``names``: the arguments'
     names, for the message) fails: the caller's own tensor would have been changed. The result is plain data
     (:func:`_plain`), made in the answer's thread; what the answer changed in torch, Python's builtins, the package
-    or the random streams is put back (:func:`_snapshot`), and a change of the first three fails."""
+    or the random streams is put back (:func:`_snapshot`), and a change of the first three fails. What the answer
+    prints is shown after it (``quiet``: not at all), up to ``OUTPUT_LIMIT`` characters a check."""
     if not callable(fn):  # the function's result (check_psnr(my_psnr(a, b))) or a number instead of the function
         return None, tr("not_a_function", what=_what(fn))
     outcome = {}
@@ -200,20 +238,33 @@ def _call(fn, args, where, names: tuple[str, ...] = ()):
         except BaseException:  # noqa: BLE001, S110 - stopped while reading its message: the check says why
             pass
 
+    deadline = _BUDGET.get("deadline")
+    limit = TIME_LIMIT if deadline is None else max(0.0, min(TIME_LIMIT, deadline - time.monotonic()))
     thread = threading.Thread(target=run, daemon=True)  # a daemon thread: one that never ends can't block exit
-    thread.start()
+    own = quiet or "printed" not in _BUDGET  # quiet, or called outside a check: an allowance of its own
+    printed, streams = _CappedOutput() if own else _BUDGET["printed"], (sys.stdout, sys.stderr)
+    sys.stdout = sys.stderr = printed  # while the answer runs: its prints are shown after it, cut if huge
     try:
-        thread.join(TIME_LIMIT)
+        thread.start()
+        thread.join(limit)
     except BaseException:  # the learner pressed Stop while the answer ran: stop it too, not only the wait
         _stop(thread)
         thread.join(0.5)
         put_back()
         raise
+    finally:
+        sys.stdout, sys.stderr = streams
+        if not quiet:
+            printed.flush_to(streams[0])
+            if own:
+                printed.tell_cut(streams[0])
     if thread.is_alive():
         _stop(thread)
         thread.join(0.5)  # it stops at its next line of Python; then what it changed is put back
         put_back()
         where = where() if callable(where) else where
+        if limit < TIME_LIMIT:  # the check's calls together ran past their limit
+            return None, tr("took_too_long_in_all", where=where, limit=f"{TOTAL_TIME_LIMIT:g}")
         return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}")
     setting, changed_torch, changed_code = put_back()
     where = where() if callable(where) else where
@@ -353,9 +404,17 @@ def _kept_intact(check):
     @functools.wraps(check)
     def checked(*args, **kwargs):
         put_back = _snapshot()
+        outer = _BUDGET.get("deadline")  # a check run inside another's answer keeps the outer deadline and output
+        if outer is None:
+            _BUDGET.update(deadline=time.monotonic() + TOTAL_TIME_LIMIT, printed=_CappedOutput())
         try:
             result = check(*args, **kwargs)
         finally:
+            if outer is None:
+                printed = _BUDGET.pop("printed", None)
+                _BUDGET.pop("deadline", None)
+                if printed is not None:
+                    printed.tell_cut(sys.stdout)
             changed = [name for name in put_back() if name]
         if changed:
             return CheckResult(False, tr("changed_while_checking", name=changed[0]))
@@ -571,13 +630,37 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
         return t, tr("at_t", t=t), (x0, noise, t), expected
 
     ts = (0, 1, 250, 500, 750, 999)
+    name = tr("your", name="add_noise")
     cases = [case(t, x0, noise) for t in ts] + [case(t, *wide) for t in (1, 500, 999)]
-    failed, worst, worst_t, got = _worst_error(tr("your", name="add_noise"), add_noise, cases, ("x0", "noise"))
+    failed, worst, worst_t, got = _worst_error(name, add_noise, cases, ("x0", "noise"))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
-    if worst <= atol:
-        return CheckResult(True, tr("add_noise_pass", count=len(ts), atol=f"{atol:g}"))
-    x0, noise = next(args[:2] for t, _, args, _ in cases if t == worst_t and args[0].shape == got.shape)
+    if worst <= atol:  # then every t (an answer right at the few above only can't pass), in one guarded call
+        x0, noise = torch.randn(1, 4, 2, 2, generator=g), torch.randn(1, 4, 2, 2, generator=g)
+        reached = [0]
+
+        def every_t():
+            answers = []
+            for t in range(len(alphas_cumprod)):
+                reached[0] = t
+                answers.append(add_noise(x0.clone(), noise.clone(), t))
+            return answers
+
+        # quiet: a print in the answer, shown for the cases above, would be shown 1000 times more
+        answers, error = _call(every_t, (), lambda: tr("at_t", t=reached[0]), quiet=True)
+        if error:
+            return CheckResult(False, error)
+        for t, got in enumerate(answers):
+            worst, problem = _grade(name, got, case(t, x0, noise)[3], tr("at_t", t=t))
+            if problem is not None:
+                return CheckResult(False, problem)
+            if worst > atol:
+                worst_t = t
+                break
+        else:
+            return CheckResult(True, tr("add_noise_pass", count=len(alphas_cumprod), atol=f"{atol:g}"))
+    else:
+        x0, noise = next(args[:2] for t, _, args, _ in cases if t == worst_t and args[0].shape == got.shape)
     a = alphas_cumprod[worst_t].double()
     mistakes = (
         ("add_noise_no_sqrt", a * x0.double() + (1 - a) * noise.double()),
@@ -657,6 +740,8 @@ def check_start_index(index_for, num_inference_steps: int = 50) -> CheckResult:
         where = tr("for_start_step", s=s)
         if isinstance(got, torch.Tensor) and got.ndim == 0 and not got.is_meta and got.dtype in _INT_DTYPES:
             got = int(got)  # a 0-d integer tensor is a whole number, as everywhere in the package
+        if type(got) is np.ndarray and got.ndim == 0 and got.dtype.kind in "iu":
+            got = got[()]  # and so is a 0-d integer array (np.array(50 - s)): its numpy integer
         if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
             return CheckResult(False, tr("start_index_not_int", where=where, what=_what(got)))
         got = operator.index(got)  # the number itself: an int subclass can't pass one value and index with another
@@ -696,13 +781,16 @@ def _toy_eps_model():
     return eps_model
 
 
-def _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final_alpha_cumprod):
-    """The reference of ``check_invert``: ``invert``'s loop on a given model (a test keeps the two equal)."""
-    latents, alpha_from = [x0], float(final_alpha_cumprod)
+def _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final_alpha_cumprod, *, asked_at_from=False):
+    """The reference of ``check_invert``: ``invert``'s loop on a given model (a test keeps the two equal).
+    ``asked_at_from``: a known mistake instead, the model asked at the timestep each step comes from (0 first)."""
+    latents, alpha_from, t_from = [x0], float(final_alpha_cumprod), 0
     for t in reversed(timesteps):
         alpha_t = float(alphas_cumprod[t])
-        latents.append(ddim_update(eps_model(latents[-1], t), latents[-1], alpha_from, alpha_t))
-        alpha_from = alpha_t
+        latents.append(
+            ddim_update(eps_model(latents[-1], t_from if asked_at_from else t), latents[-1], alpha_from, alpha_t)
+        )
+        alpha_from, t_from = alpha_t, t
     return latents
 
 
@@ -751,7 +839,12 @@ def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *
                 break
         if worst > atol:
             off = tr("invert_off", where=where, worst=f"{worst:.3g}", at=at)
-            return CheckResult(False, off + tr("hint") + _invert_hint(at))
+            hint = _invert_hint(at)
+            mistake = _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final, asked_at_from=True)
+            errors = [_grade("", v, m, "")[0] for v, m in zip(got, mistake)]
+            if all(e is not None and e <= atol for e in errors):
+                hint = tr("invert_hint_asked_at_from")  # close to the reference early on: the loop's hint would mislead
+            return CheckResult(False, off + tr("hint") + hint)
     return CheckResult(True, tr("invert_pass", atol=f"{atol:g}"))
 
 

@@ -78,6 +78,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "你的函数原地修改了 final_alpha_cumprod（例如对它调用 `a.copy_(...)` 或 `a += ...`）："
         "之后每次的最后一步都会用到被改过的值。请改为计算新的张量；原来的数值已经恢复",
     },
+    "took_too_long_in_all": {
+        "en": "{where}: your function's calls took over {limit} s together (each call should take well under a second)",
+        "zh": "{where}：你的函数的各次调用合计超过 {limit} 秒（每次调用应远不到一秒）",
+    },
+    "output_cut": {
+        "en": "\n... ({count} more characters printed by your function are not shown: only the first {limit})\n",
+        "zh": "\n……（你的函数还打印了 {count} 个字符，未显示：只显示前 {limit} 个）\n",
+    },
     "took_too_long": {
         "en": "{where}: your function took over {limit} s (an endless loop?)",
         "zh": "{where}：你的函数运行超过 {limit} 秒（是不是死循环？）",
@@ -149,8 +157,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "looks_like": {"en": "it looks like {mistake}. ", "zh": "看起来{mistake}。"},
     "at_t": {"en": "at t={t}", "zh": "t={t} 时"},
     "add_noise_pass": {
-        "en": "add_noise matches the formula at every t tried ({count} values of t, within {atol}).",
-        "zh": "add_noise 在试过的每个 t 上都与公式一致（共 {count} 个 t 值，误差不超过 {atol}）。",
+        "en": "add_noise matches the formula at every t ({count} values of t, within {atol}).",
+        "zh": "add_noise 在每个 t 上都与公式一致（共 {count} 个 t 值，误差不超过 {atol}）。",
     },
     "add_noise_no_sqrt": {
         "en": "a * x0 + (1 - a) * noise (no square roots)",
@@ -240,6 +248,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "tensor).",
         "zh": "第一步从采样的最末端出发，那里的噪声水平是 final_alpha_cumprod（最干净的时间步之前没有别的时间步："
         "t_prev < 0 时 alphas_cumprod[t_prev] 会从张量的末尾取值）。",
+    },
+    "invert_hint_asked_at_from": {
+        "en": "it looks like each step asks eps_model at the timestep it comes from. Inversion asks it at the timestep "
+        "it goes to, t, with the latent it has: eps_model(latest latent, t) (notebook 03: its one approximation).",
+        "zh": "看起来每一步都在它出发的时间步上调用 eps_model。反转是在它要去的时间步 t 上、用手头的潜变量调用："
+        "eps_model(最新的潜变量, t)（第 03 课：这是它唯一的近似）。",
     },
     "invert_hint_loop": {
         "en": "go through the timesteps from the cleanest to the noisiest; at each t, ask eps_model(latest latent, t) "
