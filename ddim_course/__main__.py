@@ -214,7 +214,9 @@ def _check_input(path: str, what: str, *, missing_ok: bool = False) -> None:
         raise CommandLineError(f"the {what} path is empty; give the path of an {what}")
     if path.startswith(("http://", "https://")):
         return
-    p = Path(path).expanduser()
+    from .files import expand_user
+
+    p = expand_user(path)
     try:
         st = p.stat()
     except FileNotFoundError:

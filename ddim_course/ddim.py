@@ -1020,6 +1020,12 @@ class Inversion:
             )
         except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise ValueError(f"{path} is not a valid inversion file ({type(e).__name__}: {e})") from None
+        if inversion.model is None:  # saved from an Inversion made by hand, or a header edited since
+            warnings.warn(
+                f"{path} does not say which model made it, so nothing can check that it fits the pipeline it is "
+                "used with (an inversion only fits the model that made it): use it with that model only",
+                stacklevel=2,
+            )
         if pipe is not None:
             _check_same_model(pipe, inversion)
         return inversion
@@ -1056,7 +1062,9 @@ def _read_inversion_file(path) -> tuple[dict, dict]:
 
     if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"path must be a file name (a string or a Path), got {type(path).__name__}")
-    p = Path(path).expanduser()
+    from .files import expand_user
+
+    p = expand_user(path)
     try:
         exists, regular, size = p.exists(), p.is_file(), p.stat().st_size if p.is_file() else 0
     except (OSError, ValueError) as e:
@@ -1077,7 +1085,15 @@ def _read_inversion_file(path) -> tuple[dict, dict]:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception:  # noqa: BLE001 - any failure to parse means: not our file
         raise ValueError(what) from None
-    if not isinstance(header, dict) or header.get("format") != INVERSION_FORMAT:
+    if not isinstance(header, dict):
+        raise ValueError(what)
+    found = header.get("format")
+    if found != INVERSION_FORMAT:
+        if isinstance(found, str) and found.startswith("ddim-course-inversion/"):
+            raise ValueError(
+                f"{p} was written by another version of ddim_course (format {_show(found)}; this version reads "
+                f"{INVERSION_FORMAT}): invert the image again with this version"
+            )
         raise ValueError(what)
     return header, tensors
 

@@ -20,6 +20,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 INVERSION_SUFFIXES = (".safetensors",)
 
 
+def expand_user(path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` made the home folder; left as it is when there is no such user
+    (Path.expanduser raises RuntimeError then: the file is simply not found, with the loader's own message)."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        return Path(path)
+
+
 class OutputPathError(ValueError):
     """Where a result should go is not usable; the message says why and what to do."""
 
@@ -36,7 +45,9 @@ def _as_path(path) -> Path:
         raise OutputPathError(f"the output path {str(text)!r} holds a control character (a line break?); remove it")
     if str(text).endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
         raise OutputPathError(f"{text} ends in a slash, so it names a folder; give a file name such as result.png")
-    return Path(text).expanduser()
+    if Path(text).name in ("", ".", ".."):  # "." is the current folder (Path(".").name is empty)
+        raise OutputPathError(f"{text} names a folder; give a file name such as result.png")
+    return expand_user(text)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -115,7 +126,10 @@ def check_output_path(
         if not out.is_file():
             raise OutputPathError(f"{out} exists and is not a regular file; choose another output path")
         if not overwrite:
-            raise OutputPathError(f"{out} exists; choose another output path or allow overwriting it (--force)")
+            raise OutputPathError(
+                f"{out} exists; choose another output path or allow overwriting it (overwrite=True, or --force on "
+                "the command line)"
+            )
     return out
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .files import expand_user
 from .i18n import tr
 
 
@@ -260,10 +261,7 @@ def _read_file(text: str) -> tuple[bytes, str]:
     m = _SCHEME.match(text)
     if m and len(m.group(1)) > 1 and not os.path.lexists(text):  # one letter is a Windows drive (C:\...)
         raise _not_a_url(text, m.group(1).lower())
-    try:
-        path = Path(text).expanduser()
-    except RuntimeError:  # ~user that does not exist
-        path = Path(text)
+    path = expand_user(text)
     shown = _show(str(path))
     try:
         st = os.stat(path)
@@ -490,7 +488,9 @@ def resize_and_crop(im: Image.Image, size: int | tuple[int, int]) -> Image.Image
         raise ValueError(
             f"resize_and_crop needs a PIL image, got {_describe(im)}; for a path use load_image(path, size=...)"
         )
-    return ImageOps.fit(im, _check_size(size), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+    # turned upright first, as load_image does: a photo's EXIF orientation would turn the crop again when loaded
+    upright = ImageOps.exif_transpose(im)
+    return ImageOps.fit(upright, _check_size(size), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
 
 
 def _not_a_source(source) -> ImageLoadError:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from .files import expand_user
 from .i18n import tr
 from .pocket.scenes import vocabulary
 
@@ -206,8 +207,9 @@ def _not_found_message(model: str, reason: str, local: bool = False) -> str:
         )
     if local:
         return (
-            f"could not load the model {_show(model)!r}: {reason}. Use load_pipeline('pocket') for the course's "
-            "built-in model, or pass a complete diffusers folder (one written by pipe.save_pretrained(folder))."
+            f"could not load the model {_show(model)!r}: {reason.rstrip('.')}. Use load_pipeline('pocket') for the "
+            "course's built-in model, or pass a complete diffusers folder (one written by "
+            "pipe.save_pretrained(folder))."
         )
     return tr("model_not_found", model=_show(model), reason=reason)
 
@@ -226,6 +228,11 @@ def _stat(path: Path):
         if e.errno == errno.ENAMETOOLONG:
             raise _FolderError("the path is too long for the file system") from None
         raise _FolderError(f"{_show(str(path))} cannot be read ({e.strerror or type(e).__name__})") from None
+
+
+def _is_file(path: Path) -> bool:
+    st = _stat(path)
+    return st is not None and stat.S_ISREG(st.st_mode)
 
 
 def _read_json(path: Path, label: str) -> dict:
@@ -344,7 +351,8 @@ def _check_folder(path: Path) -> dict:
         single = (
             " (single-file checkpoints are not supported)" if path.suffix.lower() in (".safetensors", ".ckpt") else ""
         )
-        raise _FolderError(f"it is a file, not a folder: pass the diffusers folder that holds model_index.json{single}")
+        kind = "a file" if stat.S_ISREG(st.st_mode) else "a named pipe, a device or a socket"
+        raise _FolderError(f"it is {kind}, not a folder: pass the diffusers folder that holds model_index.json{single}")
     if _stat(path / "model_index.json") is None:
         raise _FolderError("the folder has no model_index.json, so it is not a diffusers pipeline folder")
     index = _read_json(path / "model_index.json", "model_index.json")
@@ -359,8 +367,13 @@ def _check_folder(path: Path) -> dict:
                 f"it has no {name}/ folder, which model_index.json lists: the download or copy is incomplete"
             )
         if name == "tokenizer":
-            if not any(_stat(folder / f) for f in ("vocab.json", "tokenizer.json", "tokenizer_config.json")):
-                raise _FolderError("its tokenizer/ folder has no vocab.json or tokenizer.json: the copy is incomplete")
+            if not (
+                _is_file(folder / "tokenizer.json") or all(_is_file(folder / f) for f in ("vocab.json", "merges.txt"))
+            ):
+                raise _FolderError(  # with tokenizer_config.json alone, every word was one unknown token
+                    "its tokenizer/ folder has neither tokenizer.json nor vocab.json with merges.txt (as files): "
+                    "the download or copy is incomplete"
+                )
             continue
         label = f"{name}/{'scheduler_config.json' if name == 'scheduler' else 'config.json'}"
         configs[name] = _read_json(folder / label.split("/")[1], label)
@@ -505,11 +518,7 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
             )
         path = POCKET_DIR
     else:
-        path = Path(name)
-        try:
-            path = path.expanduser()
-        except RuntimeError:  # ~user that does not exist
-            pass
+        path = expand_user(name)
         try:
             is_hub_id = _stat(path) is None and not _looks_local(name)
         except _FolderError as e:
@@ -542,6 +551,7 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
             warnings.filterwarnings("ignore", message="The configuration file of this scheduler")
             pipe = StableDiffusionPipeline.from_pretrained(source, local_files_only=local_only, **kwargs)
         pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, **_ddim_choices(pipe.scheduler))
+        reason = _tokenizer_problem(pipe)
     except Exception as e:  # noqa: BLE001 - turned into one clear error below
         reason = _explain(e, local=path is not None)
     finally:
@@ -566,6 +576,22 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
         pipe._ddim_course_loaded = (dict(pipe.scheduler.config), _part_dtypes(pipe), pipe.device)
         _PIPELINE_CACHE[key] = pipe
     return pipe
+
+
+def _tokenizer_problem(pipe) -> str | None:
+    """What makes a loaded tokenizer unfit for its text encoder, or None. A tokenizer_config.json that gives no
+    model_max_length (transformers then reads it as 10**30) gets the encoder's own length."""
+    tok, config = pipe.tokenizer, getattr(pipe.text_encoder, "config", None)
+    vocab = getattr(config, "vocab_size", None)
+    if isinstance(vocab, int) and len(tok) < vocab // 2:
+        return (
+            f"its tokenizer knows {len(tok)} tokens but its text encoder reads {vocab}: the tokenizer's files "
+            "(tokenizer.json, or vocab.json and merges.txt) are incomplete or another model's"
+        )
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0 and not 1 <= tok.model_max_length <= positions:
+        tok.model_max_length = positions
+    return None
 
 
 def _part_dtypes(pipe) -> tuple:
@@ -758,7 +784,7 @@ def get_preset(model=None) -> Preset:
     elif isinstance(model, (str, os.PathLike)):
         name = resolve_model(model)
         with contextlib.suppress(OSError, ValueError):
-            if Path(name).expanduser().resolve() == POCKET_DIR.resolve():  # the shipped weights' folder itself
+            if expand_user(name).resolve() == POCKET_DIR.resolve():  # the shipped weights' folder itself
                 name = POCKET
         near = difflib.get_close_matches(str(name), [k for k in PRESETS if k != str(name)], n=1, cutoff=0.8)
         if str(name) not in PRESETS and near and not os.path.exists(os.path.expanduser(str(name))):  # a typo would

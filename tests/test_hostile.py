@@ -635,6 +635,9 @@ def test_a_path_ending_in_a_slash_is_a_folder_not_a_file(inv, tmp_path):
     with pytest.raises(OutputPathError, match="ends in a slash"):
         inv.save(f"{tmp_path}/q.safetensors/")
     assert not (tmp_path / "q.safetensors").exists()
+    for folder in (".", "..", f"{tmp_path}/.."):  # "." has no name at all: the message showed an empty one
+        with pytest.raises(OutputPathError, match=r"names a folder; give a file name"):
+            inv.save(folder)
 
 
 def test_numbers_too_large_to_print_or_to_be_floats_get_the_packages_message(pipe, image, inv):

@@ -199,6 +199,32 @@ def test_an_inversion_takes_the_schedulers_own_timesteps_and_a_file_without_a_me
         Inversion.load(tmp_path / "bad.safetensors")
 
 
+def test_an_inversion_file_of_another_version_or_with_no_model_is_named(pipe, image, tmp_path):
+    import json
+    import struct
+
+    from ddim_course.ddim import INVERSION_FORMAT
+
+    path = invert(pipe, image, PROMPT, num_inference_steps=3, progress=False).save(tmp_path / "inv.safetensors")
+    data = path.read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+
+    def rewritten(name, change):
+        header = json.loads(data[8 : 8 + n])
+        ours = json.loads(header["__metadata__"]["ddim_course"])
+        header["__metadata__"]["ddim_course"] = json.dumps(change(ours))
+        text = json.dumps(header).encode()
+        (tmp_path / name).write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n :])
+        return tmp_path / name
+
+    old = rewritten("old.safetensors", lambda h: {**h, "format": "ddim-course-inversion/0"})
+    with pytest.raises(ValueError, match=rf"another version of ddim_course .*this version reads {INVERSION_FORMAT}"):
+        Inversion.load(old)
+    nameless = rewritten("nameless.safetensors", lambda h: {k: v for k, v in h.items() if k != "model"})
+    with pytest.warns(UserWarning, match="does not say which model made it"):  # nothing could check the model
+        assert Inversion.load(nameless).model is None
+
+
 def _edit_warnings(pipe, scene, target, source=None, **kwargs) -> list[str]:
     from ddim_course import edit
 

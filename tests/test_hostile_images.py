@@ -45,6 +45,13 @@ def test_show_images_draws_a_picture_as_the_model_reads_it():
     plt.close(fig)
 
 
+def test_a_crop_of_a_turned_photo_is_upright_and_is_not_turned_again_when_loaded():
+    from ddim_course.images import resize_and_crop
+
+    crop = resize_and_crop(_rotated_jpeg(64, 32), (20, 40))  # read upright, the photo is 32 wide and 64 high
+    assert crop.size == (20, 40) and load_image(crop).size == (20, 40)  # its EXIF tag turned it a second time
+
+
 def test_show_images_cuts_a_title_of_a_million_characters():
     import matplotlib.pyplot as plt
 

@@ -257,6 +257,39 @@ def test_a_folder_with_an_absurd_latent_side_is_refused_when_loaded(saved, tmp_p
     assert "unet/config.json gives sample_size" in text and "[1, 512]" in text
 
 
+def test_a_tokenizer_that_is_incomplete_or_another_models_is_refused(saved, tmp_path, monkeypatch):
+    """With tokenizer_config.json alone the folder loaded, and every word of a prompt was one unknown token."""
+    folder = _copy(saved, tmp_path)
+    tok = folder / "tokenizer"
+    kept = {f.name: f.read_bytes() for f in tok.iterdir()}
+    for f in ("vocab.json", "merges.txt", "tokenizer.json"):
+        (tok / f).unlink(missing_ok=True)
+    assert "has neither tokenizer.json nor vocab.json with merges.txt" in _load_offline(folder, monkeypatch)
+    os.mkfifo(tok / "tokenizer.json")  # a named pipe is no file (and is not waited for)
+    assert "has neither tokenizer.json" in _load_offline(folder, monkeypatch)
+    (tok / "tokenizer.json").unlink()
+    for name, data in kept.items():
+        (tok / name).write_bytes(data)
+    small = {"<|startoftext|>": 0, "<|endoftext|>": 1, "a</w>": 2, "b</w>": 3}  # another model's, or cut short
+    (tok / "vocab.json").write_text(json.dumps(small))
+    (tok / "merges.txt").write_text("#version: 0.2\n")
+    (tok / "tokenizer.json").unlink(missing_ok=True)
+    assert "its tokenizer knows" in _load_offline(folder, monkeypatch)
+
+
+def test_a_tokenizer_config_without_a_length_reads_what_the_encoder_can(saved, tmp_path):
+    folder = _copy(saved, tmp_path)
+    config = folder / "tokenizer" / "tokenizer_config.json"
+    config.write_text(json.dumps({k: v for k, v in json.loads(config.read_text()).items() if k != "model_max_length"}))
+    pipe = load_pipeline(folder, device="cpu", cache=False)  # transformers read 10**30: an OverflowError later
+    assert pipe.tokenizer.model_max_length == pipe.text_encoder.config.max_position_embeddings
+
+
+def test_a_model_folder_that_is_a_named_pipe_is_named_so(tmp_path, monkeypatch):
+    os.mkfifo(tmp_path / "model")
+    assert "it is a named pipe, a device or a socket, not a folder" in _load_offline(tmp_path / "model", monkeypatch)
+
+
 def test_a_preset_name_with_a_typo_is_named_not_silently_stable_diffusions(tmp_path):
     import warnings
 

@@ -136,7 +136,12 @@ def main(argv=None):
     p.add_argument("--scenes", type=int, default=None, help="held-out scenes for inversion and edits (48; --quick: 8)")
     p.add_argument("--per-caption", type=int, default=None, help="samples per caption (2; --quick: 1)")
     p.add_argument("--quick", action="store_true", help="a few scenes only (minutes less, noisier numbers)")
-    p.add_argument("--steps", type=int, default=50, help="DDIM steps (50, as measured; fewer only to try the script)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=50,
+        help="DDIM steps (50, as measured; 16 at the least, as the edits start at step 15)",
+    )
     args = p.parse_args(argv)
     if args.per_caption is None:  # a number given with --quick is kept, as --scenes is
         args.per_caption = 1 if args.quick else 2
