@@ -41,37 +41,60 @@ TOTAL_TIME_LIMIT = 30.0
 """Seconds all the calls of one check may take together (a check calls the answer up to nine times)."""
 OUTPUT_LIMIT = 10_000
 """Characters of what the answer prints that a check shows (megabytes of it would freeze the notebook's page)."""
-# the running check's deadline (time.monotonic()) and _CappedOutput, set by _kept_intact; changed in place only
+# the running check's "deadline" (time.monotonic()) and "output" (_capture_output), set by _kept_intact; changed in
+# place only (a name rebound would count as the package changed)
 _BUDGET: dict = {}
 
 
 class _CappedOutput(io.TextIOBase):
-    """Where the answer's prints go while it runs: the first ``OUTPUT_LIMIT`` characters are kept, the rest counted."""
+    """Where the answer's prints (or its warnings) go during a check: the first ``OUTPUT_LIMIT`` characters the
+    check's streams take together (``count``, shared) are kept, the rest counted."""
 
-    def __init__(self):
-        self.parts, self.kept, self.dropped = [], 0, 0
+    def __init__(self, count: list[int]):
+        self.parts, self.count = [], count  # count: [kept, dropped]
 
     def writable(self) -> bool:
         return True
 
     def write(self, text) -> int:
         text = str(text)
-        room = max(OUTPUT_LIMIT - self.kept, 0)
-        self.parts.append(text[:room])
-        self.kept += min(len(text), room)
-        self.dropped += len(text) - min(len(text), room)
+        room = max(OUTPUT_LIMIT - self.count[0], 0)
+        if room:
+            self.parts.append(text[:room])
+        self.count[0] += min(len(text), room)
+        self.count[1] += len(text) - min(len(text), room)
         return len(text)
 
     def flush_to(self, stream) -> None:
         """Show what was kept since the last flush (after each call of the answer)."""
-        if self.parts:
+        if self.parts and stream is not self:
             stream.write("".join(self.parts))
-            self.parts.clear()
+        self.parts.clear()
 
-    def tell_cut(self, stream) -> None:
-        """Say how much was not shown (once, at the check's end)."""
-        if self.dropped:
-            stream.write(tr("output_cut", count=f"{self.dropped:,}", limit=f"{OUTPUT_LIMIT:,}"))
+
+def _capture_output() -> dict:
+    """The learner's streams swapped for capped ones, for the whole of a check; ``_release_output`` puts them back."""
+    count = [0, 0]
+    taken = {"real": (sys.stdout, sys.stderr), "printed": (_CappedOutput(count), _CappedOutput(count)), "count": count}
+    sys.stdout, sys.stderr = taken["printed"]
+    return taken
+
+
+def _flush_output() -> None:
+    """Show what the answer printed since the last call (inside a check), on the learner's own streams."""
+    taken = _BUDGET.get("output")
+    if taken is not None:
+        for printed, real in zip(taken["printed"], taken["real"]):
+            printed.flush_to(real)
+
+
+def _release_output(taken: dict) -> None:
+    sys.stdout, sys.stderr = taken["real"]
+    for printed, real in zip(taken["printed"], taken["real"]):
+        printed.flush_to(real)
+    if taken["count"][1]:
+        count = f"{taken['count'][1]:,}"
+        taken["real"][0].write(tr("output_cut", count=count, limit=f"{OUTPUT_LIMIT:,}"))
 
 
 @dataclass
@@ -212,7 +235,7 @@ def _changed(given, kept) -> bool:
     return isinstance(kept, list) and given != kept
 
 
-def _call(fn, args, where, names: tuple[str, ...] = (), *, quiet: bool = False):
+def _call(fn, args, where, names: tuple[str, ...] = (), *, quiet: bool = False, limit: float | None = None):
     """Run ``fn(*args)`` with a time limit: ``(result, None)``, or ``(None, a message saying what went wrong)``.
 
     ``where`` is the case's words in a message ("at t=500"), or a function that gives them once the call is over.
@@ -221,7 +244,8 @@ def _call(fn, args, where, names: tuple[str, ...] = (), *, quiet: bool = False):
     names, for the message) fails: the caller's own tensor would have been changed. The result is plain data
     (:func:`_plain`), made in the answer's thread; what the answer changed in torch, Python's builtins, the package
     or the random streams is put back (:func:`_snapshot`), and a change of the first three fails. What the answer
-    prints is shown after it (``quiet``: not at all), up to ``OUTPUT_LIMIT`` characters a check."""
+    prints is shown after it (``quiet``: not at all), up to ``OUTPUT_LIMIT`` characters a check. ``limit``: the
+    seconds this call may take instead of ``TIME_LIMIT`` (a call that runs the answer many times)."""
     if not callable(fn):  # the function's result (check_psnr(my_psnr(a, b))) or a number instead of the function
         return None, tr("not_a_function", what=_what(fn))
     outcome = {}
@@ -239,31 +263,32 @@ def _call(fn, args, where, names: tuple[str, ...] = (), *, quiet: bool = False):
             pass
 
     deadline = _BUDGET.get("deadline")
-    limit = TIME_LIMIT if deadline is None else max(0.0, min(TIME_LIMIT, deadline - time.monotonic()))
+    per_call = TIME_LIMIT if limit is None else limit
+    wait = per_call if deadline is None else max(0.0, min(per_call, deadline - time.monotonic()))
     thread = threading.Thread(target=run, daemon=True)  # a daemon thread: one that never ends can't block exit
-    own = quiet or "printed" not in _BUDGET  # quiet, or called outside a check: an allowance of its own
-    printed, streams = _CappedOutput() if own else _BUDGET["printed"], (sys.stdout, sys.stderr)
-    sys.stdout = sys.stderr = printed  # while the answer runs: its prints are shown after it, cut if huge
+    quieted = None
+    if quiet and "output" in _BUDGET:  # its prints go nowhere (the check's streams are captured: see _kept_intact)
+        quieted, dropped = (sys.stdout, sys.stderr), _CappedOutput([OUTPUT_LIMIT, 0])
+        sys.stdout = sys.stderr = dropped
     try:
         thread.start()
-        thread.join(limit)
+        thread.join(wait)
     except BaseException:  # the learner pressed Stop while the answer ran: stop it too, not only the wait
         _stop(thread)
         thread.join(0.5)
         put_back()
         raise
     finally:
-        sys.stdout, sys.stderr = streams
+        if quieted is not None and sys.stdout is dropped:  # only its own swap: an outer check may be done already
+            sys.stdout, sys.stderr = quieted
         if not quiet:
-            printed.flush_to(streams[0])
-            if own:
-                printed.tell_cut(streams[0])
+            _flush_output()
     if thread.is_alive():
         _stop(thread)
         thread.join(0.5)  # it stops at its next line of Python; then what it changed is put back
         put_back()
         where = where() if callable(where) else where
-        if limit < TIME_LIMIT:  # the check's calls together ran past their limit
+        if limit is not None or wait < per_call:  # the check's calls together ran past their limit
             return None, tr("took_too_long_in_all", where=where, limit=f"{TOTAL_TIME_LIMIT:g}")
         return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}")
     setting, changed_torch, changed_code = put_back()
@@ -404,17 +429,16 @@ def _kept_intact(check):
     @functools.wraps(check)
     def checked(*args, **kwargs):
         put_back = _snapshot()
-        outer = _BUDGET.get("deadline")  # a check run inside another's answer keeps the outer deadline and output
-        if outer is None:
-            _BUDGET.update(deadline=time.monotonic() + TOTAL_TIME_LIMIT, printed=_CappedOutput())
+        # a check run inside another's answer keeps the outer one's deadline and captured streams
+        outer = "deadline" in _BUDGET
+        if not outer:  # what the answer prints is shown after each call, up to OUTPUT_LIMIT characters a check
+            _BUDGET.update(deadline=time.monotonic() + TOTAL_TIME_LIMIT, output=_capture_output())
         try:
             result = check(*args, **kwargs)
         finally:
-            if outer is None:
-                printed = _BUDGET.pop("printed", None)
+            if not outer:
                 _BUDGET.pop("deadline", None)
-                if printed is not None:
-                    printed.tell_cut(sys.stdout)
+                _release_output(_BUDGET.pop("output"))
             changed = [name for name in put_back() if name]
         if changed:
             return CheckResult(False, tr("changed_while_checking", name=changed[0]))
@@ -646,8 +670,9 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
                 answers.append(add_noise(x0.clone(), noise.clone(), t))
             return answers
 
-        # quiet: a print in the answer, shown for the cases above, would be shown 1000 times more
-        answers, error = _call(every_t, (), lambda: tr("at_t", t=reached[0]), quiet=True)
+        # quiet: a print in the answer, shown for the cases above, would be shown 1000 times more; the 1000 calls
+        # share what is left of the check's time
+        answers, error = _call(every_t, (), lambda: tr("at_t", t=reached[0]), quiet=True, limit=TOTAL_TIME_LIMIT)
         if error:
             return CheckResult(False, error)
         for t, got in enumerate(answers):

@@ -886,3 +886,51 @@ def test_what_an_answer_prints_is_shown_up_to_a_limit(capsys):
     assert check_add_noise(chatty, A)
     out = capsys.readouterr().out
     assert out.splitlines() == [f"t = {t}" for t in (0, 1, 250, 500, 750, 999, 1, 500, 999)]  # not the sweep's 1000
+
+
+def test_a_check_inside_an_answer_leaves_the_learners_streams_and_loses_no_print(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setattr(exercises, "TIME_LIMIT", 0.5)
+    streams = (sys.stdout, sys.stderr)
+
+    def hangs(a, b):
+        while True:
+            pass
+
+    def checks_a_hang(a, b):
+        check_psnr(hangs)
+        return psnr(a, b)
+
+    assert not check_psnr(checks_a_hang)  # the outer call ran out of time while the inner check waited
+    time.sleep(1.0)  # the inner check ends after the outer one: it must not put its capture back in place
+    assert (sys.stdout, sys.stderr) == streams
+
+    def inner(a, b):
+        print("inner")
+        return psnr(a, b)
+
+    def outer(a, b):
+        print("before")
+        check_psnr(inner)
+        print("after")
+        return psnr(a, b)
+
+    monkeypatch.setattr(exercises, "TIME_LIMIT", 10.0)
+    capsys.readouterr()
+    assert check_psnr(outer)
+    out = capsys.readouterr().out.split()
+    assert out.count("before") == out.count("after") == 4 and out.count("inner") == 16
+
+
+def test_the_every_t_sweep_is_timed_against_the_checks_total_not_one_call(monkeypatch):
+    monkeypatch.setattr(exercises, "TIME_LIMIT", 0.05)  # each call is far faster; the 1000 of the sweep are not
+
+    def slowish(x0, n, t):
+        time.sleep(0.002)
+        return right_add_noise(x0, n, t)
+
+    assert check_add_noise(slowish, A)
+    monkeypatch.setattr(exercises, "TOTAL_TIME_LIMIT", 1.0)
+    result = check_add_noise(slowish, A)
+    assert not result and "took over 1 s together" in result.message, result.message
