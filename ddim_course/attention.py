@@ -612,7 +612,7 @@ class AttentionMaps:
                 )
         runs = self._runs(word)
         if not runs:
-            raise ValueError(f"{word!r} is not one of the prompt's tokens {self.tokens[1:-1]}")
+            raise ValueError(f"{word!r} is not one of the prompt's words {self._words()[1:-1]}")
         if occurrence is not None:
             k = _whole(occurrence, "occurrence")
             if not 0 <= k < len(runs):
@@ -629,6 +629,18 @@ class AttentionMaps:
             )
         # a word the tokenizer cut into pieces ("watercolor" -> "water", "color"): the mean of its pieces' maps
         return torch.stack([self.maps[side][r].mean(0) for r in runs]).mean(0)
+
+    def _words(self) -> list[str]:
+        """The tokens joined into the words they spell (each token alone when the word ends are not known)."""
+        if self.word_ends is None:
+            return list(self.tokens)
+        words, piece = [], ""
+        for token, end in zip(self.tokens, self.word_ends):
+            piece += token
+            if end:
+                words.append(piece)
+                piece = ""
+        return words + [piece] * bool(piece)
 
     def _runs(self, word: str) -> list[list[int]]:
         """Where ``word`` sits among the tokens: one list of token positions per occurrence (one position for a
@@ -684,7 +696,11 @@ def cross_attention_maps(pipe, inversion, *, prompt: str | None = None, start_st
         )
     raw = _raw_tokens(pipe, prompt)
     tokens = [t.replace("</w>", "") for t in raw]
-    ends = [t.endswith("</w>") for t in raw]
+    special = set(_tokenizer(pipe).all_special_tokens)  # the pocket tokenizer's unknown token is its end token
+    # a word ends at its "</w>", at a special token, and before one (a word the tokenizer's length cut short)
+    ends = [
+        t.endswith("</w>") or t in special or (i + 1 < len(raw) and raw[i + 1] in special) for i, t in enumerate(raw)
+    ]
     maps = {
         side: m[0, :, :, : len(tokens)].permute(2, 0, 1) / max(m[0].sum(-1).mean().item(), 1e-12)
         for side, m in run.maps.items()

@@ -304,8 +304,8 @@ def _warn_about_prompts(pipe, sources: list[str], targets: list[str]) -> None:
             n = pipe.tokenizer.model_max_length
             longer = [pipe.tokenizer(p, max_length=4 * n, truncation=True).input_ids for p in (source, target)]
             if longer[0] == longer[1] or max(map(len, longer)) <= n:  # not cut: they differ in case, spaces or
-                a, b = (" ".join(p.lower().split()) for p in (source, target))  # characters the tokenizer drops
-                if a == b:  # case and spaces: the same words, rightly read the same
+                a, b = (re.sub(r"\s+", "", p.lower()) for p in (source, target))  # characters the tokenizer drops
+                if a == b:  # case and spaces (around a comma too): the same words, rightly read the same
                     continue
                 chars = sorted(set(a) ^ set(b)) or sorted(set(a + b) - set(" "))  # the second: an order of them
                 warnings.warn(

@@ -483,7 +483,8 @@ def _repr(value) -> str:
 
 
 def resize_and_crop(im: Image.Image, size: int | tuple[int, int]) -> Image.Image:
-    """Scale so the image covers ``size`` (int = square, or (width, height)), then crop the centre."""
+    """Scale so the image covers ``size`` (int = square, or (width, height)), then crop the centre. The image is
+    first turned upright by its EXIF orientation tag, as ``load_image`` turns it."""
     if not isinstance(im, Image.Image):
         raise ValueError(
             f"resize_and_crop needs a PIL image, got {_describe(im)}; for a path use load_image(path, size=...)"

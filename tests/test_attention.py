@@ -404,7 +404,9 @@ def test_the_map_of_a_word_the_tokenizer_cut_into_pieces_is_the_mean_of_its_piec
         assert torch.equal(maps.word("Tiger", side), maps.word("tiger", side))  # case is not compared
     assert maps.word_ends[pieces[-1]] and not any(maps.word_ends[p] for p in pieces[:-1])
     for part in ("tige", "iger", "g"):  # pieces of a word are no word, although each is a token or a run of them
-        with pytest.raises(ValueError, match=f"'{part}' is not one of the prompt's tokens"):
+        with pytest.raises(
+            ValueError, match=rf"'{part}' is not one of the prompt's words \['a', 'photo', 'of', 'a', 'tiger'\]"
+        ):
             maps.word(part)
     hand = AttentionMaps(["<s>", "Water", "color", "and", "water", "color", "</s>"], {2: torch.rand(7, 2, 2)})
     assert torch.equal(hand.word("watercolor", occurrence=1), hand.maps[2][[4, 5]].mean(0))
@@ -581,7 +583,7 @@ def test_cross_attention_maps_have_one_map_per_token_and_resolution(pipe):
     for side, m in maps.maps.items():
         assert m.shape == (len(maps.tokens), side, side) and torch.isfinite(m).all()
     assert maps.word("circle").shape == (8, 8)
-    with pytest.raises(ValueError, match="not one of the prompt's tokens"):
+    with pytest.raises(ValueError, match="not one of the prompt's words"):
         maps.word("tiger")
     with pytest.raises(ValueError, match="word must be a string"):
         maps.word(5)
@@ -675,6 +677,22 @@ def test_pie_tiny_cases_change_only_their_edit_region():
         s = score(c, c.truth.image)
         assert s["right"] and s["psnr_to_truth"] == float("inf") and s["centre_moved"] == 0
         assert score(c, c.source.image)["right"] is False  # the unedited image is not the edit
+
+
+def test_a_pie_tiny_edit_is_right_only_when_the_whole_target_is_read():
+    """Only the changed word was read: pure noise was a right "checkered" edit (the reader sees a pattern in
+    anything), and a colour edit that lost the stripes a right colour edit."""
+    from ddim_course.pocket.scenes import edit_scene
+
+    cases = pie_tiny(30)
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(size=cases[0].source.image.shape)
+    for c in cases:
+        assert score(c, c.truth.image)["right"]
+        assert not score(c, noise)["right"], c.target_prompt
+    colour = next(c for c in cases if c.kind == "colour" and c.source.pattern != "plain")
+    flat = edit_scene(colour.truth, pattern="plain")  # the new colour, right, on a background it was not asked for
+    assert not score(colour, flat.image)["right"]
 
 
 def test_edit_scene_keeps_everything_it_is_not_told_to_change():
@@ -771,3 +789,10 @@ def test_words_are_cut_as_the_tokenizer_cuts_them_accents_and_hyphens_too(pipe):
         assert source_pos == target_pos and len(source_pos) == len(
             pipe.tokenizer(word, add_special_tokens=False).input_ids
         )
+
+
+def test_a_word_after_a_character_the_pocket_tokenizer_does_not_know_is_found(pipe):
+    """The pocket tokenizer reads an emoji as its end token, which has no word end ("</w>") of its own."""
+    inv = invert(pipe, _image(), "a red circle on a striped \N{CAT FACE} background", num_inference_steps=3)
+    maps = cross_attention_maps(pipe, inv)
+    assert maps.word("background").shape == (8, 8) and maps.word("striped").shape == (8, 8)
