@@ -300,6 +300,21 @@ def _check_pipe(pipe) -> None:
             f"pipe.scheduler is a {type(pipe.scheduler).__name__}; the course's samplers step by DDIM's schedule: "
             "pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config) (load_pipeline does this)"
         )
+    config = pipe.scheduler.config
+    for name in ("clip_sample", "thresholding"):  # DDIMScheduler() clips by default; SD's scheduler does not
+        if config.get(name, False):
+            raise ValueError(
+                f"pipe.scheduler has {name}=True: it cuts the predicted clean latent to a range, which the course's "
+                "DDIM does not do and no inversion can undo. Use Stable Diffusion's setting: pipe.scheduler = "
+                f"DDIMScheduler.from_config(pipe.scheduler.config, {name}=False)"
+            )
+    if config.get("rescale_betas_zero_snr", False):
+        raise ValueError(
+            "pipe.scheduler has rescale_betas_zero_snr=True: its noisiest step has no signal left (alpha 0), where "
+            "DDIM inversion divides by alpha; the course supports schedules whose alphas stay above 0 (Stable "
+            "Diffusion 1.x and 2.x as published): DDIMScheduler.from_config(pipe.scheduler.config, "
+            "rescale_betas_zero_snr=False)"
+        )
 
 
 def max_steps(pipe) -> int:

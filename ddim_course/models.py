@@ -628,6 +628,8 @@ def _ddim_choices(scheduler) -> dict:
         return {}  # a DDIM file says what it wants
     config = scheduler.config
     choices = {} if "set_alpha_to_one" in config else {"set_alpha_to_one": False}
+    if "clip_sample" not in config:  # DDIMScheduler's default would clip: SD's sampler never does
+        choices["clip_sample"] = False
     if config.get("timestep_spacing") == "linspace":
         choices["timestep_spacing"] = "leading"
     return choices

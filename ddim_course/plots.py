@@ -5,12 +5,27 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import re
 import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from PIL import Image
+
+
+def _map_scale(im) -> dict:
+    """How imshow draws a tile: a 2-D map in grey over its own range, but a mask (booleans) or a map of one value on
+    the fixed scale [0, 1] (its own range is nothing, which imshow drew black: a full mask looked empty)."""
+    if np.ndim(im) != 2:
+        return {}
+    arr = np.asarray(im)
+    if arr.dtype == bool:
+        return {"cmap": "gray", "vmin": 0, "vmax": 1}
+    low, high = float(arr.min()), float(arr.max())
+    if low == high:
+        return {"cmap": "gray", "vmin": min(0.0, low), "vmax": max(1.0, high)}
+    return {"cmap": "gray"}
 
 
 def _tile(im, k: int):
@@ -111,7 +126,7 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
         ax.axis("off")
     for i, im in enumerate(images):
         ax = axes.flat[i]
-        ax.imshow(im, cmap="gray" if np.ndim(im) == 2 else None)
+        ax.imshow(im, **_map_scale(im))
         if titles is not None:
             # wrapped to the tile's width (about 13 characters an inch at 9 pt), so neighbouring titles never overlap
             lines = _shorter(str(titles[i])).splitlines() or [""]
@@ -259,7 +274,10 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
                 [f[0] for f in fixed], [f[1] for f in fixed], "-o", color="gray", label="fixed-point (k = iterations)"
             )
         for calls, db, label in fixed:
-            k = label.rsplit("x", 1)[-1]
+            k = re.search(
+                r"(\d+)\D*$", label
+            )  # the number of iterations: "fixed-point x3", "fixed-point, 3 iterations"
+            k = k.group(1) if k else "?"
             a.annotate(f"k={k}", (calls, db), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
         for label, marker in markers.items():
             if (label, g) in points:

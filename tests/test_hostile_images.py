@@ -52,6 +52,17 @@ def test_a_crop_of_a_turned_photo_is_upright_and_is_not_turned_again_when_loaded
     assert crop.size == (20, 40) and load_image(crop).size == (20, 40)  # its EXIF tag turned it a second time
 
 
+def test_show_images_draws_a_mask_or_a_map_of_one_value_on_the_scale_0_to_1():
+    import matplotlib.pyplot as plt
+
+    full, white, half = np.ones((8, 8), bool), np.ones((8, 8)), np.full((8, 8), 0.5)
+    fig = show_images([full, white, half, np.eye(8)])
+    drawn = [a.images[0] for a in fig.axes[:4]]
+    assert [im.get_clim() for im in drawn[:3]] == [(0, 1), (0, 1), (0, 1)]  # imshow drew all three black before
+    assert drawn[3].get_clim() == (0.0, 1.0) and drawn[3].get_cmap().name == "gray"
+    plt.close(fig)
+
+
 def test_show_images_cuts_a_title_of_a_million_characters():
     import matplotlib.pyplot as plt
 
@@ -162,6 +173,9 @@ def test_the_plots_of_notebook_08_draw_every_point_and_refuse_what_they_cannot_d
 
     ax = plot_error_against_calls({("ddim", 1.0): (50, -3.0), ("ddim", 7.5): (100, -9.0)})  # no marker given
     assert all(len(a.collections) == 1 for a in ax)  # each drawn; they were left out without a word
+    named = {("fixed-point, 3 iterations", 1.0): (200, -1.0), ("fixed-point 12", 1.0): (650, -0.5)}  # bench's names
+    ax = plot_error_against_calls(named)
+    assert sorted(t.get_text() for t in ax[0].texts) == ["k=12", "k=3"]  # the "x" of "fixed" was read as "x3" before
     with pytest.raises(ValueError, match="1 Axes for 2 panels"):
         plot_error_against_calls({("ddim", 1.0): (50, -3.0), ("ddim", 7.5): (100, -9.0)}, ax=plt.gca())
     with pytest.raises(ValueError, match="at most 12"):

@@ -22,6 +22,8 @@ def test_evaluate_quick_prints_a_table(capsys):
     rows = evaluate(["--quick", "--scenes", "2", "--steps", "16"])  # the table, not its numbers: fewer steps
     out = capsys.readouterr().out
     assert "| VAE round trip PSNR (dB, mean)" in out and "inversion minus img2img" in out and "16 steps" in out
+    # the start steps keep their share of the run (10 and 15 of 50): a fixed 15 of 16 left the edits one step
+    assert "from start_step 3," in out and "colour edits at start_step 5," in out and "targets are for 50" in out
     assert len(rows) >= 15 and all(len(r) == 4 for r in rows)
 
 
@@ -206,6 +208,10 @@ def test_bench_edits_seed_draws_development_scenes_and_says_so(pipe, monkeypatch
     dev = edits.bench_edits(pipe, n_scenes=3, seed=SEED + 20_000)
     assert "3 held-out scenes" in held_out and "development scenes (seed 50000" in dev
     assert drawn[0] != drawn[1]  # other scenes, not the held-out ones
+    for near in (SEED - 1, SEED + 5, SEED + 9_998):  # 29,999 drew scenes 30,000-30,009, three with held-out layouts
+        with pytest.raises(ValueError, match=f"seed {near} with 3 scenes would draw some of the held-out scenes"):
+            edits.bench_edits(pipe, n_scenes=3, seed=near)
+    assert len(drawn) == 2  # refused before any edit ran
 
 
 def test_evaluate_quick_keeps_a_per_caption_that_was_given(monkeypatch):
@@ -264,10 +270,10 @@ def test_bench_a_model_that_does_not_load_is_one_line(model, tmp_path, capsys, m
 @pytest.mark.parametrize(
     "extra, needle",
     [
-        (["--steps", "0"], "--steps must be in [16, 999]"),
-        (["--steps", "2"], "--steps must be in [16, 999]"),
-        (["--steps", "1000"], "--steps must be in [16, 999]"),
-        (["--steps", "15"], "the edits start at step 15"),  # passed, then failed deep in edit after minutes
+        (["--steps", "0"], "--steps must be in [4, 999]"),
+        (["--steps", "2"], "--steps must be in [4, 999]"),
+        (["--steps", "1000"], "--steps must be in [4, 999]"),
+        (["--steps", "3"], "--steps must be in [4, 999]"),
         (["--scenes", "0"], "--scenes must be in [1, 1000]"),
         (["--per-caption", "0"], "--per-caption must be in [1, 100]"),
     ],

@@ -47,6 +47,13 @@ def main(argv=None):
         p.error(f"--scenes must be in [1, 1000] (10 take a few minutes on a CPU), got {args.scenes}")
     if args.seed is not None and not 0 <= args.seed < 2**32:
         p.error(f"--seed must be a whole number in [0, 2**32), got {args.seed}")
+    if args.seed is not None:  # before the model loads: scenes that would be held-out ones
+        from ..pocket.pie_tiny import check_development_seed
+
+        try:
+            check_development_seed(args.scenes, args.seed)
+        except ValueError as e:
+            p.error(f"--seed: {e}")
     if not 1 <= args.images <= 100:
         p.error(f"--images must be in [1, 100], got {args.images}")
     if args.what == "sd15":  # not in "all": minutes on a CPU, and a few GB of memory

@@ -196,9 +196,10 @@ def bench_edits(
 
     ``seed`` None: the held-out scenes (``pie_tiny.SEED``), the ones to report. Any other seed draws other scenes:
     tune settings on those, so that the held-out table is not fitted to."""
-    from ..pocket.pie_tiny import SEED, pie_tiny
+    from ..pocket.pie_tiny import SEED, check_development_seed, pie_tiny
 
     seed = SEED if seed is None else seed
+    check_development_seed(n_scenes, seed)
     cases = pie_tiny(n_scenes, seed=seed)
     results = run_edits(pipe, cases, steps=steps, guidance_scale=guidance_scale)
     which = "held-out scenes" if seed == SEED else f"development scenes (seed {seed}, not the held-out ones)"
