@@ -44,6 +44,8 @@ class NonFiniteError(FloatingPointError, ValueError):
 def predict_x0_and_eps(model_output, x_t, alpha_t, *, prediction_type="epsilon"):
     """Turn the model's output at ``x_t`` into (predicted clean latent, predicted noise)."""
     _check_alpha(alpha_t, "alpha_t")
+    _check_update_tensors(model_output, x_t, None, 0.0)
+    _check_alpha_shape(alpha_t, "alpha_t", x_t)
     a, b = alpha_t**0.5, (1 - alpha_t) ** 0.5
     if prediction_type == "epsilon":
         return (x_t - b * model_output) / a, model_output
@@ -68,6 +70,7 @@ def ddim_update(model_output, x_t, alpha_t, alpha_prev, *, prediction_type="epsi
     """
     _check_alpha(alpha_prev, "alpha_prev")  # (alpha_t is checked by predict_x0_and_eps, eta by ddim_sigma)
     _check_update_tensors(model_output, x_t, noise, eta)
+    _check_alpha_shape(alpha_prev, "alpha_prev", x_t)
     # 1. the model's guess of the clean latent and of the noise in x_t ("predicted x_0", eq. 12)
     x0, eps = predict_x0_and_eps(model_output, x_t, alpha_t, prediction_type=prediction_type)
     # 2. how much fresh noise this step adds: sigma_t(eta) of eq. 16 (eta = 0: DDIM, eta = 1: DDPM's posterior)
@@ -116,6 +119,21 @@ def _check_alpha(value, name: str):
     if _real(value, name, low=0, high=1, hint=hint) == 0:
         raise ValueError(f"{name} must be above 0 ({hint}): the step divides by its square root, got {_show(value)}")
     return value
+
+
+def _check_alpha_shape(value, name: str, x_t) -> None:
+    """A tensor of noise levels, one per image, must be shaped (B, 1, 1, 1): a (B,) one lines up with the latent's
+    last axis, its width, and broadcasts without a word (or fails deep in torch)."""
+    if not isinstance(value, torch.Tensor) or value.numel() == 1:
+        return
+    batch = x_t.shape[0]
+    if value.ndim != x_t.ndim or value.shape[0] not in (1, batch) or any(s != 1 for s in value.shape[1:]):
+        shape = (batch,) + (1,) * (x_t.ndim - 1)
+        raise ValueError(
+            f"{name} has shape {tuple(value.shape)}; noise levels one per image must have shape {shape} for x_t of "
+            f"{tuple(x_t.shape)}: pass {name}.view(-1{', 1' * (x_t.ndim - 1)}) (a ({batch},) tensor lines up with "
+            "the latent's width)"
+        )
 
 
 def _check_noisy_step(alpha_t, alpha_prev) -> None:

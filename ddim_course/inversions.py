@@ -153,7 +153,13 @@ def null_text_invert(
     x = pivot.latents[-1].clone()
     path = [None] * n + [pivot.latents[-1]]  # indexed like latents: the guided sampling's own path
     embeddings, losses, calls = [], [], pivot.unet_calls
-    with _frozen(pipe.unet), _frozen(pipe.text_encoder):
+    if torch.is_inference_mode_enabled():  # Adam needs gradients, which inference mode cannot give back
+        raise ValueError(
+            "null-text inversion tunes the empty prompt's embedding by gradient descent, which torch.inference_mode() "
+            "switches off: call it outside the `with torch.inference_mode():` block"
+        )
+    # gradients on for the fit, also inside a learner's `with torch.no_grad():` (autograd raised deep in Adam)
+    with _frozen(pipe.unet), _frozen(pipe.text_encoder), torch.enable_grad():
         for i in _bar(range(n), "null-text inversion", progress):
             t = timesteps[i]
             step = _Step(pipe, x, t, t - ratio, alphas, final, ptype)

@@ -318,3 +318,19 @@ def test_the_checks_on_every_call_ask_no_float64_of_the_device():
     maps = torch.rand(2, 4, 4).as_subclass(_NoFloat64)
     with pytest.raises(TypeError, match="MPS"):  # the stand-in works: a float64 request is caught
         maps.double()
+
+
+def test_noise_levels_one_per_image_must_be_shaped_per_image():
+    """A (B,) tensor of alphas lined up with the latent's width: 1.82 off the per-image step, without a word."""
+    from ddim_course.ddim import ddim_update, predict_x0_and_eps
+
+    x, out = torch.randn(8, 4, 8, 8), torch.randn(8, 4, 8, 8)
+    a_t, a_prev = torch.linspace(0.1, 0.5, 8), torch.linspace(0.2, 0.6, 8)
+    for bad in ((a_t, a_prev.view(-1, 1, 1, 1)), (a_t.view(-1, 1, 1, 1), a_prev), (a_t[:3].view(-1, 1, 1, 1), 0.5)):
+        with pytest.raises(ValueError, match=r"must have shape \(8, 1, 1, 1\)"):
+            ddim_update(out, x, *bad)
+    per_image = ddim_update(out, x, a_t.view(-1, 1, 1, 1), a_prev.view(-1, 1, 1, 1))
+    assert torch.allclose(per_image[3], ddim_update(out[3:4], x[3:4], float(a_t[3]), float(a_prev[3]))[0], atol=1e-5)
+    for wrong in (torch.randn(2, 4, 8, 8), torch.randn(8, 1, 8, 8), torch.randint(0, 5, (8, 4, 8, 8))):
+        with pytest.raises(ValueError, match="model_output"):
+            predict_x0_and_eps(wrong, x, 0.5)

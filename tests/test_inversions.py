@@ -137,3 +137,18 @@ def test_null_text_runs_past_100_steps(pipe):
         pipe, draw_scene(seed=17).pil(), PROMPT, num_inference_steps=102, inner_steps=1, progress=False
     )
     assert len(nti.uncond_embeddings) == 102
+
+
+def test_null_text_runs_inside_no_grad_and_names_inference_mode(pipe):
+    """Autograd raised "element 0 of tensors does not require grad" deep in Adam under a learner's no_grad."""
+    kw = dict(num_inference_steps=2, guidance_scale=3.0, inner_steps=1, progress=False)
+    image = draw_scene(seed=1).pil()
+    plain = null_text_invert(pipe, image, PROMPT, **kw)
+    with torch.no_grad():
+        inside = null_text_invert(pipe, image, PROMPT, **kw)
+    assert all(torch.equal(a, b) for a, b in zip(plain.uncond_embeddings, inside.uncond_embeddings))
+    with (
+        torch.inference_mode(),
+        pytest.raises(ValueError, match="outside the `with torch.inference_mode\\(\\):` block"),
+    ):
+        null_text_invert(pipe, image, PROMPT, **kw)
