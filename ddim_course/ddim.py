@@ -851,6 +851,7 @@ class Inversion:
     mix: float | None = None
     noise_maps: list[torch.Tensor] | None = None
     sampled_latents: list[torch.Tensor] | None = None
+    schedule: str | None = None  # schedule_fingerprint of the scheduler that made it
 
     def __repr__(self) -> str:  # the dataclass's would print every latent: 100 kB in a notebook cell
         x = self.latents[0] if self.latents else None
@@ -877,9 +878,9 @@ class Inversion:
             raise ValueError(
                 f"an Inversion's timesteps go down from the noisiest to 0 or more, got {_show(str(self.timesteps))}"
             )
-        for name in ("method", "model"):
+        for name in ("method", "model", "schedule"):
             value = getattr(self, name)
-            if not (isinstance(value, str) and value.strip()) and not (name == "model" and value is None):
+            if not (isinstance(value, str) and value.strip()) and not (name != "method" and value is None):
                 raise ValueError(f"an Inversion's {name} must be a name (a string), got {_show(value)}")
         self.unet_calls = _whole(self.unet_calls, "unet_calls")
         if self.unet_calls < 0:
@@ -994,6 +995,7 @@ class Inversion:
             "format": INVERSION_FORMAT,
             "method": self.method,
             "model": self.model,
+            "schedule": self.schedule,
             "num_inference_steps": self.num_inference_steps,
             "timesteps": self.timesteps,
             "prompt": self.prompt,
@@ -1046,6 +1048,7 @@ class Inversion:
                 unet_calls=header.get("unet_calls", 0),  # checked as a whole number when the Inversion is made
                 info=header.get("info") if isinstance(header.get("info"), dict) else {},
                 model=header.get("model"),
+                schedule=header.get("schedule"),
                 coupled_latents=sequence("coupled"),
                 mix=header.get("mix"),
                 noise_maps=sequence("noise"),
@@ -1151,6 +1154,16 @@ def model_fingerprint(pipe) -> str:
     return f"{name}#{hashes[0].hexdigest()[:12]}+{hashes[1].hexdigest()[:12]}"
 
 
+def schedule_fingerprint(pipe) -> str:
+    """A short hash of what a DDIM step reads from the scheduler: ``alphas_cumprod``, the last step's alpha and the
+    prediction type. An inversion keeps it: the exact methods retrace their path only on the schedule they were made
+    on (a scheduler swapped for v-prediction since took EDICT's reconstruction 3.5 off, without a word)."""
+    alphas, final = _alphas(pipe)
+    h = hashlib.sha256(alphas.cpu().numpy().tobytes())
+    h.update(f"|{final!r}|{_prediction_type(pipe)}".encode())
+    return h.hexdigest()[:16]
+
+
 def same_model(fingerprint: str, other: str) -> bool:
     """Whether two ``model_fingerprint`` values name the same weights: one of their hashes agrees (a fingerprint
     written before the bfloat16 hash existed has the float16 one only)."""
@@ -1211,10 +1224,7 @@ def _check_same_model(pipe, inversion: Inversion) -> None:
             "schedule: "
             "it was made with another scheduler, or changed; invert the image again with this pipeline"
         )
-    if inversion.model is None:
-        return
-    mine = model_fingerprint(pipe)
-    if not same_model(mine, inversion.model):
+    if inversion.model is not None and not same_model(mine := model_fingerprint(pipe), inversion.model):
         name = str(inversion.model).split("#")[0]
         load = (
             f"load the model it was made with (load_pipeline({name!r}), or --model {name} on the command line), or "
@@ -1224,6 +1234,12 @@ def _check_same_model(pipe, inversion: Inversion) -> None:
         raise ValueError(
             f"this inversion was made by the model {inversion.model!r}, but the pipeline is {mine!r}: "
             f"{load}invert the image again with this pipeline (an inversion only fits the model that made it)"
+        )
+    if inversion.schedule is not None and inversion.schedule != schedule_fingerprint(pipe):
+        raise ValueError(
+            "this inversion was made on another noise schedule than pipe.scheduler's (its alphas_cumprod, "
+            "final_alpha_cumprod or prediction_type changed since): invert the image again with this pipeline, or "
+            "give it back the scheduler it had"
         )
 
 
@@ -1335,6 +1351,7 @@ def invert(
         negative_prompt=negative_prompt,
         unet_calls=n * (1 + k) * (2 if g != 1 else 1),
         model=model_fingerprint(pipe),
+        schedule=schedule_fingerprint(pipe),
         info={"fixed_point_iterations": k, "residuals": residuals} if k else {},
     )
 

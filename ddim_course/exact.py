@@ -41,6 +41,7 @@ from .ddim import (
     invert,
     model_fingerprint,
     randn,
+    schedule_fingerprint,
 )
 
 __all__ = [
@@ -143,6 +144,7 @@ def edict_invert(
         method="edict",
         unet_calls=2 * n * (2 if g != 1 else 1),
         model=model_fingerprint(pipe),
+        schedule=schedule_fingerprint(pipe),
         info={"seconds": time.perf_counter() - start, "mix": p},
     )
 
@@ -208,5 +210,6 @@ def ddpm_invert(
         method="ddpm",
         unet_calls=n * (2 if g != 1 else 1),
         model=model_fingerprint(pipe),
+        schedule=schedule_fingerprint(pipe),
         info={"seconds": time.perf_counter() - start},
     )

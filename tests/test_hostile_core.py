@@ -334,3 +334,25 @@ def test_noise_levels_one_per_image_must_be_shaped_per_image():
     for wrong in (torch.randn(2, 4, 8, 8), torch.randn(8, 1, 8, 8), torch.randint(0, 5, (8, 4, 8, 8))):
         with pytest.raises(ValueError, match="model_output"):
             predict_x0_and_eps(wrong, x, 0.5)
+
+
+def test_an_inversion_refuses_a_scheduler_changed_since_it_was_made(tmp_path):
+    """EDICT's reconstruction came back 3.5 off after the scheduler was swapped for v-prediction, without a word."""
+    from diffusers import DDIMScheduler
+
+    from tests.conftest import tiny_pipeline
+
+    pipe = tiny_pipeline()
+    x = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    inv = METHODS["edict"](pipe, x, "a red circle", num_inference_steps=4, guidance_scale=2.0, progress=False)
+    back = Inversion.load(inv.save(tmp_path / "edict.safetensors"))
+    assert back.schedule == inv.schedule is not None
+    kept = pipe.scheduler
+    for change in ({"prediction_type": "v_prediction"}, {"set_alpha_to_one": True}, {"beta_end": 0.02}):
+        pipe.scheduler = DDIMScheduler.from_config(kept.config, **change)
+        for i in (inv, back):
+            with pytest.raises(ValueError, match="made on another noise schedule than pipe.scheduler's"):
+                reconstruct(pipe, i, output_type="latent", progress=False)
+    pipe.scheduler = DDIMScheduler.from_config(kept.config)  # the same schedule again: exact again
+    again = reconstruct(pipe, back, output_type="latent", progress=False)
+    assert (again.double() - inv.clean_latent.double()).abs().max() < 1e-5
