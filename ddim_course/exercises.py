@@ -67,7 +67,7 @@ class _CappedOutput(io.TextIOBase):
 
     def flush_to(self, stream) -> None:
         """Show what was kept since the last flush (after each call of the answer)."""
-        if self.parts and stream is not self:
+        if self.parts and stream is not None and stream is not self:  # no stream at all under pythonw
             stream.write("".join(self.parts))
         self.parts.clear()
 
@@ -92,7 +92,7 @@ def _release_output(taken: dict) -> None:
     sys.stdout, sys.stderr = taken["real"]
     for printed, real in zip(taken["printed"], taken["real"]):
         printed.flush_to(real)
-    if taken["count"][1]:
+    if taken["count"][1] and taken["real"][0] is not None:
         count = f"{taken['count'][1]:,}"
         taken["real"][0].write(tr("output_cut", count=count, limit=f"{OUTPUT_LIMIT:,}"))
 

@@ -134,6 +134,11 @@ def null_text_invert(
             f"a UNet call with its gradient; at most {MAX_NULL_TEXT_UPDATES:,} run in one call (the paper's: 500)"
         )
     start = time.perf_counter()
+    if g != 1 and torch.is_inference_mode_enabled():  # Adam needs gradients, which inference mode cannot give back
+        raise ValueError(
+            "null-text inversion tunes the empty prompt's embedding by gradient descent, which torch.inference_mode() "
+            "switches off: call it outside the `with torch.inference_mode():` block"
+        )
     pivot = invert(pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=1.0, progress=progress)
     timesteps, ratio = _schedule(pipe, num_inference_steps)
     alphas, final = _alphas(pipe)
@@ -153,11 +158,6 @@ def null_text_invert(
     x = pivot.latents[-1].clone()
     path = [None] * n + [pivot.latents[-1]]  # indexed like latents: the guided sampling's own path
     embeddings, losses, calls = [], [], pivot.unet_calls
-    if torch.is_inference_mode_enabled():  # Adam needs gradients, which inference mode cannot give back
-        raise ValueError(
-            "null-text inversion tunes the empty prompt's embedding by gradient descent, which torch.inference_mode() "
-            "switches off: call it outside the `with torch.inference_mode():` block"
-        )
     # gradients on for the fit, also inside a learner's `with torch.no_grad():` (autograd raised deep in Adam)
     with _frozen(pipe.unet), _frozen(pipe.text_encoder), torch.enable_grad():
         for i in _bar(range(n), "null-text inversion", progress):
@@ -222,6 +222,7 @@ def _from_pivot(pivot: Inversion, method: str, g: float, info: dict, **fields) -
         method=method,
         unet_calls=pivot.unet_calls,
         model=pivot.model,
+        schedule=pivot.schedule,
         info=info,
     )
     return Inversion(**(base | fields))

@@ -23,8 +23,9 @@ def _map_scale(im) -> dict:
     if arr.dtype == bool:
         return {"cmap": "gray", "vmin": 0, "vmax": 1}
     low, high = float(arr.min()), float(arr.max())
-    if low == high:
-        return {"cmap": "gray", "vmin": min(0.0, low), "vmax": max(1.0, high)}
+    if low == high:  # on the picture's own scale: [0, 1], or [0, 255] for 8-bit values
+        top = 255.0 if arr.dtype == np.uint8 or high > 1 else 1.0
+        return {"cmap": "gray", "vmin": min(0.0, low), "vmax": max(top, high)}
     return {"cmap": "gray"}
 
 

@@ -934,3 +934,19 @@ def test_the_every_t_sweep_is_timed_against_the_checks_total_not_one_call(monkey
     monkeypatch.setattr(exercises, "TOTAL_TIME_LIMIT", 1.0)
     result = check_add_noise(slowish, A)
     assert not result and "took over 1 s together" in result.message, result.message
+
+
+def test_a_check_runs_where_python_has_no_stderr(monkeypatch):
+    """pythonw and some embedders give sys.stderr = None: an answer's warning crashed the check."""
+    import sys
+    import warnings
+
+    monkeypatch.setattr(sys, "stderr", None)
+
+    def warns(a, b):
+        warnings.warn("careful", stacklevel=1)
+        sys.stderr.write("to stderr\n")  # the capture stands in for the missing stream while the answer runs
+        return psnr(a, b)
+
+    assert check_psnr(warns)
+    assert sys.stderr is None

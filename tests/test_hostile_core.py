@@ -354,5 +354,15 @@ def test_an_inversion_refuses_a_scheduler_changed_since_it_was_made(tmp_path):
             with pytest.raises(ValueError, match="made on another noise schedule than pipe.scheduler's"):
                 reconstruct(pipe, i, output_type="latent", progress=False)
     pipe.scheduler = DDIMScheduler.from_config(kept.config)  # the same schedule again: exact again
+    made = {}
+    for name in METHODS:  # every method keeps it (the ones made from a DDIM pivot did not, at first)
+        extra = {"inner_steps": 1} if name == "null-text" else {}
+        made[name] = METHODS[name](pipe, x, "a red circle", num_inference_steps=3, progress=False, **extra)
+        assert made[name].schedule == inv.schedule, name
+    pipe.scheduler = DDIMScheduler.from_config(kept.config, prediction_type="v_prediction")
+    for i in made.values():
+        with pytest.raises(ValueError, match="made on another noise schedule"):
+            reconstruct(pipe, i, output_type="latent", progress=False)
+    pipe.scheduler = DDIMScheduler.from_config(kept.config)
     again = reconstruct(pipe, back, output_type="latent", progress=False)
     assert (again.double() - inv.clean_latent.double()).abs().max() < 1e-5
