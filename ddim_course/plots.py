@@ -275,9 +275,8 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
                 [f[0] for f in fixed], [f[1] for f in fixed], "-o", color="gray", label="fixed-point (k = iterations)"
             )
         for calls, db, label in fixed:
-            k = re.search(
-                r"(\d+)\D*$", label
-            )  # the number of iterations: "fixed-point x3", "fixed-point, 3 iterations"
+            # the number of iterations, the label's last number: "fixed-point x3", "fixed-point, 3 iterations"
+            k = re.search(r"(\d+)\D*$", label)
             k = k.group(1) if k else "?"
             a.annotate(f"k={k}", (calls, db), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
         for label, marker in markers.items():
