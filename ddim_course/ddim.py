@@ -785,12 +785,14 @@ def sample(
         if start_step != 0:
             raise ValueError("start_step > 0 needs start_latents (the latent at timesteps[start_step])")
         batch = len(_prompts(prompt))
+        if batch > MAX_BATCH:  # before the latents are drawn (hundreds of MB at SD's size, to be refused)
+            raise ValueError(f"prompt is a list of {batch} prompts: at most {MAX_BATCH} images in one call")
         latents = _initial_latents(pipe, batch, generator)
     else:
         _check_latents(pipe, start_latents)
         latents = start_latents
     cond, uncond = encode_text(pipe, prompt, negative_prompt=negative_prompt, guidance=g != 1, batch=latents.shape[0])
-    if g == 1 and any(_prompts(negative_prompt, name="negative_prompt")):
+    if g == 1 and negative_prompt is not None and any(_prompts(negative_prompt, name="negative_prompt")):
         warnings.warn(
             "negative_prompt has no effect at guidance_scale=1 (only the prompt is used); raise guidance_scale "
             "above 1 for it to steer the picture",
@@ -1334,7 +1336,7 @@ def invert(
         latents = guess
         trajectory.append(latents)
     _check_finite(latents, "the inverted latents", after="inversion")
-    if g == 1 and any(_prompts(negative_prompt, name="negative_prompt")):
+    if g == 1 and negative_prompt is not None and any(_prompts(negative_prompt, name="negative_prompt")):
         warnings.warn(
             "negative_prompt has no effect on an inversion at guidance_scale=1 (only the prompt is used); it is kept "
             "with the inversion, and reconstruct or edit at another guidance uses it",

@@ -366,3 +366,21 @@ def test_an_inversion_refuses_a_scheduler_changed_since_it_was_made(tmp_path):
     pipe.scheduler = DDIMScheduler.from_config(kept.config)
     again = reconstruct(pipe, back, output_type="latent", progress=False)
     assert (again.double() - inv.clean_latent.double()).abs().max() < 1e-5
+
+
+def test_small_api_mismatches_found_by_the_last_probe(pipe, image):
+    """negative_prompt=None was refused at guidance 1 only (invert's default); 10,000 prompts drew their latents
+    before being refused as a 'batch'; dark 8-bit arrays were read on [0, 1] (black and 1/255 scored 0 dB)."""
+    import numpy as np
+
+    from ddim_course import psnr, sample
+
+    kw = dict(num_inference_steps=3, progress=False)
+    assert invert(pipe, image, PROMPT, negative_prompt=None, **kw).num_inference_steps == 3
+    sample(pipe, PROMPT, negative_prompt=None, guidance_scale=1.0, output_type="latent", **kw)
+    with pytest.raises(ValueError, match="prompt is a list of 2000 prompts: at most 1024"):
+        sample(pipe, [PROMPT] * 2000, **kw)
+    dark, darker = np.ones((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match="array of uint8 pixels .* pass data_range=255"):
+        psnr(darker, dark)
+    assert psnr(darker, dark, data_range=255) == pytest.approx(20 * np.log10(255))
