@@ -88,24 +88,27 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
         images = [images]
     elif isinstance(images, (str, bytes)):
         images = [images]  # named below: load it first
-    try:
-        images = list(images)
+    total = len(images) if isinstance(images, (list, tuple)) else None
+    try:  # one more than is shown, at most: an endless iterator (itertools.repeat(im)) filled memory
+        images = list(itertools.islice(images, MAX_PANELS + 1))
     except TypeError:
         raise ValueError(f"show_images needs an image or a list of images, got {type(images).__name__}") from None
     if not images:
         raise ValueError("show_images needs at least one image")
     if len(images) > MAX_PANELS:  # a figure of thousands of panels takes minutes and gigabytes to draw
         raise ValueError(
-            f"show_images shows at most {MAX_PANELS} images in one figure, got {len(images)}; show a slice, "
+            f"show_images shows at most {MAX_PANELS} images in one figure, got {total or 'more'}; show a slice, "
             f"e.g. images[:{MAX_PANELS}]"
         )
     images = [_tile(im, k) for k, im in enumerate(images)]
     if titles is not None:
         if isinstance(titles, (str, bytes)) or not hasattr(titles, "__iter__"):
             raise ValueError(f"titles must be a list of strings, one per image, got {type(titles).__name__}")
-        titles = list(titles)
+        known = len(titles) if isinstance(titles, (list, tuple)) else None
+        titles = list(itertools.islice(titles, len(images) + 1))  # an endless iterator, too
         if len(titles) != len(images):
-            raise ValueError(f"got {len(titles)} titles for {len(images)} images")
+            got = known or (len(titles) if len(titles) <= len(images) else f"more than {len(images)}")
+            raise ValueError(f"got {got} titles for {len(images)} images")
     from .ddim import _real, _whole
 
     if ncols is None:

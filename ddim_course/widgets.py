@@ -110,10 +110,10 @@ def _png(image: Image.Image, size: int = DISPLAY_SIZE) -> bytes:
 
 
 def _picture(pipe, image) -> Image.Image:
-    """The explorer's picture: a PIL image as given, or a path or URL loaded at the model's size (as invert does)."""
+    """The explorer's picture as the model reads it: a path, a URL or a PIL image loaded at the model's size (as
+    invert does), in RGB and upright (a PIL image was kept as given: a 128 x 128 one failed every redraw's psnr, a
+    CMYK one could not be shown, an EXIF-turned photo was shown sideways)."""
     _check_pipe(pipe)
-    if isinstance(image, Image.Image):
-        return image
     from .images import image_size
 
     return load_image(image, size=image_size(pipe))

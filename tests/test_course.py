@@ -435,3 +435,14 @@ def test_explorers_name_bad_settings_when_made_not_only_in_their_label(pipe):
     ):
         with pytest.raises(ValueError, match=message):
             call()
+
+
+def test_the_explorers_read_a_pil_image_as_the_model_does(pipe):
+    """A PIL image was kept as given: a 128 x 128 one failed every redraw's psnr against the 64 x 64 result, a CMYK
+    one could not be shown (PNG has no CMYK)."""
+    big = draw_scene(seed=11).pil().resize((128, 128))
+    for image in (big, draw_scene(seed=11).pil().convert("CMYK")):
+        ex = MethodExplorer(pipe, image, PROMPT, "a blue circle", start_step=2, num_inference_steps=4)
+        assert ex.image.size == (64, 64) and ex.image.mode == "RGB"
+        box = ex.widget(method="ddim", guidance=1.0)
+        assert "could not" not in box.children[2].value and "reconstruction" in box.children[2].value

@@ -2,6 +2,7 @@
 from ddim_course (or the right result), never a silent wrong number, a deep torch traceback, or a pipeline left
 broken for the rest of the session."""
 
+import itertools
 import math
 import os
 import warnings
@@ -146,6 +147,11 @@ def test_show_images_refuses_thousands_of_panels():
 
     with pytest.raises(ValueError, match=f"at most {MAX_PANELS} images in one figure, got 1600"):
         show_images(torch.rand(1600, 3, 4, 4))
+    im = Image.new("RGB", (8, 8))
+    with pytest.raises(ValueError, match=f"at most {MAX_PANELS} images in one figure, got more"):
+        show_images(itertools.repeat(im))  # endless: it filled memory before the count was checked
+    with pytest.raises(ValueError, match="got more than 1 titles for 1 images"):
+        show_images([im], titles=itertools.cycle(["a"]))
 
 
 def test_pipeline_and_empty_latent_mistakes_are_named(pipe, inv):
