@@ -613,7 +613,7 @@ def tensor_to_pil(x: torch.Tensor) -> list[Image.Image]:
     bad = int((~torch.isfinite(x)).sum())
     if bad:
         raise ValueError(f"the tensor holds {bad} NaN or infinite values; there is no picture to show")
-    low, high = float(x.min()), float(x.max())
+    low, high = float(x.detach().min()), float(x.detach().max())  # detached: no autograd warning for a grad tensor
     if low < -0.05 or high > 1.05:  # a little overshoot is clipped, as decoders' is; more is another kind of image
         hint = (
             "for pixels in [-1, 1] (the VAE's range), pass (x + 1) / 2"

@@ -36,6 +36,8 @@ def _tile(im, k: int):
     from .images import _odd_tensor, tensor_to_pil, to_rgb
 
     if isinstance(im, Image.Image):
+        if 0 in im.size:
+            raise ValueError(f"show_images: image {k} is {im.size[0]} x {im.size[1]} pixels: no pixels to show")
         return to_rgb(im)  # as load_image and encode read it: rotated by its EXIF tag, 16-bit and float modes scaled
     if not isinstance(im, (torch.Tensor, np.ndarray)):
         hint = " (a file name or URL: load it with load_image first)" if isinstance(im, (str, bytes)) else ""
@@ -56,6 +58,8 @@ def _tile(im, k: int):
     if arr.ndim == 3 and arr.shape[-1] == 1:  # one channel: a grey picture in [0, 1], as tensor_to_pil reads it
         arr = np.repeat(arr, 3, axis=-1)
     if arr.ndim == 2:  # a map (noise, attention): drawn in grey over its own range
+        if 0 in arr.shape:  # numpy's own "zero-size array to reduction operation" came from matplotlib
+            raise ValueError(f"show_images: image {k} has shape {tuple(arr.shape)}: no pixels to show")
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ValueError(f"show_images: image {k} holds NaN or infinite values; there is no picture to show")
         return arr

@@ -183,3 +183,16 @@ def test_the_plots_of_notebook_08_draw_every_point_and_refuse_what_they_cannot_d
     with pytest.raises(ValueError, match="finite sizes >= 0"):
         plot_residuals({1: [[float("nan"), 2.0], [-1.0, 0.0]]})
     plt.close("all")
+
+
+def test_show_images_names_an_empty_picture_and_tensor_to_pil_takes_a_grad_tensor_quietly():
+    import warnings
+
+    from ddim_course.images import tensor_to_pil
+
+    for empty, shown in ((np.zeros((8, 0)), r"shape \(8, 0\)"), (Image.new("RGB", (0, 0)), "0 x 0 pixels")):
+        with pytest.raises(ValueError, match=f"image 0 .*{shown}.*no pixels to show"):
+            show_images(empty)  # numpy's "zero-size array to reduction operation" before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warned about converting a tensor that requires grad
+        assert tensor_to_pil(torch.rand(3, 8, 8, requires_grad=True))[0].size == (8, 8)
