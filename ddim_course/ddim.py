@@ -44,7 +44,7 @@ class NonFiniteError(FloatingPointError, ValueError):
 def predict_x0_and_eps(model_output, x_t, alpha_t, *, prediction_type="epsilon"):
     """Turn the model's output at ``x_t`` into (predicted clean latent, predicted noise)."""
     _check_alpha(alpha_t, "alpha_t")
-    _check_update_tensors(model_output, x_t, None, 0.0)
+    _check_update_tensors(model_output, x_t)
     _check_alpha_shape(alpha_t, "alpha_t", x_t)
     a, b = alpha_t**0.5, (1 - alpha_t) ** 0.5
     if prediction_type == "epsilon":
@@ -68,11 +68,12 @@ def ddim_update(model_output, x_t, alpha_t, alpha_prev, *, prediction_type="epsi
     ``alpha_t`` is the DDIM paper's alpha_t, which is DDPM's alpha-bar_t = ``alphas_cumprod[t]``;
     ``sigma`` is sigma_t(eta) of eq. 16; ``eps`` is epsilon_theta(x_t).
     """
-    _check_alpha(alpha_prev, "alpha_prev")  # (alpha_t is checked by predict_x0_and_eps, eta by ddim_sigma)
-    _check_update_tensors(model_output, x_t, noise, eta)
-    _check_alpha_shape(alpha_prev, "alpha_prev", x_t)
-    # 1. the model's guess of the clean latent and of the noise in x_t ("predicted x_0", eq. 12)
+    # 1. the model's guess of the clean latent and of the noise in x_t ("predicted x_0", eq. 12); it checks alpha_t,
+    # model_output and x_t, this step the rest (eta is checked by ddim_sigma)
     x0, eps = predict_x0_and_eps(model_output, x_t, alpha_t, prediction_type=prediction_type)
+    _check_alpha(alpha_prev, "alpha_prev")
+    _check_alpha_shape(alpha_prev, "alpha_prev", x_t)
+    _check_noise(noise, x_t, eta)
     # 2. how much fresh noise this step adds: sigma_t(eta) of eq. 16 (eta = 0: DDIM, eta = 1: DDPM's posterior)
     sigma = ddim_sigma(alpha_t, alpha_prev, eta)
     # 3. "direction pointing to x_t" (eq. 12, middle term)
@@ -87,15 +88,27 @@ def ddim_update(model_output, x_t, alpha_t, alpha_prev, *, prediction_type="epsi
     return x_prev
 
 
-def _check_update_tensors(model_output, x_t, noise, eta) -> None:
-    """``ddim_update``'s tensors: real float tensors with data, of one shape (broadcasting would silently change the
-    batch), and noise only where it is used (eta > 0), as ``ddim_step`` asks."""
-    for name, x in (("model_output", model_output), ("x_t", x_t)) + ((("noise", noise),) if noise is not None else ()):
-        if not _plain_float(x):
-            raise ValueError(f"{name} must be a real float tensor with data, got {_show(x)}")
-        if x.shape != x_t.shape:
-            raise ValueError(f"{name} has shape {tuple(x.shape)} but x_t {tuple(x_t.shape)}: they must match")
-    if noise is not None and _check_eta(eta) == 0:
+def _check_update_tensors(model_output, x_t) -> None:
+    """The update's tensors: real float tensors with data, of one shape (broadcasting would silently change the
+    batch)."""
+    for name, x in (("x_t", x_t), ("model_output", model_output)):
+        _check_like_x_t(name, x, x_t)
+
+
+def _check_like_x_t(name: str, x, x_t) -> None:
+    if not _plain_float(x):
+        raise ValueError(f"{name} must be a real float tensor with data, got {_show(x)}")
+    if x.shape != x_t.shape:
+        raise ValueError(f"{name} has shape {tuple(x.shape)} but x_t {tuple(x_t.shape)}: they must match")
+
+
+def _check_noise(noise, x_t, eta) -> None:
+    """``ddim_update``'s noise (x_t already checked): of x_t's shape, and only where it is used (eta > 0), as
+    ``ddim_step`` asks."""
+    if noise is None:
+        return
+    _check_like_x_t("noise", noise, x_t)
+    if _check_eta(eta) == 0:
         raise ValueError("noise is only used when eta > 0 (eta = 0 is deterministic DDIM): pass eta, or no noise")
 
 

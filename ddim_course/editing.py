@@ -344,9 +344,18 @@ def _warn_if_other_models_settings(pipe, control: PromptToPrompt) -> None:
         )
 
 
+def _blend_never_starts(blend_start: float, steps: int) -> bool:
+    """Whether a local blend that starts after ``blend_start`` of a run's ``steps`` starts after its last step."""
+    return blend_start * steps > steps - 1
+
+
 def _check_blend_starts(controller, steps: int) -> None:
     """A local blend that starts after the last of the run's ``steps`` would be switched on and never used."""
-    if isinstance(controller, PromptToPrompt) and controller.blend and controller.blend_start * steps > steps - 1:
+    if (
+        isinstance(controller, PromptToPrompt)
+        and controller.blend
+        and _blend_never_starts(controller.blend_start, steps)
+    ):
         raise ValueError(
             f"blend_start {controller.blend_start:g} leaves no step of this {steps}-step run to blend in (the blend "
             f"starts at step {controller.blend_start * steps:g}); lower it to at most {(steps - 1) / steps:.3g}, "

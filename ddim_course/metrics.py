@@ -86,7 +86,7 @@ def _pair(a, b, data_range: float, names=("the first image", "the second image")
             f"{what} needs two images on one scale, got integer arrays of two bit depths ({depths[0]} and "
             f"{depths[1]}); convert one first, e.g. (a16 / 257).round().astype(numpy.uint8)"
         )
-    fixed = [(name, v.dtype) for v, name in zip((a, b), names) if isinstance(v, np.ndarray) and v.dtype.kind == "u"]
+    fixed = [(name, v.dtype) for v, name, w in zip((a, b), names, whole) if w and v.dtype.kind == "u"]
     if data_range == 1 and fixed:  # 0-255 values read on the scale [0, 1]: black and 1/255 scored as far apart
         raise ValueError(
             f"{fixed[0][0]} is an array of {fixed[0][1]} pixels (0-255 for 8 bits): pass data_range=255 for 8-bit "

@@ -37,7 +37,7 @@ from .ddim import (
     reconstruct,
     sample,
 )
-from .editing import edit, picture_gap
+from .editing import _blend_never_starts, edit, picture_gap
 from .i18n import tr
 from .images import decode, encode, load_image
 from .inversions import METHODS, check_inner_steps, get_method
@@ -741,7 +741,7 @@ class PromptToPromptExplorer:
 
         start = PromptToPrompt(**get_preset(pipe).prompt_to_prompt).blend_start
         n = self.methods.num_inference_steps
-        if start * n > n - 1:  # the blend box would be ticked with no step to blend in: every redraw would fail
+        if _blend_never_starts(start, n):  # the blend box ticked with no step to blend in: every redraw would fail
             need = math.ceil(1 / (1 - start) - 1e-9)
             raise ValueError(
                 f"num_inference_steps={n} leaves the local blend no step to blend in (it starts after {start:g} of "

@@ -24,9 +24,19 @@ SEED = 30_000  # held out: training draws its scenes from seeds 0-2
 MAX_HELD_OUT = 1000  # scenes the held-out seed may draw: other seeds must not draw any of theirs
 
 
+def _scene_seed(seed: int, i: int) -> int:
+    """The draw_scene seed of ``pie_tiny``'s scene i."""
+    return seed + 1 + i
+
+
+def _pattern_seed(seed: int, i: int) -> int:
+    """The seed of scene i's new pattern, in a pattern edit."""
+    return seed + 10_000 + i
+
+
 def scene_seeds(n_scenes: int, seed: int) -> set[int]:
     """The draw_scene seeds ``pie_tiny(n_scenes, seed=seed)`` uses: scene i's, and its new pattern's."""
-    return set(range(seed + 1, seed + 1 + n_scenes)) | set(range(seed + 10_000, seed + 10_000 + n_scenes))
+    return {f(seed, i) for i in range(n_scenes) for f in (_scene_seed, _pattern_seed)}
 
 
 def check_development_seed(n_scenes: int, seed: int) -> None:
@@ -119,7 +129,7 @@ def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditC
     cases = []
     for i in range(n_scenes):
         color, shape, pattern = str(rng.choice(list(COLORS))), str(rng.choice(SHAPES)), str(rng.choice(PATTERNS))
-        source = draw_scene(color, shape, pattern, seed=seed + 1 + i)
+        source = draw_scene(color, shape, pattern, seed=_scene_seed(seed, i))
         for kind in kinds:
             if kind == "colour":
                 truth = edit_scene(source, color=str(rng.choice([c for c in COLORS if c != color])))
@@ -127,7 +137,7 @@ def pie_tiny(n_scenes: int = 10, *, seed: int = SEED, kinds=KINDS) -> list[EditC
                 truth = edit_scene(source, shape=str(rng.choice([s for s in SHAPES if s != shape])))
             else:
                 new = str(rng.choice([p for p in PATTERNS if p != pattern]))
-                truth = edit_scene(source, pattern=new, seed=seed + 10_000 + i)
+                truth = edit_scene(source, pattern=new, seed=_pattern_seed(seed, i))
             cases.append(EditCase(kind, source, truth, edit_region(kind, source, truth)))
     return cases
 
