@@ -96,8 +96,7 @@ def _generator(args, method_name: str) -> dict:
 
     from .inversions import get_method
 
-    method = get_method(method_name)
-    if "generator" not in ((method.options() if hasattr(method, "options") else None) or ()):
+    if not get_method(method_name).draws_noise:
         return {}
     return {"generator": torch.Generator().manual_seed(args.seed)}
 

@@ -203,7 +203,7 @@ def edit(
                 "(inversion='ddpm'): leave it out"
             )
         extra["generator"] = generator
-    unseeded = generator is None and isinstance(inversion, Method) and "generator" in (inversion.options() or ())
+    unseeded = generator is None and isinstance(inversion, Method) and inversion.draws_noise
     g = _guidance_for(inversion, guidance_scale)
     controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
     if isinstance(control, PromptToPrompt):

@@ -673,10 +673,23 @@ def learner_stacklevel() -> int:
     return level
 
 
+# a picture whose short side is under this share of the model's side is mostly made up by the scaling: said so
+SMALL_SHARE = 0.25
+
+
 def _warn_if_cropped(images: list[Image.Image], side: int) -> None:
-    """Say what a model with square images leaves out of one that is not square (its centre is kept)."""
+    """Say what a model with square images leaves out of one that is not square (its centre is kept), and that a
+    picture far smaller than the model's side is blown up (the model then sees a blur of a few pixels)."""
     for k, im in enumerate(images):
         w, h = im.size
+        if min(w, h) < SMALL_SHARE * side:
+            name = "the image" if len(images) == 1 else f"image {k}"
+            warnings.warn(
+                f"{name} is only {w} x {h} pixels and was scaled up {side / min(w, h):.3g} times to the model's "
+                f"{side} x {side}: the model sees a blur, not a picture; give an image of at least {side} x {side}",
+                stacklevel=learner_stacklevel(),
+            )
+            return
         if w != h:
             lost = 1 - min(w, h) / max(w, h)
             which = "left and right edges" if w > h else "top and bottom"

@@ -314,6 +314,11 @@ class Method:
             pipe, image, prompt, num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, **kwargs
         )
 
+    @property
+    def draws_noise(self) -> bool:
+        """True for a method that names ``generator`` among its options (it draws noise: seed it to repeat it)."""
+        return "generator" in (self.options() or ())
+
     def options(self) -> tuple[str, ...] | None:
         """The keyword arguments this method takes (``num_inference_steps``, ``guidance_scale``, its own); None for
         a function that takes any (``**kwargs``): it says itself what it refuses."""

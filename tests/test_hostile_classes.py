@@ -944,6 +944,9 @@ def test_methods_check_guidance_before_inverting(pipe, monkeypatch):
 def test_a_ddpm_edit_made_here_is_seeded_or_warned_about(pipe):
     from ddim_course import edit
 
+    from ddim_course.inversions import METHODS
+
+    assert [name for name, method in METHODS.items() if method.draws_noise] == ["ddpm"]  # what edit and the CLI seed
     image = draw_scene(seed=3).pil()
     kw = dict(inversion="ddpm", num_inference_steps=3, start_step=0, progress=False, output_type="latent")
     a = edit(pipe, image, PROMPT, "a blue circle", generator=torch.Generator().manual_seed(0), **kw)

@@ -168,6 +168,19 @@ def test_a_picture_that_is_not_square_is_named_with_what_the_crop_leaves_out_at_
         invert(pipe, Image.new("RGB", (128, 128)), PROMPT, num_inference_steps=2, progress=False)
 
 
+def test_a_picture_far_smaller_than_the_model_is_named_as_blown_up(pipe):
+    from PIL import Image
+
+    with pytest.warns(UserWarning, match=r"only 1 x 1 pixels and was scaled up 64 times to the model's 64 x 64") as w:
+        encode(pipe, Image.new("RGB", (1, 1)))  # a thumbnail or a mistaken crop: one colour, drawn as a picture
+    assert w[0].filename == __file__
+    with pytest.warns(UserWarning, match=r"image 1 is only 15 x 40 pixels"):
+        encode(pipe, [Image.new("RGB", (64, 64)), Image.new("RGB", (15, 40))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a quarter of the model's side is still a picture
+        encode(pipe, Image.new("RGB", (16, 16)))
+
+
 def test_an_inversion_fitted_at_one_guidance_and_reconstructed_at_another_is_named(pipe, image):
     inv = METHODS["null-text"](pipe, image, PROMPT, num_inference_steps=2, guidance_scale=7.5, inner_steps=1)
     with pytest.warns(UserWarning, match="fitted at guidance 7.5 and is reconstructed at 2") as w:
