@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,8 @@ OUTPUT_LIMIT = 10_000
 # the running check's "deadline" (time.monotonic()) and "output" (_capture_output), set by _kept_intact; changed in
 # place only (a name rebound would count as the package changed)
 _BUDGET: dict = {}
+# the threads answers run in (_call), while they run: a check called in one of them grades nothing (see _kept_intact)
+_ANSWER_THREADS: weakref.WeakSet = weakref.WeakSet()
 
 
 class _CappedOutput(io.TextIOBase):
@@ -179,9 +182,15 @@ def _plain(x, nested: bool = True):
     t = type(x)
     if x is None or id(t) in _EXACT:
         return x
+    if t is types.CoroutineType:  # an `async def` answer: its body never ran
+        types.CoroutineType.close(x)  # closed unstarted: no "never awaited" warning, none of its code runs
+        return _Other("a coroutine (define your function with def, not async def)")
     if t is torch.Tensor:
         return x.detach().clone()  # a copy: a thread the answer left running can't change it while it is graded
     if issubclass(t, torch.Tensor):
+        if torch._C._dispatch_keys(x).has(torch._C.DispatchKey.Python):  # read in C: nothing of the class runs
+            # a __torch_dispatch__ subclass: every operation on it, even as_subclass or clone, runs its own code
+            return _Other(f"a {_type_name(t)} (a tensor class that runs its own code for every operation)")
         try:
             x = torch.Tensor.as_subclass(x, torch.Tensor)  # an ordinary tensor: its class's own code is left behind
         except (RuntimeError, NotImplementedError):  # a sparse subclass has no storage to share
@@ -266,6 +275,7 @@ def _call(fn, args, where, names: tuple[str, ...] = (), *, quiet: bool = False, 
     per_call = TIME_LIMIT if limit is None else limit
     wait = per_call if deadline is None else max(0.0, min(per_call, deadline - time.monotonic()))
     thread = threading.Thread(target=run, daemon=True)  # a daemon thread: one that never ends can't block exit
+    _ANSWER_THREADS.add(thread)
     quieted = None
     if quiet and "output" in _BUDGET:  # its prints go nowhere (the check's streams are captured: see _kept_intact)
         quieted, dropped = (sys.stdout, sys.stderr), _CappedOutput([OUTPUT_LIMIT, 0])
@@ -274,8 +284,7 @@ def _call(fn, args, where, names: tuple[str, ...] = (), *, quiet: bool = False, 
         thread.start()
         thread.join(wait)
     except BaseException:  # the learner pressed Stop while the answer ran: stop it too, not only the wait
-        _stop(thread)
-        thread.join(0.5)
+        _end(thread)
         put_back()
         raise
     finally:
@@ -284,13 +293,13 @@ def _call(fn, args, where, names: tuple[str, ...] = (), *, quiet: bool = False, 
         if not quiet:
             _flush_output()
     if thread.is_alive():
-        _stop(thread)
-        thread.join(0.5)  # it stops at its next line of Python; then what it changed is put back
+        ended = _end(thread)  # it stops at its next line of Python; then what it changed is put back
         put_back()
         where = where() if callable(where) else where
+        still = "" if ended else tr("still_running")
         if limit is not None or wait < per_call:  # the check's calls together ran past their limit
-            return None, tr("took_too_long_in_all", where=where, limit=f"{TOTAL_TIME_LIMIT:g}")
-        return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}")
+            return None, tr("took_too_long_in_all", where=where, limit=f"{TOTAL_TIME_LIMIT:g}") + still
+        return None, tr("took_too_long", where=where, limit=f"{TIME_LIMIT:g}") + still
     setting, changed_torch, changed_code = put_back()
     where = where() if callable(where) else where
     if setting:
@@ -337,13 +346,15 @@ def _put_back_modules(kept, missing=_MISSING, modules=sys.modules) -> str | None
     first = None
     for label, now, before, _ in kept:
         for name, value in before.items():
+            if name == "__warningregistry__":  # the warnings module's own record, kept where a warning points
+                continue
             if now.get(name, missing) is not value:
                 now[name] = value
                 if first is None:
                     first = label + "." + name
     for label, now, before, drop in kept:
         if drop:
-            for name in [n for n in now if n not in before]:
+            for name in [n for n in now if n not in before and n != "__warningregistry__"]:
                 submodule = type(name) is str and modules.get(label + "." + name) is now[name]
                 if not submodule:  # a submodule imported meanwhile is the import system's, not the answer's
                     first = first or (label + "." + name if type(name) is str else label)
@@ -428,6 +439,11 @@ def _kept_intact(check):
 
     @functools.wraps(check)
     def checked(*args, **kwargs):
+        if threading.current_thread() in _ANSWER_THREADS:  # check_psnr(my_psnr) pasted inside my_psnr: each call
+            # would start another check, and another thread, without end (and go on after the outer check ended)
+            return CheckResult(False, tr("check_inside_answer", check=check.__name__))
+        if "torch._dynamo" not in sys.modules:  # torch imports it on first use of torch.func and others, and it
+            import torch._dynamo  # noqa: F401  rewraps torch.manual_seed: not the answer's change
         put_back = _snapshot()
         # a check run inside another's answer keeps the outer one's deadline and captured streams
         outer = "deadline" in _BUDGET
@@ -456,6 +472,21 @@ def _stop(thread: threading.Thread) -> None:
     single long call into C, such as ``sum(range(10**12))``, still runs to its end first)."""
     if thread.ident is not None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_TimedOutError))
+
+
+STOP_TRIES = 50
+"""How many times, 20 ms apart, a check asks an answer that ran too long to stop (a bare ``except:`` catches one)."""
+
+
+def _end(thread: threading.Thread) -> bool:
+    """Ask ``thread`` to stop until it has ended; False if it is still running after ``STOP_TRIES`` requests (it
+    catches each one), or is inside one long call into C."""
+    for _ in range(STOP_TRIES):
+        _stop(thread)
+        thread.join(0.02)
+        if not thread.is_alive():
+            return True
+    return False
 
 
 def _check_atol(atol) -> float:
@@ -558,7 +589,7 @@ def _grade(name: str, got, expected: torch.Tensor, where: str):
         return None, returned + tr("not_complex", kind=tr("kind_number" if number else "kind_tensor"))
     if not got.is_floating_point():
         return None, returned + tr("not_float")
-    if got.dtype in (torch.float16, torch.bfloat16):
+    if got.dtype.itemsize < 4:  # float16, bfloat16 and the float8 kinds
         return None, returned + tr("not_half")
     if number and got.numel() == 1:
         got = got.reshape(())
@@ -948,7 +979,7 @@ def check_edict_inverse_step(my_inverse, *, atol: float = 1e-6) -> CheckResult:
             hint = tr("edict_hint")
             swapped = all(
                 v.shape == w.shape and (v.double() - w).abs().max() <= atol
-                for v, w in ((_tensor_of(got[0]), y), (_tensor_of(got[1]), x))
+                for v, w in ((_tensor_of(got[0]).detach().cpu(), y), (_tensor_of(got[1]).detach().cpu(), x))
             )
             if swapped:
                 hint = tr("edict_swapped")
@@ -983,7 +1014,7 @@ def check_blend_mask(my_blend_mask) -> CheckResult:
         if problem is not None:
             return CheckResult(False, problem)
         if err > 0:
-            got = _tensor_of(got)
+            got = _tensor_of(got).detach().cpu()  # a GPU answer is compared with the masks made here, on the CPU
             by_max = (maps / maps.flatten(1).amax(1)[:, None, None] > threshold).float()[:, None]
             hint = tr("blend_hint_stretch")
             if torch.equal(got.float(), by_max):

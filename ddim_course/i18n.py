@@ -57,8 +57,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "否则在你之后的整个会话里它都会保持被改过的状态",
     },
     "not_half": {
-        "en": "; that is half precision, which rounds away the digits the check compares: compute in float32",
-        "zh": "；这是半精度，会舍掉检查要比较的位数：请用 float32 计算",
+        "en": "; that is half precision or less (16 bits or fewer), which rounds away the digits the check compares: "
+        "compute in float32",
+        "zh": "；这是半精度或更低（16 位或更少），会舍掉检查要比较的位数：请用 float32 计算",
     },
     "changed_code": {
         "en": "{where}: your function changed {name}, which the check itself runs on; it has been put back. An answer "
@@ -77,6 +78,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "every later last step would use the changed value. Compute new tensors instead; the value has been put back",
         "zh": "你的函数原地修改了 final_alpha_cumprod（例如对它调用 `a.copy_(...)` 或 `a += ...`）："
         "之后每次的最后一步都会用到被改过的值。请改为计算新的张量；原来的数值已经恢复",
+    },
+    "still_running": {
+        "en": "; it is still running, as it caught each request to stop: restart the kernel to end it "
+        "(Kernel > Restart Kernel)",
+        "zh": "；它仍在后台运行（它捕获了每一次停止请求）：请重启内核来结束它（Kernel > Restart Kernel）",
+    },
+    "check_inside_answer": {
+        "en": "{check} was called inside the function it checks, which is not graded; call the check once, in a cell "
+        "of its own, outside your function",
+        "zh": "{check} 在它所检查的函数内部被调用，这样不会评分；请在函数外、单独的单元格里调用一次检查",
     },
     "took_too_long_in_all": {
         "en": "{where}: your function's calls took over {limit} s together (each call should take well under a second)",

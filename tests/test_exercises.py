@@ -888,39 +888,148 @@ def test_what_an_answer_prints_is_shown_up_to_a_limit(capsys):
     assert out.splitlines() == [f"t = {t}" for t in (0, 1, 250, 500, 750, 999, 1, 500, 999)]  # not the sweep's 1000
 
 
-def test_a_check_inside_an_answer_leaves_the_learners_streams_and_loses_no_print(monkeypatch, capsys):
+def test_a_check_inside_an_answer_grades_nothing_and_starts_no_threads(monkeypatch, capsys):
+    """check_psnr(my_psnr) pasted inside my_psnr: each call started another check, in another thread, and went on
+    after the outer check had ended (1,100-1,700 threads alive a minute later, prints lost or doubled)."""
     import sys
+    import threading
+
+    streams, threads = (sys.stdout, sys.stderr), threading.active_count()
+    inner_results = []
+
+    def pasted(a, b):
+        print("before")
+        inner_results.append(check_psnr(pasted))
+        print("after")
+        return psnr(a, b)
+
+    capsys.readouterr()
+    assert check_psnr(pasted)  # the answer itself is right
+    out = capsys.readouterr().out.split()
+    assert out.count("before") == out.count("after") == 4  # once per case: no call of it is lost or doubled
+    assert len(inner_results) == 4 and not any(inner_results)
+    assert "check_psnr was called inside the function it checks" in inner_results[0].message
+    time.sleep(0.2)
+    assert threading.active_count() <= threads and (sys.stdout, sys.stderr) == streams
 
     monkeypatch.setattr(exercises, "TIME_LIMIT", 0.5)
-    streams = (sys.stdout, sys.stderr)
 
     def hangs(a, b):
         while True:
             pass
 
     def checks_a_hang(a, b):
-        check_psnr(hangs)
+        inner_results.append(check_psnr(hangs))  # refused at once: the hang never runs
         return psnr(a, b)
 
-    assert not check_psnr(checks_a_hang)  # the outer call ran out of time while the inner check waited
-    time.sleep(1.0)  # the inner check ends after the outer one: it must not put its capture back in place
+    assert check_psnr(checks_a_hang) and not inner_results[-1]
     assert (sys.stdout, sys.stderr) == streams
 
-    def inner(a, b):
-        print("inner")
+
+def test_an_answer_that_catches_every_stop_is_said_to_be_still_running(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(exercises, "TIME_LIMIT", 0.3)
+    monkeypatch.setattr(exercises, "STOP_TRIES", 5)
+    done = threading.Event()
+
+    def stubborn(a, b):
+        while not done.is_set():
+            try:
+                while not done.is_set():
+                    pass
+            except BaseException:  # noqa: BLE001, S110 - what the learner wrote: a bare except
+                pass
+
+    result = check_psnr(stubborn)
+    done.set()  # the test ends it itself
+    assert not result and "took over 0.3 s" in result.message and "it is still running" in result.message
+
+    def catches_once(a, b):
+        try:
+            while True:
+                pass
+        except BaseException:  # noqa: BLE001 - one request caught, the next one ends it
+            while True:
+                pass
+
+    result = check_psnr(catches_once)
+    assert not result and "took over 0.3 s" in result.message and "still running" not in result.message
+
+
+def test_answers_that_tell_no_lie_of_their_own_are_not_accused():
+    """A warning that points at the grader's line (stacklevel=2) added exercises.__warningregistry__, and the answer
+    was failed for changing the course; an async function printed 'coroutine ... was never awaited'."""
+    import warnings
+
+    def warns(a, b):
+        warnings.warn("assumes [0, 1]", stacklevel=2)
         return psnr(a, b)
 
-    def outer(a, b):
-        print("before")
-        check_psnr(inner)
-        print("after")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert check_psnr(warns)
+
+    async def coroutine(a, b):
         return psnr(a, b)
 
-    monkeypatch.setattr(exercises, "TIME_LIMIT", 10.0)
-    capsys.readouterr()
-    assert check_psnr(outer)
-    out = capsys.readouterr().out.split()
-    assert out.count("before") == out.count("after") == 4 and out.count("inner") == 16
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "never awaited" RuntimeWarning
+        result = check_psnr(coroutine)
+    assert not result and "returned a coroutine (define your function with def, not async def)" in result.message
+
+
+def test_a_tensor_class_with_its_own_dispatch_never_runs_in_the_grading():
+    """A __torch_dispatch__ subclass that turns every subtraction into zeros passed 6 of the 7 checks with zeros:
+    as_subclass, detach and clone all ran its own code."""
+    from torch.utils._pytree import tree_map
+
+    class Liar(torch.Tensor):
+        @staticmethod
+        def __new__(cls, elem):
+            made = torch.Tensor._make_wrapper_subclass(cls, elem.shape, dtype=elem.dtype, device=elem.device)
+            made.elem = elem
+            return made
+
+        @classmethod
+        def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+            plain = tree_map(lambda x: x.elem if isinstance(x, Liar) else x, (args, kwargs or {}))
+            out = func(*plain[0], **plain[1])
+            if "sub" in str(func):
+                out = torch.zeros_like(out)
+            return tree_map(lambda x: Liar(x) if isinstance(x, torch.Tensor) else x, out)
+
+    result = check_add_noise(lambda x0, n, t: Liar(torch.zeros_like(x0)), A)
+    assert not result and "returned a Liar (a tensor class that runs its own code" in result.message
+    result = check_blend_mask(lambda maps, threshold: Liar(torch.zeros(1, 1, 8, 8)))
+    assert not result and "a tensor class that runs its own code" in result.message
+
+
+def test_a_float8_answer_is_low_precision_like_half():
+    from ddim_course.attention import blend_mask
+
+    result = check_blend_mask(lambda maps, threshold: blend_mask(maps, threshold).to(torch.float8_e4m3fn))
+    assert not result and "that is half precision or less" in result.message
+
+
+def test_torchs_own_lazy_import_is_not_the_answers_change(tmp_path):
+    """torch.func's first use imports torch._dynamo, which rewraps torch.manual_seed: a right answer using it was
+    failed for 'changing torch itself' (in a fresh process, before diffusers had imported it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from ddim_course.exercises import check_psnr\n"
+        "assert 'torch._dynamo' not in sys.modules\n"
+        "def my_psnr(a, b):\n"
+        "    torch.func.grad(lambda x: (x * x).sum())(torch.ones(2))\n"
+        "    return (10 * torch.log10(1 / ((a - b) ** 2).mean())).item()\n"
+        "print(check_psnr(my_psnr))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("PASS"), run.stdout
 
 
 def test_the_every_t_sweep_is_timed_against_the_checks_total_not_one_call(monkeypatch):
