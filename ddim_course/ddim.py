@@ -393,6 +393,19 @@ def _check_start_step(start_step, num_inference_steps) -> int:
     return start_step
 
 
+def read_alike(pipe, a, b, batch: int | None = None) -> bool:
+    """True when prompts ``a`` and ``b`` (each a string, or one per image) give the text encoder the same tokens for
+    every image: "a cat", ["a cat"] and "A cat " alike, and prompts that differ only past the last token it reads."""
+    from .attention import token_ids
+
+    one, other = _prompts(a, batch), _prompts(b, batch)
+    if len(one) != len(other):
+        if 1 not in (len(one), len(other)):
+            return False
+        one, other = (p * max(len(one), len(other)) if len(p) == 1 else p for p in (one, other))
+    return all(x == y or token_ids(pipe, x) == token_ids(pipe, y) for x, y in zip(one, other))
+
+
 def _prompts(prompt, batch: int | None = None, name: str = "prompt") -> list[str]:
     """One prompt per image: a string (used for every image) or a list of strings, one per image."""
     if isinstance(prompt, str):
@@ -958,6 +971,7 @@ class Inversion:
         (``info["sampled_with"]``), so that a path recorded for other latents or embeddings (changed since) is not
         used."""
         h = hashlib.sha256()
+        h.update(repr(float(self.guidance_scale)).encode())  # the guidance it was recorded at (a changed field: not)
         u = self.uncond_embeddings
         for x in [self.latents[-1]] + (list(u) if isinstance(u, (list, tuple)) else [u] if u is not None else []):
             h.update(str(tuple(x.shape)).encode())
@@ -1443,7 +1457,7 @@ def reconstruct(
     start = inversion.latents_at(start_step)
     _check_latents(pipe, start, "the inversion's latents", huge="ignore")  # the sampler it calls warns
     b = start.shape[0]
-    if inversion.method == "direct" and _prompts(prompt, b) == _prompts(inversion.prompt, b):  # "p" and ["p"] alike
+    if inversion.method == "direct" and read_alike(pipe, prompt, inversion.prompt, b):  # "p", ["p"], "P " alike
         # direct inversion (Ju et al. 2024) sets the source branch to the inversion's own latent after every step
         # (notebook 07), so sampling the source prompt back ends on the clean latent, with no model call
         latents = inversion.latents[0].to(pipe.device, _work_dtype(pipe), copy=True)  # not the inversion's own tensor

@@ -43,6 +43,7 @@ from .ddim import (
     decode,
     encode_text,
     guide,
+    read_alike,
     reconstruct,
 )
 from .images import learner_stacklevel
@@ -91,16 +92,16 @@ def _warn_if_another_picture(pipe, image, inversion: Inversion) -> None:
     )
 
 
-def _check_source_prompt(inversion: Inversion, source_prompt, *, one_source: bool) -> None:
-    """Warn when ``source_prompt`` is not the prompt an image was inverted with (its source branch would no longer
-    retrace it). ``one_source``: the edit runs every image's source branch with one prompt (prompt-to-prompt), so a
-    batch inverted with a prompt per image is refused."""
+def _check_source_prompt(pipe, inversion: Inversion, source_prompt, *, one_source: bool) -> None:
+    """Warn when ``source_prompt`` is not the prompt an image was inverted with, as the text encoder reads them (its
+    source branch would no longer retrace it). ``one_source``: the edit runs every image's source branch with one
+    prompt (prompt-to-prompt), so a batch inverted with a prompt per image is refused."""
     made = list(inversion.prompt) if isinstance(inversion.prompt, (list, tuple)) else [inversion.prompt]
     given = list(source_prompt) if isinstance(source_prompt, (list, tuple)) else [source_prompt]
-    if not made or not all(isinstance(m, str) for m in made):
+    if not made or not all(isinstance(m, str) for m in made + given):
         return
-    if one_source and len(set(made)) > 1:
-        i = next(k for k, m in enumerate(made) if m != made[0])
+    if one_source and not read_alike(pipe, made, made[0]):
+        i = next(k for k, m in enumerate(made) if not read_alike(pipe, m, made[0]))
         raise ValueError(
             f"prompt-to-prompt runs every image's source branch with one source prompt, but the images of this "
             f"inversion were inverted with prompts of their own ({made[0]!r} for image 0, {made[i]!r} for image "
@@ -108,7 +109,7 @@ def _check_source_prompt(inversion: Inversion, source_prompt, *, one_source: boo
         )
     n = max(len(made), len(given))
     made, given = (p * n if len(p) == 1 else p for p in (made, given))
-    diff = [k for k, (m, g) in enumerate(zip(made, given)) if m != g]
+    diff = [k for k, (m, g) in enumerate(zip(made, given)) if not read_alike(pipe, m, g)]
     if diff:
         k = diff[0]
         which = f" for image {k} (of {n})" if len(set(made)) > 1 else ""
@@ -130,7 +131,7 @@ def _inversion_for(
                 f"{num_inference_steps}; pass num_inference_steps={inversion.num_inference_steps}"
             )
         warn_if_fitted_elsewhere(inversion, guidance_scale, "edited")
-        _check_source_prompt(inversion, source_prompt, one_source=one_source)
+        _check_source_prompt(pipe, inversion, source_prompt, one_source=one_source)
         if image is not None:
             _warn_if_another_picture(pipe, image, inversion)
         return inversion
@@ -151,7 +152,7 @@ def edit(
     source_prompt: str,
     target_prompt: str,
     *,
-    start_step: int = 10,
+    start_step: int | None = None,
     num_inference_steps: int = 50,
     guidance_scale: float | None = None,
     inversion: Inversion | str | None = None,
@@ -166,11 +167,14 @@ def edit(
     or the same picture: another one is warned about), a method
     name of ``inversions.METHODS`` (``"ddim"``, ``"null-text"``, ``"negative-prompt"``, ``"direct"``, ...) run here
     at ``guidance_scale``, or None (DDIM inversion at guidance 1). ``guidance_scale``: None means 7.5, or the
-    guidance a given null-text, fixed-point, EDICT or DDPM inversion was fitted at.
+    guidance a given null-text, fixed-point, EDICT or DDPM inversion was fitted at. ``start_step``: where the
+    target branch starts; None means a fifth of the steps (10 of 50).
     ``control``: None for the plain prompt swap, ``"prompt-to-prompt"`` or a ``PromptToPrompt(...)`` for attention
     control. ``generator``: the seed of an inversion made here that draws noise (``"ddpm"``); without one, such an
     edit differs from run to run. Returns the edited images (a list of PIL images by default)."""
     num_inference_steps = _check_steps(pipe, num_inference_steps)
+    if start_step is None:  # a fifth of the way: step 10 of 50, 2 of 10 (a fixed 10 was refused under 11 steps)
+        start_step = num_inference_steps // 5
     start_step = _check_start_step(start_step, num_inference_steps)
     _check_output_type(output_type)
     _warn_about_prompts(
@@ -185,6 +189,11 @@ def edit(
         )
     if isinstance(inversion, str):
         inversion = get_method(inversion)  # its registry entry: an unknown name is refused before any work
+    if image is None and not isinstance(inversion, Inversion):
+        raise ValueError(
+            f"image is None, but inversion={inversion.name!r} inverts the picture here: give the image to edit (a "
+            "path, a URL or a PIL image). image=None is for an Inversion you made before (inversion=inv)"
+        )
     extra = {}
     if generator is not None:
         takes = inversion.options() if isinstance(inversion, Method) else ()
@@ -426,7 +435,7 @@ def edit_branches(
     if inversion.coupled_latents is not None or inversion.noise_maps is not None:
         raise _p2p_refused(inversion.method)
     if isinstance(inversion.prompt, (list, tuple)) and len(set(inversion.prompt)) > 1:
-        _check_source_prompt(inversion, source_prompt, one_source=True)  # refused: one source prompt for all rows
+        _check_source_prompt(pipe, inversion, source_prompt, one_source=True)  # refused: one source prompt for all
     n = inversion.num_inference_steps
     start_step = _check_start_step(start_step, n)
     _check_blend_starts(controller, n - start_step)

@@ -943,7 +943,6 @@ def test_methods_check_guidance_before_inverting(pipe, monkeypatch):
 
 def test_a_ddpm_edit_made_here_is_seeded_or_warned_about(pipe):
     from ddim_course import edit
-
     from ddim_course.inversions import METHODS
 
     assert [name for name, method in METHODS.items() if method.draws_noise] == ["ddpm"]  # what edit and the CLI seed
@@ -1149,3 +1148,56 @@ def test_an_edit_explorer_s_widget_follows_a_programmatic_apply_and_a_failed_app
     assert "could not" in label.value and "the edit failed" in label.value
     assert (e.target_prompt, e.start_step, e.guidance_scale) == ("a green circle", 3, 3.0)  # the settings it shows
     assert e.result is before
+
+
+def test_prompts_the_text_encoder_reads_alike_are_one_prompt_to_an_inversion(pipe):
+    """A direct inversion reconstructed exactly with its own prompt but at 13.8 dB with 'P ' or 'P' capitalised (the
+    same tokens), and an edit warned that such a source prompt 'no longer retraces the picture'."""
+    from ddim_course import METHODS, edit, reconstruct
+    from ddim_course.ddim import read_alike
+
+    image = draw_scene(seed=3).pil()
+    inv = METHODS["direct"](pipe, image, PROMPT, num_inference_steps=4, guidance_scale=7.5, progress=False)
+    for alike in (PROMPT + " ", PROMPT.capitalize(), PROMPT.replace(" ", "  "), [PROMPT]):
+        assert read_alike(pipe, alike, PROMPT)
+        back = reconstruct(pipe, inv, prompt=alike, output_type="latent", progress=False)
+        assert torch.equal(back, inv.clean_latent), alike
+    assert not read_alike(pipe, "a blue circle on a striped background", PROMPT)
+    assert not read_alike(pipe, [PROMPT, PROMPT], [PROMPT, PROMPT, PROMPT])
+    ddim = invert(pipe, image, PROMPT, num_inference_steps=4, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        edit(pipe, None, PROMPT.upper(), "a blue circle on a striped background", inversion=ddim,
+             num_inference_steps=4, start_step=0, progress=False, output_type="latent")  # fmt: skip
+    with pytest.warns(UserWarning, match="no longer retraces the picture"):
+        edit(pipe, None, "a blue square on a striped background", PROMPT, inversion=ddim,
+             num_inference_steps=4, start_step=0, progress=False, output_type="latent")  # fmt: skip
+
+
+def test_a_null_text_path_is_not_reused_once_its_guidance_was_changed(pipe):
+    """The path a null-text inversion records holds for the guidance it was recorded at: a learner who set
+    inv.guidance_scale = 5 got an edit whose source followed the guidance-2 path, 0.97 off, with no word."""
+    import copy
+
+    from ddim_course import METHODS
+    from ddim_course.editing import _source_path
+
+    inv = METHODS["null-text"](pipe, draw_scene(seed=3).pil(), PROMPT, num_inference_steps=3, guidance_scale=2.0,
+                               inner_steps=1, progress=False)  # fmt: skip
+    assert _source_path(inv, inv.prompt, 2.0, 0) is inv.sampled_latents
+    changed = copy.deepcopy(inv)
+    changed.guidance_scale = 5.0
+    assert _source_path(changed, changed.prompt, 5.0, 0) is None  # sampled, not read off the old path
+
+
+def test_edit_starts_a_fifth_of_the_way_by_default_and_names_a_missing_picture(pipe):
+    from ddim_course import edit
+
+    image = draw_scene(seed=3).pil()
+    kw = dict(progress=False, output_type="latent")
+    a = edit(pipe, image, PROMPT, "a blue circle on a striped background", num_inference_steps=5, **kw)
+    b = edit(pipe, image, PROMPT, "a blue circle on a striped background", num_inference_steps=5, start_step=1, **kw)
+    assert torch.equal(a, b)  # 5 // 5: a fixed 10 was refused ("start_step must be in [0, 4]") under 11 steps
+    for inversion in (None, "null-text", "edict"):
+        with pytest.raises(ValueError, match="image is None, but inversion=.* inverts the picture here"):
+            edit(pipe, None, PROMPT, "a blue circle", inversion=inversion, num_inference_steps=5, **kw)
