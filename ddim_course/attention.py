@@ -113,6 +113,12 @@ def _word_spans(tok, prompt: str) -> tuple[list[str], list[tuple[int, int]], int
 
     Only the words the text encoder sees: the tokenizer cuts a prompt at its length, and every word is a token at
     least, so a prompt of a million words is compared as its first few (not word by word, which would take hours)."""
+    special = [s for s in getattr(tok, "all_special_tokens", []) if isinstance(s, str) and s and s in prompt]
+    if special:  # read as one marker by the tokenizer, as '<|', 'endoftext', '|>' here: every later word misaligned
+        raise ValueError(
+            f"the prompt {_show(prompt)} holds {special[0]!r}, the tokenizer's own marker, which it reads as one "
+            "token of its own (the end of the text, for CLIP's end token); take it out of the prompt"
+        )
     words, spans, pos = [], [], 1
     last = tok.model_max_length - 1  # room for the end token
     for w in _pieces(prompt):
@@ -630,22 +636,30 @@ class AttentionMaps:
         # a word the tokenizer cut into pieces ("watercolor" -> "water", "color"): the mean of its pieces' maps
         return torch.stack([self.maps[side][r].mean(0) for r in runs]).mean(0)
 
-    def _words(self) -> list[str]:
-        """The tokens joined into the words they spell (each token alone when the word ends are not known)."""
-        if self.word_ends is None:
-            return list(self.tokens)
+    @staticmethod
+    def _spelt(text: list[str], ends: list[bool], i: int, j: int) -> list[str]:
+        """The words tokens ``i`` to ``j`` spell (``ends``: where each word ends)."""
         words, piece = [], ""
-        for token, end in zip(self.tokens, self.word_ends):
-            piece += token
-            if end:
+        for k in range(i, j + 1):
+            piece += text[k]
+            if ends[k]:
                 words.append(piece)
                 piece = ""
         return words + [piece] * bool(piece)
 
+    def _words(self) -> list[str]:
+        """The tokens joined into the words they spell (each token alone when the word ends are not known)."""
+        if self.word_ends is None:
+            return list(self.tokens)
+        return self._spelt(self.tokens, self.word_ends, 0, len(self.tokens) - 1)
+
     def _runs(self, word: str) -> list[list[int]]:
         """Where ``word`` sits among the tokens: one list of token positions per occurrence (one position for a
-        word of one token, several for a word the tokenizer cut into pieces). Case and spaces are not compared."""
-        key = "".join(unicodedata.normalize("NFC", word).lower().split())
+        word of one token, several for a word the tokenizer cut into pieces). Case is not compared; where the word
+        ends are known, the spaces of ``word`` must fall where the prompt's words end ("red circle" is two words;
+        "ona" is not "on a")."""
+        asked = unicodedata.normalize("NFC", word).lower().split()
+        key = "".join(asked)
         if not key:
             return []
         text = [unicodedata.normalize("NFC", t).lower() for t in self.tokens]
@@ -660,7 +674,8 @@ class AttentionMaps:
                 if not key.startswith(joined):
                     break
                 if joined == key and (ends is None or ends[j]):  # ... and ends one
-                    runs.append(list(range(i, j + 1)))
+                    if ends is None or self._spelt(text, ends, i, j) == asked:  # word for word
+                        runs.append(list(range(i, j + 1)))
                     break
         return runs
 

@@ -431,6 +431,9 @@ def edit_branches(
     ``trace`` (a list) receives (source, target) latents after each step."""
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion, got {type(inversion).__name__}")
+    if trace is not None and not isinstance(trace, list):
+        raise ValueError(f"trace must be a list (it receives the latents of each step) or None, got {_show(trace)}")
+    controller = as_controller(controller, get_preset(pipe).prompt_to_prompt)  # "prompt-to-prompt" as edit reads it
     _check_same_model(pipe, inversion)
     if inversion.coupled_latents is not None or inversion.noise_maps is not None:
         raise _p2p_refused(inversion.method)

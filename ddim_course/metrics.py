@@ -105,11 +105,12 @@ def _pair(a, b, data_range: float, names=("the first image", "the second image")
         x, y = (v * data_range if is_pil else v for v, is_pil in zip((x, y), pil))
         # float arrays and tensors in [0, 1] on a scale of 255 are a mistake; a dark 8-bit picture is not
         raw = [v for v, is_pil, w in zip((x, y), pil, whole) if not is_pil and not w]
-        small = [float(v.max()) <= 1 for v in raw]
-        if data_range > 1 and raw and (all(small) and any(float(v.max()) > 0 for v in raw) or len(set(small)) > 1):
+        tops = [float(v.max()) for v in raw]
+        unit = [0 < t <= 1 for t in tops]  # a black picture (all 0) is on every scale: it says nothing
+        if data_range > 1 and any(unit):
             raise ValueError(
                 f"data_range={data_range:g} is for images in [0, {data_range:g}] (8-bit arrays), but "
-                + ("they are" if all(small) else "one of them is")
+                + ("they are" if all(unit) else "one of them is")
                 + " in [0, 1] (float images, tensors): leave data_range=1, or give both on one scale"
             )
     top, low = max(float(x.max()), float(y.max())), min(float(x.min()), float(y.min()))

@@ -1201,3 +1201,44 @@ def test_edit_starts_a_fifth_of_the_way_by_default_and_names_a_missing_picture(p
     for inversion in (None, "null-text", "edict"):
         with pytest.raises(ValueError, match="image is None, but inversion=.* inverts the picture here"):
             edit(pipe, None, PROMPT, "a blue circle", inversion=inversion, num_inference_steps=5, **kw)
+
+
+def test_a_black_float_picture_is_on_every_scale():
+    """psnr(zeros, a 0-255 float image, data_range=255) was refused as 'one of them is in [0, 1]'."""
+    from ddim_course import psnr
+
+    img = np.random.default_rng(0).uniform(0, 255, (16, 16, 3))
+    by_hand = 10 * math.log10(255**2 / np.mean(img**2))
+    assert psnr(np.zeros_like(img), img, data_range=255) == pytest.approx(by_hand)
+    assert psnr(np.zeros_like(img), img * 1.5 / 255, data_range=2) == pytest.approx(
+        10 * math.log10(4 / np.mean((img * 1.5 / 255) ** 2))
+    )
+    with pytest.raises(ValueError, match="one of them is in \\[0, 1\\]"):
+        psnr(img / 255 / 2, img, data_range=255)  # a picture in [0, 1] beside one on 0-255 is still refused
+
+
+def test_a_word_is_found_word_for_word_and_a_special_token_in_a_prompt_is_named(pipe):
+    from ddim_course.attention import AttentionMaps, align_tokens
+
+    tokens = ["<|startoftext|>", "a", "red", "circle", "on", "a", "striped", "background", "<|endoftext|>"]
+    maps = AttentionMaps(tokens, {8: torch.arange(9.0).view(9, 1, 1).expand(9, 8, 8).contiguous()}, [True] * 9)
+    assert maps.word("red circle").mean() == 2.5 and maps.word("Striped").mean() == 6  # whole words, any case
+    for glued in ("ona", "circleon", "redcircle", "re d"):
+        with pytest.raises(ValueError, match=f"{glued!r} is not one of the prompt's words"):
+            maps.word(glued)
+    with pytest.raises(ValueError, match="holds '<\\|endoftext\\|>', the tokenizer's own marker"):
+        align_tokens(pipe, PROMPT, "a blue circle<|endoftext|> on a striped background")
+
+
+def test_edit_branches_reads_control_as_edit_does_and_names_a_trace_that_is_no_list(pipe, inv):
+    from ddim_course import get_preset
+    from ddim_course.attention import PromptToPrompt
+    from ddim_course.editing import edit_branches
+
+    kw = dict(start_step=2, guidance_scale=7.5, progress=False)
+    by_name = edit_branches(pipe, inv, PROMPT, "a blue circle on a striped background", controller="p2p", **kw)
+    preset = PromptToPrompt(**get_preset(pipe).prompt_to_prompt)
+    made = edit_branches(pipe, inv, PROMPT, "a blue circle on a striped background", controller=preset, **kw)
+    assert all(torch.equal(x, y) for x, y in zip(by_name, made))
+    with pytest.raises(ValueError, match="trace must be a list"):
+        edit_branches(pipe, inv, PROMPT, "a blue circle", controller=None, trace=(), **kw)
