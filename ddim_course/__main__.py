@@ -63,6 +63,7 @@ def _one_line(message) -> str:
 def _for_cli(message: str) -> str:
     """The library's Python advice in the command line's terms: load_pipeline('pocket') is --model pocket here."""
     message = re.sub(r"\(load_pipeline\('[^'\s]*'\), or (--model \S+) on the command line\)", r"(\1)", message)
+    message = re.sub(r"\bguidance_scale=(\d+(?:\.\d+)?)", r"--guidance \1", message)  # "Use guidance_scale=2"
     return re.sub(r"load_pipeline\('([^'\s]*)'\)", r"--model \1", message)
 
 
@@ -313,6 +314,10 @@ def _run(args) -> int:
             "--inversion direct needs --control prompt-to-prompt: direct inversion only snaps the source branch of "
             "prompt-to-prompt (for the plain prompt swap, use --inversion ddim)"
         )
+    if args.command == "edit" and args.control != "none" and not inversions.get_method(args.inversion).ddim_sampler:
+        from .editing import _p2p_refused
+
+        raise CommandLineError(str(_p2p_refused(args.inversion)))  # before a model of minutes is loaded
     out = _output(args)
     if args.command == "reconstruct":
         _check_input(args.inversion, "inversion file")
@@ -419,10 +424,12 @@ def _os_error(e: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .files import stops_as_interrupt
+
     args = None
     try:
         args = build_parser().parse_args(argv)
-        with warnings.catch_warnings(), _library_noise():
+        with warnings.catch_warnings(), _library_noise(), stops_as_interrupt():  # SIGTERM, SIGHUP: as Ctrl-C
             warnings.showwarning = _show_warning
             return _run(args)
     except KeyboardInterrupt:

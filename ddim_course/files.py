@@ -186,6 +186,31 @@ def _create_exclusively(tmp: Path, out: Path) -> None:
             raise
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def stops_as_interrupt():
+    """While the block runs (in the main thread), SIGTERM and SIGHUP, which a closed terminal, ``timeout`` or a job
+    scheduler send, raise KeyboardInterrupt as Ctrl-C does, so that the block's own cleanup runs (Python would end
+    at once, leaving a half-written folder). The handlers before are put back afterwards."""
+    import signal
+    import threading
+
+    kept = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)  # Windows has no SIGHUP
+            if sig is not None:
+                kept[sig] = signal.signal(sig, _interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
 def work_folder(out, prefix: str) -> tuple[Path, bool]:
     """A hidden folder inside ``out`` (made if missing) to build a result in, and whether ``out`` was made here.
     Inside, not beside: the same file system as ``out`` (a mount point, a Docker volume), and ``out`` itself, its

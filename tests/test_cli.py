@@ -211,6 +211,15 @@ def test_direct_inversion_without_control_is_refused_before_the_model_loads(phot
     assert_one_line_error(code, err, "--inversion direct needs --control prompt-to-prompt")
 
 
+@pytest.mark.parametrize("method", ["edict", "ddpm"])
+def test_prompt_to_prompt_from_another_sampler_is_refused_before_the_model_loads(
+    method, photo, tmp_path, capsys, no_model
+):
+    args = edit_args(photo, tmp_path / "x.png", "pocket", "--inversion", method, "--control", "prompt-to-prompt")
+    code, _, err = run(args, capsys)
+    assert_one_line_error(code, err, f"prompt-to-prompt editing from a {method!r} inversion is not built")
+
+
 def test_a_default_start_step_past_the_steps_says_it_is_the_default(model, photo, tmp_path, capsys):
     code, _, err = run(edit_args(photo, tmp_path / "x.png", model, "--steps", "3"), capsys)
     assert_one_line_error(code, err, "the default --start-step", "--steps 3")
@@ -564,3 +573,11 @@ def test_ctrl_c_while_a_command_is_starting_is_one_line_and_the_library_keeps_py
     assert run.stderr.strip() == "interrupted while the command was starting; nothing was done"
     library = "import sys; before = sys.excepthook; import ddim_course; assert sys.excepthook is before"
     assert subprocess.run([sys.executable, "-c", library], capture_output=True, timeout=120).returncode == 0
+
+
+def test_the_librarys_advice_is_given_in_the_command_lines_words():
+    from ddim_course.__main__ import _for_cli
+
+    said = "fitted at guidance 2, used at 1: Use guidance_scale=2, or invert again at 1 (guidance_scale=7.5."
+    assert _for_cli(said) == "fitted at guidance 2, used at 1: Use --guidance 2, or invert again at 1 (--guidance 7.5."
+    assert _for_cli("load it with load_pipeline('pocket')") == "load it with --model pocket"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ddim_course import load_pipeline, sample
-from ddim_course.models import POCKET, get_preset
+from ddim_course.models import POCKET, POCKET_DIR, get_preset
 from ddim_course.pocket.model import build_tokenizer, grammar_words
 from ddim_course.pocket.scenes import COLORS, PATTERNS, SHAPES, draw_scene, draw_scenes, parse_caption
 
@@ -170,6 +170,8 @@ def test_training_with_attention_at_16x16_gives_a_pipeline_the_editor_runs(tmp_p
         (["--unet-minutes", "nan"], "--unet-minutes must be a number above 0"),
         (["--unet-lr=-1e-3"], "--unet-lr must be a number above 0"),
         (["--device", "tpu"], "--device must be"),
+        (["--vae-steps", "1000000000000"], "--vae-steps must be at most 1000000"),
+        (["--unet-minutes", "1e9"], "--unet-minutes must be at most 10080"),
         (["--device", "cuda:0"] if not torch.cuda.is_available() else ["--seed", "-1"], "--"),
         (["--vae-from", "no/such/folder"], "no vae/config.json there"),
         (["--init-from", "ddim_course/pocket/weights/vae"], "no vae/config.json there"),
@@ -386,3 +388,61 @@ def test_pocket_vocabulary_is_shown_where_a_learner_types_a_prompt(pocket):
     for box in boxes:
         notes = [p for p in _walk(box) if isinstance(p, w.HTML) and "6 colours" in p.value]
         assert len(notes) == 1
+
+
+def test_training_names_a_damaged_folder_a_stopped_runs_leftover_and_a_line_break_in_out(tmp_path, capsys):
+    """A damaged --vae-from or --init-from folder gave a traceback (after minutes of drawing scenes, for the UNet);
+    a folder holding only a killed run's hidden .partial-* folder was 'not empty' to a learner whose ls shows none."""
+    import shutil
+
+    from ddim_course.pocket.train import TrainError, main
+
+    shipped = POCKET_DIR
+    garbled = tmp_path / "garbled"
+    shutil.copytree(shipped / "vae", garbled / "vae")
+    (garbled / "vae" / "config.json").write_text("garbage")
+    cut = tmp_path / "cut"
+    shutil.copytree(shipped / "vae", cut / "vae")
+    weights = cut / "vae" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    for folder, said in ((garbled, "vae/config.json is not valid JSON"), (cut, "is damaged or incomplete")):
+        with pytest.raises(SystemExit):
+            main(["--out", str(tmp_path / "run"), "--smoke", "--no-progress", "--vae-from", str(folder)])
+        assert said in capsys.readouterr().err
+    other = tmp_path / "other"  # every file sound, but the weights of another model: named by the option
+    shutil.copytree(shipped, other, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copy(shipped / "text_encoder" / "model.safetensors", other / "unet" / "diffusion_pytorch_model.safetensors")
+    with pytest.raises(TrainError, match="--init-from .*: its unet could not be loaded"):
+        main(["--out", str(tmp_path / "run"), "--smoke", "--no-progress", "--init-from", str(other)])
+    assert not (tmp_path / "run").exists()  # the unfinished run was removed, and the folder made for it
+    stopped = tmp_path / "stopped"
+    (stopped / ".partial-x1y2z3").mkdir(parents=True)
+    with pytest.raises(SystemExit):
+        main(["--out", str(stopped), "--smoke", "--no-progress"])
+    assert "holds only .partial-x1y2z3, the unfinished folder of a run that was stopped" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "a\nb"), "--smoke", "--no-progress"])
+    assert "holds a control character" in capsys.readouterr().err
+
+
+def test_a_training_run_ended_by_sigterm_leaves_out_as_it_was(tmp_path):
+    """`timeout` or a closed terminal (SIGTERM, SIGHUP) ended Python at once and left the hidden .partial-* folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "ddim_course.pocket.train", "--out", str(out), "--no-progress"]
+    child = subprocess.Popen(
+        [*command, "--vae-steps", "100000", "--scenes", "64"], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    deadline = time.monotonic() + 120
+    while not (out.exists() and any(out.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # inside the training loop
+    child.send_signal(signal.SIGTERM)
+    err = child.communicate(timeout=120)[1]
+    assert child.returncode == 130, err[-2000:]
+    assert "interrupted; --out was left as it was" in err and "Traceback" not in err
+    assert not out.exists()  # made for this run, so removed with it

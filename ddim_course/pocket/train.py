@@ -32,7 +32,8 @@ from diffusers import StableDiffusionPipeline
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..files import discard_work, swap_in_folder, work_folder
+from ..files import discard_work, stops_as_interrupt, swap_in_folder, work_folder
+from ..models import _check_safetensors, _FolderError, _read_json
 from .model import (
     build_tokenizer,
     make_scheduler,
@@ -247,6 +248,8 @@ def build_pipeline(vae, text_encoder, tokenizer, unet) -> StableDiffusionPipelin
 
 
 LIMITS = (
+    ("vae_steps", 1_000_000, "the shipped run trains 5,000"),
+    ("unet_steps", 1_000_000, "the shipped run trains 4,000"),
     ("vae_batch", 1024, "the shipped run uses 32"),
     ("unet_batch", 1024, "the shipped run uses 64"),
     ("scenes", 200_000, "the shipped run draws 30,000; they are all held in memory"),
@@ -266,6 +269,10 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
         v = getattr(args, name)
         if v is not None and not (math.isfinite(v) and v > 0):
             p.error(f"--{name.replace('_', '-')} must be a number above 0, got {v}")
+    if args.unet_minutes is not None and args.unet_minutes > MAX_MINUTES:
+        p.error(f"--unet-minutes must be at most {MAX_MINUTES} (a week), got {args.unet_minutes:g}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in args.out):
+        p.error(f"--out {args.out!r} holds a control character (a line break?); remove it")
     if not 0 <= args.seed < 2**31:  # seeds + offsets must stay inside numpy's and torch's 64-bit seeds
         p.error(f"--seed must be a whole number in [0, 2**31), got {args.seed}")
     try:
@@ -287,11 +294,18 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
         for part in parts:
             if not (Path(folder) / part / "config.json").is_file():
                 p.error(f"--{name.replace('_', '-')} {folder}: no {part}/config.json there; give a pipeline folder")
-            if not any((Path(folder) / part).glob("*.safetensors")):  # pickled .bin weights can run code: never read
+            weights = sorted((Path(folder) / part).glob("*.safetensors"))
+            if not weights:  # pickled .bin weights can run code: never read
                 p.error(
                     f"--{name.replace('_', '-')} {folder}: no {part}/*.safetensors there; the course reads weights "
                     "only as safetensors (a pickled .bin file can run code when loaded)"
                 )
+            try:  # a damaged folder is named now, not in a traceback after minutes of drawing scenes
+                _read_json(Path(folder) / part / "config.json", f"{part}/config.json")
+                for file in weights:
+                    _check_safetensors(file, f"{part}/{file.name}")
+            except _FolderError as e:
+                p.error(f"--{name.replace('_', '-')} {folder}: {e}")
 
 
 # what a run writes in --out: the files that mark an earlier run, and every entry a run writes (none is a link)
@@ -344,6 +358,12 @@ def main(argv: list[str] | None = None) -> Path:
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         p.error(f"--out {out} is a link or a file; name a folder (new, or one of your runs with --force)")
     if out.exists() and any(out.iterdir()):
+        left = sorted(n for n in os.listdir(out) if n.startswith((".partial-", ".old-")))
+        if left and len(left) == len(os.listdir(out)):  # `ls` shows an empty folder
+            p.error(
+                f"{out} holds only {left[0]}, the unfinished folder of a run that was stopped: delete it "
+                f"(rm -r {str(out / left[0])!r}) and run again"
+            )
         if not args.force:
             p.error(f"{out} exists and is not empty; choose another --out or pass --force")
         if not any((out / name).is_file() for name in RUN_MARKERS):  # --force replaces a run, not a folder of yours
@@ -358,17 +378,54 @@ def main(argv: list[str] | None = None) -> Path:
         args.vae_steps, args.vae_batch, args.unet_steps, args.unet_batch, args.scenes = 20, 8, 20, 16, 128
     # the run is written into a hidden folder inside --out and moved into place when it is complete: Ctrl-C or a
     # crash leaves --out as it was (an earlier run keeps its weights and its own log, a file of yours stays)
-    try:
-        work, made = work_folder(out, ".partial-")
-    except OSError as e:
-        p.error(f"cannot write in --out {out} ({e.strerror or e}); choose a folder you can write to")
-    try:
-        _train(args, work)
-        swap_in_folder(work, out)
-    except BaseException:
-        discard_work(work, out, made)
-        raise
+    with stops_as_interrupt():  # a closed terminal or `timeout` (SIGHUP, SIGTERM) cleans up as Ctrl-C does
+        try:
+            work, made = work_folder(out, ".partial-")
+        except OSError as e:
+            p.error(f"cannot write in --out {out} ({e.strerror or e}); choose a folder you can write to")
+        try:
+            _train(args, work)
+            swap_in_folder(work, out)
+        except BaseException:
+            discard_work(work, out, made)
+            raise
     return out
+
+
+MAX_MINUTES = 7 * 24 * 60
+"""The most ``--unet-minutes`` a run may ask for (a week)."""
+
+
+class TrainError(Exception):
+    """A training run that cannot go on, for a reason the message names (a folder whose weights do not load)."""
+
+
+def _load_part(cls, flag: str, folder, part: str):
+    """``cls.from_pretrained(folder/part)`` (safetensors only), or a :class:`TrainError` naming the option: also when
+    weights are missing or of other shapes (the weights of another model load with a warning of hundreds of names)."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    why = None
+    levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    transformers_logging.set_verbosity_error()
+    try:
+        model, info = cls.from_pretrained(Path(folder) / part, use_safetensors=True, output_loading_info=True)
+        lost = list(info.get("missing_keys") or []) + list(info.get("mismatched_keys") or [])
+        if lost:
+            why = f"{len(lost)} of its weights are missing or of another shape, such as {str(lost[0])[:80]}"
+    except Exception as e:  # noqa: BLE001 - a config of another model, weights of other shapes, ...
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    finally:
+        diffusers_logging.set_verbosity(levels[0])
+        transformers_logging.set_verbosity(levels[1])
+    if why is not None:
+        raise TrainError(
+            f"--{flag.replace('_', '-')} {folder}: its {part} could not be loaded ({why}); give a pipeline folder "
+            "this script wrote, copied again if it is damaged"
+        )
+    return model
 
 
 def _train(args, out: Path) -> None:
@@ -390,10 +447,17 @@ def _train_logged(args, out: Path, log_file) -> None:
     device = torch.device(args.device)
     tokenizer = build_tokenizer()
     vae_folder = args.init_from or args.vae_from  # --init-from keeps its folder's autoencoder too
+    if args.init_from:  # loaded first: a folder that cannot be loaded is named before minutes of work
+        from diffusers import UNet2DConditionModel
+        from transformers import CLIPTextModel
+
+        text_encoder = _load_part(CLIPTextModel, "init_from", args.init_from, "text_encoder").to(device)
+        unet = _load_part(UNet2DConditionModel, "init_from", args.init_from, "unet").to(device)
     if vae_folder:
         from diffusers import AutoencoderKL
 
-        vae = AutoencoderKL.from_pretrained(Path(vae_folder) / "vae", use_safetensors=True).to(device).eval()
+        flag = "init_from" if args.init_from else "vae_from"
+        vae = _load_part(AutoencoderKL, flag, vae_folder, "vae").to(device).eval()
     else:
         vae = make_vae(tiny=args.smoke).to(device)
         vae = train_vae(
@@ -414,14 +478,7 @@ def _train_logged(args, out: Path, log_file) -> None:
         scaling = float(1 / latents.std())
         vae.register_to_config(scaling_factor=scaling)
     log({"phase": "latents", "n": len(latents), "std": float(latents.std()), "scaling_factor": scaling})
-    if args.init_from:
-        from diffusers import UNet2DConditionModel
-        from transformers import CLIPTextModel
-
-        init = Path(args.init_from)
-        text_encoder = CLIPTextModel.from_pretrained(init / "text_encoder", use_safetensors=True).to(device)
-        unet = UNet2DConditionModel.from_pretrained(init / "unet", use_safetensors=True).to(device)
-    else:
+    if not args.init_from:
         text_encoder = make_text_encoder(len(tokenizer), tiny=args.smoke).to(device)
         dim = text_encoder.config.hidden_size
         unet = make_unet(tiny=args.smoke, cross_attention_dim=dim, attention_16=args.attention_16).to(device)
@@ -451,6 +508,9 @@ def _train_logged(args, out: Path, log_file) -> None:
 if __name__ == "__main__":
     try:
         main()
+    except TrainError as e:
+        print(f"error: {e}; --out was left as it was", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted; --out was left as it was (the unfinished run was removed)", file=sys.stderr)
         sys.exit(130)
