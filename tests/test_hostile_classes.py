@@ -1242,3 +1242,14 @@ def test_edit_branches_reads_control_as_edit_does_and_names_a_trace_that_is_no_l
     assert all(torch.equal(x, y) for x, y in zip(by_name, made))
     with pytest.raises(ValueError, match="trace must be a list"):
         edit_branches(pipe, inv, PROMPT, "a blue circle", controller=None, trace=(), **kw)
+
+
+def test_sigterm_is_an_interrupt_only_inside_the_block_that_cleans_up():
+    import signal
+
+    from ddim_course.files import stops_as_interrupt
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), stops_as_interrupt():
+        signal.raise_signal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before  # Python's own handling again afterwards
