@@ -14,6 +14,7 @@ checks or the random streams is put back, failing the answer (a change found at 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import ctypes
 import functools
 import html
@@ -443,9 +444,10 @@ def _kept_intact(check):
             # would start another check, and another thread, without end (and go on after the outer check ended)
             return CheckResult(False, tr("check_inside_answer", check=check.__name__))
         if "torch._dynamo" not in sys.modules:  # torch imports it on first use of torch.func and others, and it
-            import torch._dynamo  # noqa: F401  rewraps torch.manual_seed: not the answer's change
+            with contextlib.suppress(ImportError):  # rewraps torch.manual_seed: not the answer's change
+                import torch._dynamo  # noqa: F401
         put_back = _snapshot()
-        # a check run inside another's answer keeps the outer one's deadline and captured streams
+        # a check run in a thread an answer started keeps the outer one's deadline and captured streams
         outer = "deadline" in _BUDGET
         if not outer:  # what the answer prints is shown after each call, up to OUTPUT_LIMIT characters a check
             _BUDGET.update(deadline=time.monotonic() + TOTAL_TIME_LIMIT, output=_capture_output())

@@ -80,9 +80,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "之后每次的最后一步都会用到被改过的值。请改为计算新的张量；原来的数值已经恢复",
     },
     "still_running": {
-        "en": "; it is still running, as it caught each request to stop: restart the kernel to end it "
-        "(Kernel > Restart Kernel)",
-        "zh": "；它仍在后台运行（它捕获了每一次停止请求）：请重启内核来结束它（Kernel > Restart Kernel）",
+        "en": "; it is still running in the background (it caught each request to stop, or is inside one long "
+        "call): restart the kernel to end it now (Kernel > Restart Kernel)",
+        "zh": "；它仍在后台运行（它捕获了每一次停止请求，或正处于一次很长的调用中）：请重启内核来立即结束它"
+        "（Kernel > Restart Kernel）",
     },
     "check_inside_answer": {
         "en": "{check} was called inside the function it checks, which is not graded; call the check once, in a cell "
