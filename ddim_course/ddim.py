@@ -165,7 +165,7 @@ def step_coefficients(alpha_t, alpha_prev, *, prediction_type: str = "epsilon") 
     The DDIM step is linear in the latent and in the model's output: read both numbers off by feeding it ones and
     zeros. Notebook 08 uses them to undo a step exactly (EDICT) and to write inversion as an equation to solve."""
     one, zero = torch.ones((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
-    alpha_t, alpha_prev = _as_float64(alpha_t), _as_float64(alpha_prev)
+    alpha_t, alpha_prev = _as_float64(alpha_t, "alpha_t"), _as_float64(alpha_prev, "alpha_prev")
     m = ddim_update(zero, one, alpha_t, alpha_prev, prediction_type=prediction_type)
     c = ddim_update(one, zero, alpha_t, alpha_prev, prediction_type=prediction_type)
     return float(m), float(c)
@@ -302,8 +302,17 @@ def _check_generator(generator) -> None:
         )
 
 
-def _as_float64(a) -> float:
-    return float(a.double()) if isinstance(a, torch.Tensor) else float(a)
+def _as_float64(a, name: str) -> float:
+    """One noise level as a float: a number or a 1-element tensor (its range is ddim_update's to check)."""
+    if isinstance(a, torch.Tensor) and a.numel() == 1 and not a.is_meta and not a.is_complex():
+        return float(a.double())
+    if isinstance(a, numbers.Real) and not isinstance(a, bool):
+        return float(a)
+    raise ValueError(f"{name} must be one number, a noise level alpha_bar in (0, 1], got {_describe_level(a)}")
+
+
+def _describe_level(a) -> str:
+    return f"a tensor of shape {tuple(a.shape)}" if isinstance(a, torch.Tensor) else _show(a)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -729,6 +738,11 @@ def edict_step(x, y, model, a: float, b: float, p: float):
     """One EDICT denoising step (Wallace et al. 2023, eq. 14): two latents, each moved with the model's output at
     the other, then mixed. ``model(z)`` is the (guided) model output at this timestep; ``a, b`` the DDIM step's
     coefficients (``step_coefficients``: a plain step is ``a * x + b * model(x)``); ``p`` the mixing weight."""
+    a, b = _real(a, "a", low=-1e6, high=1e6), _real(b, "b", low=-1e6, high=1e6)  # step_coefficients' (a, b)
+    p = _check_mix(p)  # as edict_inverse_step takes it: a step made with another p could not be undone
+    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.shape == y.shape):
+        shapes = [tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__ for v in (x, y)]
+        raise ValueError(f"x and y must be latents of one shape (EDICT's pair), got {shapes[0]} and {shapes[1]}")
     x_inter = a * x + b * model(y)
     y_inter = a * y + b * model(x_inter)
     x_prev = p * x_inter + (1 - p) * y_inter
@@ -1300,6 +1314,14 @@ def fixed_point_step(unet_out, x_from, alpha_from: float, alpha_t: float, guess,
     ``guess`` used ``out(x_from)``; each iteration asks the model at the latest ``x_t`` instead and solves again.
     ``unet_out(x)`` is the (guided) model output at timestep t. Returns (x_t, how far each iteration moved it: RMS).
     """
+    iterations = _whole(iterations, "iterations")
+    if not 1 <= iterations <= MAX_FIXED_POINT_ITERATIONS:
+        raise ValueError(f"iterations must be a whole number in [1, {MAX_FIXED_POINT_ITERATIONS}] (3 is plenty)")
+    for name, value in (("x_from", x_from), ("guess", guess)):
+        if not isinstance(value, torch.Tensor) or value.numel() == 0:
+            raise ValueError(f"{name} must be a latent (a tensor with values), got {_describe_level(value)}")
+    if guess.shape != x_from.shape:
+        raise ValueError(f"guess must have x_from's shape {tuple(x_from.shape)}, got {tuple(guess.shape)}")
     m, c = step_coefficients(alpha_t, alpha_from, prediction_type=ptype)
     x, moves = guess, []
     for _ in range(iterations):

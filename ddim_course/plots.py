@@ -11,6 +11,7 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.markers import MarkerStyle
 from PIL import Image
 
 
@@ -29,28 +30,31 @@ def _map_scale(im) -> dict:
     return {"cmap": "gray"}
 
 
-def _tile(im, k: int):
+def _tile(im, k: int, label: str | None = None):
     """One image of ``show_images`` as something imshow draws truthfully: a PIL image, an (H, W, 3) uint8 array, or a
     finite 2-D map (drawn in grey, scaled to its range). Float pictures go through ``tensor_to_pil``'s checks
-    (range, NaN, shape), so a [-1, 1] or 0-255 tensor is named instead of drawn clipped to white or black."""
+    (range, NaN, shape), so a [-1, 1] or 0-255 tensor is named instead of drawn clipped to white or black.
+    ``label`` names the image in a message ("show_images: image 3" by default)."""
     from .images import _odd_tensor, tensor_to_pil, to_rgb
+
+    label = label or f"show_images: image {k}"
 
     if isinstance(im, Image.Image):
         if 0 in im.size:
-            raise ValueError(f"show_images: image {k} is {im.size[0]} x {im.size[1]} pixels: no pixels to show")
+            raise ValueError(f"{label} is {im.size[0]} x {im.size[1]} pixels: no pixels to show")
         return to_rgb(im)  # as load_image and encode read it: rotated by its EXIF tag, 16-bit and float modes scaled
     if not isinstance(im, (torch.Tensor, np.ndarray)):
         hint = " (a file name or URL: load it with load_image first)" if isinstance(im, (str, bytes)) else ""
-        raise ValueError(f"show_images shows PIL images, tensors or arrays; image {k} is a {type(im).__name__}{hint}")
+        raise ValueError(f"{label} is a {type(im).__name__}: give a PIL image, a tensor or an array{hint}")
     if isinstance(im, torch.Tensor):
         if (odd := _odd_tensor(im)) is not None:
-            raise ValueError(f"show_images: image {k} is {odd}; pass a tensor that holds real values")
+            raise ValueError(f"{label} is {odd}; pass a tensor that holds real values")
         arr = im.detach().cpu()
         arr = arr.float().numpy() if arr.is_floating_point() else arr.numpy()
     else:
         arr = im
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"show_images: image {k} is an array of {arr.dtype}; pass numbers")
+        raise ValueError(f"{label} is an array of {arr.dtype}; pass numbers")
     channels_first = arr.ndim == 3 and arr.shape[0] in (1, 3)
     if channels_first and (isinstance(im, torch.Tensor) or arr.shape[-1] not in (1, 3, 4)):
         # torch keeps images channels first; numpy, channels last
@@ -59,24 +63,24 @@ def _tile(im, k: int):
         arr = np.repeat(arr, 3, axis=-1)
     if arr.ndim == 2:  # a map (noise, attention): drawn in grey over its own range
         if 0 in arr.shape:  # numpy's own "zero-size array to reduction operation" came from matplotlib
-            raise ValueError(f"show_images: image {k} has shape {tuple(arr.shape)}: no pixels to show")
+            raise ValueError(f"{label} has shape {tuple(arr.shape)}: no pixels to show")
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise ValueError(f"show_images: image {k} holds NaN or infinite values; there is no picture to show")
+            raise ValueError(f"{label} holds NaN or infinite values; there is no picture to show")
         return arr
     if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or 0 in arr.shape:
         raise ValueError(
-            f"show_images: image {k} has shape {tuple(arr.shape)}; give (H, W, 3), (3, H, W) or (H, W) per image "
+            f"{label} has shape {tuple(arr.shape)}; give (H, W, 3), (3, H, W) or (H, W) per image "
             "(a batch (B, 3, H, W) is shown as B images)"
         )
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype.kind in "iub":
         to8 = "x.to(torch.uint8)" if isinstance(im, torch.Tensor) else "x.astype(np.uint8)"
-        raise ValueError(f"show_images: image {k} holds {arr.dtype} pixels; pass {to8} or x / 255")
+        raise ValueError(f"{label} holds {arr.dtype} pixels; pass {to8} or x / 255")
     try:
         return tensor_to_pil(torch.from_numpy(np.ascontiguousarray(arr[..., :3], dtype=np.float32)).permute(2, 0, 1))[0]
     except ValueError as e:  # its range and NaN checks, said of this image
-        raise ValueError(f"show_images: image {k}: {str(e).replace('tensor_to_pil needs', 'needs')}") from None
+        raise ValueError(f"{label}: {str(e).replace('tensor_to_pil needs', 'needs')}") from None
 
 
 MAX_PANELS = 100
@@ -203,6 +207,12 @@ def plot_schedule(alphas_cumprod, *, ax=None):
 def plot_snr(alphas_cumprod, *, ax=None):
     """Signal-to-noise ratio alpha_bar / (1 - alpha_bar) against the timestep, on a log scale."""
     a, ax = _schedule_values(alphas_cumprod), _check_ax(ax)
+    if bool((a == 1).any()):  # no noise at all: a log axis leaves the point out without a word
+        t = int(torch.nonzero(a == 1)[0])
+        raise ValueError(
+            f"alphas_cumprod is 1 at t={t}: no noise there, so its signal-to-noise ratio is infinite and cannot be "
+            f"plotted; plot the timesteps after it (alphas_cumprod[{t + 1}:])"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     ax.semilogy(np.arange(len(a)), (a / (1 - a)).numpy())
@@ -221,8 +231,10 @@ def plot_residuals(residuals: dict, *, ax=None):
     tables = {}
     for key, value in residuals.items():
         try:
+            if isinstance(value, torch.Tensor):
+                value = value.detach().cpu()  # one that requires grad has no numpy view
             r = torch.as_tensor(np.asarray(value, dtype=np.float64))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RuntimeError):
             r = None
         if r is None or r.ndim != 2 or 0 in r.shape:
             raise ValueError(f"residuals[{key!r}] must be a table (steps x iterations) of numbers; {hint}")
@@ -261,6 +273,14 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
     _check_points(points)
     if markers is not None and not isinstance(markers, dict):
         raise ValueError(f"markers must be a dict of method label -> matplotlib marker, got {type(markers).__name__}")
+    for label, marker in (markers or {}).items():
+        try:
+            MarkerStyle(marker)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"markers[{_show(label)}] is {_show(marker)}, not a matplotlib marker: use one such as 'o' (circle), "
+                "'s' (square), '^' (triangle) or 'D' (diamond)"
+            ) from None
     if ax is not None and not all(isinstance(a, plt.Axes) for a in np.atleast_1d(ax)):
         raise ValueError(f"ax must be a matplotlib Axes (or an array of them: one per guidance), got {_show(ax)}")
     guidances = sorted({g for _, g in points})
@@ -290,7 +310,8 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
             if (label, g) in points:
                 a.scatter(*points[label, g], marker=marker, s=80, label=label)
         a.set_xscale("log")
-        ticks = [t for t in (25, 50, 100, 200, 400, 800, 1600) if t <= 2 * max(c for (_, w), (c, _) in points.items())]
+        calls = [c for c, _ in points.values()]  # labelled from about half the fewest to twice the most
+        ticks = [t for t in TICKS if min(calls) / 2.5 <= t <= 2 * max(calls)]
         a.set_xticks(ticks, [str(t) for t in ticks])
         a.set_xticks([], minor=True)
         a.axhline(0, color="black", linewidth=0.8, linestyle="--")
@@ -298,6 +319,10 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
     np.atleast_1d(ax)[0].set_ylabel("reconstruction, dB under the VAE round trip")
     np.atleast_1d(ax)[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     return ax
+
+
+TICKS = (1, 2, 5, 10, 25, 50, 100, 200, 400, 800, 1600, 3200, 6400)
+"""Where plot_error_against_calls labels its axis of UNet calls."""
 
 
 def _check_points(points) -> None:
@@ -325,7 +350,8 @@ def _is_number(v) -> bool:
 
 def plot_attention_maps(maps, image=None, *, side: int | None = None, size: float = 1.8):
     """Notebook 07: where each word of the prompt looks (``attention.cross_attention_maps``), one panel a token,
-    the image first when given. Each map is scaled to its own range (its minimum black, its maximum white)."""
+    the image first when given. Each map is scaled to its own range (its minimum black, its maximum white); a map
+    of one value is drawn at that value on [0, 1]."""
     from .attention import AttentionMaps
 
     if not isinstance(maps, AttentionMaps) or not maps.maps:
@@ -336,12 +362,8 @@ def plot_attention_maps(maps, image=None, *, side: int | None = None, size: floa
     if not isinstance(side, numbers.Integral) or isinstance(side, bool) or side not in maps.maps:
         shown = f"{side} x {side}" if isinstance(side, numbers.Integral) else f"side={_show(side)}"
         raise ValueError(f"no maps at {shown}; the UNet attends at {sorted(maps.maps)}: pass one of those")
-    if image is not None and not isinstance(image, (Image.Image, np.ndarray)):
-        raise ValueError(
-            f"image must be a PIL image or an array (load a file with load_image), got {type(image).__name__}"
-        )
-    if isinstance(image, np.ndarray) and not (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] in (3, 4))):
-        raise ValueError(f"image must be an (H, W) or (H, W, 3) array, got shape {image.shape}")
+    if image is not None:  # read as show_images reads it: a 0-255 float or a [-1, 1] picture is named, not clipped
+        image = _tile(image, 0, "plot_attention_maps: the image")
     size = _real(size, "size", low=0.5, high=20, hint="inches per panel; 1.8 is the default")
     words = maps.tokens[1:-1]  # the start and end tokens hold most of the attention and say nothing about place
     if not words:
@@ -351,11 +373,11 @@ def plot_attention_maps(maps, image=None, *, side: int | None = None, size: floa
     fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.4), squeeze=False)
     for ax, panel, title in zip(axes.flat, panels, titles):
         ax.axis("off")
-        if isinstance(panel, torch.Tensor):
-            m = panel.float()
-            ax.imshow(((m - m.min()) / (m.max() - m.min()).clamp_min(1e-12)).numpy(), cmap="gray")
+        if isinstance(panel, torch.Tensor):  # a map of one value is drawn at its value, not black ("looks nowhere")
+            m = panel.detach().cpu().float().numpy()
+            ax.imshow(m, **_map_scale(m))
         else:
-            ax.imshow(panel)
+            ax.imshow(panel, **_map_scale(panel))
         ax.set_title(title, fontsize=9)
     fig.suptitle(f"cross-attention at {side} x {side}, averaged over heads, layers and steps", fontsize=10)
     fig.tight_layout()

@@ -275,6 +275,10 @@ def noise_explorer(pipe, image, *, seed: int = 0):
     """A slider over t that shows the noisy image x_t and its alpha_bar."""
     import ipywidgets as w
 
+    if isinstance(image, (list, tuple)):  # it showed the first and encoded the rest for nothing
+        if len(image) != 1:
+            raise ValueError(f"noise_explorer shows one image, got a list of {len(image)}: pass one, e.g. images[0]")
+        image = image[0]
     latents = encode(pipe, image)
     noise = torch.randn(latents.shape, generator=_seeded(seed)).to(latents.device)
     n = pipe.scheduler.config.num_train_timesteps

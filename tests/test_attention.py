@@ -755,7 +755,7 @@ def test_explorers_and_the_map_plot_name_a_bad_start_value(pipe):
     maps = cross_attention_maps(pipe, invert(pipe, _image(), SRC, num_inference_steps=2, progress=False))
     for args, kwargs, match in (
         (("maps",), {}, "maps must be what cross_attention_maps"),
-        ((maps, "x.png"), {}, "image must be a PIL image or an array"),
+        ((maps, "x.png"), {}, "the image is a str: give a PIL image, a tensor or an array"),
         ((maps,), {"side": 3}, r"no maps at 3 x 3; the UNet attends at \[4, 8\]"),
     ):
         with pytest.raises(ValueError, match=match):

@@ -332,7 +332,7 @@ def test_plot_attention_maps_names_its_mistakes(pipe, inv):
         ({"size": -1}, r"size must be a number"),
         ({"side": [8]}, r"no maps at side=list"),
         ({"side": 5}, r"no maps at 5 x 5; the UNet attends at \[8\]"),
-        ({"image": np.zeros(5)}, r"image must be an \(H, W\) or \(H, W, 3\) array"),
+        ({"image": np.zeros(5)}, r"the image has shape \(5,\); give \(H, W, 3\), \(3, H, W\) or \(H, W\)"),
     ):
         with pytest.raises(ValueError, match=match):
             plot_attention_maps(maps, **kwargs)
@@ -1253,3 +1253,83 @@ def test_sigterm_is_an_interrupt_only_inside_the_block_that_cleans_up():
     with pytest.raises(KeyboardInterrupt), stops_as_interrupt():
         signal.raise_signal(signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is before  # Python's own handling again afterwards
+
+
+# --------------------------------------------------------------------------------------------------
+# a probe of the least-tested public functions (2026-11-29, second session)
+# --------------------------------------------------------------------------------------------------
+def test_plot_attention_maps_reads_its_picture_as_show_images_does_and_draws_a_flat_map_at_its_value():
+    """A 0-255 float picture was drawn white (clipped), a NaN one blank, an empty one failed in numpy; a map of one
+    value was drawn black, as if the word looked nowhere; a map that requires grad failed in torch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ddim_course.attention import AttentionMaps
+    from ddim_course.plots import plot_attention_maps
+
+    maps = AttentionMaps(["<s>", "red", "</s>"], {4: torch.rand(3, 4, 4)})
+    picture = draw_scene(seed=0).image
+    for image, said in (
+        (picture * 255, "plot_attention_maps: the image: needs values in \\[0, 1\\]"),
+        (np.full((8, 8, 3), np.nan), "plot_attention_maps: the image: .*NaN"),
+        (np.zeros((0, 0, 3)), "plot_attention_maps: the image has shape \\(0, 0, 3\\)"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            plot_attention_maps(maps, image)
+    assert len(plot_attention_maps(maps, picture).axes) == 2
+    flat = AttentionMaps(["<s>", "red", "</s>"], {4: torch.full((3, 4, 4), 0.3, requires_grad=True)})
+    drawn = plot_attention_maps(flat).axes[0].get_images()[0]
+    assert drawn.get_clim() == (0.0, 1.0) and float(np.asarray(drawn.get_array()).max()) == pytest.approx(0.3)
+
+
+def test_the_inversion_plots_name_what_they_cannot_draw():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ddim_course.plots import plot_error_against_calls, plot_residuals, plot_snr
+
+    assert len(plot_residuals({7.5: torch.rand(5, 3, requires_grad=True)}).ravel()) == 1
+    with pytest.raises(ValueError, match="markers\\['ddim'\\] is 'circle', not a matplotlib marker"):
+        plot_error_against_calls({("ddim", 7.5): (10, -2.0)}, markers={"ddim": "circle"})
+    ax = plot_error_against_calls({("ddim", 7.5): (5, -2.0)})[0]  # few steps: the axis was left without a number
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "5", "10"]
+    for schedule in (torch.linspace(1.0, 0.01, 10), [1.0, 1.0]):
+        with pytest.raises(ValueError, match="alphas_cumprod is 1 at t=0: no noise there"):
+            plot_snr(schedule)
+
+
+def test_the_step_functions_of_notebook_08_check_their_numbers():
+    from ddim_course.ddim import edict_step, fixed_point_step, step_coefficients
+    from ddim_course.exact import edict_inverse_step
+
+    x, model = torch.randn(1, 4, 8, 8), (lambda z: 0.1 * z)
+    for p in (2.0, 0.0, float("nan")):  # a step edict_inverse_step refuses to undo was made without a word
+        with pytest.raises(ValueError, match="mix must be a number in \\[0.5, 1\\]"):
+            edict_step(x, x, model, 0.9, 0.1, p)
+    with pytest.raises(ValueError, match="a must be a number"):
+        edict_step(x, x, model, "0.9", 0.1, 0.93)
+    with pytest.raises(ValueError, match="x and y must be latents of one shape"):
+        edict_step(x, torch.randn(2, 4, 8, 8), model, 0.9, 0.1, 0.93)
+    back = edict_inverse_step(*edict_step(x, x, model, 0.9, 0.1, 0.93), model, 0.9, 0.1, 0.93)
+    assert all(torch.allclose(b, x, atol=1e-5) for b in back)
+    for iterations, said in ((-3, "iterations must be a whole number in \\[1, 100\\]"), (2.5, "iterations")):
+        with pytest.raises(ValueError, match=said):
+            fixed_point_step(model, x, 0.9, 0.5, x, iterations=iterations)
+    for guess, said in ((None, "guess must be a latent"), (x[:, :2], "guess must have x_from's shape")):
+        with pytest.raises(ValueError, match=said):
+            fixed_point_step(model, x, 0.9, 0.5, guess, iterations=2)
+    with pytest.raises(ValueError, match="x_from must be a latent"):
+        fixed_point_step(model, x[:0], 0.9, 0.5, x[:0], iterations=2)
+    levels = ((None, "None"), (torch.tensor([0.5, 0.4]), "a tensor of shape \\(2,\\)"), ("0.5", "'0.5'"))
+    for alpha, said in levels:
+        with pytest.raises(ValueError, match=f"alpha_t must be one number, a noise level .* got {said}"):
+            step_coefficients(alpha, 0.9)
+    assert step_coefficients(torch.tensor(0.5), 0.9) == step_coefficients(0.5, 0.9)
+
+
+def test_the_noise_explorer_shows_one_image(pipe):
+    pytest.importorskip("ipywidgets")
+    from ddim_course.widgets import noise_explorer
+
+    with pytest.raises(ValueError, match="noise_explorer shows one image, got a list of 2"):
+        noise_explorer(pipe, [draw_scene(seed=0).pil(), draw_scene(seed=3).pil()])
