@@ -113,7 +113,11 @@ def _word_spans(tok, prompt: str) -> tuple[list[str], list[tuple[int, int]], int
 
     Only the words the text encoder sees: the tokenizer cuts a prompt at its length, and every word is a token at
     least, so a prompt of a million words is compared as its first few (not word by word, which would take hours)."""
-    special = [s for s in getattr(tok, "all_special_tokens", []) if isinstance(s, str) and s and s in prompt]
+    special = [
+        s
+        for s in getattr(tok, "all_special_tokens", [])
+        if isinstance(s, str) and s in prompt and len(_pieces(s)) > 1  # "!", SD 2's padding, is a word as any other
+    ]
     if special:  # read as one marker by the tokenizer, as '<|', 'endoftext', '|>' here: every later word misaligned
         raise ValueError(
             f"the prompt {_show(prompt)} holds {special[0]!r}, the tokenizer's own marker, which it reads as one "
@@ -674,7 +678,8 @@ class AttentionMaps:
                 if not key.startswith(joined):
                     break
                 if joined == key and (ends is None or ends[j]):  # ... and ends one
-                    if ends is None or self._spelt(text, ends, i, j) == asked:  # word for word
+                    # word for word, as the tokenizer cuts words ("t-shirt" is "t", "-", "shirt"; "ona" is not "on a")
+                    if ends is None or self._spelt(text, ends, i, j) == [p for w in asked for p in _pieces(w)]:
                         runs.append(list(range(i, j + 1)))
                     break
         return runs

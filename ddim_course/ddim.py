@@ -308,6 +308,8 @@ def _as_float64(a, name: str) -> float:
         return float(a.double())
     if isinstance(a, numbers.Real) and not isinstance(a, bool):
         return float(a)
+    if isinstance(a, np.ndarray) and a.size == 1 and a.dtype.kind in "fiu":  # numpy's 0-d array of a number
+        return float(a.reshape(()))
     raise ValueError(f"{name} must be one number, a noise level alpha_bar in (0, 1], got {_describe_level(a)}")
 
 

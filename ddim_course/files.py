@@ -194,7 +194,8 @@ def _interrupt(signum, frame):
 def stops_as_interrupt():
     """While the block runs (in the main thread), SIGTERM and SIGHUP, which a closed terminal, ``timeout`` or a job
     scheduler send, raise KeyboardInterrupt as Ctrl-C does, so that the block's own cleanup runs (Python would end
-    at once, leaving a half-written folder). The handlers before are put back afterwards."""
+    at once, leaving a half-written folder). A signal already handled or ignored (``nohup`` ignores SIGHUP) is left
+    as it is; the handlers before are put back afterwards."""
     import signal
     import threading
 
@@ -202,7 +203,7 @@ def stops_as_interrupt():
     if threading.current_thread() is threading.main_thread():
         for name in ("SIGTERM", "SIGHUP"):
             sig = getattr(signal, name, None)  # Windows has no SIGHUP
-            if sig is not None:
+            if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:  # `nohup` ignores SIGHUP: left so
                 kept[sig] = signal.signal(sig, _interrupt)
     try:
         yield

@@ -69,8 +69,8 @@ def _tile(im, k: int, label: str | None = None):
         return arr
     if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or 0 in arr.shape:
         raise ValueError(
-            f"{label} has shape {tuple(arr.shape)}; give (H, W, 3), (3, H, W) or (H, W) per image "
-            "(a batch (B, 3, H, W) is shown as B images)"
+            f"{label} has shape {tuple(arr.shape)}; give (H, W, 3), (3, H, W) or (H, W)"
+            + (" per image (a batch (B, 3, H, W) is shown as B images)" if label.startswith("show_images") else "")
         )
     if arr.dtype == np.uint8:
         return arr

@@ -1228,6 +1228,16 @@ def test_a_word_is_found_word_for_word_and_a_special_token_in_a_prompt_is_named(
             maps.word(glued)
     with pytest.raises(ValueError, match="holds '<\\|endoftext\\|>', the tokenizer's own marker"):
         align_tokens(pipe, PROMPT, "a blue circle<|endoftext|> on a striped background")
+    # words the tokenizer cuts at a sign or digit are still words; "!" (SD 2's padding token) is a word as any other
+    cut = ["<s>", "a", "red", "t", "-", "shirt", "4", "2", "</s>"]
+    cut_maps = AttentionMaps(cut, {8: torch.arange(9.0).view(9, 1, 1).expand(9, 8, 8).contiguous()}, [True] * 9)
+    assert cut_maps.word("t-shirt").mean() == 4 and cut_maps.word("42").mean() == 6.5
+    from transformers import CLIPTokenizer
+
+    from ddim_course.models import POCKET_DIR
+
+    sd2_like = CLIPTokenizer.from_pretrained(POCKET_DIR / "tokenizer", pad_token="!")
+    assert align_tokens(sd2_like, "a red circle!", "a blue circle!").changed_source == [2]
 
 
 def test_edit_branches_reads_control_as_edit_does_and_names_a_trace_that_is_no_list(pipe, inv):
@@ -1277,6 +1287,10 @@ def test_plot_attention_maps_reads_its_picture_as_show_images_does_and_draws_a_f
         with pytest.raises(ValueError, match=said):
             plot_attention_maps(maps, image)
     assert len(plot_attention_maps(maps, picture).axes) == 2
+    with pytest.raises(
+        ValueError, match="has shape \\(1, 3, 8, 8\\); give \\(H, W, 3\\), \\(3, H, W\\) or \\(H, W\\)$"
+    ):
+        plot_attention_maps(maps, torch.rand(1, 3, 8, 8))  # one picture: no word of batches, which it does not show
     flat = AttentionMaps(["<s>", "red", "</s>"], {4: torch.full((3, 4, 4), 0.3, requires_grad=True)})
     drawn = plot_attention_maps(flat).axes[0].get_images()[0]
     assert drawn.get_clim() == (0.0, 1.0) and float(np.asarray(drawn.get_array()).max()) == pytest.approx(0.3)
@@ -1324,7 +1338,11 @@ def test_the_step_functions_of_notebook_08_check_their_numbers():
     for alpha, said in levels:
         with pytest.raises(ValueError, match=f"alpha_t must be one number, a noise level .* got {said}"):
             step_coefficients(alpha, 0.9)
-    assert step_coefficients(torch.tensor(0.5), 0.9) == step_coefficients(0.5, 0.9)
+    assert (
+        step_coefficients(torch.tensor(0.5), 0.9)
+        == step_coefficients(np.array(0.5), 0.9)
+        == step_coefficients(0.5, 0.9)
+    )
 
 
 def test_the_noise_explorer_shows_one_image(pipe):
@@ -1333,3 +1351,18 @@ def test_the_noise_explorer_shows_one_image(pipe):
 
     with pytest.raises(ValueError, match="noise_explorer shows one image, got a list of 2"):
         noise_explorer(pipe, [draw_scene(seed=0).pil(), draw_scene(seed=3).pil()])
+
+
+def test_an_ignored_sighup_stays_ignored_as_nohup_asks():
+    import signal
+
+    from ddim_course.files import stops_as_interrupt
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with stops_as_interrupt():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN  # `nohup python -m ...` keeps running
+            signal.raise_signal(signal.SIGHUP)  # ignored: no KeyboardInterrupt
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)

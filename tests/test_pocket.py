@@ -420,6 +420,10 @@ def test_training_names_a_damaged_folder_a_stopped_runs_leftover_and_a_line_brea
     with pytest.raises(SystemExit):
         main(["--out", str(stopped), "--smoke", "--no-progress"])
     assert "holds only .partial-x1y2z3, the unfinished folder of a run that was stopped" in capsys.readouterr().err
+    (stopped / ".partial-x1y2z3").rename(stopped / ".old-a1b2c3")  # stopped while moving a new run in
+    with pytest.raises(SystemExit):
+        main(["--out", str(stopped), "--smoke", "--no-progress"])
+    assert "holds only .old-a1b2c3: your earlier run, set aside" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "a\nb"), "--smoke", "--no-progress"])
     assert "holds a control character" in capsys.readouterr().err

@@ -359,7 +359,13 @@ def main(argv: list[str] | None = None) -> Path:
         p.error(f"--out {out} is a link or a file; name a folder (new, or one of your runs with --force)")
     if out.exists() and any(out.iterdir()):
         left = sorted(n for n in os.listdir(out) if n.startswith((".partial-", ".old-")))
+        old = [n for n in left if n.startswith(".old-")]
         if left and len(left) == len(os.listdir(out)):  # `ls` shows an empty folder
+            if old:  # stopped while the new run was moved in: the earlier run, set aside, is all there is
+                p.error(
+                    f"{out} holds only {old[0]}: your earlier run, set aside while a new one was moved in when it was "
+                    f"stopped; move its files back into {out} (or delete it if you do not need it) and run again"
+                )
             p.error(
                 f"{out} holds only {left[0]}, the unfinished folder of a run that was stopped: delete it "
                 f"(rm -r {str(out / left[0])!r}) and run again"
