@@ -834,6 +834,9 @@ def sample(
         _check_latents(pipe, start_latents)
         latents = start_latents
     cond, uncond = encode_text(pipe, prompt, negative_prompt=negative_prompt, guidance=g != 1, batch=latents.shape[0])
+    from .editing import warn_unknown_words
+
+    warn_unknown_words(pipe, _prompts(prompt))  # "a purple unicorn" on the pocket model: shapes it never learned
     if g == 1 and negative_prompt is not None and any(_prompts(negative_prompt, name="negative_prompt")):
         warnings.warn(
             "negative_prompt has no effect at guidance_scale=1 (only the prompt is used); raise guidance_scale "

@@ -287,15 +287,15 @@ def edit(
     return decode(pipe, target, output_type=output_type)
 
 
-def _warn_about_prompts(pipe, sources: list[str], targets: list[str]) -> None:
-    """Two mistakes that would leave an edit wrong without a word: a word the model never learned (the pocket model
-    knows only its captions' words), and a change that lies past the last token the text encoder reads."""
+def warn_unknown_words(pipe, prompts: list[str]) -> None:
+    """Warn about a word the model never learned (the pocket model knows only its captions' words): the picture
+    would not follow it, without a word."""
     preset = get_preset(pipe)
     if preset.vocabulary:
         from .pocket.model import grammar_words
 
         known = set(grammar_words())
-        words = [w for p in sources + targets for w in re.findall(r"[^\W\d_]+", p.lower())]
+        words = [w for p in prompts for w in re.findall(r"[^\W\d_]+", p.lower())]
         unknown = list(dict.fromkeys(w for w in words if w not in known))
         if unknown:
             shown = ", ".join(repr(w) for w in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
@@ -304,6 +304,12 @@ def _warn_about_prompts(pipe, sources: list[str], targets: list[str]) -> None:
                 f"will not follow {'that word' if len(unknown) == 1 else 'those words'}. {preset.prompt_note}",
                 stacklevel=learner_stacklevel(),
             )
+
+
+def _warn_about_prompts(pipe, sources: list[str], targets: list[str]) -> None:
+    """Two mistakes that would leave an edit wrong without a word: a word the model never learned (the pocket model
+    knows only its captions' words), and a change that lies past the last token the text encoder reads."""
+    warn_unknown_words(pipe, sources + targets)
     pairs = zip(
         sources * len(targets) if len(sources) == 1 else sources,
         targets * len(sources) if len(targets) == 1 else targets,

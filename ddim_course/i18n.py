@@ -402,8 +402,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "w_inverting_and": {"en": "inverting with {name} and {doing}", "zh": "正在用 {name} 反转，然后{doing}"},
     "w_show_method": {"en": "show {name} at guidance {g}", "zh": "显示 {name}（引导强度 {g}）"},
     "w_method_result": {
-        "en": "{name} at guidance {g}: reconstruction {rec} dB; edit to '{target}' from start_step {s}",
-        "zh": "{name}，引导强度 {g}：重建 {rec} dB；从 start_step {s} 编辑为 '{target}'",
+        "en": "{name} at guidance {g}: reconstruction {rec} dB; edit to {target} from start_step {s}",
+        "zh": "{name}，引导强度 {g}：重建 {rec} dB；从 start_step {s} 编辑为 {target}",
     },
     "w_stored_path": {
         "en": " (exact by design: a direct inversion gives back the path it stored, so its reconstruction is the VAE's"

@@ -56,6 +56,18 @@ def _text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+LABEL_PROMPT = 100
+"""Characters of a prompt a label repeats (a prompt of 10,000 characters buried the label's point)."""
+
+
+def _quoted(prompt: str) -> str:
+    """A prompt in quotes for a label, cut in the middle when long: "'a blue ... circle' (11,200 characters)"."""
+    if len(prompt) <= LABEL_PROMPT:
+        return f"'{prompt}'"
+    half = LABEL_PROMPT // 2
+    return f"'{prompt[:half]} ... {prompt[-half // 2 :]}' ({len(prompt):,} characters)"
+
+
 @contextlib.contextmanager
 def _busy(label, controls, doing: str, failing: str):
     """Run a callback's work with the explorer marked busy.
@@ -416,13 +428,15 @@ def _compare(pipe, image, inversion, start_step, guidance_scale, seed) -> dict:
     }
 
 
-def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: float = 1.0):
-    """A start_step slider: original, reconstruction and img2img side by side."""
+def start_step_explorer(pipe, image, inversion: Inversion, *, guidance_scale: float | None = None):
+    """A start_step slider: original, reconstruction and img2img side by side, at ``guidance_scale`` (None: the
+    guidance the inversion was made at; another one leaves its path from the first step)."""
     import ipywidgets as w
 
     if not isinstance(inversion, Inversion):
         raise ValueError(f"inversion must be an Inversion (what invert(...) returns), got {_show(inversion)}")
-    guidance_scale = _check_guidance(guidance_scale)  # now, not at the first redraw (only the label would say it)
+    # checked now, not at the first redraw (only the label would say it)
+    guidance_scale = _check_guidance(inversion.guidance_scale if guidance_scale is None else guidance_scale)
     _check_pipe(pipe)
     image = _inverted_picture(pipe, _picture(pipe, image), inversion)  # another model or picture: named now
 
@@ -531,7 +545,7 @@ class EditExplorer:
         start.value, guidance.value = self.start_step, self.guidance_scale
         before.value, after.value = _png(self.image), _png(self.result)
         g = _num(self.guidance_scale)
-        label.value = _text(tr("w_edited", target=f"'{self.target_prompt}'", s=self.start_step, g=g))
+        label.value = _text(tr("w_edited", target=_quoted(self.target_prompt), s=self.start_step, g=g))
 
     def widget(self):
         import ipywidgets as w
@@ -545,10 +559,13 @@ class EditExplorer:
         button = w.Button(description=tr("apply"), button_style="primary")
         before, after, label = _image_widget(self.image), _image_widget(), w.HTML()
 
+        mine = text, start, guidance, before, after, label
+
         def on_click(_=None):
+            self._controls = mine  # this copy of the widget shows its own result (a second copy took them over)
             previous = self.target_prompt, self.start_step, self.guidance_scale
             self.target_prompt, self.start_step, self.guidance_scale = text.value, start.value, guidance.value
-            target, g = f"'{text.value}'", _num(guidance.value)
+            target, g = _quoted(text.value), _num(guidance.value)
             # the busy text leaves start_step out: tests/test_browser.py waits for "start_step N" as the result
             doing = tr("w_editing_to", target=target, g=g)
             with _busy(label, [text, start, guidance, button], doing, tr("w_edit_to", target=target)):
@@ -559,7 +576,7 @@ class EditExplorer:
                     self.target_prompt, self.start_step, self.guidance_scale = previous
                     raise
 
-        self._controls = text, start, guidance, before, after, label
+        self._controls = mine
         button.on_click(on_click)
         on_click()
         self._widget = _explorer(
@@ -613,6 +630,8 @@ class MethodExplorer:
     def _forget_if_changed(self) -> None:
         """Drop the kept inversions when a setting they were made with has changed since (``method_options``, the
         picture, the source prompt or the step count): they would show the old settings' results."""
+        if not isinstance(self.image, Image.Image):  # a path or URL, as the explorer takes when it is made
+            self.image = _picture(self.pipe, self.image)
         now = self._settings()
         if now != self._inverted_with:
             self.inversions.clear()
@@ -683,13 +702,14 @@ class MethodExplorer:
                 if self._key(pick.value, scale.value) not in self.inversions:
                     label.value = _text(tr("w_inverting_and", name=name, doing=doing))
                 rec, out = self.show(pick.value, scale.value)
-                pics[1].value, pics[2].value = _png(rec), _png(out)
+                # the original too: explorer.image may have been changed since the widget was made
+                pics[0].value, pics[1].value, pics[2].value = _png(self.image), _png(rec), _png(out)
                 result = tr(
                     "w_method_result",
                     name=name,
                     g=g,
                     rec=f"{psnr(self.image, rec):.1f}",
-                    target=self.target_prompt,
+                    target=_quoted(self.target_prompt),
                     s=self.start_step,
                 )
                 if pick.value == "direct":  # its reconstruction is no measure of the inversion: say so

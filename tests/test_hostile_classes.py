@@ -1108,7 +1108,7 @@ def test_an_error_in_an_explorer_callback_shows_in_its_label_not_in_a_log(pipe):
     scale, label = box.children[0].children[1], box.children[-1]
     m.image = "/nonexistent.png"  # the kept inversions' settings can't be read: raised before _busy until now
     scale.value = 3.5  # the callback runs; nothing is raised out of it
-    assert "could not" in label.value and "must be a PIL image" in label.value, label.value
+    assert "could not" in label.value and "no such image file: /nonexistent.png" in label.value, label.value
     p = PromptToPromptExplorer(pipe, image, PROMPT, target, num_inference_steps=2)
     box = p.widget(method="ddim")
     cross, label = box.children[1].children[0], box.children[-1]
@@ -1366,3 +1366,59 @@ def test_an_ignored_sighup_stays_ignored_as_nohup_asks():
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+def test_explorers_show_what_their_controls_and_pictures_say(pipe):
+    """Found by a probe of the widgets: a second copy of EditExplorer's widget took the first's results; a changed
+    MethodExplorer.image was edited but the old one shown as the original (and a path was refused); a prompt of
+    10,000 characters filled the label; start_step_explorer ran at guidance 1 whatever the inversion's."""
+    pytest.importorskip("ipywidgets")
+    import tempfile
+    from pathlib import Path
+
+    import ipywidgets as w
+
+    from ddim_course.widgets import EditExplorer, MethodExplorer, _png, _walk, start_step_explorer
+
+    def kids(box, cls):
+        return [x for x in _walk(box) if isinstance(x, cls)]
+
+    image = draw_scene(seed=3).pil()
+    e = EditExplorer(pipe, image, PROMPT, "a blue circle on a striped background", num_inference_steps=3)
+    first, second = e.widget(), e.widget()
+    kids(first, w.Text)[0].value = "a green circle on a striped background"
+    kids(first, w.Button)[0].click()
+    assert "'a green circle on a striped background', start_step" in kids(first, w.HTML)[-1].value
+    assert kids(first, w.Image)[1].value == _png(e.result)  # the clicked copy shows its own edit
+    kids(second, w.Text)[0].value = "a blue circle " * 800
+    kids(second, w.Button)[0].click()
+    assert "(11,200 characters)" in kids(second, w.HTML)[-1].value and len(kids(second, w.HTML)[-1].value) < 1000
+
+    m = MethodExplorer(pipe, image, PROMPT, "a blue circle on a striped background", num_inference_steps=3)
+    box = m.widget(method="ddim", guidance=7.5)
+    flipped = draw_scene(seed=4).pil()
+    m.image = flipped
+    kids(box, w.Dropdown)[1].value = 1.0
+    assert kids(box, w.Image)[0].value == _png(flipped)  # the original shown is the one edited
+    path = Path(tempfile.mkdtemp()) / "scene.png"
+    image.save(path)
+    m.image = str(path)
+    kids(box, w.Dropdown)[1].value = 3.5
+    assert "could not" not in kids(box, w.HTML)[-1].value and kids(box, w.Image)[0].value == _png(image)
+
+    guided = invert(pipe, image, PROMPT, num_inference_steps=4, guidance_scale=7.5, progress=False)
+    box = start_step_explorer(pipe, image, guided)
+    assert "could not" not in kids(box, w.HTML)[-1].value
+    from ddim_course.widgets import compare_at_start_step
+
+    at_its_own = compare_at_start_step(pipe, image, guided, 3, guidance_scale=7.5)
+    kids(box, w.IntSlider)[0].value = 3
+    assert kids(box, w.Image)[1].value == _png(at_its_own["reconstruction"])
+
+
+def test_sampling_names_a_word_the_pocket_model_never_learned(pipe):
+    with pytest.warns(UserWarning, match="the pocket model never learned 'unicorn': it knows only"):
+        sample(pipe, "a purple unicorn on a plain background", num_inference_steps=2, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sample(pipe, PROMPT, num_inference_steps=2, progress=False)
