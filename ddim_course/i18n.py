@@ -397,6 +397,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "w_p2p": {"en": "prompt-to-prompt", "zh": "prompt-to-prompt（注意力控制）"},
     "w_editing_to": {"en": "editing to {target} at guidance {g} ...", "zh": "正在以引导强度 {g} 编辑为 {target} ..."},
     "w_edit_to": {"en": "edit to {target}", "zh": "编辑为 {target}"},
+    "w_characters": {"en": "{n} characters", "zh": "{n} 个字符"},
     "w_edited": {"en": "{target}, start_step {s}, guidance {g}", "zh": "{target}，start_step {s}，引导强度 {g}"},
     "w_sampling_at": {"en": "sampling at guidance {g} ...", "zh": "正在以引导强度 {g} 采样 ..."},
     "w_inverting_and": {"en": "inverting with {name} and {doing}", "zh": "正在用 {name} 反转，然后{doing}"},

@@ -39,7 +39,7 @@ from .ddim import (
 )
 from .editing import _blend_never_starts, edit, picture_gap
 from .i18n import tr
-from .images import decode, encode, load_image
+from .images import decode, encode, image_size, load_image
 from .inversions import METHODS, check_inner_steps, get_method
 from .metrics import psnr
 
@@ -65,7 +65,7 @@ def _quoted(prompt: str) -> str:
     if len(prompt) <= LABEL_PROMPT:
         return f"'{prompt}'"
     half = LABEL_PROMPT // 2
-    return f"'{prompt[:half]} ... {prompt[-half // 2 :]}' ({len(prompt):,} characters)"
+    return f"'{prompt[:half]} ... {prompt[-half:]}' ({tr('w_characters', n=f'{len(prompt):,}')})"
 
 
 @contextlib.contextmanager
@@ -371,12 +371,15 @@ def guidance_explorer(pipe, prompt: str, *, seed: int = 0, num_inference_steps: 
 # notebook 04: start_step, inversion against img2img
 # --------------------------------------------------------------------------------------------------
 def compare_at_start_step(
-    pipe, image, inversion: Inversion, start_step: int, *, guidance_scale: float = 1.0, seed: int = 0
+    pipe, image, inversion: Inversion, start_step: int, *, guidance_scale: float | None = None, seed: int = 0
 ) -> dict:
-    """Reconstruction from the inverted latent and img2img from fresh noise at one start_step, with PSNRs.
+    """Reconstruction from the inverted latent and img2img from fresh noise at one start_step, with PSNRs, at
+    ``guidance_scale`` (None: the guidance the inversion was made at, as ``start_step_explorer``).
 
     ``image`` must be the picture ``inversion`` was made from (one picture): both are scored against it."""
     _check_pipe(pipe)
+    if guidance_scale is None:  # what is not an Inversion is refused just below
+        guidance_scale = inversion.guidance_scale if isinstance(inversion, Inversion) else 1.0
     guidance_scale = _check_guidance(guidance_scale)
     image = _inverted_picture(pipe, image, inversion)
     return _compare(pipe, image, inversion, start_step, guidance_scale, seed)
@@ -630,8 +633,9 @@ class MethodExplorer:
     def _forget_if_changed(self) -> None:
         """Drop the kept inversions when a setting they were made with has changed since (``method_options``, the
         picture, the source prompt or the step count): they would show the old settings' results."""
-        if not isinstance(self.image, Image.Image):  # a path or URL, as the explorer takes when it is made
-            self.image = _picture(self.pipe, self.image)
+        side = image_size(self.pipe)
+        if not (isinstance(self.image, Image.Image) and self.image.size == (side, side) and self.image.mode == "RGB"):
+            self.image = _picture(self.pipe, self.image)  # a path, or a picture of another size, as when it was made
         now = self._settings()
         if now != self._inverted_with:
             self.inversions.clear()
@@ -850,7 +854,8 @@ class PromptToPromptExplorer:
                 if m._key(pick.value, self.guidance_scale) not in m.inversions:  # guidance_scale set to 1000, say
                     label.value = _text(tr("w_inverting_then", name=name, doing=doing))
                 swap, p2p = self.show(pick.value, c.value, s.value, t.value if blend.value else None)
-                pics[1].value, pics[2].value = _png(swap), _png(p2p)
+                # the original too: explorer.methods.image may have been changed since the widget was made
+                pics[0].value, pics[1].value, pics[2].value = _png(m.image), _png(swap), _png(p2p)
                 blended = tr("w_blend_above", t=_num(t.value)) if blend.value else tr("w_no_blend")
                 label.value = _text(
                     tr(

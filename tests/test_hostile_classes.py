@@ -1378,7 +1378,14 @@ def test_explorers_show_what_their_controls_and_pictures_say(pipe):
 
     import ipywidgets as w
 
-    from ddim_course.widgets import EditExplorer, MethodExplorer, _png, _walk, start_step_explorer
+    from ddim_course.widgets import (
+        EditExplorer,
+        MethodExplorer,
+        PromptToPromptExplorer,
+        _png,
+        _walk,
+        start_step_explorer,
+    )
 
     def kids(box, cls):
         return [x for x in _walk(box) if isinstance(x, cls)]
@@ -1392,7 +1399,8 @@ def test_explorers_show_what_their_controls_and_pictures_say(pipe):
     assert kids(first, w.Image)[1].value == _png(e.result)  # the clicked copy shows its own edit
     kids(second, w.Text)[0].value = "a blue circle " * 800
     kids(second, w.Button)[0].click()
-    assert "(11,200 characters)" in kids(second, w.HTML)[-1].value and len(kids(second, w.HTML)[-1].value) < 1000
+    said = kids(second, w.HTML)[-1].value
+    assert "(11,200 characters)" in said and len(said) < 1000 and "a blue circle ' (" in said  # its end kept
 
     m = MethodExplorer(pipe, image, PROMPT, "a blue circle on a striped background", num_inference_steps=3)
     box = m.widget(method="ddim", guidance=7.5)
@@ -1405,6 +1413,15 @@ def test_explorers_show_what_their_controls_and_pictures_say(pipe):
     m.image = str(path)
     kids(box, w.Dropdown)[1].value = 3.5
     assert "could not" not in kids(box, w.HTML)[-1].value and kids(box, w.Image)[0].value == _png(image)
+    m.image = flipped.resize((100, 100))  # another size: read at the model's, as when the explorer was made
+    kids(box, w.Dropdown)[1].value = 1.0
+    assert "could not" not in kids(box, w.HTML)[-1].value and m.image.size == (64, 64)
+
+    p = PromptToPromptExplorer(pipe, image, PROMPT, "a blue circle on a striped background", num_inference_steps=5)
+    box = p.widget(method="ddim")
+    p.methods.image = flipped
+    kids(box, w.FloatSlider)[0].value = 0.5
+    assert kids(box, w.Image)[0].value == _png(flipped)
 
     guided = invert(pipe, image, PROMPT, num_inference_steps=4, guidance_scale=7.5, progress=False)
     box = start_step_explorer(pipe, image, guided)
