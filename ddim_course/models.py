@@ -342,6 +342,39 @@ def _check_safetensors(file: Path, label: str) -> None:
         raise _FolderError(damaged)
 
 
+MAX_TRAIN_TIMESTEPS = 10_000
+"""The most training timesteps a scheduler file may give (Stable Diffusion's: 1000; 10**9 ran out of memory)."""
+
+
+def _check_scheduler_config(config: dict, label: str) -> None:
+    """Refuse a scheduler file whose numbers the course's DDIM cannot use, naming the key (before diffusers builds
+    a schedule of 10**9 steps, or a model loads that fails at its first step)."""
+    from .ddim import PREDICTION_TYPES
+
+    n = config.get("num_train_timesteps", 1000)
+    if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= MAX_TRAIN_TIMESTEPS:
+        raise _FolderError(
+            f"its {label} gives num_train_timesteps {_show(str(n), 40)}; it must be a whole number in [2, "
+            f"{MAX_TRAIN_TIMESTEPS}] (1000 for Stable Diffusion)"
+        )
+    ptype = config.get("prediction_type", "epsilon")
+    if ptype not in PREDICTION_TYPES:
+        raise _FolderError(
+            f"its {label} gives prediction_type {_show(str(ptype), 40)}; the course's DDIM reads "
+            f"{', '.join(repr(p) for p in PREDICTION_TYPES)}"
+        )
+    spacing = config.get("timestep_spacing", "leading")
+    if spacing not in ("leading", "trailing", "linspace"):
+        raise _FolderError(
+            f"its {label} gives timestep_spacing {_show(str(spacing), 40)}; use 'leading' (Stable Diffusion's), "
+            "'trailing' or 'linspace'"
+        )
+    betas = config.get("trained_betas")
+    if betas is not None and not (isinstance(betas, list) and len(betas) == n):
+        count = len(betas) if isinstance(betas, list) else "no list of"
+        raise _FolderError(f"its {label} gives trained_betas of {count} values for {n} training timesteps")
+
+
 def _check_folder(path: Path) -> dict:
     """Find what is wrong with a local pipeline folder before diffusers does; returns extra from_pretrained args."""
     st = _stat(path)
@@ -378,6 +411,7 @@ def _check_folder(path: Path) -> dict:
         label = f"{name}/{'scheduler_config.json' if name == 'scheduler' else 'config.json'}"
         configs[name] = _read_json(folder / label.split("/")[1], label)
         if name == "scheduler":
+            _check_scheduler_config(configs[name], label)
             continue
         try:
             files = [f.name for f in folder.iterdir()]
@@ -495,12 +529,17 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     name = resolve_model(model)
     device = _check_device(device)
     dtype = _check_dtype(dtype, device, name)
-    key = (name, str(device), str(dtype))
+    folder = POCKET_DIR if name == POCKET else expand_user(name)
+    try:  # a folder is known by where it is and what it holds: "./m" from two working folders is two models
+        where, stamp = (str(folder.resolve()), _folder_stamp(folder)) if folder.is_dir() else (name, None)
+    except (OSError, ValueError):  # not a folder here (a hub id), or a name no path can hold
+        where, stamp = name, None
+    key = (where, str(device), str(dtype))
     if cache and key in _PIPELINE_CACHE:
         cached = _PIPELINE_CACHE[key]
-        if _as_loaded(cached):  # re-running the cell gives the model as loaded, not as an experiment left it
-            return cached
-        del _PIPELINE_CACHE[key]  # moved to another device or dtype: load it again
+        if getattr(cached, "_ddim_course_stamp", None) == stamp and _as_loaded(cached):
+            return cached  # re-running the cell gives the model as loaded, not as an experiment left it
+        del _PIPELINE_CACHE[key]  # moved to another device or dtype, or its files changed: load it again
 
     kwargs = dict(
         torch_dtype=dtype,
@@ -574,8 +613,39 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     pipe._ddim_course_model = name  # lets get_preset(pipe) find the preset
     if cache:
         pipe._ddim_course_loaded = (dict(pipe.scheduler.config), _part_dtypes(pipe), pipe.device)
+        pipe._ddim_course_parts = _parts(pipe)
+        pipe._ddim_course_stamp = stamp
         _PIPELINE_CACHE[key] = pipe
     return pipe
+
+
+def _folder_stamp(folder: Path) -> tuple:
+    """The files of a model folder as (path, size, modification time): a file replaced or edited since a pipeline
+    was loaded changes it (a scheduler file set to v-prediction was not seen, and the old pipeline came back)."""
+    files = []
+    for root, _, names in os.walk(folder):
+        for n in sorted(names):
+            st = os.stat(os.path.join(root, n))
+            files.append((os.path.relpath(os.path.join(root, n), folder), st.st_size, st.st_mtime_ns))
+            if len(files) > 1000:  # not a model folder of a few dozen files: known by its place alone
+                return ()
+    return tuple(sorted(files))
+
+
+def _parts(pipe) -> tuple:
+    """What a learner may change on a cached pipeline that the scheduler check does not see: the models and the
+    tokenizer themselves, the UNet's attention processors, the tokenizer's length, the VAE's latent scale and the
+    schedule's values (changed in place: alphas_cumprod[:] = 0.5)."""
+    unet = getattr(pipe, "unet", None)
+    processors = tuple(sorted((k, type(v).__name__) for k, v in unet.attn_processors.items())) if unet else ()
+    alphas = getattr(pipe.scheduler, "alphas_cumprod", None)
+    return (
+        tuple(id(getattr(pipe, n, None)) for n in ("unet", "vae", "text_encoder", "tokenizer")),
+        processors,
+        getattr(getattr(pipe, "tokenizer", None), "model_max_length", None),
+        getattr(getattr(getattr(pipe, "vae", None), "config", None), "scaling_factor", None),
+        alphas.detach().cpu().double().numpy().tobytes() if isinstance(alphas, torch.Tensor) else None,
+    )
 
 
 def _tokenizer_problem(pipe) -> str | None:
@@ -607,6 +677,30 @@ def _as_loaded(pipe) -> bool:
     config, dtypes, device = getattr(pipe, "_ddim_course_loaded", (None, None, None))
     if config is None or pipe.device != device or _part_dtypes(pipe) != dtypes:
         return False  # moved, or a part cast to another dtype (pipe.text_encoder.half(), ...): load it again
+    parts = getattr(pipe, "_ddim_course_parts", None)
+    now = _parts(pipe) if type(pipe.scheduler) is DDIMScheduler and dict(pipe.scheduler.config) == config else None
+    if parts is not None and now is not None and now != parts:
+        changed = next(
+            what
+            for what, a, b in zip(
+                (
+                    "a model or the tokenizer",
+                    "an attention processor",
+                    "the tokenizer's length",
+                    "the VAE's scaling factor",
+                    "the schedule's values",
+                ),
+                now,
+                parts,
+            )  # fmt: skip
+            if a != b
+        )
+        warnings.warn(
+            f"the cached pipeline was changed since it was loaded ({changed}); load_pipeline loaded it again "
+            "(load_pipeline(..., cache=False) loads a separate copy to experiment on)",
+            stacklevel=3,
+        )
+        return False
     if type(pipe.scheduler) is not DDIMScheduler or dict(pipe.scheduler.config) != config:
         warnings.warn(
             "the cached pipeline's scheduler was changed since it was loaded; load_pipeline put its DDIM scheduler "
@@ -624,9 +718,13 @@ def _ddim_choices(scheduler) -> dict:
     apart at 50 steps while a DDIM step goes 1000 // 50 = 20 down, as diffusers' DDIMScheduler does."""
     from diffusers import DDIMScheduler
 
-    if isinstance(scheduler, DDIMScheduler):
-        return {}  # a DDIM file says what it wants
     config = scheduler.config
+    if isinstance(scheduler, DDIMScheduler):  # a DDIM file says what it wants; what it leaves out is SD's
+        missing = set(config.get("_use_default_values", ()))  # from_config would put DDIM's defaults back
+        choices = {k: False for k in ("clip_sample", "set_alpha_to_one") if k in missing}
+        if "steps_offset" in missing:  # diffusers sets an old file's steps_offset to 1
+            choices["steps_offset"] = config.get("steps_offset", 1)
+        return choices
     choices = {} if "set_alpha_to_one" in config else {"set_alpha_to_one": False}
     if "clip_sample" not in config:  # DDIMScheduler's default would clip: SD's sampler never does
         choices["clip_sample"] = False

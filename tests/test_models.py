@@ -300,3 +300,80 @@ def test_a_preset_name_with_a_typo_is_named_not_silently_stable_diffusions(tmp_p
         get_preset("someone/my-finetune")
         (tmp_path / "pocket2").mkdir()
         get_preset(str(tmp_path / "pocket2"))
+
+
+def test_the_cache_knows_a_folder_by_its_place_and_its_files_and_a_changed_pipeline_is_loaded_again(
+    tmp_path, monkeypatch
+):
+    """A probe of model loading found: "./m" from two working folders gave the first folder's model; a scheduler
+    file edited since loading was not seen; a cached pipeline whose UNet was replaced, or whose schedule was changed
+    in place, came back as it was."""
+    import shutil
+    import warnings
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for where, ptype in (("one", "epsilon"), ("two", "v_prediction")):
+        shutil.copytree(POCKET_DIR, tmp_path / where / "m")
+        config = tmp_path / where / "m" / "scheduler" / "scheduler_config.json"
+        config.write_text(json.dumps(json.loads(config.read_text()) | {"prediction_type": ptype}))
+    monkeypatch.chdir(tmp_path / "one")
+    first = load_pipeline("./m")
+    monkeypatch.chdir(tmp_path / "two")
+    assert load_pipeline("./m").scheduler.config.prediction_type == "v_prediction"
+    monkeypatch.chdir(tmp_path / "one")
+    assert load_pipeline("./m") is first  # the same folder, unchanged: the cached pipeline
+    config = tmp_path / "one" / "m" / "scheduler" / "scheduler_config.json"
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"beta_end": 0.02}))
+    again = load_pipeline("./m")
+    assert again is not first and again.scheduler.config.beta_end == 0.02
+    again.scheduler.alphas_cumprod[:] = 0.5  # notebook 01, an experiment on the schedule
+    with pytest.warns(UserWarning, match="was changed since it was loaded \\(the schedule's values\\)"):
+        fresh = load_pipeline("./m")
+    assert fresh is not again and float(fresh.scheduler.alphas_cumprod[0]) != 0.5
+    fresh.unet = again.unet
+    with pytest.warns(UserWarning, match="\\(a model or the tokenizer\\)"):
+        assert load_pipeline("./m") is not fresh
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_pipeline("./m") is load_pipeline("./m")
+
+
+@pytest.mark.parametrize(
+    "change, said",
+    [
+        ({"num_train_timesteps": 10**9}, "num_train_timesteps 1000000000; it must be a whole number in \\[2, 10000\\]"),
+        ({"num_train_timesteps": "1000"}, "num_train_timesteps 1000"),
+        ({"prediction_type": "flow"}, "prediction_type flow; the course's DDIM reads 'epsilon'"),
+        ({"timestep_spacing": "bogus"}, "timestep_spacing bogus"),
+        ({"trained_betas": [0.01] * 3}, "trained_betas of 3 values for 1000 training timesteps"),
+    ],
+)
+def test_a_scheduler_file_the_course_cannot_use_is_named_at_load(tmp_path, monkeypatch, change, said):
+    import shutil
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    shutil.copytree(POCKET_DIR, tmp_path / "m")
+    config = tmp_path / "m" / "scheduler" / "scheduler_config.json"
+    config.write_text(json.dumps(json.loads(config.read_text()) | change))
+    with pytest.raises(ModelLoadError, match=said):
+        load_pipeline(str(tmp_path / "m"), cache=False)
+
+
+def test_an_old_ddim_scheduler_file_loads_with_stable_diffusions_choices(tmp_path, monkeypatch):
+    """A DDIM file without clip_sample, set_alpha_to_one and steps_offset loaded with DDIM's defaults put back
+    (clipping on): the first sample was refused."""
+    import shutil
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    shutil.copytree(POCKET_DIR, tmp_path / "m")
+    config = tmp_path / "m" / "scheduler" / "scheduler_config.json"
+    old = {
+        k: v
+        for k, v in json.loads(config.read_text()).items()
+        if k not in ("clip_sample", "set_alpha_to_one", "steps_offset")
+    }
+    config.write_text(json.dumps(old))
+    pipe = load_pipeline(str(tmp_path / "m"), cache=False)
+    c = pipe.scheduler.config
+    assert (c.clip_sample, c.set_alpha_to_one, c.steps_offset) == (False, False, 1)
+    sample(pipe, "a red circle on a plain background", num_inference_steps=2, progress=False)
