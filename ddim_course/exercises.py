@@ -46,8 +46,12 @@ OUTPUT_LIMIT = 10_000
 # the running check's "deadline" (time.monotonic()) and "output" (_capture_output), set by _kept_intact; changed in
 # place only (a name rebound would count as the package changed)
 _BUDGET: dict = {}
-# the threads answers run in (_call), while they run: a check called in one of them grades nothing (see _kept_intact)
+# the threads answers run in (_call), and every thread started while a check ran (an answer's own): a check called
+# in one of them grades nothing (see _kept_intact)
 _ANSWER_THREADS: weakref.WeakSet = weakref.WeakSet()
+# held while a check runs: one check at a time (two at once shared one deadline, one capture of the output, and one
+# snapshot of torch's settings, and passed or failed each other's answers)
+_ONE_CHECK = threading.Lock()
 
 
 class _CappedOutput(io.TextIOBase):
@@ -443,21 +447,27 @@ def _kept_intact(check):
         if threading.current_thread() in _ANSWER_THREADS:  # check_psnr(my_psnr) pasted inside my_psnr: each call
             # would start another check, and another thread, without end (and go on after the outer check ended)
             return CheckResult(False, tr("check_inside_answer", check=check.__name__))
-        if "torch._dynamo" not in sys.modules:  # torch imports it on first use of torch.func and others, and it
-            with contextlib.suppress(ImportError):  # rewraps torch.manual_seed: not the answer's change
-                import torch._dynamo  # noqa: F401
-        put_back = _snapshot()
-        # a check run in a thread an answer started keeps the outer one's deadline and captured streams
-        outer = "deadline" in _BUDGET
-        if not outer:  # what the answer prints is shown after each call, up to OUTPUT_LIMIT characters a check
-            _BUDGET.update(deadline=time.monotonic() + TOTAL_TIME_LIMIT, output=_capture_output())
+        if not _ONE_CHECK.acquire(blocking=False):  # another thread's check is running
+            return CheckResult(False, tr("check_running", check=check.__name__))
         try:
-            result = check(*args, **kwargs)
-        finally:
-            if not outer:
+            if "torch._dynamo" not in sys.modules:  # torch imports it on first use of torch.func and others, and
+                with contextlib.suppress(ImportError):  # it rewraps torch.manual_seed: not the answer's change
+                    import torch._dynamo  # noqa: F401
+            before = set(threading.enumerate())
+            put_back = _snapshot()
+            # what the answer prints is shown after each call, up to OUTPUT_LIMIT characters a check
+            _BUDGET.update(deadline=time.monotonic() + TOTAL_TIME_LIMIT, output=_capture_output())
+            try:
+                result = check(*args, **kwargs)
+            finally:
                 _BUDGET.pop("deadline", None)
                 _release_output(_BUDGET.pop("output"))
-            changed = [name for name in put_back() if name]
+                changed = [name for name in put_back() if name]
+                # a thread the answer started and left running grades nothing later either: it would start checks,
+                # and threads, after this one ended
+                _ANSWER_THREADS.update(t for t in threading.enumerate() if t not in before)
+        finally:
+            _ONE_CHECK.release()
         if changed:
             return CheckResult(False, tr("changed_while_checking", name=changed[0]))
         return result

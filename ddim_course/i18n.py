@@ -86,9 +86,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "（Kernel > Restart Kernel）",
     },
     "check_inside_answer": {
-        "en": "{check} was called inside the function it checks, which is not graded; call the check once, in a cell "
-        "of its own, outside your function",
-        "zh": "{check} 在它所检查的函数内部被调用，这样不会评分；请在函数外、单独的单元格里调用一次检查",
+        "en": "{check} was called inside a function that a check is grading, so it grades nothing; call each check "
+        "once, in a cell of its own, outside your function",
+        "zh": "{check} 在一个正被检查评分的函数内部被调用，所以它不评分；请在函数外、单独的单元格里调用每个检查一次",
+    },
+    "check_running": {
+        "en": "{check} was not run: another check is running (in another thread); run one check at a time",
+        "zh": "{check} 没有运行：另一个检查正在（另一个线程中）运行；请一次只运行一个检查",
     },
     "took_too_long_in_all": {
         "en": "{where}: your function's calls took over {limit} s together (each call should take well under a second)",

@@ -908,7 +908,7 @@ def test_a_check_inside_an_answer_grades_nothing_and_starts_no_threads(monkeypat
     out = capsys.readouterr().out.split()
     assert out.count("before") == out.count("after") == 4  # once per case: no call of it is lost or doubled
     assert len(inner_results) == 4 and not any(inner_results)
-    assert "check_psnr was called inside the function it checks" in inner_results[0].message
+    assert "check_psnr was called inside a function that a check is grading" in inner_results[0].message
     time.sleep(0.2)
     assert threading.active_count() <= threads and (sys.stdout, sys.stderr) == streams
 
@@ -924,6 +924,47 @@ def test_a_check_inside_an_answer_grades_nothing_and_starts_no_threads(monkeypat
 
     assert check_psnr(checks_a_hang) and not inner_results[-1]
     assert (sys.stdout, sys.stderr) == streams
+
+
+def test_one_check_runs_at_a_time_and_a_thread_an_answer_left_starts_none():
+    """Two checks at once shared one deadline, one capture and one snapshot of torch's settings: a right answer
+    failed for the other's change (and float64 stayed the default); a check from a thread the answer started kept
+    starting checks, and threads, after the outer check had ended."""
+    import threading
+
+    results, started = {}, threading.Event()
+
+    def changes_dtype(a, b):
+        torch.set_default_dtype(torch.float64)
+        started.set()
+        time.sleep(0.3)
+        return psnr(a, b)
+
+    first = threading.Thread(target=lambda: results.setdefault("first", check_psnr(changes_dtype)))
+    first.start()
+    started.wait(10)
+    results["second"] = check_psnr(lambda a, b: psnr(a, b))  # while the first one runs
+    first.join(30)
+    assert not results["first"] and "torch.set_default_dtype" in results["first"].message
+    assert not results["second"] and "another check is running" in results["second"].message
+    assert torch.get_default_dtype() == torch.float32
+    assert check_psnr(lambda a, b: psnr(a, b))  # afterwards, alone: as ever
+
+    later = []
+
+    def leaves_a_thread(a, b):
+        def check_later():
+            time.sleep(0.5)  # after the outer check has ended
+            later.append(check_psnr(leaves_a_thread))
+
+        threading.Thread(target=check_later, daemon=True).start()
+        return psnr(a, b)
+
+    threads = threading.active_count()
+    assert check_psnr(leaves_a_thread)
+    time.sleep(1.5)
+    assert later and not any(later) and "inside a function that a check is grading" in later[0].message
+    assert threading.active_count() <= threads
 
 
 def test_an_answer_that_catches_every_stop_is_said_to_be_still_running(monkeypatch):
