@@ -519,6 +519,18 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     torch.bfloat16 or their names (None: float16 on CUDA for big models, else float32). Only Stable Diffusion
     pipelines with safetensors weights are loaded, and never any code that comes with a model.
     """
+    try:
+        return _load_pipeline(model, device=device, dtype=dtype, cache=cache)
+    except ModelLoadError as e:
+        env = os.environ.get(ENV_VAR, "").strip()
+        if isinstance(model, str) and model.strip().lower() == "auto" and env and env.lower() != "auto":
+            # load_pipeline() named no model: say where this one came from
+            hint = f"the model came from the environment variable {ENV_VAR}={env!r}: change or unset it"
+            raise ModelLoadError(f"{e} ({hint})") from None
+        raise
+
+
+def _load_pipeline(model, *, device, dtype, cache):
     from diffusers import DDIMScheduler, StableDiffusionPipeline
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging

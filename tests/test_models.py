@@ -377,3 +377,13 @@ def test_an_old_ddim_scheduler_file_loads_with_stable_diffusions_choices(tmp_pat
     c = pipe.scheduler.config
     assert (c.clip_sample, c.set_alpha_to_one, c.steps_offset) == (False, False, 1)
     sample(pipe, "a red circle on a plain background", num_inference_steps=2, progress=False)
+
+
+def test_a_model_named_by_the_environment_variable_says_so_when_it_fails(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("DDIM_COURSE_MODEL", str(tmp_path / "no-such-folder"))
+    with pytest.raises(ModelLoadError, match="came from the environment variable DDIM_COURSE_MODEL=.*no-such-folder"):
+        load_pipeline()
+    with pytest.raises(ModelLoadError) as named:
+        load_pipeline(str(tmp_path / "no-such-folder"))  # named here: nothing to add
+    assert "environment variable" not in str(named.value)
