@@ -436,6 +436,12 @@ def _check_folder(path: Path) -> dict:
             f"its unet/config.json gives sample_size {_show(str(side), 40)}; a latent side is a whole number in "
             "[1, 512] (64 for Stable Diffusion 1.5)"
         )
+    scale = vae.get("scaling_factor", 0.18215)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < 1e3:
+        raise _FolderError(  # a string failed deep in encode; 0 made every latent 0
+            f"its vae/config.json gives scaling_factor {_show(str(scale), 40)}; it must be a number above 0 (0.18215 "
+            "for Stable Diffusion 1.5)"
+        )
     channels, latent = unet.get("in_channels"), vae.get("latent_channels")
     if isinstance(channels, int) and isinstance(latent, int) and channels != latent:
         raise _FolderError(
@@ -671,7 +677,8 @@ def _tokenizer_problem(pipe) -> str | None:
             "(tokenizer.json, or vocab.json and merges.txt) are incomplete or another model's"
         )
     positions = getattr(config, "max_position_embeddings", None)
-    if isinstance(positions, int) and positions > 0 and not 1 <= tok.model_max_length <= positions:
+    # at least the start token, one word and the end token (a length of 1 warned that every prompt was cut)
+    if isinstance(positions, int) and positions > 0 and not min(3, positions) <= tok.model_max_length <= positions:
         tok.model_max_length = positions
     return None
 

@@ -346,6 +346,8 @@ def test_the_cache_knows_a_folder_by_its_place_and_its_files_and_a_changed_pipel
         ({"prediction_type": "flow"}, "prediction_type flow; the course's DDIM reads 'epsilon'"),
         ({"timestep_spacing": "bogus"}, "timestep_spacing bogus"),
         ({"trained_betas": [0.01] * 3}, "trained_betas of 3 values for 1000 training timesteps"),
+        ({"vae/scaling_factor": "0.4"}, "scaling_factor 0.4; it must be a number above 0"),
+        ({"vae/scaling_factor": 0}, "scaling_factor 0; it must be a number above 0"),
     ],
 )
 def test_a_scheduler_file_the_course_cannot_use_is_named_at_load(tmp_path, monkeypatch, change, said):
@@ -354,6 +356,8 @@ def test_a_scheduler_file_the_course_cannot_use_is_named_at_load(tmp_path, monke
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     shutil.copytree(POCKET_DIR, tmp_path / "m")
     config = tmp_path / "m" / "scheduler" / "scheduler_config.json"
+    if any(k.startswith("vae/") for k in change):
+        config, change = tmp_path / "m" / "vae" / "config.json", {k[4:]: v for k, v in change.items()}
     config.write_text(json.dumps(json.loads(config.read_text()) | change))
     with pytest.raises(ModelLoadError, match=said):
         load_pipeline(str(tmp_path / "m"), cache=False)
@@ -387,3 +391,18 @@ def test_a_model_named_by_the_environment_variable_says_so_when_it_fails(tmp_pat
     with pytest.raises(ModelLoadError) as named:
         load_pipeline(str(tmp_path / "no-such-folder"))  # named here: nothing to add
     assert "environment variable" not in str(named.value)
+
+
+def test_a_tokenizer_length_too_short_for_a_word_is_the_encoders(tmp_path, monkeypatch):
+    import shutil
+    import warnings
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    shutil.copytree(POCKET_DIR, tmp_path / "m")
+    config = tmp_path / "m" / "tokenizer" / "tokenizer_config.json"
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"model_max_length": 1}))
+    pipe = load_pipeline(str(tmp_path / "m"), cache=False)
+    assert pipe.tokenizer.model_max_length == pipe.text_encoder.config.max_position_embeddings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every prompt was said to be cut off
+        sample(pipe, "a red circle on a plain background", num_inference_steps=2, progress=False)
