@@ -903,8 +903,9 @@ def get_preset(model=None) -> Preset:
     elif isinstance(model, (str, os.PathLike)):
         name = resolve_model(model)
         with contextlib.suppress(OSError, ValueError):
-            if expand_user(name).resolve() == POCKET_DIR.resolve():  # the shipped weights' folder itself
-                name = POCKET
+            folder = expand_user(name)
+            if folder.resolve() == POCKET_DIR.resolve() or (name not in PRESETS and _pocket_folder(folder)):
+                name = POCKET  # the shipped weights' folder, or a copy or a run of the training script
         near = difflib.get_close_matches(str(name), [k for k in PRESETS if k != str(name)], n=1, cutoff=0.8)
         if str(name) not in PRESETS and near and not os.path.exists(os.path.expanduser(str(name))):  # a typo would
             # silently get Stable Diffusion 1.5's settings (a folder of that name is the learner's own model)
@@ -922,6 +923,21 @@ def get_preset(model=None) -> Preset:
         if str(name) not in PRESETS and _pocket_shaped(model):
             name = POCKET  # the shipped weights loaded by hand, or a pocket model the learner trained
     return PRESETS.get(str(name), PRESETS[SD15])
+
+
+def _pocket_folder(folder: Path) -> bool:
+    """Whether a model folder holds a pocket-shaped tokenizer (as ``_pocket_shaped`` asks of a loaded pipeline):
+    get_preset(folder) then agrees with get_preset(load_pipeline(folder))."""
+    from .pocket.model import MAX_LENGTH, grammar_words
+
+    if not folder.is_dir():
+        return False
+    try:
+        config = _read_json(folder / "tokenizer" / "tokenizer_config.json", "tokenizer config")
+        vocab = _read_json(folder / "tokenizer" / "vocab.json", "vocabulary")  # SD's is over the size read: False
+    except _FolderError:
+        return False
+    return config.get("model_max_length") == MAX_LENGTH and all(f"{w}</w>" in vocab for w in grammar_words())
 
 
 def _pocket_shaped(pipe) -> bool:

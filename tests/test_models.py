@@ -406,3 +406,14 @@ def test_a_tokenizer_length_too_short_for_a_word_is_the_encoders(tmp_path, monke
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # every prompt was said to be cut off
         sample(pipe, "a red circle on a plain background", num_inference_steps=2, progress=False)
+
+
+def test_get_preset_of_a_pocket_copy_agrees_with_the_loaded_pipeline(tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    shutil.copytree(POCKET_DIR, tmp_path / "copy")
+    assert get_preset(str(tmp_path / "copy")).name == POCKET == get_preset(load_pipeline(str(tmp_path / "copy"))).name
+    monkeypatch.setenv("DDIM_COURSE_MODEL", str(tmp_path / "copy"))
+    assert get_preset().name == POCKET
+    assert get_preset(str(tmp_path / "no-such")).name == SD15  # a folder that is not there: SD's, as before
