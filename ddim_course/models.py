@@ -898,10 +898,8 @@ PRESETS[SD21] = replace(PRESETS[SD21_BASE], name=SD21)
 
 def get_preset(model=None) -> Preset:
     """The preset for a pipeline or model name; SD 1.5's for any other SD-family model."""
-    if model is None:
-        name = resolve_model("auto")
-    elif isinstance(model, (str, os.PathLike)):
-        name = resolve_model(model)
+    if model is None or isinstance(model, (str, os.PathLike)):
+        name = resolve_model("auto" if model is None else model)
         with contextlib.suppress(OSError, ValueError):
             folder = expand_user(name)
             if folder.resolve() == POCKET_DIR.resolve() or (name not in PRESETS and _pocket_folder(folder)):
