@@ -88,12 +88,20 @@ def _model_text(model, what: str = "model") -> str:
     )
 
 
+def _named_by_env(model) -> str | None:
+    """What $DDIM_COURSE_MODEL names when ``model`` is "auto" (and it names a model), else None."""
+    if not (isinstance(model, str) and model.strip().lower() == "auto"):
+        return None
+    env = os.environ.get(ENV_VAR, "").strip()
+    return env if env and env.lower() != "auto" else None
+
+
 def resolve_model(model: str | os.PathLike = "auto") -> str:
     """``"auto"`` -> $DDIM_COURSE_MODEL, else SD 1.5 on CUDA, else the pocket model."""
     model = _model_text(model)
     if model.strip().lower() == "auto":
-        env = os.environ.get(ENV_VAR, "").strip()
-        if env and env.lower() != "auto":
+        env = _named_by_env(model)
+        if env is not None:
             return resolve_model(env)
         return SD15 if torch.cuda.is_available() else POCKET
     if model.strip().lower() == POCKET:
@@ -528,9 +536,8 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
     try:
         return _load_pipeline(model, device=device, dtype=dtype, cache=cache)
     except ModelLoadError as e:
-        env = os.environ.get(ENV_VAR, "").strip()
-        if isinstance(model, str) and model.strip().lower() == "auto" and env and env.lower() != "auto":
-            # load_pipeline() named no model: say where this one came from
+        env = _named_by_env(model)
+        if env is not None:  # load_pipeline() named no model: say where this one came from
             hint = f"the model came from the environment variable {ENV_VAR}={env!r}: change or unset it"
             raise ModelLoadError(f"{e} ({hint})") from None
         raise
