@@ -392,20 +392,6 @@ def _run(args) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _library_noise():
-    """No log chatter from transformers (the package warns in one line itself); restored after, for callers of
-    ``main`` in Python. (``load_pipeline`` shows no loading bars itself.)"""
-    from transformers.utils import logging as transformers_logging
-
-    verbosity = transformers_logging.get_verbosity()
-    try:
-        transformers_logging.set_verbosity_error()
-        yield
-    finally:
-        transformers_logging.set_verbosity(verbosity)
-
-
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"warning: {_for_cli(_one_line(message))}", file=sys.stderr)
 
@@ -425,11 +411,14 @@ def _os_error(e: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from .files import stops_as_interrupt
+    from .quiet import quiet_logs
 
     args = None
     try:
         args = build_parser().parse_args(argv)
-        with warnings.catch_warnings(), _library_noise(), stops_as_interrupt():  # SIGTERM, SIGHUP: as Ctrl-C
+        # no log chatter from transformers (the package warns in one line itself), restored after for callers of
+        # ``main`` in Python; SIGTERM and SIGHUP stop the command as Ctrl-C does
+        with warnings.catch_warnings(), quiet_logs("transformers"), stops_as_interrupt():
             warnings.showwarning = _show_warning
             return _run(args)
     except KeyboardInterrupt:

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from .i18n import tr
 from .images import _repr, decode, encode, learner_stacklevel
+from .quiet import quiet_logs
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
@@ -459,16 +460,10 @@ def encode_text(pipe, prompt, *, negative_prompt="", guidance: bool = True, batc
     prompts = _prompts(prompt, batch)
     negatives = _prompts(negative_prompt if negative_prompt is not None else "", len(prompts), "negative_prompt")
     _warn_if_truncated(pipe, prompts + negatives)
-    from diffusers.utils import logging as diffusers_logging
-
-    verbosity = diffusers_logging.get_verbosity()
-    diffusers_logging.set_verbosity_error()  # diffusers would print the cut-off text in full; we warned above
-    try:
+    with quiet_logs("diffusers"):  # diffusers would print the cut-off text in full; we warned above
         cond, uncond = pipe.encode_prompt(
             prompts, pipe.device, 1, guidance, negative_prompt=negatives if guidance else None
         )
-    finally:
-        diffusers_logging.set_verbosity(verbosity)
     return cond, (uncond if guidance else None)
 
 

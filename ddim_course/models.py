@@ -18,6 +18,7 @@ import torch
 from .files import expand_user
 from .i18n import tr
 from .pocket.scenes import vocabulary
+from .quiet import quiet_logs
 
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SD21_BASE = "stabilityai/stable-diffusion-2-1-base"  # 512 px, epsilon prediction: the Chinese edition's model
@@ -605,21 +606,19 @@ def _load_pipeline(model, *, device, dtype, cache):
     bars = [(lib, lib.is_progress_bar_enabled()) for lib in (diffusers_logging, transformers_logging)]
     for lib, _ in bars:
         lib.disable_progress_bar()
-    verbosity = diffusers_logging.get_verbosity()
-    diffusers_logging.set_verbosity_error()  # its warnings (a list of every unused weight) end in our one error
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*safety.checker.*")
-            warnings.filterwarnings("ignore", message=".*torch_dtype.*")  # older diffusers know no `dtype`
-            # diffusers sets an old scheduler file's steps_offset to 1 (and clip_sample off), with the whole file
-            warnings.filterwarnings("ignore", message="The configuration file of this scheduler")
-            pipe = StableDiffusionPipeline.from_pretrained(source, local_files_only=local_only, **kwargs)
-        pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, **_ddim_choices(pipe.scheduler))
-        reason = _tokenizer_problem(pipe)
+        with quiet_logs("diffusers"):  # its warnings (a list of every unused weight) end in our one error
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*safety.checker.*")
+                warnings.filterwarnings("ignore", message=".*torch_dtype.*")  # older diffusers know no `dtype`
+                # diffusers sets an old scheduler file's steps_offset to 1 (and clip_sample off), with the whole file
+                warnings.filterwarnings("ignore", message="The configuration file of this scheduler")
+                pipe = StableDiffusionPipeline.from_pretrained(source, local_files_only=local_only, **kwargs)
+            pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, **_ddim_choices(pipe.scheduler))
+            reason = _tokenizer_problem(pipe)
     except Exception as e:  # noqa: BLE001 - turned into one clear error below
         reason = _explain(e, local=path is not None)
     finally:
-        diffusers_logging.set_verbosity(verbosity)
         for lib, enabled in bars:
             if enabled:
                 lib.enable_progress_bar()

@@ -417,3 +417,26 @@ def test_get_preset_of_a_pocket_copy_agrees_with_the_loaded_pipeline(tmp_path, m
     monkeypatch.setenv("DDIM_COURSE_MODEL", str(tmp_path / "copy"))
     assert get_preset().name == POCKET
     assert get_preset(str(tmp_path / "no-such")).name == SD15  # a folder that is not there: SD's, as before
+
+
+def test_quiet_logs_puts_each_librarys_level_back_also_when_the_block_raises():
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    from ddim_course.quiet import quiet_logs
+
+    before = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_info()
+    transformers_logging.set_verbosity_warning()
+    try:
+        with pytest.raises(RuntimeError), quiet_logs("diffusers", "transformers"):
+            assert diffusers_logging.get_verbosity() == diffusers_logging.ERROR
+            assert transformers_logging.get_verbosity() == transformers_logging.ERROR
+            raise RuntimeError("inside")
+        assert diffusers_logging.get_verbosity() == diffusers_logging.INFO
+        assert transformers_logging.get_verbosity() == transformers_logging.WARNING
+        with quiet_logs("transformers"):  # only the library named
+            assert diffusers_logging.get_verbosity() == diffusers_logging.INFO
+    finally:
+        diffusers_logging.set_verbosity(before[0])
+        transformers_logging.set_verbosity(before[1])

@@ -11,6 +11,7 @@ from ..ddim import invert, sample
 from ..editing import edit
 from ..images import decode
 from ..inversions import direct_invert
+from ..quiet import quiet_logs
 from ..timing import best_times
 from .common import table
 
@@ -56,7 +57,6 @@ def sd15_shaped_pipeline(*, device: str = "cpu", dtype: torch.dtype = torch.floa
     """A StableDiffusionPipeline with SD 1.5's architecture and random weights (the pocket tokenizer, padded
     to SD's 77 tokens, stands in for CLIP's, whose files would need a download)."""
     from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
-    from diffusers.utils import logging as diffusers_logging
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from ..pocket.model import build_tokenizer, make_scheduler
@@ -75,12 +75,8 @@ def sd15_shaped_pipeline(*, device: str = "cpu", dtype: torch.dtype = torch.floa
         requires_safety_checker=False,
     )
     pipe.set_progress_bar_config(disable=True)
-    verbosity = diffusers_logging.get_verbosity()
-    diffusers_logging.set_verbosity_error()  # random modules: "set torch_dtype in from_pretrained" does not apply
-    try:
+    with quiet_logs("diffusers"):  # random modules: "set torch_dtype in from_pretrained" does not apply
         return pipe.to(device, dtype)
-    finally:
-        diffusers_logging.set_verbosity(verbosity)
 
 
 def _peak_memory(device: str) -> str:

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from ..files import discard_work, stops_as_interrupt, swap_in_folder, work_folder
 from ..models import _check_safetensors, _FolderError, _read_json
+from ..quiet import quiet_logs
 from .model import (
     build_tokenizer,
     make_scheduler,
@@ -409,23 +410,15 @@ class TrainError(Exception):
 def _load_part(cls, flag: str, folder, part: str):
     """``cls.from_pretrained(folder/part)`` (safetensors only), or a :class:`TrainError` naming the option: also when
     weights are missing or of other shapes (the weights of another model load with a warning of hundreds of names)."""
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
-
     why = None
-    levels = diffusers_logging.get_verbosity(), transformers_logging.get_verbosity()
-    diffusers_logging.set_verbosity_error()
-    transformers_logging.set_verbosity_error()
     try:
-        model, info = cls.from_pretrained(Path(folder) / part, use_safetensors=True, output_loading_info=True)
+        with quiet_logs("diffusers", "transformers"):
+            model, info = cls.from_pretrained(Path(folder) / part, use_safetensors=True, output_loading_info=True)
         lost = list(info.get("missing_keys") or []) + list(info.get("mismatched_keys") or [])
         if lost:
             why = f"{len(lost)} of its weights are missing or of another shape, such as {str(lost[0])[:80]}"
     except Exception as e:  # noqa: BLE001 - a config of another model, weights of other shapes, ...
         why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-    finally:
-        diffusers_logging.set_verbosity(levels[0])
-        transformers_logging.set_verbosity(levels[1])
     if why is not None:
         raise TrainError(
             f"--{flag.replace('_', '-')} {folder}: its {part} could not be loaded ({why}); give a pipeline folder "
