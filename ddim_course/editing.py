@@ -58,6 +58,12 @@ def _p2p_refused(method: str) -> ValueError:
     )
 
 
+def default_start_step(num_inference_steps: int) -> int:
+    """Where an edit's target branch starts when none is given: a fifth of the way (step 10 of 50, 2 of 10; a fixed
+    10 was refused under 11 steps). ``edit`` and the editing explorers share it."""
+    return num_inference_steps // 5
+
+
 def _guidance_for(inversion, guidance_scale) -> float:
     """``guidance_scale`` checked; None: the guidance a guidance-fitted ``Inversion`` was made at, otherwise 7.5."""
     if guidance_scale is None:
@@ -173,8 +179,8 @@ def edit(
     control. ``generator``: the seed of an inversion made here that draws noise (``"ddpm"``); without one, such an
     edit differs from run to run. Returns the edited images (a list of PIL images by default)."""
     num_inference_steps = _check_steps(pipe, num_inference_steps)
-    if start_step is None:  # a fifth of the way: step 10 of 50, 2 of 10 (a fixed 10 was refused under 11 steps)
-        start_step = num_inference_steps // 5
+    if start_step is None:
+        start_step = default_start_step(num_inference_steps)
     start_step = _check_start_step(start_step, num_inference_steps)
     _check_output_type(output_type)
     _warn_about_prompts(

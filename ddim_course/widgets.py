@@ -133,10 +133,12 @@ def _picture(pipe, image) -> Image.Image:
 
 def _edit_settings(pipe, image, source_prompt, target_prompt, start_step, num_inference_steps):
     """An editing explorer's settings, checked when it is made (an error at the first redraw would show only in
-    the widget's label): (the picture, the step count, the start step: None means 10, or the last step of a
-    shorter run)."""
+    the widget's label): (the picture, the step count, the start step: None means a fifth of the steps, as in
+    ``edit``)."""
+    from .editing import default_start_step
+
     n = _check_steps(pipe, num_inference_steps)
-    start_step = min(10, n - 1) if start_step is None else _check_start_step(start_step, n)
+    start_step = default_start_step(n) if start_step is None else _check_start_step(start_step, n)
     for name, text in (("source_prompt", source_prompt), ("target_prompt", target_prompt)):
         if not isinstance(text, str):
             raise ValueError(f"{name} must be a string (a prompt), got {_show(text)}")
@@ -485,7 +487,7 @@ class EditExplorer:
         guidance_scale: float = 7.5,
         num_inference_steps: int = 50,
     ):
-        """``start_step`` None: 10, or the last step of a shorter run."""
+        """``start_step`` None: a fifth of the steps (10 of 50), as in ``edit``."""
         # checked before the inversion runs, against the sliders' ranges: a slider would quietly move a value
         # outside them (start_step=100 became 49, guidance 50 became 15) and Apply would use the moved value
         image, n, start_step = _edit_settings(
@@ -598,8 +600,8 @@ class MethodExplorer:
     Each inversion is computed once and kept: a method that inverts at guidance 1 (DDIM, negative-prompt) once per
     image, one whose inversion depends on the guidance (null-text, fixed-point, EDICT, DDPM) once per guidance.
     Switching back then only re-runs the reconstruction and the edit. ``method_options`` holds extra keyword
-    arguments per method name: ``inner_steps`` goes to null-text. ``start_step`` None: 10, or the last step of a
-    shorter run.
+    arguments per method name: ``inner_steps`` goes to null-text. ``start_step`` None: a fifth of the steps (10
+    of 50), as in ``edit``.
     """
 
     def __init__(

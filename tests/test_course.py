@@ -415,7 +415,9 @@ def test_the_edit_explorer_refuses_values_its_sliders_would_quietly_move(pipe):
         EditExplorer(pipe, image, PROMPT, None, num_inference_steps=4)
     with pytest.raises(ValueError, match="prompt must be a string"):
         guidance_explorer(pipe, None)
-    assert EditExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=4).start_step == 3
+    # no start_step: where edit starts without one, a fifth of the steps (it was min(10, n - 1): 9 of 10 here)
+    for n, start in ((4, 0), (10, 2)):
+        assert EditExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=n).start_step == start
 
 
 def test_explorers_name_bad_settings_when_made_not_only_in_their_label(pipe):
