@@ -347,6 +347,7 @@ def test_the_reader_helpers_refuse_what_is_not_a_picture():
         with pytest.raises(ValueError, match="rgb_pixels must be"):
             read_color(pixels)
     assert read_color(np.array([[0.9, 0.1, 0.1]] * 3)) == "red"
+    assert read_color(np.array([[True, False, False]] * 3)) == "red"  # booleans are 0 and 1 (numpy's error before)
     with pytest.raises(ValueError, match=r"mask must be a \(H, W\) mask"):
         read_shape(None)
     with pytest.raises(ValueError, match="must have one shape"):

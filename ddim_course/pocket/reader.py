@@ -64,7 +64,8 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
 
 def read_color(rgb_pixels: np.ndarray) -> str:
     """The named colour whose hue is nearest to the mean hue of the given pixels."""
-    rgb_pixels = _checked(rgb_pixels, "rgb_pixels", "an (N, 3) array of RGB pixels in [0, 1]", ndim=2)
+    # as floats: a boolean array (0 or 1) cannot be subtracted in numpy
+    rgb_pixels = _checked(rgb_pixels, "rgb_pixels", "an (N, 3) array of RGB pixels in [0, 1]", ndim=2).astype(float)
     if rgb_pixels.shape[0] < 1 or rgb_pixels.shape[1] != 3 or rgb_pixels.min() < 0 or rgb_pixels.max() > 1:
         raise ValueError(f"rgb_pixels must be an (N, 3) array of RGB pixels in [0, 1], N >= 1, got {rgb_pixels.shape}")
     if (rgb_pixels.max(axis=1) - rgb_pixels.min(axis=1)).max() <= SATURATION:
