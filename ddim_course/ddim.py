@@ -501,18 +501,18 @@ def _check_guidance_inputs(out_uncond, out_cond, guidance_scale) -> None:
     if not isinstance(guidance_scale, torch.Tensor) or guidance_scale.numel() == 1:
         _check_guidance(guidance_scale)
         return
-    # one scale per image (a tensor that broadcasts over the output without changing its shape), each in range
-    ok = _plain_float(guidance_scale) and guidance_scale.ndim <= out_cond.ndim
+    # one scale per image, shaped (B, 1, 1, 1), each in range: a (B,) tensor lines up with the output's width, and
+    # a (B, 1, 1) one with its channels, and either broadcasts without a word when B is that size
+    g_shape = guidance_scale.shape if isinstance(guidance_scale, torch.Tensor) else None
+    ok = _plain_float(guidance_scale) and len(g_shape) == out_cond.ndim
     if ok:
-        try:
-            ok = torch.broadcast_shapes(guidance_scale.shape, out_cond.shape) == out_cond.shape
-        except RuntimeError:
-            ok = False
+        ok = g_shape[0] in (1, out_cond.shape[0]) and all(s == 1 for s in g_shape[1:])
     if not ok:
+        shape = (out_cond.shape[0],) + (1,) * (out_cond.ndim - 1)
         raise ValueError(
-            f"guidance_scale must be a number, or a float tensor that broadcasts over the model's output "
-            f"{tuple(out_cond.shape)} (one scale per image: shape ({out_cond.shape[0]}, 1, 1, 1)), got "
-            f"{_show(guidance_scale) if not isinstance(guidance_scale, torch.Tensor) else tuple(guidance_scale.shape)}"
+            f"guidance_scale must be a number, or a float tensor of one scale per image for the model's output "
+            f"{tuple(out_cond.shape)}: shape {shape} (guidance_scale.view(-1{', 1' * (out_cond.ndim - 1)})), got "
+            f"{_show(guidance_scale) if g_shape is None else tuple(g_shape)}"
         )
     g = guidance_scale.detach().float()  # (not float64: Apple's MPS has none)
     if not bool((torch.isfinite(g) & (g >= 0) & (g <= MAX_GUIDANCE)).all()):

@@ -85,12 +85,19 @@ def test_guide_checks_a_tensor_guidance_scale_as_it_checks_a_number():
         (torch.tensor(float("nan")), "guidance_scale must be a number"),
         (torch.tensor(1e9), "guidance_scale must be a number"),
         (torch.tensor([1.0, float("inf")]).view(2, 1, 1, 1), "must hold numbers in"),
-        (torch.ones(5, 1, 1, 1), "broadcasts over the model's output"),
+        (torch.ones(5, 1, 1, 1), r"one scale per image for the model's output \(2, 4, 2, 2\): shape \(2, 1, 1, 1\)"),
         (torch.empty((), device="meta"), "guidance_scale must be a number"),
-        (torch.empty(2, 1, 1, 1, device="meta"), "broadcasts over the model's output"),
+        (torch.empty(2, 1, 1, 1, device="meta"), "one scale per image"),
     ):
         with pytest.raises(ValueError, match=said):
             guide(u, c, bad)
+    # shapes that broadcast without a word but line up with another axis: the width (a (B,) tensor when B is the
+    # latent's width) or the channels (a (B, 1, 1) tensor when B is their number)
+    u, c = torch.zeros(4, 4, 4, 4), torch.ones(4, 4, 4, 4)
+    for bad in (torch.linspace(1, 8, 4), torch.linspace(1, 8, 4).view(-1, 1, 1), torch.ones(1, 4, 1, 1)):
+        with pytest.raises(ValueError, match=r"shape \(4, 1, 1, 1\) \(guidance_scale.view\(-1, 1, 1, 1\)\)"):
+            guide(u, c, bad)
+    assert torch.equal(guide(u, c, torch.linspace(1, 4, 4).view(-1, 1, 1, 1))[:, 1, 2, 3], torch.linspace(1, 4, 4))
 
 
 def test_pixels_given_as_latents_are_refused_and_a_huge_inversion_is_named(pipe, image):
