@@ -285,6 +285,7 @@ def _show(value) -> str:
 MAX_BATCH = 1024  # images in one call: far above what fits in memory at SD's size
 MAX_GUIDANCE = 100.0  # above this a guided sample is noise; 7.5 is typical
 MAX_FIXED_POINT_ITERATIONS = 100  # per inversion step; 3 come within 0.03 dB of the ceiling (notebook 08)
+MAX_FIXED_POINT_REFINEMENTS = 20_000  # in one inversion (steps x iterations), as null-text's Adam updates
 
 
 def _check_guidance(guidance_scale) -> float:
@@ -974,10 +975,11 @@ class Inversion:
             self.mix = _check_mix(self.mix)
         if self.coupled_latents is not None and self.noise_maps is not None:
             raise ValueError("an Inversion has coupled_latents (EDICT) or noise_maps (DDPM inversion), not both")
-        if self.sampled_latents is not None and self.method != "null-text":
-            raise ValueError(
-                f"sampled_latents are kept by null-text inversion only; this inversion's method is {self.method!r}"
-            )
+        for name, owner in (("sampled_latents", "null-text"), ("coupled_latents", "edict"), ("noise_maps", "ddpm")):
+            if getattr(self, name) is not None and self.method != owner:  # it would be sampled back as the owner's
+                raise ValueError(
+                    f"{name} are kept by {owner} inversion only; this inversion's method is {self.method!r}"
+                )
 
     def sampling_key(self) -> str:
         """A hash of what guided sampling of this inversion depends on besides the model, the prompt and the guidance:
@@ -1355,6 +1357,12 @@ def invert(
         raise ValueError(
             f"fixed_point_iterations must be in [0, {MAX_FIXED_POINT_ITERATIONS}] (0 = plain DDIM; 3 is plenty), "
             f"got {k}"
+        )
+    if n * k > MAX_FIXED_POINT_REFINEMENTS:  # each count alone may be fine; together they would run for hours
+        raise ValueError(
+            f"num_inference_steps={n} x fixed_point_iterations={k} is {n * k:,} refinements, each a model call; at "
+            f"most {MAX_FIXED_POINT_REFINEMENTS:,} run in one inversion (50 steps x 3 come within 0.03 dB of the "
+            "ceiling: notebook 08)"
         )
     latents = _image_latents(pipe, image)
     cond, uncond = encode_text(pipe, prompt, negative_prompt=negative_prompt, guidance=g != 1, batch=latents.shape[0])

@@ -194,6 +194,15 @@ def test_exact_inversions_refuse_bad_settings(pipe):
     ddpm = ddpm_invert(pipe, image, PROMPT, num_inference_steps=2, progress=False)
     with pytest.raises(ValueError, match="noise_maps of an Inversion of 2 steps holds 2"):
         Inversion(**{**vars(ddpm), "noise_maps": ddpm.noise_maps[:1]})
+    # another method's data under the name "ddim" was sampled back with that method's sampler, without a word
+    for fields, name in (
+        ({"noise_maps": ddpm.noise_maps}, "noise_maps are kept by ddpm"),
+        ({"coupled_latents": inv.coupled_latents, "mix": inv.mix}, "coupled_latents are kept by edict"),
+    ):
+        with pytest.raises(ValueError, match=f"{name} inversion only; this inversion's method is 'ddim'"):
+            Inversion(**{**vars(ddpm), "noise_maps": None, "method": "ddim", **fields})
+    with pytest.raises(ValueError, match="num_inference_steps=999 x fixed_point_iterations=100 is 99,900"):
+        invert(pipe, image, PROMPT, num_inference_steps=999, fixed_point_iterations=100, progress=False)
 
 
 def test_notebook_08_plots_draw_what_they_are_given():
