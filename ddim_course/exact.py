@@ -33,6 +33,7 @@ from .ddim import (
     _schedule,
     _unet_eps,
     _whole,
+    check_edict_growth,
     ddim_sigma,
     ddim_step,
     edict_denoise,
@@ -128,11 +129,13 @@ def edict_invert(
     xs, ys = [x], [x]
     y = x
     coefficients = _edict_coefficients(pipe, timesteps, ratio)
-    for t in _bar(list(reversed(timesteps)), "EDICT inversion", progress):
+    for k, t in enumerate(_bar(list(reversed(timesteps)), "EDICT inversion", progress)):
         a, b = coefficients[t]
         x, y = edict_inverse_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
+        check_edict_growth(x, y, p, n, step=k + 1)  # NaN or inf: an error that names mix, before more work
         xs.append(x)
         ys.append(y)
+    check_edict_growth(x, y, p, n)  # grown far past a noise latent's size: a warning that names mix
     return Inversion(
         latents=xs,
         coupled_latents=ys,

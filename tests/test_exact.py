@@ -3,10 +3,12 @@
 Exactness is tested on tiny random pipelines in float64, where floating-point rounding is far below the tolerances.
 """
 
+import warnings
+
 import pytest
 import torch
 
-from ddim_course import Inversion, edit, invert, reconstruct
+from ddim_course import Inversion, NonFiniteError, edit, invert, reconstruct
 from ddim_course.ddim import ddim_update, step_coefficients
 from ddim_course.exact import ddpm_invert, edict_inverse_step, edict_invert, edict_step, fixed_point_invert
 from ddim_course.exercises import check_edict_inverse_step
@@ -203,6 +205,22 @@ def test_exact_inversions_refuse_bad_settings(pipe):
             Inversion(**{**vars(ddpm), "noise_maps": None, "method": "ddim", **fields})
     with pytest.raises(ValueError, match="num_inference_steps=999 x fixed_point_iterations=100 is 99,900"):
         invert(pipe, image, PROMPT, num_inference_steps=999, fixed_point_iterations=100, progress=False)
+
+
+def test_edict_names_its_mix_when_its_latents_blow_up(pipe):
+    """EDICT divides by its mix twice a step: at a low mix the latents overflowed and the error blamed the inputs
+    or float16; a mix that only blew them up to 1e5 or 1e19 said nothing (1e19 no longer sampled back)."""
+    image = draw_scene(seed=3).pil()
+    with pytest.raises(NonFiniteError, match=r"EDICT divides by its mix \(0.5\) twice a step.*by step \d+"):
+        edict_invert(pipe, image, PROMPT, num_inference_steps=50, mix=0.5, progress=False)
+    with pytest.warns(UserWarning, match=r"its mix \(0.8\).*grew to mean size .*an edit from them draws nothing"):
+        inv = edict_invert(pipe, image, PROMPT, num_inference_steps=50, mix=0.8, progress=False)
+    with pytest.warns(UserWarning, match=r"its mix \(0.8\)"):  # sampling it says why too, not "pixels 0-255"
+        back = reconstruct(pipe, inv, progress=False, output_type="latent")
+    assert torch.allclose(back.double(), inv.latents[0].double(), atol=1e-4)  # and it still retraces the picture
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the paper's mix at guidance 1: no word
+        edict_invert(pipe, image, PROMPT, num_inference_steps=50, progress=False)
 
 
 def test_notebook_08_plots_draw_what_they_are_given():
