@@ -94,6 +94,7 @@ def _check_update_tensors(model_output, x_t) -> None:
     batch)."""
     for name, x in (("x_t", x_t), ("model_output", model_output)):
         _check_like_x_t(name, x, x_t)
+        _check_finite(x, name)  # NaN in, NaN out, without a word (the noise was checked, these were not)
 
 
 def _check_like_x_t(name: str, x, x_t) -> None:
@@ -121,17 +122,22 @@ def ddim_sigma(alpha_t, alpha_prev, eta: float) -> float:
     return eta * ((1 - alpha_prev) / (1 - alpha_t)) ** 0.5 * (1 - alpha_t / alpha_prev) ** 0.5
 
 
+MIN_ALPHA = 1e-12  # the least noise level a step takes (ddim_step's too): sqrt(1e-300) made x0 infinite
+
+
 def _check_alpha(value, name: str):
     """A noise level alpha-bar in (0, 1] (a number, or a float tensor of them), returned as given; else a clear
     error (at 0 the step divides by sqrt(alpha) = 0; above 1 or negative, square roots of negatives)."""
     hint = "a noise level alphas_cumprod[t] in (0, 1]"
     if isinstance(value, torch.Tensor) and value.numel() != 1:
         ok = not value.is_meta and value.dtype.is_floating_point and value.numel() > 0
-        if not ok or not bool(((value > 0) & (value <= 1)).all()):
+        if not ok or not bool(((value >= MIN_ALPHA) & (value <= 1)).all()):
             raise ValueError(f"{name} must hold noise levels in (0, 1] ({hint}), got a tensor that does not")
         return value
-    if _real(value, name, low=0, high=1, hint=hint) == 0:
-        raise ValueError(f"{name} must be above 0 ({hint}): the step divides by its square root, got {_show(value)}")
+    if _real(value, name, low=0, high=1, hint=hint) < MIN_ALPHA:  # 1e-300 gave an infinite x0
+        raise ValueError(
+            f"{name} must be at least {MIN_ALPHA:g} ({hint}): the step divides by its square root, got {_show(value)}"
+        )
     return value
 
 

@@ -226,7 +226,13 @@ def test_ddim_step_checks_its_noise(pipe):
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda x: ddim_update(x, x, 0.0, 0.5), r"alpha_t must be above 0"),
+        (lambda x: ddim_update(x, x, 0.0, 0.5), r"alpha_t must be at least 1e-12"),
+        (lambda x: predict_x0_and_eps(x, x, 1e-300), r"alpha_t must be at least 1e-12"),  # x0 was infinite
+        (lambda x: ddim_update(x * float("nan"), x, 0.5, 0.6), "model_output holds .* NaN or infinite"),
+        (
+            lambda x: ddim_step(x, 21, 1, x * float("inf"), torch.full((1000,), 0.5), final_alpha_cumprod=1.0),
+            "x_t holds",
+        ),
         (lambda x: ddim_update(x, x, 1.5, 0.5), r"alpha_t must be a number in \[0, 1\]"),
         (lambda x: ddim_update(x, x, 0.5, -0.1), r"alpha_prev must be a number in \[0, 1\]"),
         (lambda x: ddim_update(x, x, 0.5, 0.6, eta=5, noise=x), r"eta must be a number in \[0, 1\]"),
@@ -234,7 +240,7 @@ def test_ddim_step_checks_its_noise(pipe):
         (lambda x: ddim_update(x, x, 0.6, 0.5, eta=0.5, noise=x), "goes to a noisier latent"),
         (lambda x: ddim_update(x, x, torch.tensor([0.5, 0.0]), 0.6), r"alpha_t must hold noise levels in \(0, 1\]"),
         (lambda x: predict_x0_and_eps(x, x, float("nan")), "alpha_t must be a number"),
-        (lambda x: step_coefficients(0, 0.5), "alpha_t must be above 0"),
+        (lambda x: step_coefficients(0, 0.5), "alpha_t must be at least 1e-12"),
         (lambda x: step_coefficients(2.0, 0.5), r"alpha_t must be a number in \[0, 1\]"),
         (lambda x: ddim_sigma(1.0, 0.9, 0.5), "starts clean"),
         (lambda x: guide(torch.zeros(1, 4, 2, 2), torch.zeros(2, 4, 2, 2), 7.5), "must have one shape"),
