@@ -566,14 +566,17 @@ def _tensor_of(got):
     return torch.from_numpy(np.array(got, dtype=dtype, order="C"))
 
 
-def _grade(name: str, got, expected: torch.Tensor, where: str):
+def _grade(name: str, got, expected: torch.Tensor, where: str, *, tensor_only: bool = False):
     """How far ``got`` is from ``expected``: ``(largest difference, None)``, or ``(None, why it can't pass)``.
 
-    Every check grades through here. ``expected`` with no dimensions means the answer is one number.
-    """
+    Every check grades through here. ``expected`` with no dimensions means the answer is one number. A float numpy
+    array is graded as the tensor it holds, unless ``tensor_only``: an answer the notebook goes on to use with the
+    model (check_invert's latents, which notebook 03 runs on the UNet next), where an array fails there."""
     number = expected.ndim == 0
     want = tr("want_number") if number else tr("want_tensor", shape=tuple(expected.shape))
     returned = tr("returned", where=where, name=name, what=_what(got))
+    if tensor_only and isinstance(got, np.ndarray):
+        return None, returned + tr("not_numpy")
     if number and isinstance(got, np.ndarray) and got.size == 1 and got.dtype.kind == "f":
         got = got.reshape(())[()]  # a 0-d or one-element float array is one number, as a 1-element tensor is
     if number and isinstance(got, (complex, np.complexfloating)):
@@ -843,6 +846,8 @@ def _toy_eps_model():
     weights = torch.randn(4, 4, generator=g, dtype=torch.float64) * 0.6
 
     def eps_model(x, t):
+        if not isinstance(x, torch.Tensor):  # torch's own error would point into this function, not the answer
+            raise TypeError(tr("eps_model_tensor", what=_what(x)))
         mixed = torch.einsum("oc,bchw->bohw", weights.to(x.dtype), x)
         return torch.tanh(mixed) * (0.4 + float(t) / 1000)
 
@@ -898,7 +903,7 @@ def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *
             return CheckResult(False, length + tr("hint") + hint)
         worst, at = 0.0, 0
         for k, (value, want) in enumerate(zip(got, expected)):
-            err, problem = _grade(tr("your", name=f"latents[{k}]"), value, want, where)
+            err, problem = _grade(tr("your", name=f"latents[{k}]"), value, want, where, tensor_only=True)
             if problem is not None:
                 return CheckResult(False, problem)
             if err > worst:
@@ -908,12 +913,27 @@ def check_invert(my_invert, alphas_cumprod: torch.Tensor, final_alpha_cumprod, *
         if worst > atol:
             off = tr("invert_off", where=where, worst=f"{worst:.3g}", at=at)
             hint = _invert_hint(at)
+            if at == 1 and not _first_step_mistake(got[1], x0, eps_model, timesteps, alphas_cumprod, atol):
+                hint = tr("invert_hint_loop")  # the first step starts right: its formula or timestep is what is off
             mistake = _inversion_trajectory(x0, eps_model, timesteps, alphas_cumprod, final, asked_at_from=True)
             errors = [_grade("", v, m, "")[0] for v, m in zip(got, mistake)]
             if all(e is not None and e <= atol for e in errors):
                 hint = tr("invert_hint_asked_at_from")  # close to the reference early on: the loop's hint would mislead
             return CheckResult(False, off + tr("hint") + hint)
     return CheckResult(True, tr("invert_pass", atol=f"{atol:g}"))
+
+
+def _first_step_mistake(value, x0, eps_model, timesteps, alphas_cumprod, atol: float) -> bool:
+    """Whether ``value`` (an answer's latents[1]) is the first step taken from a wrong noise level: that of the
+    timestep before the cleanest, t - stride < 0, read from the end of the tensor (or alphas_cumprod[-1]),
+    alphas_cumprod[0], or the step's own (no move at all)."""
+    t = timesteps[-1]  # the cleanest
+    eps = eps_model(x0, t)
+    stride = timesteps[-2] - t if len(timesteps) > 1 else 1
+    starts = [float(alphas_cumprod[i]) for i in (t - stride, -1, 0, t)]
+    wrong = [ddim_update(eps, x0, a, float(alphas_cumprod[t])) for a in starts]
+    errors = [_grade("", value, w, "")[0] for w in wrong]
+    return any(e is not None and e <= atol for e in errors)
 
 
 def _invert_hint(at: int) -> str:

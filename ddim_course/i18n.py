@@ -139,6 +139,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "kind_number": {"en": "number", "zh": "值"},
     "kind_tensor": {"en": "tensor", "zh": "张量"},
+    "not_numpy": {
+        "en": "; return a torch tensor, as the course's functions do: the model and the cells after this one take "
+        "tensors (torch.from_numpy(array) makes one)",
+        "zh": "；请像课程里的函数一样返回 torch 张量：模型和后面的单元格都需要张量"
+        "（torch.from_numpy(array) 可以生成一个）",
+    },
+    "eps_model_tensor": {
+        "en": "eps_model takes the latent as a torch tensor, got {what}: keep the latents torch tensors all the way "
+        "through the loop",
+        "zh": "eps_model 需要 torch 张量形式的潜变量，却收到了 {what}：在整个循环里都要让潜变量保持为 torch 张量",
+    },
     "not_float": {
         "en": "; return floating point (e.g. torch.float32), not whole numbers or booleans",
         "zh": "；应返回浮点数（例如 torch.float32），而不是整数或布尔值",

@@ -421,7 +421,26 @@ def test_check_invert_passes_the_loop_and_explains_mistakes():
     final_only = check_invert(lambda x0, m, ts: right_invert(x0, m, ts)[-1], A, FINAL)
     assert not final_only and "returned one latent; return the whole trajectory" in final_only.message
     assert not check_invert(lambda x0, m, ts: [x0.numpy().astype(int), *right_invert(x0, m, ts)[1:]], A, FINAL)
-    assert check_invert(lambda x0, m, ts: [x0.numpy(), *right_invert(x0, m, ts)[1:]], A, FINAL)  # its values
+    # numpy arrays of the right values fail: the notebook's next cell runs the loop on the real model, with tensors
+    as_numpy = check_invert(lambda x0, m, ts: [x0.numpy(), *right_invert(x0, m, ts)[1:]], A, FINAL)
+    assert not as_numpy and "latents[0] returned a numpy array; return a torch tensor" in as_numpy.message
+
+    def numpy_inside(x0, eps_model, timesteps):  # torch's error came from the check's stand-in model
+        return right_invert(x0, lambda x, t: eps_model(x, t), timesteps)[:2] + [eps_model(x0.numpy(), 1)]
+
+    inside = check_invert(numpy_inside, A, FINAL)
+    assert not inside and "eps_model takes the latent as a torch tensor, got a numpy array" in inside.message
+
+    def alphas_swapped(x0, eps_model, timesteps):  # starts from final_alpha_cumprod, as it should
+        latents, alpha_from = [x0], float(FINAL)
+        for t in reversed(timesteps):
+            latents.append(exercises.ddim_update(eps_model(latents[-1], t), latents[-1], float(A[t]), alpha_from))
+            alpha_from = float(A[t])
+        return latents
+
+    swapped = check_invert(alphas_swapped, A, FINAL)  # off at latents[1], but not for the first step's noise level
+    assert not swapped and "at latents[1]" in swapped.message and "final_alpha_cumprod" not in swapped.message
+    assert "with the DDIM update" in swapped.message, swapped.message
 
 
 @pytest.mark.parametrize("kind", list(WRONG))
