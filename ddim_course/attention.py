@@ -331,8 +331,9 @@ def blend_mask(word_maps: torch.Tensor, threshold: float, *, dilation: int = 0, 
     resize to ``size`` (the latent's (h, w)), stretch each to [0, 1] (its minimum to 0, its maximum to 1) and keep
     what is above ``threshold``; a map with no range (the same everywhere) gives a full mask. Returns a float mask
     (batch, 1, h, w) of 0 and 1. (Hertz et al. divide by the maximum only: on Stable Diffusion a word's map is near 0
-    away from its object, so it is the same there; the pocket model's maps never fall below about two thirds of their
-    peak, so the minimum must come off first.)"""
+    away from its object, so it is the same there; the pocket model's maps stay far above 0 everywhere, their minimum
+    about 0.3 of their peak for the colour and shape words of notebook 07's example and 0.7 for its pattern word and
+    "background", so the minimum must come off first.)"""
     from .images import _odd_tensor
 
     if not isinstance(word_maps, torch.Tensor) or _odd_tensor(word_maps) or word_maps.ndim != 3:
