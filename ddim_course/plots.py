@@ -350,8 +350,9 @@ def _is_number(v) -> bool:
 
 def plot_attention_maps(maps, image=None, *, side: int | None = None, size: float = 1.8):
     """Notebook 07: where each word of the prompt looks (``attention.cross_attention_maps``), one panel a token,
-    the image first when given. Each map is scaled to its own range (its minimum black, its maximum white); a map
-    of one value is drawn at that value on [0, 1]."""
+    the image first when given. Every map is drawn on one grey scale, from 0 (black) to the largest value of all of
+    them (white), so that a word that looks less anywhere is darker (each map stretched to its own range made every
+    word, "on" and "a" too, look as sure of its place as the colour word)."""
     from .attention import AttentionMaps
 
     if not isinstance(maps, AttentionMaps) or not maps.maps:
@@ -368,18 +369,24 @@ def plot_attention_maps(maps, image=None, *, side: int | None = None, size: floa
     words = maps.tokens[1:-1]  # the start and end tokens hold most of the attention and say nothing about place
     if not words:
         raise ValueError("the prompt of these maps has no words (only its start and end tokens): record a prompt")
-    panels = ([image] if image is not None else []) + [maps.maps[side][i + 1] for i in range(len(words))]
+    word_maps = [maps.maps[side][i + 1].detach().cpu().float().numpy() for i in range(len(words))]
+    top = max(float(m.max()) for m in word_maps)
+    top = top if top > 0 else 1.0  # maps of zeros (attention is never negative): black on [0, 1]
+    panels = ([image] if image is not None else []) + word_maps
     titles = (["image"] if image is not None else []) + [f"'{w}'" for w in words]
-    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.55), squeeze=False)
     for ax, panel, title in zip(axes.flat, panels, titles):
         ax.axis("off")
-        if isinstance(panel, torch.Tensor):  # a map of one value is drawn at its value, not black ("looks nowhere")
-            m = panel.detach().cpu().float().numpy()
-            ax.imshow(m, **_map_scale(m))
-        else:
+        if image is not None and panel is image:
             ax.imshow(panel, **_map_scale(panel))
+        else:  # one scale for every word (a map of one value is drawn at its value, not black)
+            ax.imshow(panel, cmap="gray", vmin=0, vmax=top)
         ax.set_title(title, fontsize=9)
-    fig.suptitle(f"cross-attention at {side} x {side}, averaged over heads, layers and steps", fontsize=10)
+    fig.suptitle(
+        f"cross-attention at {side} x {side}, averaged over heads, layers and steps\n"
+        f"one grey scale for every word: black 0, white {top:.3g}",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 

@@ -1298,9 +1298,17 @@ def test_plot_attention_maps_reads_its_picture_as_show_images_does_and_draws_a_f
         ValueError, match="has shape \\(1, 3, 8, 8\\); give \\(H, W, 3\\), \\(3, H, W\\) or \\(H, W\\)$"
     ):
         plot_attention_maps(maps, torch.rand(1, 3, 8, 8))  # one picture: no word of batches, which it does not show
-    flat = AttentionMaps(["<s>", "red", "</s>"], {4: torch.full((3, 4, 4), 0.3, requires_grad=True)})
-    drawn = plot_attention_maps(flat).axes[0].get_images()[0]
-    assert drawn.get_clim() == (0.0, 1.0) and float(np.asarray(drawn.get_array()).max()) == pytest.approx(0.3)
+    # every word on one scale, 0 to the largest value of all: a word that looks less anywhere is darker (stretched
+    # to its own range, "on" and "a" looked as sure of their place as the colour word)
+    values = torch.stack([torch.zeros(4, 4), torch.full((4, 4), 0.3), torch.linspace(0, 0.6, 16).view(4, 4)])
+    flat = AttentionMaps(["<s>", "red", "circle", "</s>"], {4: torch.cat([values, values[:1]]).requires_grad_()})
+    fig = plot_attention_maps(flat)
+    drawn = [ax.get_images()[0] for ax in fig.axes]
+    assert [d.get_clim() for d in drawn] == [(0.0, pytest.approx(0.6))] * 2
+    assert float(np.asarray(drawn[0].get_array()).max()) == pytest.approx(0.3)  # 'red': half as bright as the top
+    assert "one grey scale for every word: black 0, white 0.6" in fig._suptitle.get_text()
+    zeros = AttentionMaps(["<s>", "red", "</s>"], {4: torch.zeros(3, 4, 4)})
+    assert plot_attention_maps(zeros).axes[0].get_images()[0].get_clim() == (0.0, 1.0)
 
 
 def test_the_inversion_plots_name_what_they_cannot_draw():
