@@ -166,12 +166,20 @@ def align_tokens(pipe_or_tokenizer, source_prompt: str, target_prompt: str) -> T
             ]
         if tag == "insert" or not tgt:
             own[tgt] = True
-        elif len(src) == len(tgt):  # equal words, or a swap with as many tokens
-            for sk, tk in zip(src, tgt):
-                mapper[tk, sk] = 1.0
-        elif src:  # Hertz et al.'s get_replacement_mapper_: the old word's maps summed, shared by the new tokens
-            for tk in tgt:
-                mapper[tk, src] = 1.0 / len(tgt)
+            continue
+        if i2 - i1 == j2 - j1:  # words swapped one for one ("red circle" -> "big square"): word to word
+            pairs = [(list(range(*sa)), list(range(*sb))) for sa, sb in zip(spans_a[i1:i2], spans_b[j1:j2])]
+        else:  # as many words on each side or not, the block as a whole
+            pairs = [(src, tgt)]
+        for src_k, tgt_k in pairs:
+            if not src_k:  # a source word cut off at the tokenizer's length: nothing to borrow
+                own[tgt_k] = True
+            elif len(src_k) == len(tgt_k):  # equal words, or a swap with as many tokens
+                for sk, tk in zip(src_k, tgt_k):
+                    mapper[tk, sk] = 1.0
+            else:  # Hertz et al.'s get_replacement_mapper_: the old word's maps summed, shared by the new tokens
+                for tk in tgt_k:
+                    mapper[tk, src_k] = 1.0 / len(tgt_k)
     return TokenAlignment(a, b, mapper, own, changed_a, changed_b)
 
 

@@ -154,6 +154,24 @@ def test_alignment_on_a_77_token_tokenizer_with_a_word_of_several_tokens():
     assert ins.own.any() and not ins.changed_source[:1] == [1]  # inserted words keep their own maps
 
 
+def test_two_neighbouring_words_swapped_map_word_to_word_when_one_has_several_tokens(pipe):
+    """difflib sees "red circle" -> "big square" as one block; with 2 tokens against 4 ("big" falls into letters)
+    every new token took a quarter of each old word's map: "square" got a quarter of the colour's."""
+    sd = sd_shaped_pipeline()
+    src = "a red circle on a striped background"
+    for p, tgt in ((sd, "a big square on a striped background"), (pipe, "a blue square on a striped background")):
+        a = align_tokens(p, src, tgt)
+        words_s, words_t = token_words(p, src), token_words(p, tgt)
+        red, circle = words_s.index("red"), words_s.index("circle")
+        square = words_t.index("square")
+        assert a.mapper[square].nonzero().flatten().tolist() == [circle] and a.mapper[square, circle] == 1
+        new_colour = [j for j in a.changed_target if j != square]  # "big" (3 tokens) or "blue"
+        assert torch.allclose(a.mapper[new_colour][:, red], torch.full((len(new_colour),), 1 / len(new_colour)))
+        assert torch.equal(a.mapper[new_colour][:, circle], torch.zeros(len(new_colour)))
+    more = align_tokens(sd, src, "a big blue square on a striped background")  # 2 words for 3: the block as a whole
+    assert torch.allclose(more.mapper[more.changed_target].sum(0)[more.changed_source], torch.ones(2))
+
+
 def test_alignment_of_prompts_longer_than_the_tokenizer_compares_only_what_the_model_sees(pipe):
     tail = " blue" * 20_000  # cut off by the 16-token tokenizer; compared word by word it took minutes
     a = align_tokens(pipe, SRC + tail, TGT + tail)
