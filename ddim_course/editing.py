@@ -220,7 +220,7 @@ def edit(
         extra["generator"] = generator
     unseeded = generator is None and isinstance(inversion, Method) and inversion.draws_noise
     g = _guidance_for(inversion, guidance_scale)
-    controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
+    controller = _controller(pipe, control, num_inference_steps - start_step)
     if isinstance(control, PromptToPrompt):
         _warn_if_other_models_settings(pipe, control)
         unused = [k for k in ("blend_words", "blend_keep_words") if not control.blend and getattr(control, k)]
@@ -365,6 +365,16 @@ def _warn_if_other_models_settings(pipe, control: PromptToPrompt) -> None:
         )
 
 
+def _controller(pipe, control, steps: int) -> PromptToPrompt | None:
+    """``control`` as a controller: ``"prompt-to-prompt"`` is the model preset's settings, whose local blend starts
+    after a fifth of the run; a run too short to reach that (1 step: start_step at the last step) blends from its first
+    step (the preset was refused, with advice about a setting the learner never gave)."""
+    controller = as_controller(control, get_preset(pipe).prompt_to_prompt)
+    if isinstance(control, str) and controller.blend and _blend_never_starts(controller.blend_start, max(steps, 1)):
+        controller = dataclasses.replace(controller, blend_start=0.0)
+    return controller
+
+
 def _blend_never_starts(blend_start: float, steps: int) -> bool:
     """Whether a local blend that starts after ``blend_start`` of a run's ``steps`` starts after its last step."""
     return blend_start * steps > steps - 1
@@ -378,9 +388,9 @@ def _check_blend_starts(controller, steps: int) -> None:
         and _blend_never_starts(controller.blend_start, steps)
     ):
         raise ValueError(
-            f"blend_start {controller.blend_start:g} leaves no step of this {steps}-step run to blend in (the blend "
-            f"starts at step {controller.blend_start * steps:g}); lower it to at most {(steps - 1) / steps:.3g}, "
-            "or use blend=False"
+            f"blend_start {controller.blend_start:g} leaves no step of this {steps}-step run (num_inference_steps - "
+            f"start_step) to blend in (the blend starts at step {controller.blend_start * steps:g}); lower it to at "
+            f"most {(steps - 1) / steps:.3g}, start earlier, or use blend=False"
         )
 
 
@@ -445,7 +455,6 @@ def edit_branches(
         raise ValueError(f"inversion must be an Inversion, got {type(inversion).__name__}")
     if trace is not None and not isinstance(trace, list):
         raise ValueError(f"trace must be a list (it receives the latents of each step) or None, got {_show(trace)}")
-    controller = as_controller(controller, get_preset(pipe).prompt_to_prompt)  # "prompt-to-prompt" as edit reads it
     _check_same_model(pipe, inversion)
     if inversion.coupled_latents is not None or inversion.noise_maps is not None:
         raise _p2p_refused(inversion.method)
@@ -453,6 +462,7 @@ def edit_branches(
         _check_source_prompt(pipe, inversion, source_prompt, one_source=True)  # refused: one source prompt for all
     n = inversion.num_inference_steps
     start_step = _check_start_step(start_step, n)
+    controller = _controller(pipe, controller, n - start_step)  # "prompt-to-prompt" as edit reads it
     _check_blend_starts(controller, n - start_step)
     g = _check_guidance(guidance_scale)
     timesteps, ratio = _schedule(pipe, n)

@@ -1010,8 +1010,14 @@ def test_review_mends_blend_start_runs_formats_and_a_stop_puts_torch_back(pipe, 
 
     image = draw_scene(seed=3).pil()
     late = PromptToPrompt(blend_start=0.95)  # 10 steps: the blend would start at step 9.5, after the last
-    with pytest.raises(ValueError, match="leaves no step of this 10-step run to blend in"):
+    with pytest.raises(ValueError, match=r"leaves no step of this 10-step run \(num_inference_steps - start_step\)"):
         edit(pipe, image, PROMPT, "a blue circle", control=late, num_inference_steps=10, start_step=0)
+    # the preset's blend starts after a fifth of the run: a 1-step run blends from its step (it was refused, with
+    # advice about blend_start, which the string control cannot take)
+    for steps, start in ((1, 0), (5, 4)):
+        one = edit(pipe, image, PROMPT, "a blue circle", control="prompt-to-prompt", num_inference_steps=steps,
+                   start_step=start, progress=False)  # fmt: skip
+        assert len(one) == 1 and one[0].size == image.size
     with pytest.raises(ValueError, match="row 'x': prompt-to-prompt edits from a DDIM-sampled inversion"):
         bench.run_edits(pipe, pie_tiny(1), rows=(("x", "edict", "prompt-to-prompt"),), steps=2)
     cases = (c for c in pie_tiny(1, kinds=("colour",)))  # a generator of cases
