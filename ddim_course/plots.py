@@ -299,22 +299,39 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
         fixed = sorted((c, db, label) for (label, w), (c, db) in points.items() if w == g and label.startswith("fixed"))
         if fixed:
             a.plot(
-                [f[0] for f in fixed], [f[1] for f in fixed], "-o", color="gray", label="fixed-point (k = iterations)"
+                [f[0] for f in fixed],
+                [f[1] for f in fixed],
+                "-o",
+                color="gray",
+                markersize=4,  # small and under the methods' markers: EDICT's sat hidden under "k=1"
+                zorder=1,
+                label="fixed-point (k = iterations)",
             )
-        for calls, db, label in fixed:
-            # the number of iterations, the label's last number: "fixed-point x3", "fixed-point, 3 iterations"
+        for i, (calls, db, label) in enumerate(fixed):
+            # the number of iterations, the label's last number: "fixed-point x3", "fixed-point, 3 iterations";
+            # above and below the line in turn, so that neighbours on the log axis do not run together ("k=4k=5")
             k = re.search(r"(\d+)\D*$", label)
             k = k.group(1) if k else "?"
-            a.annotate(f"k={k}", (calls, db), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
+            above = i % 2 == 0
+            a.annotate(
+                f"k={k}",
+                (calls, db),
+                textcoords="offset points",
+                xytext=(0, 6 if above else -6),
+                ha="center",
+                va="bottom" if above else "top",
+                fontsize=8,
+            )
         for label, marker in markers.items():
             if (label, g) in points:
-                a.scatter(*points[label, g], marker=marker, s=80, label=label)
+                a.scatter(*points[label, g], marker=marker, s=80, label=label, zorder=3)
         a.set_xscale("log")
         calls = [c for c, _ in points.values()]  # labelled from about half the fewest to twice the most
         ticks = [t for t in TICKS if min(calls) / 2.5 <= t <= 2 * max(calls)]
         a.set_xticks(ticks, [str(t) for t in ticks])
         a.set_xticks([], minor=True)
         a.axhline(0, color="black", linewidth=0.8, linestyle="--")
+        a.margins(y=0.15)  # room for the labels above the highest point and below the lowest
         a.set(xlabel="UNet calls to invert (log scale)", title=f"sampled back at guidance {g}")
     np.atleast_1d(ax)[0].set_ylabel("reconstruction, dB under the VAE round trip")
     np.atleast_1d(ax)[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
