@@ -8,6 +8,7 @@ import numbers
 import re
 import textwrap
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -146,6 +147,8 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
     if suptitle:
         width = max(40, int(size * ncols * 11))  # the figure's width, as for the titles
         fig.suptitle("\n".join(textwrap.fill(line, width=width) for line in _shorter(str(suptitle)).splitlines()))
+    if "inline" in matplotlib.get_backend():  # a notebook: drawn now, above what the cell prints next (not after it)
+        plt.show()
     return fig
 
 
@@ -256,11 +259,13 @@ def plot_residuals(residuals: dict, *, ax=None):
         ax = ax[0]
     for a, key in zip(np.atleast_1d(ax), keys):
         r = tables[key]  # (steps, iterations)
+        styles = itertools.cycle(["-", "--", ":", "-."])  # told apart by more than colour
         for j in range(r.shape[1]):
-            a.semilogy(r[:, j].numpy(), label=f"iteration {j + 1}")
+            a.semilogy(r[:, j].numpy(), linestyle=next(styles), label=f"iteration {j + 1}")
         a.set(xlabel="inversion step (clean to noisy)", title=f"guidance {key}")
     np.atleast_1d(ax)[0].set_ylabel("RMS change of the latent")
-    np.atleast_1d(ax)[-1].legend(fontsize=8)
+    # beside the last panel, where it hides no curve (inside, it covered the last iteration's drop)
+    np.atleast_1d(ax)[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     return ax
 
 

@@ -871,6 +871,7 @@ class PromptToPromptExplorer:
                         blend=blended,
                     )
                 )
+            t.disabled = not blend.value  # the threshold does nothing without the blend
 
         for ctl in controls:
             ctl.observe(update, names="value")

@@ -746,6 +746,12 @@ def test_prompt_to_prompt_explorer_shows_the_swap_and_the_controlled_edit(pipe):
     assert swap.size == p2p.size and swap.tobytes() != p2p.tobytes()
     box = ex.widget(method="direct")
     assert "prompt-to-prompt" in box.children[-1].value and "could not" not in box.children[-1].value
+    blend, threshold = box.children[0].children[1], box.children[1].children[2]
+    assert not threshold.disabled
+    blend.value = False  # the threshold slider does nothing without the blend: greyed out
+    assert threshold.disabled and "could not" not in box.children[-1].value
+    blend.value = True
+    assert not threshold.disabled
     assert set(ex.methods.inversions) == {("direct", None)}
     words = PromptToPromptExplorer(pipe, _image(), SRC, TGT, num_inference_steps=3, blend_words=("blue",))
     with warnings.catch_warnings():
