@@ -537,7 +537,8 @@ def _unet_eps(pipe, latents, t, cond, uncond, guidance_scale):
         both = unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([uncond.to(unet.dtype), cond])).sample
         out_u, out_c = both.chunk(2)
         out = guide(out_u, out_c, guidance_scale)
-    return out.to(latents.dtype)
+    # a NaN the model makes, named as the model's, not as a building block's (model_output) or at the end
+    return _check_finite(out.to(latents.dtype), "the model's output", after=f"the UNet at timestep {int(t)}")
 
 
 def randn(shape, generator: torch.Generator | None, device) -> torch.Tensor:

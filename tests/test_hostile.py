@@ -72,6 +72,7 @@ def test_non_finite_start_latents_are_refused(pipe, bad):
 
 
 def test_a_nan_from_the_model_is_reported_not_decoded(pipe, monkeypatch):
+    inv = invert(pipe, draw_scene(seed=1).pil(), PROMPT, num_inference_steps=2, progress=False)  # before the NaN
     real = pipe.unet.forward
 
     def poisoned(*args, **kwargs):
@@ -80,8 +81,11 @@ def test_a_nan_from_the_model_is_reported_not_decoded(pipe, monkeypatch):
         return out
 
     monkeypatch.setattr(pipe.unet, "forward", poisoned)
-    with pytest.raises(NonFiniteError, match="sampling produced .* NaN or infinite values in the final latents"):
+    said = r"the UNet at timestep \d+ produced \d+ NaN or infinite values in the model's output"
+    with pytest.raises(NonFiniteError, match=said):  # at the step it happens, as the model's
         sample(pipe, PROMPT, num_inference_steps=2, progress=False)
+    with pytest.raises(NonFiniteError, match=said):
+        edit(pipe, None, PROMPT, "a blue circle", inversion=inv, num_inference_steps=2, control="p2p", progress=False)
 
 
 def test_meta_complex_and_integer_latents_are_refused(pipe):
