@@ -502,6 +502,11 @@ def _not_a_source(source) -> ImageLoadError:
             "PIL.Image.fromarray(array) for uint8 HxWx3 (floats in [0, 1]: (array * 255).round().astype('uint8'))"
         )
     if isinstance(source, torch.Tensor):
+        if source.ndim in (3, 4) and source.shape[-3] == 4 and source.is_floating_point():  # (1, 4, h, w): a latent
+            return ImageLoadError(
+                f"{start}, got a torch tensor of shape {tuple(source.shape)}, which looks like a latent (4 channels): "
+                "pass the picture itself, or decode the latent first: ddim_course.decode(pipe, latents)[0]"
+            )
         return ImageLoadError(
             f"{start}, got a torch tensor of shape {tuple(source.shape)}; convert it first: "
             "ddim_course.tensor_to_pil(x)[0] for (3, H, W) in [0, 1], or PIL.Image.fromarray(array) for uint8 HxWx3"

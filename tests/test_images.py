@@ -328,6 +328,8 @@ def test_arrays_tensors_and_bytes_say_how_to_convert():
         load_image(np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ImageLoadError, match=r"torch tensor of shape \(3, 8, 8\).*tensor_to_pil"):
         load_image(torch.zeros(3, 8, 8))
+    with pytest.raises(ImageLoadError, match=r"looks like a latent \(4 channels\).*decode\(pipe, latents\)\[0\]"):
+        load_image(torch.zeros(1, 4, 16, 16))  # notebook 01's noise_explorer(pipe, latents): tensor_to_pil led nowhere
     with pytest.raises(ImageLoadError, match=r"got bytes; for image data use PIL.Image.open\(io.BytesIO\(data\)\)"):
         load_image(_png_bytes(Image.new("RGB", (4, 4))))
     with pytest.raises(ImageLoadError, match="got NoneType"):
