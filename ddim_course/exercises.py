@@ -742,8 +742,21 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
     for mistake, value in mistakes:
         if (got - value).abs().max().item() < atol:
             hint = tr("looks_like", mistake=tr(mistake)) + hint
+    if _half_rounded(got, case(worst_t, x0, noise)[3]):
+        hint = tr("half_rounded")
     off = tr("off_by", worst=f"{worst:.3g}", where=tr("at_t", t=worst_t))
     return CheckResult(False, off + tr("hint") + hint)
+
+
+def _half_rounded(got, expected) -> bool:
+    """Whether a wrong answer was computed in half precision and cast back to float32: every value of it is a float16
+    number (and the reference's are not). Its formula may well be right: a hint about the formula would send the
+    learner to what they got right."""
+    got = _tensor_of(got)
+    if not isinstance(got, torch.Tensor) or not got.is_floating_point() or got.shape != expected.shape:
+        return False
+    got, expected = got.detach().cpu().float(), expected.detach().cpu().float()
+    return torch.equal(got.half().float(), got) and not torch.equal(expected.half().float(), expected)
 
 
 @_kept_intact
@@ -768,7 +781,7 @@ def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, 
     # batch of two latents that are not square. Every expected value is made before the answer first runs.
     steps = ((981, 961), (501, 481), (101, 81), (21, 1), (1, -19), (981, 901), (751, 501))
     cases = [case(*s) for s in steps] + [case(*s, shape=(2, 4, 6, 10)) for s in ((501, 481), (1, -19))]
-    failed, worst, worst_t, _ = _worst_error(tr("your_step"), my_step, cases, ("eps", "t", "t_prev", "x_t"))
+    failed, worst, worst_t, got = _worst_error(tr("your_step"), my_step, cases, ("eps", "t", "t_prev", "x_t"))
     if failed is not None:  # a CheckResult is falsy when it failed
         return failed
     if worst <= atol:
@@ -777,6 +790,9 @@ def check_ddim_step(my_step, alphas_cumprod: torch.Tensor, final_alpha_cumprod, 
     hint = tr("ddim_step_formula")
     if t_prev < 0:
         hint = tr("ddim_step_final") + hint
+    worst_case = [e for key, _, _, e in cases if key == worst_t and e.shape == _tensor_of(got).shape]
+    if worst_case and _half_rounded(got, worst_case[0]):
+        hint = tr("half_rounded")
     off = tr("off_by", worst=f"{worst:.3g}", where=tr("at_step", t=t, t_prev=t_prev))
     return CheckResult(False, off + tr("hint") + hint)
 

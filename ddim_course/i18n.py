@@ -139,6 +139,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "kind_number": {"en": "number", "zh": "值"},
     "kind_tensor": {"en": "tensor", "zh": "张量"},
+    "half_rounded": {
+        "en": "every value of your answer is a float16 number, so it looks computed in half precision, which keeps "
+        "about 3 digits (a .half() on the way, or a float16 tensor in the formula); compute in float32",
+        "zh": "你的答案的每个值都恰好是一个 float16 数，所以看起来是用半精度算的，而半精度只保留约 3 位有效数字"
+        "（中途用了 .half()，或公式里有 float16 张量）；请用 float32 计算",
+    },
     "not_numpy": {
         "en": "; return a torch tensor, as the course's functions do: the model and the cells after this one take "
         "tensors (torch.from_numpy(array) makes one)",

@@ -864,6 +864,20 @@ def test_float_numpy_arrays_pass_as_tensors_and_half_precision_does_not():
     assert not no_sqrt and "no square roots" in no_sqrt.message
 
 
+def test_an_answer_computed_in_half_precision_and_cast_back_is_told_so_not_sent_to_its_formula():
+    def add_noise_in_half(x0, n, t):
+        a = A[t].half()
+        return (a.sqrt() * x0.half() + (1 - a).sqrt() * n.half()).float()  # the right formula, in float16
+
+    def step_in_half(*args):
+        return right_step(*args).half().float()
+
+    for result in (check_add_noise(add_noise_in_half, A), check_ddim_step(step_in_half, A, FINAL)):
+        assert not result and "every value of your answer is a float16 number" in result.message, result.message
+    off = check_ddim_step(lambda *args: right_step(*args) * 1.01, A, FINAL)  # a float32 answer that is off
+    assert not off and "float16" not in off.message and "predict x0" in off.message
+
+
 def test_check_add_noise_tries_every_t_so_an_answer_right_at_a_few_fails():
     tried = (0, 1, 250, 500, 750, 999)  # the t of its fixed cases
     result = check_add_noise(lambda x0, n, t: right_add_noise(x0, n, t) if t in tried else x0, A)
