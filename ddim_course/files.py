@@ -60,10 +60,11 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _file_above(folder: Path) -> Path | None:
-    """The first part of ``folder``'s path that is a file (so the folder can't exist), or None."""
+    """The first part of ``folder``'s path that exists and is not a folder (a file, a named pipe, a device: so the
+    folder can't exist), or None."""
     for p in [*reversed(folder.parents), folder]:
         try:
-            if p.is_file():
+            if p.exists() and not p.is_dir():
                 return p
         except OSError:
             return None
@@ -105,7 +106,8 @@ def check_output_path(
         ) from None
     if folder_stat is None or not folder.is_dir():
         if (above := _file_above(folder)) is not None:
-            raise OutputPathError(f"{above} is a file, not a folder; choose another output path")
+            kind = "a file" if above.is_file() else "a named pipe" if above.is_fifo() else "a device or a socket"
+            raise OutputPathError(f"{above} is {kind}, not a folder; choose another output path")
         raise OutputPathError(f"the folder {folder} does not exist; create it first or choose another output path")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputPathError(f"the folder {folder} is not writable; choose another output path")
@@ -245,3 +247,25 @@ def discard_work(work, out, made: bool) -> None:
     if made:
         with contextlib.suppress(OSError):
             Path(out).rmdir()  # only when empty
+
+
+def run_script(main) -> None:
+    """The entry of a script that prints tables (``bench``, ``pocket.evaluate``): SIGTERM and SIGHUP stop it as
+    Ctrl-C does (a child it runs is stopped too), and each way it can end early is one line, not a traceback:
+    Ctrl-C ("interrupted", status 130), its output pipe closed early (``| head -1``: quiet, status 1) or a full disk
+    (status 1)."""
+    import sys
+
+    try:
+        with stops_as_interrupt():
+            main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python exits
+        sys.exit(1)
+    except OSError as e:  # the disk or the output is full, ...
+        print(f"error: {e.strerror or e}", file=sys.stderr)
+        sys.exit(1)

@@ -18,7 +18,7 @@ import torch
 from .files import expand_user
 from .i18n import tr
 from .pocket.scenes import vocabulary
-from .quiet import quiet_logs
+from .quiet import no_progress_bars, quiet_logs
 
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 SD21_BASE = "stabilityai/stable-diffusion-2-1-base"  # 512 px, epsilon prediction: the Chinese edition's model
@@ -546,8 +546,6 @@ def load_pipeline(model: str | os.PathLike = "auto", *, device=None, dtype=None,
 
 def _load_pipeline(model, *, device, dtype, cache):
     from diffusers import DDIMScheduler, StableDiffusionPipeline
-    from diffusers.utils import logging as diffusers_logging
-    from transformers.utils import logging as transformers_logging
 
     from .ddim import _flag
 
@@ -602,12 +600,10 @@ def _load_pipeline(model, *, device, dtype, cache):
         if reason is not None:
             raise ModelLoadError(_not_found_message(name, reason, local=True)) from None
     source = name if path is None else str(path)
-    # no "Loading pipeline components" (diffusers) or "Loading weights" (transformers) bar left in the notebook
-    bars = [(lib, lib.is_progress_bar_enabled()) for lib in (diffusers_logging, transformers_logging)]
-    for lib, _ in bars:
-        lib.disable_progress_bar()
     try:
-        with quiet_logs("diffusers"):  # its warnings (a list of every unused weight) end in our one error
+        # no "Loading pipeline components" (diffusers) or "Loading weights" (transformers) bar left in the notebook;
+        # diffusers' warnings (a list of every unused weight) end in our one error
+        with no_progress_bars("diffusers", "transformers"), quiet_logs("diffusers"):
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*safety.checker.*")
                 warnings.filterwarnings("ignore", message=".*torch_dtype.*")  # older diffusers know no `dtype`
@@ -618,10 +614,6 @@ def _load_pipeline(model, *, device, dtype, cache):
             reason = _tokenizer_problem(pipe)
     except Exception as e:  # noqa: BLE001 - turned into one clear error below
         reason = _explain(e, local=path is not None)
-    finally:
-        for lib, enabled in bars:
-            if enabled:
-                lib.enable_progress_bar()
     if reason is not None:
         raise ModelLoadError(_not_found_message(name, reason, local=path is not None)) from None
     try:

@@ -19,3 +19,19 @@ def quiet_logs(*libraries: str):
     finally:
         for log, level in zip(logs, levels):
             log.set_verbosity(level)
+
+
+@contextlib.contextmanager
+def no_progress_bars(*libraries: str):
+    """No progress bars from the named libraries inside the ``with`` block (a "Loading pipeline components" or
+    "Writing model shards" bar left in a notebook or a log); each one's setting is put back afterwards."""
+    logs = [importlib.import_module(f"{name}.utils.logging") for name in libraries]
+    enabled = [log.is_progress_bar_enabled() for log in logs]
+    for log in logs:
+        log.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for log, was in zip(logs, enabled):
+            if was:
+                log.enable_progress_bar()

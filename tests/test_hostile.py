@@ -2,6 +2,7 @@
 never a silent wrong image or a deep torch traceback. Saved inversions round-trip and refuse another model."""
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -1027,10 +1028,12 @@ def test_saving_under_a_path_too_long_or_under_a_file_is_one_line(tmp_path, inv)
     from ddim_course.files import OutputPathError
 
     (tmp_path / "mine.safetensors").write_bytes(b"a learner's file")
+    os.mkfifo(tmp_path / "pipe.png")
     for path, message in (
         (tmp_path / ("c" * 300) / "x.safetensors", "cannot be used .*choose a shorter"),
         (tmp_path / "mine.safetensors" / "x.safetensors", "mine.safetensors is a file, not a folder"),
         (tmp_path / "mine.safetensors" / "sub" / "x.safetensors", "mine.safetensors is a file, not a folder"),
+        (tmp_path / "pipe.png" / "x.safetensors", "pipe.png is a named pipe, not a folder"),  # was "does not exist"
     ):
         with pytest.raises(OutputPathError, match=message):
             inv.save(path)

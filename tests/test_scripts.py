@@ -1,8 +1,11 @@
 """The measuring scripts run and print their tables (their numbers are judged by people, not by tests)."""
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 import torch
@@ -295,3 +298,37 @@ def test_evaluate_a_model_that_does_not_load_is_one_line(tmp_path, capsys, monke
         evaluate.main(["--quick", "--model", str(tmp_path / "missing")])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "--model" in err and "Traceback" not in err
+
+
+def test_the_table_scripts_end_in_one_line_when_their_output_closes_or_fills(tmp_path):
+    """`bench ... | head -1` and a full disk ended in a traceback (only Ctrl-C was caught); `bench course --model x`
+    started half an hour of notebooks, reading none of its options; train's --out "" trained into the current
+    folder."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+    def run(*args, stdout=subprocess.PIPE):
+        return subprocess.run([sys.executable, "-m", *args], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                              env=env, timeout=300, cwd=tmp_path)  # fmt: skip
+
+    from ddim_course.files import run_script
+
+    def fails(error):
+        def main():
+            raise error
+
+        return main
+
+    for error, status, said in (
+        (BrokenPipeError(32, "Broken pipe"), 1, ""),  # `| head -1`: quiet
+        (OSError(28, "No space left on device"), 1, "error: No space left on device\n"),
+        (KeyboardInterrupt(), 130, "interrupted\n"),
+    ):
+        err = io.StringIO()
+        with pytest.raises(SystemExit) as ended, contextlib.redirect_stderr(err), mock.patch("os.dup2"):
+            run_script(fails(error))
+        assert ended.value.code == status and err.getvalue() == said
+    course = run("ddim_course.bench", "course", "--model", "nonsense", "--seed", "50000")
+    assert course.returncode == 2 and "--model, --seed do not apply to 'course'" in course.stderr, course.stderr
+    for out in ("", "   "):
+        train = run("ddim_course.pocket.train", "--out", out, "--smoke")
+        assert train.returncode == 2 and "--out is " in train.stderr and not list(tmp_path.iterdir()), train.stderr

@@ -8,7 +8,6 @@ Speed is compared as ratios measured in the same run (machines are noisy); quali
 from __future__ import annotations
 
 import argparse
-import sys
 
 import torch
 
@@ -56,6 +55,19 @@ def main(argv=None):
             p.error(f"--seed: {e}")
     if not 1 <= args.images <= 100:
         p.error(f"--images must be in [1, 100], got {args.images}")
+    if args.what in ("course", "sd15"):  # they make their own pipelines: an option they do not read is refused
+        given = [
+            f"--{name}"
+            for name, default in (("model", "pocket"), ("images", 3), ("scenes", 10), ("seed", None))
+            if getattr(args, name) != default
+        ]
+        if given:
+            runs = "the notebooks on the default model" if args.what == "course" else "a pipeline it builds"
+            one = len(given) == 1
+            p.error(
+                f"{', '.join(given)} {'does' if one else 'do'} not apply to '{args.what}' (it runs {runs}): leave "
+                f"{'it' if one else 'them'} out"
+            )
     if args.what == "sd15":  # not in "all": minutes on a CPU, and a few GB of memory
         print(f"torch {torch.__version__}")
         print(bench_sd15(), flush=True)
@@ -83,8 +95,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    from ..files import run_script
+
+    run_script(main)

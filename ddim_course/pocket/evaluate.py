@@ -8,7 +8,6 @@ inversion against img2img at the same start_step, colour edits, and CPU speed.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -219,8 +218,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    from ..files import run_script
+
+    run_script(main)

@@ -17,6 +17,7 @@ draws the scenes in parallel processes, ``--vae-from`` keeps an existing autoenc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import math
@@ -34,7 +35,7 @@ from tqdm.auto import tqdm
 
 from ..files import discard_work, stops_as_interrupt, swap_in_folder, work_folder
 from ..models import _check_safetensors, _FolderError, _read_json
-from ..quiet import quiet_logs
+from ..quiet import no_progress_bars, quiet_logs
 from .model import (
     build_tokenizer,
     make_scheduler,
@@ -274,6 +275,8 @@ def _check_args(p: argparse.ArgumentParser, args) -> None:
         p.error(f"--unet-minutes must be at most {MAX_MINUTES} (a week), got {args.unet_minutes:g}")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in args.out):
         p.error(f"--out {args.out!r} holds a control character (a line break?); remove it")
+    if not args.out.strip():  # "" is the current folder, "   " a folder named with spaces
+        p.error(f"--out is {'empty' if not args.out else 'only spaces'}: name the folder to train into")
     if not 0 <= args.seed < 2**31:  # seeds + offsets must stay inside numpy's and torch's 64-bit seeds
         p.error(f"--seed must be a whole number in [0, 2**31), got {args.seed}")
     try:
@@ -381,8 +384,9 @@ def main(argv: list[str] | None = None) -> Path:
         linked = _links_in(out, RUN_ENTRIES)
         if linked:
             p.error(f"{linked[0]} is a link; a run is written only into its own folders, not through a link")
-    if args.smoke:
+    if args.smoke:  # said, not done quietly: the learner's own values of these are replaced
         args.vae_steps, args.vae_batch, args.unet_steps, args.unet_batch, args.scenes = 20, 8, 20, 16, 128
+        print("--smoke: 20 autoencoder steps (batch 8), 20 UNet steps (batch 16), 128 scenes", file=sys.stderr)
     # the run is written into a hidden folder inside --out and moved into place when it is complete: Ctrl-C or a
     # crash leaves --out as it was (an earlier run keeps its weights and its own log, a file of yours stays)
     with stops_as_interrupt():  # a closed terminal or `timeout` (SIGHUP, SIGTERM) cleans up as Ctrl-C does
@@ -497,7 +501,9 @@ def _train_logged(args, out: Path, log_file) -> None:
         budget_s=None if args.unet_minutes is None else 60 * args.unet_minutes,
     )
     pipe = build_pipeline(vae.cpu(), text_encoder.cpu(), tokenizer, unet.cpu())
-    pipe.save_pretrained(out, safe_serialization=True)
+    # --no-progress: not diffusers' "Writing model shards" bar either
+    with contextlib.nullcontext() if progress else no_progress_bars("diffusers"):
+        pipe.save_pretrained(out, safe_serialization=True)
     save_text_encoder_with_prefix(out / "text_encoder")
     save_tokenizer_files(tokenizer, out / "tokenizer")
     (out / "training_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
