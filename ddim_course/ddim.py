@@ -94,7 +94,7 @@ def _check_update_tensors(model_output, x_t) -> None:
     batch)."""
     for name, x in (("x_t", x_t), ("model_output", model_output)):
         _check_like_x_t(name, x, x_t)
-        _check_finite(x, name)  # NaN in, NaN out, without a word (the noise was checked, these were not)
+        _check_finite_on_cpu(x, name)  # NaN in, NaN out, without a word (the noise was checked, these were not)
 
 
 def _check_like_x_t(name: str, x, x_t) -> None:
@@ -132,7 +132,9 @@ def _check_alpha(value, name: str):
     if isinstance(value, torch.Tensor) and value.numel() != 1:
         ok = not value.is_meta and value.dtype.is_floating_point and value.numel() > 0
         if not ok or not bool(((value >= MIN_ALPHA) & (value <= 1)).all()):
-            raise ValueError(f"{name} must hold noise levels in (0, 1] ({hint}), got a tensor that does not")
+            raise ValueError(
+                f"{name} must hold noise levels in [{MIN_ALPHA:g}, 1] ({hint}), got a tensor that does not"
+            )
         return value
     if _real(value, name, low=0, high=1, hint=hint) < MIN_ALPHA:  # 1e-300 gave an infinite x0
         raise ValueError(
@@ -538,7 +540,7 @@ def _unet_eps(pipe, latents, t, cond, uncond, guidance_scale):
         out_u, out_c = both.chunk(2)
         out = guide(out_u, out_c, guidance_scale)
     # a NaN the model makes, named as the model's, not as a building block's (model_output) or at the end
-    return _check_finite(out.to(latents.dtype), "the model's output", after=f"the UNet at timestep {int(t)}")
+    return _check_finite_on_cpu(out.to(latents.dtype), "the model's output", after=f"the UNet at timestep {int(t)}")
 
 
 def randn(shape, generator: torch.Generator | None, device) -> torch.Tensor:
@@ -616,6 +618,12 @@ def _check_latent_side(pipe, latents: torch.Tensor, what: str) -> None:
             f"{what}'s height and width must be at most {4 * native} (4 x the model's {native}), got "
             f"{tuple(latents.shape[2:])}"
         )
+
+
+def _check_finite_on_cpu(x: torch.Tensor, what: str, *, after: str = "") -> torch.Tensor:
+    """``_check_finite`` for a check made at every step: on the CPU, where it costs nothing; a GPU would have to stop
+    and report back each time, so there the run's end is checked instead (the final latents)."""
+    return _check_finite(x, what, after=after) if x.device.type == "cpu" else x
 
 
 def _check_finite(latents: torch.Tensor, what: str, *, after: str = "") -> torch.Tensor:

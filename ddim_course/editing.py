@@ -29,6 +29,7 @@ from .ddim import (
     _alphas,
     _bar,
     _check_finite,
+    _check_finite_on_cpu,
     _check_guidance,
     _check_output_type,
     _check_same_model,
@@ -510,7 +511,7 @@ def edit_branches(
             out = pipe.unet(torch.cat(parts).to(dtype), t, encoder_hidden_states=torch.cat(texts).to(dtype)).sample.to(
                 x.dtype
             )
-            _check_finite(out, "the model's output", after=f"the UNet at timestep {int(t)}")
+            _check_finite_on_cpu(out, "the model's output", after=f"the UNet at timestep {int(t)}")
             chunks = list(out.split(b))
             c_src, c_tgt = chunks[-2], chunks[-1]
             eps_tgt = guide(chunks[n_uncond - 1], c_tgt, g) if n_uncond else c_tgt

@@ -20,13 +20,16 @@ import torch
 from .ddim import (
     EDICT_MIX,
     MAX_FIXED_POINT_ITERATIONS,
+    MAX_LATENT_SIZE,
     Inversion,
+    NonFiniteError,
     _alpha_before,
     _alphas,
     _bar,
     _check_generator,
     _check_guidance,
     _check_mix,
+    _edict_blow_up,
     _edict_coefficients,
     _image_latents,
     _prediction_type,
@@ -131,11 +134,22 @@ def edict_invert(
     coefficients = _edict_coefficients(pipe, timesteps, ratio)
     for k, t in enumerate(_bar(list(reversed(timesteps)), "EDICT inversion", progress)):
         a, b = coefficients[t]
-        x, y = edict_inverse_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
-        check_edict_growth(x, y, p, n, step=k + 1)  # NaN or inf: an error that names mix, before more work
+        try:
+            x, y = edict_inverse_step(x, y, lambda z, t=t: _unet_eps(pipe, z, t, cond, uncond, g), a, b, p)
+        except NonFiniteError:  # the model's NaN at latents far past a noise latent's size: the mix's doing
+            size = max(float(x.abs().mean()), float(y.abs().mean()))
+            if size <= MAX_LATENT_SIZE:
+                raise
+            raise NonFiniteError(
+                f"{_edict_blow_up(p, n)} its latents grew to mean size {size:.3g} (by step {k + 1}), past what the "
+                f"model's {str(pipe.unet.dtype).replace('torch.', '')} can take: use fewer steps, a lower "
+                f"guidance_scale or a mix nearer 1 (the paper's is {EDICT_MIX}), or load the model in float32"
+            ) from None
+        if x.device.type == "cpu":  # each step on the CPU, where the check costs nothing; a GPU's at the end
+            check_edict_growth(x, y, p, n, step=k + 1)  # NaN, inf or past 1e10: an error that names mix
         xs.append(x)
         ys.append(y)
-    check_edict_growth(x, y, p, n)  # grown far past a noise latent's size: a warning that names mix
+    check_edict_growth(x, y, p, n)  # the same, and grown far past a noise latent's size: a warning
     return Inversion(
         latents=xs,
         coupled_latents=ys,

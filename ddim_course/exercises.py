@@ -750,13 +750,17 @@ def check_add_noise(add_noise, alphas_cumprod: torch.Tensor, *, atol: float = 1e
 
 def _half_rounded(got, expected) -> bool:
     """Whether a wrong answer was computed in half precision and cast back to float32: every value of it is a float16
-    number (and the reference's are not). Its formula may well be right: a hint about the formula would send the
-    learner to what they got right."""
+    number (the reference's are not, and it is not all whole numbers) and it is off by no more than float16's
+    rounding can make it (1.6% of the largest value). Its formula may well be right: a hint about the formula would
+    send the learner to what they got right."""
     got = _tensor_of(got)
     if not isinstance(got, torch.Tensor) or not got.is_floating_point() or got.shape != expected.shape:
         return False
     got, expected = got.detach().cpu().float(), expected.detach().cpu().float()
-    return torch.equal(got.half().float(), got) and not torch.equal(expected.half().float(), expected)
+    on_half_grid = torch.equal(got.half().float(), got) and not torch.equal(expected.half().float(), expected)
+    whole = torch.equal(got, got.round())  # zeros, ones, x.round(), x.sign(): float16 numbers too, and no answer
+    near = (got - expected).abs().max() <= 2**-6 * expected.abs().max()  # off by rounding, not by a wrong formula
+    return on_half_grid and not whole and bool(near)
 
 
 @_kept_intact

@@ -221,6 +221,11 @@ def test_edict_names_its_mix_when_its_latents_blow_up(pipe):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the paper's mix at guidance 1: no word
         edict_invert(pipe, image, PROMPT, num_inference_steps=50, progress=False)
+    half = tiny_pipeline()
+    half.unet.half()  # Stable Diffusion's dtype on a GPU: the latents overflow float16 long before float64
+    said = r"its mix \(0.5\).*\(by step \d+\), past what the model's float16 can take"
+    with pytest.raises(NonFiniteError, match=said):
+        edict_invert(half, image, PROMPT, num_inference_steps=50, mix=0.5, progress=False)
 
 
 def test_notebook_08_plots_draw_what_they_are_given():

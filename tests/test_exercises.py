@@ -876,6 +876,13 @@ def test_an_answer_computed_in_half_precision_and_cast_back_is_told_so_not_sent_
         assert not result and "every value of your answer is a float16 number" in result.message, result.message
     off = check_ddim_step(lambda *args: right_step(*args) * 1.01, A, FINAL)  # a float32 answer that is off
     assert not off and "float16" not in off.message and "predict x0" in off.message
+    # whole numbers are float16 numbers too, and far off: the formula's hint, not precision's
+    for result in (
+        check_add_noise(lambda x0, n, t: torch.zeros_like(x0), A),
+        check_add_noise(lambda x0, n, t: x0.round(), A),
+        check_ddim_step(lambda eps, t, t_prev, x: x.sign(), A, FINAL),
+    ):
+        assert not result and "float16" not in result.message, result.message
 
 
 def test_check_add_noise_tries_every_t_so_an_answer_right_at_a_few_fails():
