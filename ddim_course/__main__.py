@@ -64,6 +64,8 @@ def _for_cli(message: str) -> str:
     """The library's Python advice in the command line's terms: load_pipeline('pocket') is --model pocket here."""
     message = re.sub(r"\(load_pipeline\('[^'\s]*'\), or (--model \S+) on the command line\)", r"(\1)", message)
     message = re.sub(r"\bguidance_scale=(\d+(?:\.\d+)?)", r"--guidance \1", message)  # "Use guidance_scale=2"
+    # encode's crop warning: a picture editor's crop, not Python's
+    message = message.replace(", e.g. load_image(path).crop((left, top, right, bottom))", " (in any picture editor)")
     return re.sub(r"load_pipeline\('([^'\s]*)'\)", r"--model \1", message)
 
 

@@ -581,3 +581,12 @@ def test_the_librarys_advice_is_given_in_the_command_lines_words():
     said = "fitted at guidance 2, used at 1: Use guidance_scale=2, or invert again at 1 (guidance_scale=7.5."
     assert _for_cli(said) == "fitted at guidance 2, used at 1: Use --guidance 2, or invert again at 1 (--guidance 7.5."
     assert _for_cli("load it with load_pipeline('pocket')") == "load it with --model pocket"
+    import warnings
+
+    from ddim_course.images import _warn_if_cropped
+
+    with warnings.catch_warnings(record=True) as caught:  # encode's own warning, in the command line's words
+        warnings.simplefilter("always")
+        _warn_if_cropped([Image.new("RGB", (96, 64))], 64)
+    said = _for_cli(str(caught[0].message))
+    assert said.endswith("crop it first to choose what stays (in any picture editor)") and "load_image" not in said
