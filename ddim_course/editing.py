@@ -47,6 +47,7 @@ from .ddim import (
     read_alike,
     reconstruct,
 )
+from .i18n import tr
 from .images import learner_stacklevel
 from .inversions import METHODS, Method, get_method, warn_if_fitted_elsewhere
 from .models import get_preset
@@ -306,11 +307,8 @@ def warn_unknown_words(pipe, prompts: list[str]) -> None:
         unknown = list(dict.fromkeys(w for w in words if w not in known))
         if unknown:
             shown = ", ".join(repr(w) for w in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            warnings.warn(
-                f"the pocket model never learned {shown}: it knows only the words of its captions, so the picture "
-                f"will not follow {'that word' if len(unknown) == 1 else 'those words'}. {preset.prompt_note}",
-                stacklevel=learner_stacklevel(),
-            )
+            key = "unknown_word" if len(unknown) == 1 else "unknown_words"
+            warnings.warn(f"{tr(key, shown=shown)} {preset.prompt_note}", stacklevel=learner_stacklevel())
 
 
 def _warn_about_prompts(pipe, sources: list[str], targets: list[str]) -> None:

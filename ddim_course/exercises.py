@@ -160,19 +160,19 @@ def _what(x) -> str:
     if t is _Other:
         return x.what
     if t is torch.Tensor:
-        return f"a {x.dtype} tensor"
+        return tr("what_tensor", dtype=x.dtype)
     if issubclass(t, torch.Tensor):
         try:
-            return f"a {torch.Tensor.as_subclass(x, torch.Tensor).dtype} tensor"
+            return tr("what_tensor", dtype=torch.Tensor.as_subclass(x, torch.Tensor).dtype)
         except (RuntimeError, NotImplementedError):  # a sparse subclass
-            return f"a {_type_name(t)}"
+            return tr("what_a", name=_type_name(t))
     if issubclass(t, np.ndarray):
-        return "a numpy array"
+        return tr("what_numpy")
     if t is int and _huge_int(x):
         return _repr(x)
     if id(t) in _EXACT:
         return f"{t.__name__} {x}"
-    return f"a {_type_name(t)}"
+    return tr("what_a", name=_type_name(t))
 
 
 def _plain(x, nested: bool = True):

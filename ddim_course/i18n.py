@@ -154,7 +154,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "eps_model_tensor": {
         "en": "eps_model takes the latent as a torch tensor, got {what}: keep the latents torch tensors all the way "
         "through the loop",
-        "zh": "eps_model 需要 torch 张量形式的潜变量，却收到了 {what}：在整个循环里都要让潜变量保持为 torch 张量",
+        "zh": "eps_model 需要 torch 张量形式的隐变量，却收到了 {what}：在整个循环里都要让隐变量保持为 torch 张量",
     },
     "not_float": {
         "en": "; return floating point (e.g. torch.float32), not whole numbers or booleans",
@@ -174,7 +174,25 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "nan_in": {"en": "NaN in {count}", "zh": "{count} 个 NaN"},
     "inf_in": {"en": "inf in {count}", "zh": "{count} 个 inf"},
-    "and": {"en": " and ", "zh": "和"},
+    "and": {"en": " and ", "zh": " 和 "},
+    "unknown_word": {
+        "en": "the pocket model never learned {shown}: it knows only the words of its captions, so the picture will "
+        "not follow that word.",
+        "zh": "口袋模型从未学过 {shown}：它只认识训练说明文字里的词，所以图像不会跟随这个词。",
+    },
+    "unknown_words": {
+        "en": "the pocket model never learned {shown}: it knows only the words of its captions, so the picture will "
+        "not follow those words.",
+        "zh": "口袋模型从未学过 {shown}：它只认识训练说明文字里的词，所以图像不会跟随这些词。",
+    },
+    "did_you_mean": {"en": "; did you mean {what}?", "zh": "；你是不是想用 {what}？"},
+    "did_you_mean_unspaced": {
+        "en": "; did you mean {what} (without the spaces around it)?",
+        "zh": "；你是不是想用 {what}（去掉两边的空格）？",
+    },
+    "what_tensor": {"en": "a {dtype} tensor", "zh": "一个 {dtype} 张量"},
+    "what_numpy": {"en": "a numpy array", "zh": "一个 numpy 数组"},
+    "what_a": {"en": "a {name}", "zh": "一个 {name}"},
     "why_nan": {
         "en": "a square root of a negative number, or 0 / 0?",
         "zh": "是不是对负数开了平方根，或者算了 0 / 0？",
@@ -285,8 +303,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "invert_hint_asked_at_from": {
         "en": "it looks like each step asks eps_model at the timestep it comes from. Inversion asks it at the timestep "
         "it goes to, t, with the latent it has: eps_model(latest latent, t) (notebook 03: its one approximation).",
-        "zh": "看起来每一步都在它出发的时间步上调用 eps_model。反转是在它要去的时间步 t 上、用手头的潜变量调用："
-        "eps_model(最新的潜变量, t)（第 03 课：这是它唯一的近似）。",
+        "zh": "看起来每一步都在它出发的时间步上调用 eps_model。反转是在它要去的时间步 t 上、用手头的隐变量调用："
+        "eps_model(最新的隐变量, t)（第 03 课：这是它唯一的近似）。",
     },
     "invert_hint_loop": {
         "en": "go through the timesteps from the cleanest to the noisiest; at each t, ask eps_model(latest latent, t) "
@@ -446,8 +464,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     # errors a learner meets most often
     "bad_start_step": {
         "en": "start_step must be in [0, {last}] for {n} steps, got {got}",
-        "zh": "start_step 必须在 [0, {last}] 之内（共 {n} 步；0 表示从纯噪声开始，{last} 表示只走最后一步），"
-        "收到的是 {got}",
+        "zh": "start_step 必须在 [0, {last}] 之内（共 {n} 步），收到的是 {got}",
     },
     "model_not_found": {
         "en": "could not load the model {model!r}: {reason}. Use load_pipeline('pocket') for the course's built-in "

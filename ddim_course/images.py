@@ -274,11 +274,11 @@ def _read_file(text: str) -> tuple[bytes, str]:
         hint = ""
         shipped = [IMAGES_DIR / f"{path.name}{ext}" for ext in ("", ".jpg", ".png")] if path.name else []
         if any(os.path.isfile(p) for p in shipped):
-            hint = f"; did you mean {next(p for p in shipped if os.path.isfile(p))}?"
+            hint = tr("did_you_mean", what=next(p for p in shipped if os.path.isfile(p)))
         elif text != text.strip() and os.path.exists(text.strip()):
-            hint = f"; did you mean {text.strip()!r} (without the spaces around it)?"
+            hint = tr("did_you_mean_unspaced", what=repr(text.strip()))
         elif text.startswith(("www.", "//")):
-            hint = f"; did you mean 'https://{_show(text.lstrip('/'), 80)}'?"
+            hint = tr("did_you_mean", what=f"'https://{_show(text.lstrip('/'), 80)}'")
         raise FileNotFoundError(tr("image_not_found", shown=shown, hint=hint)) from None
     except OSError as e:
         raise _os_error(e, shown, text) from None

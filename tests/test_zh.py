@@ -281,3 +281,30 @@ def test_check_and_mark_translated_together_are_refused(capsys):
     with pytest.raises(SystemExit) as e:  # --check "changes nothing": it was ignored, and the notebook was changed
         sync_zh.main(["--check", "--mark-translated", "notebooks/zh/01_noise_schedule.ipynb", "c01"])
     assert e.value.code == 2 and "give one of them" in capsys.readouterr().err
+
+
+def test_the_chinese_messages_name_values_words_and_paths_in_chinese(pipe):
+    """An answer's value ("a torch.float32 tensor"), the pocket model's unknown words and a shipped picture's "did you
+    mean" came out in English inside the Chinese messages."""
+    import warnings
+
+    from ddim_course import load_image
+    from ddim_course.editing import warn_unknown_words
+    from ddim_course.exercises import check_psnr
+    from ddim_course.models import get_preset
+
+    ddim_course.set_language("zh")
+    try:
+        complex_answer = check_psnr(lambda a, b: torch.zeros(1, dtype=torch.complex64))
+        assert "返回了 一个 torch.complex64 张量" in complex_answer.message
+        assert "给出的答案是 一个 str" in check_psnr("my_psnr").message
+        with pytest.raises(FileNotFoundError, match="你是不是想用 .*cat.jpg？"):
+            load_image("cat")
+        pocket = ddim_course.load_pipeline()
+        assert get_preset(pocket).vocabulary
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warn_unknown_words(pocket, ["a red dog"])
+        assert str(caught[0].message).startswith("口袋模型从未学过 'dog'：")
+    finally:
+        ddim_course.set_language("en")
