@@ -17,13 +17,16 @@ from PIL import Image
 
 
 def _map_scale(im) -> dict:
-    """How imshow draws a tile: a 2-D map in grey over its own range, but a mask (booleans) or a map of one value on
-    the fixed scale [0, 1] (its own range is nothing, which imshow drew black: a full mask looked empty)."""
+    """How imshow draws a tile: a 2-D map in grey over its own range, but a mask (booleans, or 8-bit 0s and 1s) or a
+    map of one value on the fixed scale [0, 1] (its own range is nothing, which imshow drew black: a full mask looked
+    empty), and an 8-bit grey picture on 0-255 (stretched, a low-contrast picture was drawn at full contrast)."""
     if np.ndim(im) != 2:
         return {}
     arr = np.asarray(im)
     if arr.dtype == bool:
         return {"cmap": "gray", "vmin": 0, "vmax": 1}
+    if arr.dtype == np.uint8 and arr.size:  # 8-bit: a 0/1 mask on [0, 1], else a grey picture on 0-255, as PIL's
+        return {"cmap": "gray", "vmin": 0, "vmax": 1 if arr.max() <= 1 else 255}  # "L" draws it (it was stretched)
     low, high = float(arr.min()), float(arr.max())
     if low == high:  # on the picture's own scale: [0, 1], or [0, 255] for 8-bit values
         top = 255.0 if arr.dtype == np.uint8 or high > 1 else 1.0
@@ -241,8 +244,11 @@ def plot_residuals(residuals: dict, *, ax=None):
             r = None
         if r is None or r.ndim != 2 or 0 in r.shape:
             raise ValueError(f"residuals[{key!r}] must be a table (steps x iterations) of numbers; {hint}")
-        if not bool(torch.isfinite(r).all()) or bool((r < 0).any()):
-            raise ValueError(f"residuals[{key!r}] must hold finite sizes >= 0 (RMS changes of the latent); {hint}")
+        if not bool(torch.isfinite(r).all()) or bool((r <= 0).any()):  # a 0 has no place on the log axis
+            raise ValueError(
+                f"residuals[{key!r}] must hold finite sizes above 0 (RMS changes of the latent; a 0 cannot be drawn "
+                f"on the log axis); {hint}"
+            )
         if r.shape[1] > MAX_LINES:
             raise ValueError(f"residuals[{key!r}] has {r.shape[1]} iterations: one line each, at most {MAX_LINES}")
         tables[key] = r
@@ -260,12 +266,17 @@ def plot_residuals(residuals: dict, *, ax=None):
     for a, key in zip(np.atleast_1d(ax), keys):
         r = tables[key]  # (steps, iterations)
         styles = itertools.cycle(["-", "--", ":", "-."])  # told apart by more than colour
-        for j in range(r.shape[1]):
-            a.semilogy(r[:, j].numpy(), linestyle=next(styles), label=f"iteration {j + 1}")
-        a.set(xlabel="inversion step (clean to noisy)", title=f"guidance {key}")
+        for j in range(r.shape[1]):  # iteration j has one colour and style in every panel
+            a.semilogy(r[:, j].numpy(), linestyle=next(styles), color=f"C{j % 10}", label=f"iteration {j + 1}")
+        title = f"guidance {key}" if _is_number(key) else str(key)  # a key may be any name
+        a.set(xlabel="inversion step (clean to noisy)", title=title)
     np.atleast_1d(ax)[0].set_ylabel("RMS change of the latent")
-    # beside the last panel, where it hides no curve (inside, it covered the last iteration's drop)
-    np.atleast_1d(ax)[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    # beside the last panel, where it hides no curve (inside, it covered the last iteration's drop); from the panel
+    # with the most iterations, so that every line drawn has its entry
+    most = max(zip(np.atleast_1d(ax), keys), key=lambda ak: tables[ak[1]].shape[1])[0]
+    np.atleast_1d(ax)[-1].legend(
+        *most.get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8
+    )
     return ax
 
 
@@ -327,9 +338,9 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
                 va="bottom" if above else "top",
                 fontsize=8,
             )
-        for label, marker in markers.items():
+        for i, (label, marker) in enumerate(markers.items()):  # one colour per label, in every panel
             if (label, g) in points:
-                a.scatter(*points[label, g], marker=marker, s=80, label=label, zorder=3)
+                a.scatter(*points[label, g], marker=marker, s=80, label=label, zorder=3, color=f"C{i % 10}")
         a.set_xscale("log")
         calls = [c for c, _ in points.values()]  # labelled from about half the fewest to twice the most
         ticks = [t for t in TICKS if min(calls) / 2.5 <= t <= 2 * max(calls)]
@@ -339,7 +350,13 @@ def plot_error_against_calls(points: dict, *, markers: dict | None = None, ax=No
         a.margins(y=0.15)  # room for the labels above the highest point and below the lowest
         a.set(xlabel="UNet calls to invert (log scale)", title=f"sampled back at guidance {g}")
     np.atleast_1d(ax)[0].set_ylabel("reconstruction, dB under the VAE round trip")
-    np.atleast_1d(ax)[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    entries = {}  # every label drawn in any panel (the last panel's alone left out a method of another guidance)
+    for a in np.atleast_1d(ax)[: len(guidances)]:
+        for handle, label in zip(*a.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    np.atleast_1d(ax)[-1].legend(
+        list(entries.values()), list(entries), loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8
+    )
     return ax
 
 

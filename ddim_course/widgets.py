@@ -131,6 +131,15 @@ def _picture(pipe, image) -> Image.Image:
     return load_image(image, size=image_size(pipe))
 
 
+def _default_start(explorer) -> None:
+    """An explorer's ``start_step`` set to None after it was made: ``edit``'s default, a fifth of the steps, as its
+    constructor reads None (a redraw refused it, or labelled the edit "from start_step None")."""
+    from .editing import default_start_step
+
+    if explorer.start_step is None:
+        explorer.start_step = default_start_step(explorer.num_inference_steps)
+
+
 def _edit_settings(pipe, image, source_prompt, target_prompt, start_step, num_inference_steps):
     """An editing explorer's settings, checked when it is made (an error at the first redraw would show only in
     the widget's label): (the picture, the step count, the start step: None means a fifth of the steps, as in
@@ -522,6 +531,7 @@ class EditExplorer:
             )
             self.inversion = invert(self.pipe, image, self.source_prompt, num_inference_steps=n, progress=False)
             self.image, self.num_inference_steps, self._inverted = image, n, self._settings()
+        _default_start(self)  # start_step = None: edit's default, as the constructor reads it
         if self._controls is not None:  # checked against the sliders' ranges: a slider would quietly move a value
             self.start_step = _check_start_step(self.start_step, self.num_inference_steps)
             self.guidance_scale = _real(
@@ -556,6 +566,7 @@ class EditExplorer:
         import ipywidgets as w
 
         # checked again: settings changed since the explorer was made would be moved by the sliders without a word
+        _default_start(self)
         self.start_step = _check_start_step(self.start_step, self.num_inference_steps)
         self.guidance_scale = _real(self.guidance_scale, "guidance_scale", low=1, high=15, hint="the explorer's slider")
         text = w.Text(value=self.target_prompt, description=tr("target"), layout=w.Layout(width="480px"))
@@ -671,6 +682,7 @@ class MethodExplorer:
     def show(self, method: str, guidance: float) -> tuple[Image.Image, Image.Image]:
         """(reconstruction from step 0, edit from ``start_step``), both at ``guidance``."""
         inv = self.inversion(method, guidance)
+        _default_start(self)  # None, set since: the number is shown in the label
         rec = reconstruct(self.pipe, inv, start_step=0, guidance_scale=guidance, progress=False)[0]
         out = edit(
             self.pipe,

@@ -415,6 +415,13 @@ def test_the_edit_explorer_refuses_values_its_sliders_would_quietly_move(pipe):
         EditExplorer(pipe, image, PROMPT, None, num_inference_steps=4)
     with pytest.raises(ValueError, match="prompt must be a string"):
         guidance_explorer(pipe, None)
+    # start_step set to None after the explorer was made: edit's default, as the constructor reads None (after
+    # widget() a redraw refused it)
+    again = EditExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=5)
+    again.widget()
+    again.start_step = None
+    again.apply()
+    assert again.start_step == 1
     # no start_step: where edit starts without one, a fifth of the steps (it was min(10, n - 1): 9 of 10 here)
     for n, start in ((4, 0), (10, 2)):
         assert EditExplorer(pipe, image, PROMPT, "a blue circle", num_inference_steps=n).start_step == start

@@ -61,6 +61,11 @@ def test_show_images_draws_a_mask_or_a_map_of_one_value_on_the_scale_0_to_1():
     assert [im.get_clim() for im in drawn[:3]] == [(0, 1), (0, 1), (0, 1)]  # imshow drew all three black before
     assert drawn[3].get_clim() == (0.0, 1.0) and drawn[3].get_cmap().name == "gray"
     plt.close(fig)
+    # 8 bits: a grey picture on 0-255 as PIL draws it (it was stretched to full contrast), 0s and 1s as a mask
+    grey = (np.arange(64).reshape(8, 8) % 50 + 100).astype(np.uint8)
+    fig = show_images([grey, np.eye(8, dtype=np.uint8), np.ones((8, 8), np.uint8)])
+    assert [a.images[0].get_clim() for a in fig.axes[:3]] == [(0, 255), (0, 1), (0, 1)]
+    plt.close(fig)
 
 
 def test_show_images_cuts_a_title_of_a_million_characters():
@@ -180,8 +185,20 @@ def test_the_plots_of_notebook_08_draw_every_point_and_refuse_what_they_cannot_d
         plot_error_against_calls({("ddim", 1.0): (50, -3.0), ("ddim", 7.5): (100, -9.0)}, ax=plt.gca())
     with pytest.raises(ValueError, match="at most 12"):
         plot_residuals({k: [[1.0]] for k in range(13)})  # 1,000 took 11 minutes
-    with pytest.raises(ValueError, match="finite sizes >= 0"):
+    with pytest.raises(ValueError, match="finite sizes above 0"):
         plot_residuals({1: [[float("nan"), 2.0], [-1.0, 0.0]]})
+    with pytest.raises(ValueError, match="a 0 cannot be drawn on the log axis"):  # it was drawn as nothing
+        plot_residuals({7.5: [[1e-2, 0.0], [1e-3, 0.0]]})
+    # a method at one guidance only: one colour per label in every panel, and every label in the legend
+    ax = plot_error_against_calls(
+        {("ddim", 1.0): (50, -3.0), ("edict", 1.0): (100, -1.0), ("edict", 7.5): (100, -2.0), ("nt", 7.5): (500, 0.0)}
+    )
+    colour = {a.get_title(): {c.get_label(): tuple(c.get_facecolor()[0]) for c in a.collections} for a in ax}
+    assert colour["sampled back at guidance 1.0"]["edict"] == colour["sampled back at guidance 7.5"]["edict"]
+    assert [t.get_text() for t in ax[-1].get_legend().get_texts()] == ["ddim", "edict", "nt"]
+    ax = plot_residuals({1.0: np.ones((3, 4)), "fixed-point": np.ones((3, 2))})  # any key; the legend of all 4
+    assert [a.get_title() for a in ax] == ["guidance 1.0", "fixed-point"]
+    assert len(ax[-1].get_legend().get_texts()) == 4
     plt.close("all")
 
 
