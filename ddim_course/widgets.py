@@ -697,10 +697,16 @@ class MethodExplorer:
         )[0]
         return rec, out
 
+    def _label(self, method: str) -> str:
+        """The method's label, with the iterations ``method_options`` gives fixed-point (its label says 3)."""
+        options = self.method_options.get(method, {}) if isinstance(self.method_options, dict) else {}
+        k = options.get("iterations") if method == "fixed-point" and isinstance(options, dict) else None
+        return f"fixed-point ({k} iteration{'' if k == 1 else 's'})" if k is not None else METHODS[method].label
+
     def widget(self, method: str = "negative-prompt", guidance: float = 7.5):
         import ipywidgets as w
 
-        options = [(m.label, m.name) for m in METHODS.values()]
+        options = [(self._label(m.name), m.name) for m in METHODS.values()]
         levels = [1.0, 3.5, 7.5]
         if not isinstance(guidance, bool) and guidance not in levels:  # the lesson's own G (3.0...) joins the levels
             from .ddim import _check_guidance
@@ -712,7 +718,7 @@ class MethodExplorer:
         pics, label = [_image_widget(self.image), _image_widget(), _image_widget()], w.HTML()
 
         def update(change=None):
-            name, g = METHODS[pick.value].label, _num(scale.value)
+            name, g = self._label(pick.value), _num(scale.value)
             doing = tr("w_sampling_at", g=g)
             # all inside _busy: an error raised out of a callback would go to JupyterLab's log, not under the cell
             with _busy(label, [pick, scale], doing, tr("w_show_method", name=name, g=g)):

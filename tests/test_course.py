@@ -118,6 +118,9 @@ def test_method_explorer_inverts_each_method_once(pipe):
     assert "exact by design" not in label.value
     pick.value = "direct"  # its reconstruction is the stored path: the label says so, it measures no inversion
     assert "direct at guidance 3.5" in label.value and "exact by design" in label.value
+    ex.method_options["fixed-point"] = {"iterations": 1}  # the label said "3 iterations" whatever was run
+    pick.value = "fixed-point"
+    assert label.value.startswith("fixed-point (1 iteration) at guidance 3.5"), label.value
     with pytest.raises(ValueError, match="unknown inversion method 'PnP'"):
         ex.show("PnP", 7.5)
 
