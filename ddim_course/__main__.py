@@ -9,7 +9,6 @@ one line ``error: ...`` on stderr and exit status 2; Ctrl-C is exit status 130 a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import math
 import os
@@ -412,7 +411,7 @@ def _os_error(e: OSError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .files import stops_as_interrupt
+    from .files import stdout_to_devnull, stops_as_interrupt
     from .quiet import quiet_logs
 
     args = None
@@ -428,8 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted; {written} was written" if written else "interrupted; nothing was written", file=sys.stderr)
         return 130
     except BrokenPipeError:  # stdout was closed early (`| head -1`): not the learner's file, not a failure if written
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python exits
+        stdout_to_devnull()
         written = getattr(args, "written", None) if args is not None else None
         if written:
             return 0

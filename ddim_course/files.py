@@ -249,6 +249,15 @@ def discard_work(work, out, made: bool) -> None:
             Path(out).rmdir()  # only when empty
 
 
+def stdout_to_devnull() -> None:
+    """After stdout's pipe was closed early (``| head -1``): point it at /dev/null, so that Python's flush at exit
+    raises no second BrokenPipeError."""
+    import sys
+
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def run_script(main) -> None:
     """The entry of a script that prints tables (``bench``, ``pocket.evaluate``): SIGTERM and SIGHUP stop it as
     Ctrl-C does (a child it runs is stopped too), and each way it can end early is one line, not a traceback:
@@ -263,8 +272,7 @@ def run_script(main) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python exits
+        stdout_to_devnull()
         sys.exit(1)
     except OSError as e:  # the disk or the output is full, ...
         print(f"error: {e.strerror or e}", file=sys.stderr)
