@@ -205,7 +205,8 @@ def _check_numbers(*, steps=None, start_step=None, guidance=None, max_steps=None
             raise CommandLineError(f"--start-step must be in [0, {steps - 1}] for {steps} {what}, got {start_step}")
     if guidance is not None and not (math.isfinite(guidance) and 0 <= guidance <= MAX_GUIDANCE):
         raise CommandLineError(
-            f"--guidance must be a number in [0, {MAX_GUIDANCE:g}] (1 = no guidance, 7.5 is typical), got {guidance}"
+            f"--guidance must be a number in [0, {MAX_GUIDANCE:g}] (0 = prompt ignored, 1 = no guidance, 7.5 is "
+            f"typical), got {guidance}"
         )
 
 

@@ -297,7 +297,13 @@ MAX_FIXED_POINT_REFINEMENTS = 20_000  # in one inversion (steps x iterations), a
 
 
 def _check_guidance(guidance_scale) -> float:
-    return _real(guidance_scale, "guidance_scale", low=0, high=MAX_GUIDANCE, hint="1 = no guidance, 7.5 is typical")
+    return _real(
+        guidance_scale,
+        "guidance_scale",
+        low=0,
+        high=MAX_GUIDANCE,
+        hint="0 = prompt ignored, 1 = no guidance, 7.5 is typical",
+    )
 
 
 def _check_eta(eta) -> float:
@@ -493,7 +499,9 @@ def _warn_if_truncated(pipe, prompts: list[str]) -> None:
 
 def guide(out_uncond: torch.Tensor, out_cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
     """Classifier-free guidance (Ho & Salimans 2022, eq. 6): start at the unconditional output and go
-    ``guidance_scale`` times the way the prompt pulls. Shown in notebook 02."""
+    ``guidance_scale`` times the way the prompt pulls. Shown in notebook 02. At 1 this is the conditional output (no
+    guidance); at 0 the unconditional one alone, so the prompt has no effect (diffusers' pipelines instead read any
+    scale up to 1 as "no guidance")."""
     _check_guidance_inputs(out_uncond, out_cond, guidance_scale)
     return out_uncond + guidance_scale * (out_cond - out_uncond)
 
@@ -525,7 +533,10 @@ def _check_guidance_inputs(out_uncond, out_cond, guidance_scale) -> None:
         )
     g = guidance_scale.detach().float()  # (not float64: Apple's MPS has none)
     if not bool((torch.isfinite(g) & (g >= 0) & (g <= MAX_GUIDANCE)).all()):
-        raise ValueError(f"guidance_scale must hold numbers in [0, {MAX_GUIDANCE:g}] (1 = no guidance, 7.5 is typical)")
+        raise ValueError(
+            f"guidance_scale must hold numbers in [0, {MAX_GUIDANCE:g}] (0 = prompt ignored, 1 = no guidance, 7.5 "
+            "is typical)"
+        )
 
 
 def _unet_eps(pipe, latents, t, cond, uncond, guidance_scale):
@@ -1019,6 +1030,10 @@ class Inversion:
                         f"{name}[{k}] must be a float tensor with data, shaped like the latents {tuple(shape)}"
                     )
                 _check_finite(x, f"{name}[{k}]")
+        if self.mix is not None and self.method != "edict":  # a header edited by hand, or a field set afterwards
+            raise ValueError(
+                f"mix is the mixing weight of EDICT inversion only; this inversion's method is {self.method!r}"
+            )
         if (self.coupled_latents is None) != (self.mix is None):
             raise ValueError("an EDICT inversion needs both coupled_latents and mix (the mixing weight p)")
         if self.mix is not None:
@@ -1126,8 +1141,14 @@ class Inversion:
                 tensors[key] = tensors[key].contiguous(memory_format=torch.channels_last)
 
         def sequence(prefix):  # "prefix.0", "prefix.1", ... in order, or None when there are none
-            count = len([k for k in tensors if k.startswith(prefix + ".")])
-            return [tensors[f"{prefix}.{k}"] for k in range(count)] if count else None
+            names = sorted(k for k in tensors if k.startswith(prefix + "."))
+            expected = sorted(f"{prefix}.{k}" for k in range(len(names)))
+            if names != expected:  # a tensor added, removed or renamed by hand
+                raise ValueError(
+                    f"its tensors {prefix}.* must be numbered {prefix}.0 to {prefix}.{len(names) - 1} without a gap, "
+                    f"got {', '.join(sorted(names, key=lambda k: (len(k), k))[:8])}"
+                )
+            return [tensors[f"{prefix}.{k}"] for k in range(len(names))] if names else None
 
         try:
             uncond = tensors["uncond"] if "uncond" in tensors else sequence("uncond")

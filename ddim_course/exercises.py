@@ -9,6 +9,8 @@ counts as a tensor of its values.
 Each answer runs in a thread of its own, with a time limit; what it returned is read there as plain data (the
 grading never runs the answer's own classes), and what it changed in torch, Python's builtins, the package, the
 checks or the random streams is put back, failing the answer (a change found at the check's end fails it too).
+While a check runs, its answer cannot list other threads' frames or the garbage collector's objects, where the
+expected values are (:data:`_PEEPHOLES`). The checks are a learning aid, not a sandbox: ctypes can still reach them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import builtins
 import contextlib
 import ctypes
 import functools
+import gc
 import html
 import io
 import numbers
@@ -438,6 +441,60 @@ def _snapshot():
     return restore
 
 
+# What lets one thread read another's frames, or the grader's objects, from inside an answer: sys._current_frames
+# (every thread's stack, the check's own locals with the expected values among them), the garbage collector's lists
+# of objects, an audit hook or a trace/profile function set on every thread (each runs in the check's thread and can
+# read its frames). While a check runs, each is replaced by a stand-in that refuses the answer's threads (see
+# _close_peepholes). Not a sandbox: ctypes, or a finaliser run in the check's thread, can still reach the grader.
+_PEEPHOLES = (
+    (sys, "_current_frames"),
+    (sys, "_current_exceptions"),
+    (sys, "addaudithook"),
+    (sys, "_settraceallthreads"),
+    (sys, "_setprofileallthreads"),
+    (threading, "settrace_all_threads"),
+    (threading, "setprofile_all_threads"),
+    (gc, "get_objects"),
+    (gc, "get_referrers"),
+    (gc, "get_referents"),
+)
+_current_thread = threading.current_thread  # taken now: an answer may replace threading's own
+
+
+def _close_peepholes(allowed) -> callable:
+    """Replace each of :data:`_PEEPHOLES` by a stand-in that raises ``PermissionError`` in a thread not in
+    ``allowed`` (the threads alive when the check started, but not the answers'), and snapshot ``gc.callbacks`` (a
+    callback runs in whichever thread collects). Returns the function that puts the originals back: the first name
+    that was not the stand-in any more (or a changed ``gc.callbacks``), or None."""
+    installed, callbacks = [], list(gc.callbacks)
+    for space, name in _PEEPHOLES:
+        original = getattr(space, name, None)
+        if original is None:  # not in this Python (the all-threads setters came in 3.12)
+            continue
+        label = f"{space.__name__}.{name}"
+
+        def stand_in(*args, _original=original, _label=label, **kwargs):
+            if _current_thread() not in allowed:
+                raise PermissionError(tr("no_peeking", name=_label))
+            return _original(*args, **kwargs)
+
+        setattr(space, name, stand_in)
+        installed.append((space, name, original, stand_in, label))
+
+    def reopen():
+        first = None
+        for space, name, original, stand_in, label in installed:
+            if getattr(space, name, None) is not stand_in:
+                first = first or label
+            setattr(space, name, original)
+        if gc.callbacks != callbacks:
+            first = first or "gc.callbacks"
+            gc.callbacks[:] = callbacks
+        return first
+
+    return reopen
+
+
 def _kept_intact(check):
     """A check that finds, at its end, something changed since its start (a thread the answer started can change
     torch, the package or builtins after the answer returned) puts it back and fails, saying what."""
@@ -454,6 +511,7 @@ def _kept_intact(check):
                 with contextlib.suppress(ImportError):  # it rewraps torch.manual_seed: not the answer's change
                     import torch._dynamo  # noqa: F401
             before = set(threading.enumerate())
+            reopen = _close_peepholes(weakref.WeakSet(t for t in before if t not in _ANSWER_THREADS))
             put_back = _snapshot()
             # what the answer prints is shown after each call, up to OUTPUT_LIMIT characters a check
             _BUDGET.update(deadline=time.monotonic() + TOTAL_TIME_LIMIT, output=_capture_output())
@@ -462,7 +520,7 @@ def _kept_intact(check):
             finally:
                 _BUDGET.pop("deadline", None)
                 _release_output(_BUDGET.pop("output"))
-                changed = [name for name in put_back() if name]
+                changed = [name for name in (*put_back(), reopen()) if name]
                 # a thread the answer started and left running grades nothing later either: it would start checks,
                 # and threads, after this one ended
                 _ANSWER_THREADS.update(t for t in threading.enumerate() if t not in before)

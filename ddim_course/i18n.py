@@ -67,6 +67,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "{where}：你的函数修改了检查本身要用到的 {name}，现已恢复原样。答案不能替换 Python 或本课程自己的函数："
         "否则检查会用被替换的版本来评分",
     },
+    "no_peeking": {
+        "en": "{name} is closed to your function while a check runs: the check grades what your function computes, "
+        "not what it reads from the check's own variables",
+        "zh": "检查运行期间，你的函数不能使用 {name}：检查评的是你的函数算出的结果，"
+        "而不是它从检查自己的变量里读到的东西",
+    },
     "changed_while_checking": {
         "en": "{name} was changed while the check ran, after your function had returned (by a thread it started?); "
         "it has been put back. An answer must leave Python, torch and the course as they were",

@@ -206,7 +206,19 @@ REMOVED_IDS = {
 }
 
 
+_HUB_PAGE = re.compile(r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/(?!datasets/|spaces/)([\w.-]+/[\w.-]+)")
+
+
 def _not_found_message(model: str, reason: str, local: bool = False) -> str:
+    page = _HUB_PAGE.match(str(model).strip())
+    if page is not None:  # the model's web page pasted instead of its id
+        model_id = page.group(1)
+        if model_id not in REMOVED_IDS:
+            return (
+                f"could not load the model {_show(model)!r}: that is the address of a Hugging Face page, not a model "
+                f"id. Pass the id alone: load_pipeline({model_id!r})"
+            )
+        model = model_id
     moved = REMOVED_IDS.get(str(model).strip())
     if moved is not None:
         return (

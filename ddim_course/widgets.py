@@ -658,7 +658,9 @@ class MethodExplorer:
     def _key(method: str, guidance: float) -> tuple[str, float | None]:
         """(method name, guidance), the guidance only for a method whose result depends on it."""
         m = get_method(method)
-        guidance = _real(guidance, "guidance", low=0, high=MAX_GUIDANCE, hint="1 = no guidance, 7.5 is typical")
+        guidance = _real(
+            guidance, "guidance", low=0, high=MAX_GUIDANCE, hint="0 = prompt ignored, 1 = no guidance, 7.5 is typical"
+        )
         return m.name, round(guidance, 6) if m.per_guidance else None
 
     def inversion(self, method: str, guidance: float) -> Inversion:

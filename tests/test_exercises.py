@@ -1140,3 +1140,68 @@ def test_a_check_runs_where_python_has_no_stderr(monkeypatch):
 
     assert check_psnr(warns)
     assert sys.stderr is None
+
+
+def test_an_answer_cannot_read_the_expected_values_out_of_the_check():
+    """An answer that walked the check's own stack (sys._current_frames) or the garbage collector's objects found the
+    expected values there and returned them: every check passed an answer that computed nothing. Each door is
+    closed to the answer's threads while a check runs, and open again afterwards."""
+    import gc
+    import sys
+    import threading
+
+    def from_the_frames(a, b):
+        frame = sys._current_frames()[threading.main_thread().ident]
+        while frame is not None:
+            for _key, _, args, expected in frame.f_locals.get("cases") or []:
+                if torch.equal(args[0], a) and torch.equal(args[1], b):
+                    return expected.clone()
+            frame = frame.f_back
+        return torch.tensor(0.0)
+
+    def from_the_objects(a, b):
+        for case in gc.get_objects():
+            if isinstance(case, tuple) and len(case) == 4 and isinstance(case[2], tuple) and len(case[2]) == 2:
+                if torch.equal(case[2][0], a) and torch.equal(case[2][1], b):
+                    return case[3].clone()
+        return torch.tensor(0.0)
+
+    def from_the_referrers(a, b):
+        return next(iter(gc.get_referrers(a)), None)
+
+    def with_an_audit_hook(a, b):
+        sys.addaudithook(lambda event, args: None)  # would run in the check's thread too, and could read its frames
+        return psnr(a, b)
+
+    for cheat, door in (
+        (from_the_frames, "sys._current_frames"),
+        (from_the_objects, "gc.get_objects"),
+        (from_the_referrers, "gc.get_referrers"),
+        (with_an_audit_hook, "sys.addaudithook"),
+    ):
+        result = check_psnr(cheat)
+        assert not result and f"PermissionError: {door} is closed" in result.message, (door, result.message)
+
+    def leaves_a_gc_callback(a, b):  # a callback runs in whichever thread collects: the check's too
+        if not any(getattr(c, "left_by_answer", False) for c in gc.callbacks):
+            callback = lambda phase, info: None  # noqa: E731
+            callback.left_by_answer = True
+            gc.callbacks.append(callback)
+        return psnr(a, b)
+
+    result = check_psnr(leaves_a_gc_callback)
+    assert not result and "gc.callbacks was changed" in result.message
+    assert not any(getattr(c, "left_by_answer", False) for c in gc.callbacks)
+
+    def collects(a, b):  # an answer may still collect garbage and list its own thread's frames
+        gc.collect()
+        assert sys._getframe() is not None
+        return psnr(a, b)
+
+    assert check_psnr(collects)
+    seen = {}  # afterwards every door is open to every thread again
+    helper = threading.Thread(target=lambda: seen.update(frames=len(sys._current_frames()), n=len(gc.get_objects())))
+    helper.start()
+    helper.join(10)
+    assert seen["frames"] >= 2 and seen["n"] > 0
+    assert sys._current_frames.__module__ == "sys" and gc.get_objects.__module__ == "gc"

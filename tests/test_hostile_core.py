@@ -243,6 +243,26 @@ def test_an_inversion_file_of_another_version_or_with_no_model_is_named(pipe, im
     nameless = rewritten("nameless.safetensors", lambda h: {k: v for k, v in h.items() if k != "model"})
     with pytest.warns(UserWarning, match="does not say which model made it"):  # nothing could check the model
         assert Inversion.load(nameless).model is None
+    # a DDIM inversion given an EDICT mix by hand: named as the wrong method's field, not as a half EDICT inversion
+    mixed = rewritten("mixed.safetensors", lambda h: {**h, "mix": 0.93})
+    with pytest.raises(ValueError, match="mix is the mixing weight of EDICT inversion only; .* method is 'ddim'"):
+        Inversion.load(mixed)
+
+
+def test_an_inversion_file_with_a_tensor_added_or_missing_is_refused_by_name(pipe, image, tmp_path):
+    """A latent added to a saved file by hand was a raw KeyError ('latents.4'); one removed shortened the run."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = invert(pipe, image, PROMPT, num_inference_steps=3, progress=False).save(tmp_path / "inv.safetensors")
+    with safe_open(str(path), "pt") as f:
+        metadata = f.metadata()
+    tensors = load_file(path)
+    for name, change in (("added", {"latents.7": tensors["latents.0"].clone()}), ("gap", {"latents.1": None})):
+        edited = {k: v for k, v in {**tensors, **change}.items() if v is not None}
+        save_file(edited, tmp_path / f"{name}.safetensors", metadata=metadata)
+        with pytest.raises(ValueError, match=r"not a valid inversion file .*must be numbered latents.0 to latents"):
+            Inversion.load(tmp_path / f"{name}.safetensors")
 
 
 def _edit_warnings(pipe, scene, target, source=None, **kwargs) -> list[str]:

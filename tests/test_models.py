@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -63,6 +64,24 @@ def test_removed_model_id_says_where_the_weights_went(monkeypatch):
         load_pipeline("runwayml/stable-diffusion-v1-5", device="cpu")
     text = str(err.value)
     assert "no longer exists" in text and "load_pipeline('stable-diffusion-v1-5/stable-diffusion-v1-5')" in text
+
+
+def test_a_hugging_face_page_address_is_answered_with_its_id(monkeypatch):
+    """The model's page pasted from the browser said "no such folder": it is told to pass the id alone."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for url, model_id in (
+        (
+            "https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5",
+            "stable-diffusion-v1-5/stable-diffusion-v1-5",
+        ),
+        ("huggingface.co/nobody-here/no-such-model/tree/main", "nobody-here/no-such-model"),
+    ):
+        with pytest.raises(
+            ModelLoadError, match=re.escape(f"not a model id. Pass the id alone: load_pipeline('{model_id}')")
+        ):
+            load_pipeline(url, device="cpu")
+    with pytest.raises(ModelLoadError, match="no longer exists"):  # a removed model's page: where its weights went
+        load_pipeline("https://huggingface.co/runwayml/stable-diffusion-v1-5", device="cpu")
 
 
 def test_folder_that_is_not_a_pipeline(tmp_path):
