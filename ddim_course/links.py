@@ -1,10 +1,11 @@
 """Where the course lives: the one place that holds its git URL and the release its notebooks install.
 
-The notebooks' Colab setup cells and the README's Colab badges are made from ``REPO``, ``REF`` and ``BRANCH``;
-run ``python -m ddim_course.links`` after changing them (a test checks that they agree). The badges open the
-notebooks on ``BRANCH`` (what a reader wants to see); the setup cells install the package at ``REF``, a fixed
-tag (``"v"`` + the version in pyproject.toml, a test checks it), so a notebook runs against the code it was
-released with. Tag the release commit with ``REF`` before publishing.
+The notebooks' Colab setup cells and the README's Colab badges are made from ``REPO`` and ``REF``; run
+``python -m ddim_course.links`` after changing them (a test checks that they agree). Both use ``REF``, a fixed tag
+(``"v"`` + the version in pyproject.toml, a test checks it): a badge opens the notebook as released and its setup
+cell installs the package of the same release, so the two always fit (a badge on a branch opened notebooks newer
+than the package they installed). Tag the release commit with ``REF`` before publishing. The static site links its
+pages to the repo's files on ``BRANCH``, the branch it is built from.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def colab_url(notebook: str) -> str:
             f"notebook must be a notebook's path in notebooks/, like '01_noise_schedule.ipynb', got {notebook!r}"
         )
     path = REPO.removeprefix("https://github.com/")
-    return f"https://colab.research.google.com/github/{path}/blob/{BRANCH}/notebooks/{notebook}"
+    return f"https://colab.research.google.com/github/{path}/blob/{REF}/notebooks/{notebook}"
 
 
 def setup_cell_source() -> str:

@@ -352,6 +352,14 @@ def test_setup_cell_installs_the_release_tag_not_a_branch():
     assert f'url = "ddim-course @ git+{REPO}@{REF}"' in source
     for moving in {BRANCH, "main", "master", "HEAD"}:
         assert f"@{moving}" not in source
+    # the badges open the notebooks of that same release: on a branch, they opened notebooks newer than the package
+    # their setup cell installs
+    from ddim_course.links import ROOT, colab_url
+
+    assert f"/blob/{REF}/notebooks/" in colab_url("01_noise_schedule.ipynb")
+    for page in [ROOT / "README.md", ROOT / "README.zh-CN.md", *sorted((ROOT / "notebooks").rglob("*.ipynb"))]:
+        badges = re.findall(r"colab\.research\.google\.com/github/[^)\s\\\"]+", page.read_text())
+        assert badges and all(f"/blob/{REF}/" in b for b in badges), page
 
 
 def test_setup_cell_in_colab_installs_and_explains_a_failed_install(monkeypatch):
