@@ -14,6 +14,7 @@ import html
 import io
 import math
 import re
+import textwrap
 import warnings
 
 import torch
@@ -189,6 +190,12 @@ def _walk(widget):
 MAX_SNAPSHOT_LINES = 30  # a page of an explorer's settings and labels; more is a runaway prompt
 
 
+def _wrap_lines(lines: list[str], chars: int) -> list[str]:
+    """``lines`` cut to at most ``chars`` characters each at spaces, never inside a word ("signa / l scale"); a
+    word longer than a line is cut."""
+    return [row for text in lines for row in textwrap.wrap(text, chars, break_on_hyphens=False) or [""]]
+
+
 def snapshot(box) -> Image.Image:
     """A picture of an explorer as it stands: its images side by side under their titles, its controls' settings
     and its label below. What a page without a running kernel (the static site, a viewer without widgets) shows."""
@@ -217,7 +224,7 @@ def snapshot(box) -> Image.Image:
     size, pad, line_height = DISPLAY_SIZE, 8, 18
     width = max(1, len(tiles)) * (size + pad) + pad
     chars = max(20, (width - 2 * pad) // 8)  # about 8 px a character at size 14
-    wrapped = [text[i : i + chars] for text in lines for i in range(0, max(1, len(text)), chars)]
+    wrapped = _wrap_lines([text[: chars * (MAX_SNAPSHOT_LINES + 1)] for text in lines], chars)
     if len(wrapped) > MAX_SNAPSHOT_LINES:  # a prompt of a million characters would make a picture of gigabytes
         wrapped = wrapped[: MAX_SNAPSHOT_LINES - 1] + ["..."]
     top = pad + (line_height if any(t for t, _ in tiles) else 0)

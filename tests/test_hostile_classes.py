@@ -465,6 +465,18 @@ def test_a_snapshot_of_an_explorer_with_a_huge_prompt_stays_small(pipe):
     assert picture.height < 1200  # 30 lines of text at most (it was 562,816 pixels high)
 
 
+def test_a_snapshots_text_wraps_at_spaces_not_inside_words():
+    """The pictures a page without a kernel shows read "signa / l scale" and "g / uidance: 2"."""
+    from ddim_course.widgets import _wrap_lines
+
+    lines = ["signal scale: 0.5; noise scale: 0.87; guidance: 2; background: striped", "", "x" * 50]
+    rows = _wrap_lines(lines, 24)
+    assert all(len(r) <= 24 for r in rows) and "" in rows
+    words = " ".join(lines[0].split())
+    assert " ".join(rows[: rows.index("")]) == words  # every word whole, in order
+    assert "".join(rows[rows.index("") + 1 :]) == "x" * 50  # a word longer than a line is still cut
+
+
 def test_keeping_a_word_the_edit_changes_is_refused_before_the_edit_runs(pipe, inv):
     from ddim_course import edit
     from ddim_course.attention import PromptToPrompt
