@@ -61,7 +61,7 @@ def with_expected_outputs(nb, path, checks_dir=CHECKS):
 
     name = Path(path).name
     sidecar = Path(checks_dir) / (Path(path).stem + ".json")
-    expected = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    expected = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else {}
     redo = f"re-run `python tools/record_checks.py notebooks/{name}`"
     marked = {}
     for index, cell in enumerate(nb.cells):

@@ -12,6 +12,7 @@ cleaner one and you sample; run it from a cleaner one to a noisier one (eta = 0)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -266,7 +267,44 @@ def _flag(value, name: str) -> bool:
 
 def _bar(iterable, desc: str, progress):
     """``iterable`` with a tqdm progress bar, shown while ``progress`` is True (checked: "no" is not a yes)."""
-    return tqdm(iterable, desc=desc, disable=not _flag(progress, "progress"), leave=False)
+    enabled = _flag(progress, "progress")
+    bar = _vanishing_notebook_bar() if enabled else None
+    if bar is not None:
+        return bar(iterable, desc=desc, leave=False)
+    return tqdm(iterable, desc=desc, disable=not enabled, leave=False)
+
+
+@functools.cache
+def _vanishing_notebook_bar():
+    """In a notebook (where ``tqdm.auto`` gives the widget bar), a bar that leaves nothing in the saved notebook when
+    it finishes; None elsewhere. tqdm's own bar hides its widget on closing, but the output keeps the text it had when
+    it was shown ("DDIM sampling: 0%| | 0/50"), and a notebook saved and opened again showed one such line for every
+    loop, as if each had hung. This one is shown under a display id, and that output is emptied once it is done; a
+    bar stopped part-way (an error, Stop) stays, to show where."""
+    try:
+        from IPython.display import display
+        from tqdm.notebook import tqdm_notebook
+    except ImportError:
+        return None
+    if not (isinstance(tqdm, type) and issubclass(tqdm, tqdm_notebook)):
+        return None
+
+    class VanishingBar(tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, display=False, **kwargs)
+            self._handle = None
+            if not self.disable and self.delay <= 0:
+                self._handle = display(self.container, display_id=True)
+                self.displayed = True
+
+        def close(self):
+            shown, finished = not self.disable, not (self.total and self.n < self.total)
+            super().close()
+            if shown and finished and not self.leave and self._handle is not None:
+                self._handle.update({"text/plain": ""}, raw=True)
+                self._handle = None
+
+    return VanishingBar
 
 
 def _real(value, name: str, *, low: float, high: float, hint: str = "") -> float:
@@ -1030,7 +1068,7 @@ class Inversion:
                         f"{name}[{k}] must be a float tensor with data, shaped like the latents {tuple(shape)}"
                     )
                 _check_finite(x, f"{name}[{k}]")
-        if self.mix is not None and self.method != "edict":  # a header edited by hand, or a field set afterwards
+        if self.mix is not None and self.coupled_latents is None and self.method != "edict":  # a header edited by hand
             raise ValueError(
                 f"mix is the mixing weight of EDICT inversion only; this inversion's method is {self.method!r}"
             )

@@ -69,7 +69,7 @@ def update(write: bool = True) -> list[str]:
     """Rewrite the setup cells and badges from REPO; return the files that were (or would be) changed."""
     changed = []
     for path in notebooks(editions=True):
-        nb = json.loads(path.read_text())
+        nb = json.loads(path.read_text(encoding="utf-8"))
         rel = path.relative_to(ROOT / "notebooks").as_posix()
         for cell in nb["cells"]:
             src = "".join(cell["source"])

@@ -92,8 +92,14 @@ MAX_FIGURE_PANELS = 12  # plot_residuals and plot_error_against_calls: one panel
 MAX_LINES = 100  # plot_residuals: one line per iteration
 
 
+MAX_ROW_INCHES = 13.0
+"""The widest row ``show_images`` draws (about the width of JupyterLab's page at 100 dpi)."""
+
+
 def show_images(images, titles=None, ncols: int | None = None, *, size: float = 2.5, suptitle: str | None = None):
-    """Show PIL images (or tensors and arrays in [0, 1], one or a batch) in a grid; returns the matplotlib figure."""
+    """Show PIL images (or tensors and arrays in [0, 1], one or a batch) in a grid; returns the matplotlib figure.
+
+    ``size``: inches per image, less where a row would be wider than ``MAX_ROW_INCHES`` (at least 1.2)."""
     if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
         images = list(images)  # a batch, as decode(..., output_type="pt") gives
     elif isinstance(images, (Image.Image, torch.Tensor, np.ndarray)):
@@ -129,6 +135,9 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
         raise ValueError(f"ncols must be a whole number >= 1 (images per row), got {ncols}")
     ncols = min(ncols, len(images))  # no empty columns (10**4 of them took minutes to lay out)
     size = _real(size, "size", low=0.1, high=50, hint="inches per image; 2.5 is the default")
+    # a row wider than a notebook's page is shrunk to fit it, and its titles with it (seven images of 3 inches were
+    # drawn at 62%, titles about 6 pixels high): the row is narrowed to MAX_ROW_INCHES instead, titles kept at 9 pt
+    size = min(size, max(MAX_ROW_INCHES / ncols, 1.2))
     nrows = math.ceil(len(images) / ncols)
     # constrained layout leaves room for every title and the suptitle (tight_layout let a suptitle overlap them)
     fig, axes = plt.subplots(
@@ -202,7 +211,7 @@ def plot_schedule(alphas_cumprod, *, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(t, a.sqrt().numpy(), label=r"$\sqrt{\bar\alpha_t}$ (signal)")
-    ax.plot(t, (1 - a).sqrt().numpy(), label=r"$\sqrt{1-\bar\alpha_t}$ (noise)")
+    ax.plot(t, (1 - a).sqrt().numpy(), "--", label=r"$\sqrt{1-\bar\alpha_t}$ (noise)")
     ax.set_xlabel("timestep t")
     ax.set_ylabel("scale")
     ax.set_title("How much signal and noise x_t holds")

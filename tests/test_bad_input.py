@@ -71,7 +71,7 @@ def _truncated(tmp):
 
 def _not_a_pipeline(tmp):
     (tmp / "weights").mkdir()
-    (tmp / "weights" / "notes.txt").write_text("not a model")
+    (tmp / "weights" / "notes.txt").write_text("not a model", encoding="utf-8")
     return tmp / "weights"
 
 
@@ -108,8 +108,8 @@ def _model_folder(tmp, index: str | None = None, **changes):
     folder = tmp / "model"
     folder.mkdir()
     if index is None:
-        index = json.dumps({**json.loads((POCKET_DIR / "model_index.json").read_text()), **changes})
-    (folder / "model_index.json").write_text(index)
+        index = json.dumps({**json.loads((POCKET_DIR / "model_index.json").read_text(encoding="utf-8")), **changes})
+    (folder / "model_index.json").write_text(index, encoding="utf-8")
     return folder
 
 
@@ -161,7 +161,7 @@ CASES = [
     (
         "not-an-image",
         "a text file named .png",
-        lambda t, p, u: load_image((t / "x.png").write_text("hello") and t / "x.png"),
+        lambda t, p, u: load_image((t / "x.png").write_text("hello", encoding="utf-8") and t / "x.png"),
         (ImageLoadError, "not an image"),
     ),
     (
@@ -672,7 +672,7 @@ def test_bad_input_row(case, tmp_path, pipe, url):
 
 
 def test_the_table_in_the_docs_lists_every_case():
-    text = DOC.read_text()
+    text = DOC.read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([a-z0-9-]+)` \|", text, flags=re.M)
     assert rows == [c[0] for c in CASES]
     assert len(rows) >= 20
@@ -684,5 +684,5 @@ def test_the_table_in_the_docs_lists_every_case():
         shown = re.search(r"`(?:\w+: )?([^`]*)`[^`]*$", row)  # the row's last code span, less "SomeError: "
         candidates = [row, shown.group(1).replace("PORT", "8000") if shown else ""]
         assert any(re.search(expected[1], c) for c in candidates), f"docs/bad_input.md's row {name} is stale"
-    readme = (DOC.parent.parent / "README.md").read_text()
+    readme = (DOC.parent.parent / "README.md").read_text(encoding="utf-8")
     assert f"{len(rows)} kinds of bad input" in readme  # the README's count is the table's

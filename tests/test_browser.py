@@ -85,11 +85,11 @@ def jupyterlab(tmp_path):
     (base url, token, folder)."""
     root = tmp_path / "lab"
     root.mkdir()
-    nb = json.loads(NOTEBOOK.read_text())
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
     ids = [c.get("id") for c in nb["cells"] if c["cell_type"] == "code"]
     assert set(BROWSER_CELLS) <= set(ids), f"notebook 05 lost a cell the browser test runs: {BROWSER_CELLS}, {ids}"
     nb["cells"] = [c for c in nb["cells"] if c["cell_type"] != "code" or c.get("id") in BROWSER_CELLS]
-    (root / NOTEBOOK.name).write_text(json.dumps(nb))
+    (root / NOTEBOOK.name).write_text(json.dumps(nb), encoding="utf-8")
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # plots inline, as a learner sees them
@@ -109,7 +109,7 @@ def jupyterlab(tmp_path):
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     url, log_path = f"http://127.0.0.1:{port}", tmp_path / "jupyterlab.log"
-    with open(log_path, "w") as log:
+    with open(log_path, "w", encoding="utf-8") as log:
         # its own process group, so that stopping it also stops the kernel it started
         server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
@@ -133,13 +133,15 @@ def _wait_until_up(server, status_url: str, log_path: Path, seconds: float = 90)
     deadline = time.monotonic() + seconds
     while True:
         if server.poll() is not None:
-            pytest.fail(f"JupyterLab exited with {server.returncode}:\n{log_path.read_text()}")
+            pytest.fail(f"JupyterLab exited with {server.returncode}:\n{log_path.read_text(encoding='utf-8')}")
         try:
             urllib.request.urlopen(status_url, timeout=2)
             return
         except OSError:
             if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not answer within {seconds:.0f} s:\n{log_path.read_text()}")
+                pytest.fail(
+                    f"JupyterLab did not answer within {seconds:.0f} s:\n{log_path.read_text(encoding='utf-8')}"
+                )
             time.sleep(0.5)
 
 

@@ -394,7 +394,7 @@ def test_an_empty_image_path_and_an_absurd_step_count_are_refused_before_the_mod
 
 def test_a_text_file_named_png_is_one_line(tmp_path, capsys, no_model):
     bad = tmp_path / "notes.png"
-    bad.write_text("hello")
+    bad.write_text("hello", encoding="utf-8")
     code, _, err = run(edit_args(bad, tmp_path / "x.png", "pocket"), capsys)
     assert_one_line_error(code, err, "not an image")
 
@@ -414,7 +414,7 @@ def _plain_safetensors(path):
     [
         ("old.pt", _old_pt, "safetensors"),
         ("old.safetensors", _old_pt, "not an inversion file"),  # a pickle renamed
-        ("notes.safetensors", lambda p: p.write_text("hello, not tensors"), "not an inversion file"),
+        ("notes.safetensors", lambda p: p.write_text("hello, not tensors", encoding="utf-8"), "not an inversion file"),
         ("random.safetensors", lambda p: p.write_bytes(os.urandom(4096)), "not an inversion file"),
         ("huge-header.safetensors", lambda p: p.write_bytes(b"\xff" * 8 + b"{}"), "not an inversion file"),
         ("empty.safetensors", lambda p: p.write_bytes(b""), "not an inversion file"),

@@ -245,9 +245,9 @@ def test_notebooks_exist_in_order_and_are_committed_without_outputs():
         "05_editing.ipynb",
     ]
     for path in notebooks():
-        nb = json.loads(path.read_text())
+        nb = json.loads(path.read_text(encoding="utf-8"))
         sidecar = path.parent / "checks" / f"{path.stem}.json"
-        expected = json.loads(sidecar.read_text())
+        expected = json.loads(sidecar.read_text(encoding="utf-8"))
         # the checks are keyed by cell id (nbformat 4.5), which `nbstripout` without --keep-id renumbers
         ids = [cell.get("id") for cell in nb["cells"]]
         assert (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5) and all(ids), f"{path.name}: cells need ids"
@@ -272,7 +272,7 @@ def test_nbval_sees_the_expected_outputs():
     from conftest import CHECKS, with_expected_outputs
 
     for path in notebooks():
-        expected = json.loads((CHECKS / f"{path.stem}.json").read_text())
+        expected = json.loads((CHECKS / f"{path.stem}.json").read_text(encoding="utf-8"))
         nb = nbformat.read(path, as_version=4)
         # a cell inserted above the checked ones moves no expected text: they are matched by cell id
         nb.cells.insert(1, nbformat.v4.new_code_cell("print('a cell added later')"))
@@ -291,11 +291,11 @@ def test_a_stale_checks_file_is_an_error(tmp_path):
     from conftest import CHECKS, StaleChecksError, with_expected_outputs
 
     path = notebooks()[0]
-    expected = json.loads((CHECKS / f"{path.stem}.json").read_text())
+    expected = json.loads((CHECKS / f"{path.stem}.json").read_text(encoding="utf-8"))
     sidecar = tmp_path / f"{path.stem}.json"
 
     def check(entries):
-        sidecar.write_text(json.dumps(entries))
+        sidecar.write_text(json.dumps(entries), encoding="utf-8")
         return with_expected_outputs(nbformat.read(path, as_version=4), path, checks_dir=tmp_path)
 
     check(expected)  # the committed checks file agrees with its notebook
@@ -315,7 +315,7 @@ def test_a_stale_checks_file_is_an_error(tmp_path):
 
 def test_every_notebook_has_the_colab_setup_cell_and_badge():
     for path in notebooks():
-        nb = json.loads(path.read_text())
+        nb = json.loads(path.read_text(encoding="utf-8"))
         first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
         assert "".join(first_code["source"]) == setup_cell_source()
         assert colab_url(path.name) in "".join(nb["cells"][0]["source"])
@@ -324,7 +324,12 @@ def test_every_notebook_has_the_colab_setup_cell_and_badge():
         code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and not _demo(c))
         for pitfall in PITFALLS:
             assert pitfall not in code, f"{path.name} runs the pitfall {pitfall!r}"
-    demos = "".join("".join(c["source"]) for p in notebooks() for c in json.loads(p.read_text())["cells"] if _demo(c))
+    demos = "".join(
+        "".join(c["source"])
+        for p in notebooks()
+        for c in json.loads(p.read_text(encoding="utf-8"))["cells"]
+        if _demo(c)
+    )
     assert all(pitfall in demos for pitfall in PITFALLS), "each pitfall is measured once, in notebook 02"
 
 
@@ -333,6 +338,10 @@ PITFALLS = ("0.18215", "runwayml", "_encode_prompt", "decode_latents")
 
 def _demo(cell) -> bool:
     return cell["cell_type"] == "code" and "".join(cell["source"]).startswith("# PITFALL, run on purpose")
+
+
+def test_the_links_are_up_to_date():
+    """These two lines had slipped below _demo's return, so they never ran."""
     assert update(write=False) == [], "run `python -m ddim_course.links` to refresh the links from REPO"
     assert REPO in setup_cell_source() and SETUP_MARKER in setup_cell_source()
 
@@ -344,7 +353,7 @@ def test_setup_cell_installs_the_release_tag_not_a_branch():
     import ddim_course
     from ddim_course.links import BRANCH, REF
 
-    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8")
     version = re.search(r'^version = "([^"]+)"', pyproject, re.MULTILINE).group(1)
     assert ddim_course.__version__ == version, "ddim_course.__version__ and pyproject.toml's version differ"
     assert REF == f"v{version}", "links.REF is 'v' + pyproject's version; then run python -m ddim_course.links"
@@ -358,7 +367,7 @@ def test_setup_cell_installs_the_release_tag_not_a_branch():
 
     assert f"/blob/{REF}/notebooks/" in colab_url("01_noise_schedule.ipynb")
     for page in [ROOT / "README.md", ROOT / "README.zh-CN.md", *sorted((ROOT / "notebooks").rglob("*.ipynb"))]:
-        badges = re.findall(r"colab\.research\.google\.com/github/[^)\s\\\"]+", page.read_text())
+        badges = re.findall(r"colab\.research\.google\.com/github/[^)\s\\\"]+", page.read_text(encoding="utf-8"))
         assert badges and all(f"/blob/{REF}/" in b for b in badges), page
 
 
@@ -403,7 +412,7 @@ def test_setup_cell_does_nothing_outside_colab(monkeypatch):
 def test_each_lesson_ends_by_linking_the_next_one():
     paths = notebooks()
     for path, following in zip(paths, paths[1:]):
-        cells = json.loads(path.read_text())["cells"]
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
         assert "## Next" in text, f"{path.name} has no Next section"
         first_link = re.search(r"\]\(([^)]+)\)", text[text.rindex("## Next") :])
@@ -466,3 +475,38 @@ def test_the_explorers_read_a_pil_image_as_the_model_does(pipe):
         assert ex.image.size == (64, 64) and ex.image.mode == "RGB"
         box = ex.widget(method="ddim", guidance=1.0)
         assert "could not" not in box.children[2].value and "reconstruction" in box.children[2].value
+
+
+def test_every_text_file_is_read_and_written_as_utf8():
+    """Without an encoding, Windows reads and writes text as cp1252: the Chinese notebooks and READMEs failed to
+    decode there (python -m ddim_course.links, two tests of test_zh). Every open(), read_text() and write_text() of
+    the package, the tools, the tests and conftest.py names its encoding, or is binary."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = [*sorted((root / "ddim_course").rglob("*.py")), *sorted((root / "tools").rglob("*.py"))]
+    files += [*sorted((root / "tests").glob("*.py")), root / "conftest.py"]
+    missing = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or any(k.arg == "encoding" for k in node.keywords):
+                continue
+            func, args = node.func, node.args
+            mode = next((a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)), None)
+            mode = next(
+                (k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)), mode
+            )
+            if isinstance(func, ast.Name) and func.id == "open":
+                text = mode is None or "b" not in mode
+            elif isinstance(func, ast.Attribute) and func.attr == "read_text":
+                text = not args
+            elif isinstance(func, ast.Attribute) and func.attr == "write_text":
+                text = len(args) < 2
+            elif isinstance(func, ast.Attribute) and func.attr == "open":  # Path.open("w"); Image.open(f) has no mode
+                text = mode is not None and mode in {"r", "w", "a", "x", "r+", "w+", "rt", "wt", "at"}
+            else:
+                continue
+            if text:
+                missing.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not missing, "name the encoding (encoding='utf-8'): " + ", ".join(missing)

@@ -353,3 +353,42 @@ def test_local_linearity_errors_measure_each_step_of_an_inversion(pipe):
     assert local_linearity_errors(pipe, still) == [0.0] * 6
     with pytest.raises(ValueError, match="plain DDIM Inversion"):
         local_linearity_errors(pipe, dataclasses.replace(inv, method="edict"))
+
+
+def test_a_finished_progress_bar_leaves_nothing_in_a_saved_notebook(monkeypatch):
+    """tqdm's notebook bar hid its widget when done, but its output kept the text it was shown with ("DDIM sampling:
+    0%| | 0/50"): a notebook saved and opened again showed one frozen 0% line per loop. The course's bar is shown
+    under a display id and emptied when it finishes; one stopped part-way stays."""
+    import IPython.display
+    from tqdm.notebook import tqdm_notebook
+
+    from ddim_course import ddim
+
+    shown = []
+
+    class Handle:
+        def __init__(self):
+            self.updates = []
+
+        def update(self, obj, raw=False):
+            self.updates.append((obj, raw))
+
+    def display(obj, display_id=None):
+        shown.append(Handle())
+        return shown[-1]
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    monkeypatch.setattr(ddim, "tqdm", tqdm_notebook)  # what tqdm.auto gives in a notebook
+    ddim._vanishing_notebook_bar.cache_clear()
+    try:
+        assert list(ddim._bar(range(3), "DDIM sampling", True)) == [0, 1, 2]
+        assert len(shown) == 1 and shown[0].updates == [({"text/plain": ""}, True)]
+        stopped = ddim._bar(range(3), "DDIM inversion", True)
+        next(iter(stopped))
+        stopped.close()  # an error or Stop after the first step: the bar stays, showing where
+        assert len(shown) == 2 and shown[1].updates == []
+        assert list(ddim._bar(range(2), "quiet", False)) == [0, 1] and len(shown) == 2  # progress=False: no bar
+    finally:
+        ddim._vanishing_notebook_bar.cache_clear()
+    monkeypatch.undo()
+    assert ddim._vanishing_notebook_bar() is None  # outside a notebook: tqdm's own console bar

@@ -213,7 +213,7 @@ def test_save_never_overwrites_or_writes_through_a_link(inv, tmp_path):
 def test_load_refuses_what_is_not_an_inversion(pipe, vpipe, inv, tmp_path):
     from safetensors.torch import save_file
 
-    (tmp_path / "text.safetensors").write_text("hello")
+    (tmp_path / "text.safetensors").write_text("hello", encoding="utf-8")
     save_file({"x": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
     for name in ("text.safetensors", "other.safetensors"):
         with pytest.raises(ValueError, match="is not an inversion file written by Inversion.save"):

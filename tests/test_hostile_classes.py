@@ -727,11 +727,13 @@ def test_load_image_never_hands_a_file_to_an_outside_program(tmp_path, monkeypat
     ran = tmp_path / "gs_ran"
     gs = tmp_path / "bin" / "gs"
     gs.parent.mkdir()
-    gs.write_text(f"#!/bin/sh\ntouch {ran}\nexit 1\n")
+    gs.write_text(f"#!/bin/sh\ntouch {ran}\nexit 1\n", encoding="utf-8")
     gs.chmod(0o755)
     monkeypatch.setenv("PATH", f"{gs.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     eps = tmp_path / "picture.png"  # the name says PNG; the content is PostScript, which PIL gives to Ghostscript
-    eps.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\n")
+    eps.write_text(
+        "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\n", encoding="utf-8"
+    )
     with pytest.raises(ImageLoadError, match="is in the EPS format, which the course does not open"):
         load_image(str(eps))
     assert not ran.exists(), "Ghostscript must never run on a learner's input"
@@ -815,8 +817,10 @@ def test_an_interrupted_training_run_leaves_out_as_it_was(tmp_path, monkeypatch)
 
     out = tmp_path / "run"
     out.mkdir()
-    (out / "training_args.json").write_text("{}\n")  # an earlier run of the learner's, replaced only when complete
-    (out / "train_log.jsonl").write_text('{"phase": "done"}\n')
+    (out / "training_args.json").write_text(
+        "{}\n", encoding="utf-8"
+    )  # an earlier run of the learner's, replaced only when complete
+    (out / "train_log.jsonl").write_text('{"phase": "done"}\n', encoding="utf-8")
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -825,7 +829,9 @@ def test_an_interrupted_training_run_leaves_out_as_it_was(tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train.main(["--out", str(out), "--smoke", "--no-progress", "--force"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "no unfinished run left beside --out"
-    assert (out / "train_log.jsonl").read_text() == '{"phase": "done"}\n' and len(list(out.iterdir())) == 2
+    assert (out / "train_log.jsonl").read_text(encoding="utf-8") == '{"phase": "done"}\n' and len(
+        list(out.iterdir())
+    ) == 2
 
 
 def test_training_reads_other_weights_only_as_safetensors(tmp_path, capsys):
@@ -833,7 +839,7 @@ def test_training_reads_other_weights_only_as_safetensors(tmp_path, capsys):
 
     vae = tmp_path / "pickled" / "vae"
     vae.mkdir(parents=True)
-    (vae / "config.json").write_text("{}")
+    (vae / "config.json").write_text("{}", encoding="utf-8")
     (vae / "diffusion_pytorch_model.bin").write_bytes(b"not read")
     with pytest.raises(SystemExit):
         train.main(["--out", str(tmp_path / "out"), "--smoke", "--vae-from", str(tmp_path / "pickled")])
@@ -883,8 +889,8 @@ def test_a_local_folder_s_errors_name_the_folder_not_the_hub(tmp_path, change, m
     from ddim_course import ModelLoadError, load_pipeline
 
     folder = _pocket_copy(tmp_path)
-    index = json.loads((folder / "model_index.json").read_text())
-    (folder / "model_index.json").write_text(json.dumps(index | change))
+    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    (folder / "model_index.json").write_text(json.dumps(index | change), encoding="utf-8")
     with pytest.raises(ModelLoadError, match=match) as caught:
         load_pipeline(str(folder))
     assert "Hugging Face Hub" not in str(caught.value)
@@ -999,17 +1005,17 @@ def test_a_forced_run_replaces_only_the_run_and_keeps_the_folder_and_your_files(
     out = tmp_path / "run"
     out.mkdir()
     out.chmod(0o2775)
-    (out / "training_args.json").write_text("old\n")
-    (out / "README.md").write_text("the model card\n")  # not part of a run: kept
+    (out / "training_args.json").write_text("old\n", encoding="utf-8")
+    (out / "README.md").write_text("the model card\n", encoding="utf-8")  # not part of a run: kept
 
     def fake_training(args, work):
-        (work / "training_args.json").write_text("new\n")
+        (work / "training_args.json").write_text("new\n", encoding="utf-8")
         (work / "unet").mkdir()
 
     monkeypatch.setattr(train, "_train", fake_training)
     train.main(["--out", str(out), "--smoke", "--no-progress", "--force"])
-    assert (out / "training_args.json").read_text() == "new\n" and (out / "unet").is_dir()
-    assert (out / "README.md").read_text() == "the model card\n"
+    assert (out / "training_args.json").read_text(encoding="utf-8") == "new\n" and (out / "unet").is_dir()
+    assert (out / "README.md").read_text(encoding="utf-8") == "the model card\n"
     assert out.stat().st_mode & 0o7777 == 0o2775, "the folder itself (its mode) is left as it was"
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "training_args.json", "unet"], "nothing left over"
 

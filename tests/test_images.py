@@ -22,7 +22,7 @@ def _png_bytes(im):
 def test_shipped_photos_load_and_are_attributed():
     names = sorted(p.stem for p in IMAGES_DIR.glob("*.jpg"))
     assert len(names) >= 4
-    attribution = (IMAGES_DIR / "ATTRIBUTION.md").read_text()
+    attribution = (IMAGES_DIR / "ATTRIBUTION.md").read_text(encoding="utf-8")
     for name in names:
         assert f"{name}.jpg" in attribution
         im = load_image(example_image(name), size=64)
@@ -66,7 +66,7 @@ def test_missing_file_and_folder(tmp_path):
 
 def test_not_an_image_and_truncated(tmp_path):
     bad = tmp_path / "notes.png"
-    bad.write_text("hello, not an image")
+    bad.write_text("hello, not an image", encoding="utf-8")
     with pytest.raises(ImageLoadError, match="not an image"):
         load_image(bad)
     data = _png_bytes(draw_scene(seed=0).pil())
@@ -354,3 +354,17 @@ def test_good_sizes_still_work():
     assert load_image(im, size=np.int64(16)).size == (16, 16)
     assert load_image(im, size=[24, 12]).size == (24, 12)
     assert load_image(im, size=(4096, 1)).size == (4096, 1)
+
+
+def test_a_wide_row_of_images_is_narrowed_to_a_page_not_shrunk_by_the_browser():
+    """Seven images of 3 inches made a figure 21 inches wide, which JupyterLab drew at 62%: titles 6 pixels high."""
+    import matplotlib.pyplot as plt
+
+    from ddim_course.plots import MAX_ROW_INCHES, show_images
+
+    picture = Image.new("RGB", (16, 16), "white")
+    fig = show_images([picture] * 7, titles=["a title of some length"] * 7, ncols=7, size=3)
+    assert fig.get_size_inches()[0] <= MAX_ROW_INCHES + 1e-6
+    fig2 = show_images([picture] * 2, ncols=2, size=3)
+    assert fig2.get_size_inches()[0] == 6  # a row that fits keeps the size asked for
+    plt.close("all")

@@ -85,7 +85,7 @@ def test_a_hugging_face_page_address_is_answered_with_its_id(monkeypatch):
 
 
 def test_folder_that_is_not_a_pipeline(tmp_path):
-    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
     before = sorted(os.listdir(tmp_path))
     with pytest.raises(ModelLoadError, match="not a diffusers pipeline folder"):
         load_pipeline(tmp_path, device="cpu")
@@ -147,12 +147,12 @@ def _load_offline(folder, monkeypatch, **kwargs):
 
 def test_a_model_index_that_is_not_json_says_so(saved, tmp_path, monkeypatch):
     folder = _copy(saved, tmp_path)
-    (folder / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline",')
+    (folder / "model_index.json").write_text('{"_class_name": "StableDiffusionPipeline",', encoding="utf-8")
     assert "its model_index.json is not valid JSON (" in _load_offline(folder, monkeypatch)
-    (folder / "model_index.json").write_text("[1, 2]")
+    (folder / "model_index.json").write_text("[1, 2]", encoding="utf-8")
     assert "its model_index.json is not a JSON object" in _load_offline(folder, monkeypatch)
-    (folder / "unet" / "config.json").write_text("{")
-    (folder / "model_index.json").write_text((saved / "model_index.json").read_text())
+    (folder / "unet" / "config.json").write_text("{", encoding="utf-8")
+    (folder / "model_index.json").write_text((saved / "model_index.json").read_text(encoding="utf-8"), encoding="utf-8")
     assert "its unet/config.json is not valid JSON" in _load_offline(folder, monkeypatch)
 
 
@@ -180,8 +180,10 @@ def test_a_custom_pipeline_is_refused_and_its_code_never_runs(saved, tmp_path, m
 
     folder = _copy(saved, tmp_path)
     marker = tmp_path / "code-ran"
-    (folder / "pipeline.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass MyPipeline: pass\n")
-    index = json.loads((folder / "model_index.json").read_text())
+    (folder / "pipeline.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nclass MyPipeline: pass\n", encoding="utf-8"
+    )
+    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     for change, message in [
         ({"_class_name": "MyPipeline"}, "names the pipeline class 'MyPipeline'; this course loads Stable Diffusion"),
         ({"_class_name": ["pipeline", "MyPipeline"]}, "asks for custom pipeline code"),
@@ -189,7 +191,7 @@ def test_a_custom_pipeline_is_refused_and_its_code_never_runs(saved, tmp_path, m
         ({"unet": ["pipeline", "MyPipeline"]}, "takes the unet from 'pipeline', not 'diffusers'"),
         ({"unet": ["diffusers", "UNet2DModel"]}, "its unet is a UNet2DModel; this course needs a UNet2DConditionModel"),
     ]:
-        (folder / "model_index.json").write_text(json.dumps({**index, **change}))
+        (folder / "model_index.json").write_text(json.dumps({**index, **change}), encoding="utf-8")
         assert message in _load_offline(folder, monkeypatch)
     assert not marker.exists()
 
@@ -198,8 +200,8 @@ def test_an_inpainting_unet_is_refused(saved, tmp_path, monkeypatch):
     import json
 
     folder = _copy(saved, tmp_path)
-    config = json.loads((folder / "unet" / "config.json").read_text())
-    (folder / "unet" / "config.json").write_text(json.dumps({**config, "in_channels": 9}))
+    config = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+    (folder / "unet" / "config.json").write_text(json.dumps({**config, "in_channels": 9}), encoding="utf-8")
     assert "its UNet takes 9 input channels but its VAE makes 4-channel latents" in _load_offline(folder, monkeypatch)
 
 
@@ -271,7 +273,9 @@ def test_a_model_folder_with_a_named_pipe_is_not_waited_for(tmp_path, monkeypatc
 def test_a_folder_with_an_absurd_latent_side_is_refused_when_loaded(saved, tmp_path, monkeypatch, side):
     folder = _copy(saved, tmp_path)
     config = folder / "unet" / "config.json"
-    config.write_text(json.dumps(json.loads(config.read_text()) | {"sample_size": side}))
+    config.write_text(
+        json.dumps(json.loads(config.read_text(encoding="utf-8")) | {"sample_size": side}), encoding="utf-8"
+    )
     text = _load_offline(folder, monkeypatch)
     assert "unet/config.json gives sample_size" in text and "[1, 512]" in text
 
@@ -290,8 +294,8 @@ def test_a_tokenizer_that_is_incomplete_or_another_models_is_refused(saved, tmp_
     for name, data in kept.items():
         (tok / name).write_bytes(data)
     small = {"<|startoftext|>": 0, "<|endoftext|>": 1, "a</w>": 2, "b</w>": 3}  # another model's, or cut short
-    (tok / "vocab.json").write_text(json.dumps(small))
-    (tok / "merges.txt").write_text("#version: 0.2\n")
+    (tok / "vocab.json").write_text(json.dumps(small), encoding="utf-8")
+    (tok / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
     (tok / "tokenizer.json").unlink(missing_ok=True)
     assert "its tokenizer knows" in _load_offline(folder, monkeypatch)
 
@@ -299,7 +303,12 @@ def test_a_tokenizer_that_is_incomplete_or_another_models_is_refused(saved, tmp_
 def test_a_tokenizer_config_without_a_length_reads_what_the_encoder_can(saved, tmp_path):
     folder = _copy(saved, tmp_path)
     config = folder / "tokenizer" / "tokenizer_config.json"
-    config.write_text(json.dumps({k: v for k, v in json.loads(config.read_text()).items() if k != "model_max_length"}))
+    config.write_text(
+        json.dumps(
+            {k: v for k, v in json.loads(config.read_text(encoding="utf-8")).items() if k != "model_max_length"}
+        ),
+        encoding="utf-8",
+    )
     pipe = load_pipeline(folder, device="cpu", cache=False)  # transformers read 10**30: an OverflowError later
     assert pipe.tokenizer.model_max_length == pipe.text_encoder.config.max_position_embeddings
 
@@ -334,7 +343,9 @@ def test_the_cache_knows_a_folder_by_its_place_and_its_files_and_a_changed_pipel
     for where, ptype in (("one", "epsilon"), ("two", "v_prediction")):
         shutil.copytree(POCKET_DIR, tmp_path / where / "m")
         config = tmp_path / where / "m" / "scheduler" / "scheduler_config.json"
-        config.write_text(json.dumps(json.loads(config.read_text()) | {"prediction_type": ptype}))
+        config.write_text(
+            json.dumps(json.loads(config.read_text(encoding="utf-8")) | {"prediction_type": ptype}), encoding="utf-8"
+        )
     monkeypatch.chdir(tmp_path / "one")
     first = load_pipeline("./m")
     monkeypatch.chdir(tmp_path / "two")
@@ -342,7 +353,7 @@ def test_the_cache_knows_a_folder_by_its_place_and_its_files_and_a_changed_pipel
     monkeypatch.chdir(tmp_path / "one")
     assert load_pipeline("./m") is first  # the same folder, unchanged: the cached pipeline
     config = tmp_path / "one" / "m" / "scheduler" / "scheduler_config.json"
-    config.write_text(json.dumps(json.loads(config.read_text()) | {"beta_end": 0.02}))
+    config.write_text(json.dumps(json.loads(config.read_text(encoding="utf-8")) | {"beta_end": 0.02}), encoding="utf-8")
     again = load_pipeline("./m")
     assert again is not first and again.scheduler.config.beta_end == 0.02
     again.scheduler.alphas_cumprod[:] = 0.5  # notebook 01, an experiment on the schedule
@@ -377,7 +388,7 @@ def test_a_scheduler_file_the_course_cannot_use_is_named_at_load(tmp_path, monke
     config = tmp_path / "m" / "scheduler" / "scheduler_config.json"
     if any(k.startswith("vae/") for k in change):
         config, change = tmp_path / "m" / "vae" / "config.json", {k[4:]: v for k, v in change.items()}
-    config.write_text(json.dumps(json.loads(config.read_text()) | change))
+    config.write_text(json.dumps(json.loads(config.read_text(encoding="utf-8")) | change), encoding="utf-8")
     with pytest.raises(ModelLoadError, match=said):
         load_pipeline(str(tmp_path / "m"), cache=False)
 
@@ -392,10 +403,10 @@ def test_an_old_ddim_scheduler_file_loads_with_stable_diffusions_choices(tmp_pat
     config = tmp_path / "m" / "scheduler" / "scheduler_config.json"
     old = {
         k: v
-        for k, v in json.loads(config.read_text()).items()
+        for k, v in json.loads(config.read_text(encoding="utf-8")).items()
         if k not in ("clip_sample", "set_alpha_to_one", "steps_offset")
     }
-    config.write_text(json.dumps(old))
+    config.write_text(json.dumps(old), encoding="utf-8")
     pipe = load_pipeline(str(tmp_path / "m"), cache=False)
     c = pipe.scheduler.config
     assert (c.clip_sample, c.set_alpha_to_one, c.steps_offset) == (False, False, 1)
@@ -419,7 +430,9 @@ def test_a_tokenizer_length_too_short_for_a_word_is_the_encoders(tmp_path, monke
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     shutil.copytree(POCKET_DIR, tmp_path / "m")
     config = tmp_path / "m" / "tokenizer" / "tokenizer_config.json"
-    config.write_text(json.dumps(json.loads(config.read_text()) | {"model_max_length": 1}))
+    config.write_text(
+        json.dumps(json.loads(config.read_text(encoding="utf-8")) | {"model_max_length": 1}), encoding="utf-8"
+    )
     pipe = load_pipeline(str(tmp_path / "m"), cache=False)
     assert pipe.tokenizer.model_max_length == pipe.text_encoder.config.max_position_embeddings
     with warnings.catch_warnings():

@@ -60,7 +60,7 @@ def test_training_smoke_run_gives_a_loadable_pipeline(tmp_path):
     from ddim_course.pocket.train import main
 
     out = main(["--out", str(tmp_path / "pocket"), "--smoke", "--no-progress"])
-    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {r["phase"] for r in log} >= {"vae", "unet", "latents", "done"}
     assert all(np.isfinite(r.get("loss", 0)) for r in log)
     assert not list(out.rglob("*.bin"))
@@ -80,9 +80,9 @@ def test_training_smoke_run_gives_a_loadable_pipeline(tmp_path):
     assert images[0].size == (64, 64)
     with pytest.raises(SystemExit):  # never overwrites a finished run without --force
         main(["--out", str(out), "--smoke", "--no-progress"])
-    before = (out / "train_log.jsonl").read_text()
+    before = (out / "train_log.jsonl").read_text(encoding="utf-8")
     main(["--out", str(out), "--smoke", "--no-progress", "--force", "--seed", "1"])  # a run is replaced with --force
-    assert (out / "train_log.jsonl").read_text() != before
+    assert (out / "train_log.jsonl").read_text(encoding="utf-8") != before
 
 
 def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
@@ -112,13 +112,13 @@ def test_training_options_for_a_gpu_run(tmp_path, monkeypatch):
         UNet2DConditionModel.from_pretrained(again / "unet").parameters(),
     ):
         assert torch.allclose(a, b, atol=1e-6)
-    args = json.loads((out / "training_args.json").read_text())
+    args = json.loads((out / "training_args.json").read_text(encoding="utf-8"))
     assert args["unet_steps"] == 20  # the floor: a thousandth of a minute is under any measured step time
-    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
     assert {r["phase"] for r in log} == {"latents", "unet", "done"}  # no autoencoder phase
     assert max(r["step"] for r in log if "loss" in r) == 19
     assert any(r.get("seconds_per_step", 0) > 0 for r in log)
-    vae_a, vae_b = (json.loads((d / "vae" / "config.json").read_text()) for d in (first, out))
+    vae_a, vae_b = (json.loads((d / "vae" / "config.json").read_text(encoding="utf-8")) for d in (first, out))
     assert vae_a["scaling_factor"] == vae_b["scaling_factor"]
     assert (first / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == (
         out / "vae" / "diffusion_pytorch_model.safetensors"
@@ -139,7 +139,7 @@ def test_training_with_attention_at_16x16_gives_a_pipeline_the_editor_runs(tmp_p
     unet = UNet2DConditionModel.from_pretrained(out / "unet")
     assert unet.config.down_block_types[0] == "CrossAttnDownBlock2D"
     assert unet.config.up_block_types[-1] == "CrossAttnUpBlock2D"
-    assert json.loads((out / "training_args.json").read_text())["attention_16"] is True
+    assert json.loads((out / "training_args.json").read_text(encoding="utf-8"))["attention_16"] is True
     pipe = load_pipeline(str(out))
     before = dict(pipe.unet.attn_processors)
     assert any(name.startswith("down_blocks.0.attentions") for name in before)
@@ -194,12 +194,12 @@ def test_training_never_writes_through_a_link_or_over_a_file(tmp_path, capsys):
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     (tmp_path / "link").symlink_to(theirs)
-    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     for out in ("link", "notes.txt"):
         with pytest.raises(SystemExit):
             main(["--out", str(tmp_path / out), "--smoke", "--no-progress", "--force"])
         assert "is a link or a file" in capsys.readouterr().err
-    assert list(theirs.iterdir()) == [] and (tmp_path / "notes.txt").read_text() == "mine"
+    assert list(theirs.iterdir()) == [] and (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
 
 
 def test_training_force_replaces_only_an_earlier_run(tmp_path, capsys):
@@ -209,26 +209,26 @@ def test_training_force_replaces_only_an_earlier_run(tmp_path, capsys):
 
     mine = tmp_path / "mine"
     mine.mkdir()
-    (mine / "notes.txt").write_text("mine")
+    (mine / "notes.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(SystemExit):
         main(["--out", str(mine), "--smoke", "--no-progress", "--force"])
     assert "holds no earlier run" in capsys.readouterr().err
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
     run = tmp_path / "run"
     run.mkdir()
-    (run / "training_args.json").write_text("{}")
+    (run / "training_args.json").write_text("{}", encoding="utf-8")
     (run / "train_log.jsonl").symlink_to(mine / "notes.txt")
     with pytest.raises(SystemExit):
         main(["--out", str(run), "--smoke", "--no-progress", "--force"])
     assert "train_log.jsonl is a link" in capsys.readouterr().err
-    assert (mine / "notes.txt").read_text() == "mine"
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "mine"
     (run / "train_log.jsonl").unlink()
     (run / "unet").mkdir()
     (run / "unet" / "config.json").symlink_to(mine / "notes.txt")  # a link deeper inside: save_pretrained follows it
     with pytest.raises(SystemExit):
         main(["--out", str(run), "--smoke", "--no-progress", "--force"])
     assert "unet/config.json is a link" in capsys.readouterr().err
-    assert (mine / "notes.txt").read_text() == "mine"
+    assert (mine / "notes.txt").read_text(encoding="utf-8") == "mine"
 
 
 def test_reader_reads_drawn_scenes():
@@ -400,7 +400,7 @@ def test_training_names_a_damaged_folder_a_stopped_runs_leftover_and_a_line_brea
     shipped = POCKET_DIR
     garbled = tmp_path / "garbled"
     shutil.copytree(shipped / "vae", garbled / "vae")
-    (garbled / "vae" / "config.json").write_text("garbage")
+    (garbled / "vae" / "config.json").write_text("garbage", encoding="utf-8")
     cut = tmp_path / "cut"
     shutil.copytree(shipped / "vae", cut / "vae")
     weights = cut / "vae" / "diffusion_pytorch_model.safetensors"

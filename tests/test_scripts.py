@@ -102,7 +102,7 @@ def _notebook(path, source):
 def test_bench_course_times_each_notebook(tmp_path):
     _notebook(tmp_path / "01_fine.ipynb", "print(1 + 1)")
     _notebook(tmp_path / "02_broken.ipynb", "raise RuntimeError('broken on purpose')")
-    (tmp_path / "notes.ipynb").write_text("not a lesson: not numbered, so not run")
+    (tmp_path / "notes.ipynb").write_text("not a lesson: not numbered, so not run", encoding="utf-8")
     table = bench_course(tmp_path)
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
     assert "passed" in rows["01_fine.ipynb"]
@@ -263,7 +263,7 @@ def test_bench_a_model_that_does_not_load_is_one_line(model, tmp_path, capsys, m
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     path = tmp_path / "not_a_pipeline"
     if model == "file":
-        path.write_text("not weights")
+        path.write_text("not weights", encoding="utf-8")
     with pytest.raises(SystemExit) as e:
         bench_cli.main(["overhead", "--model", str(path)])
     err = capsys.readouterr().err

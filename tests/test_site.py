@@ -57,10 +57,10 @@ def site(request, tmp_path_factory):
 def test_build_refuses_a_folder_that_is_not_its_own_and_a_link(tmp_path):
     mine = tmp_path / "notes"
     mine.mkdir()
-    (mine / "todo.txt").write_text("mine")
+    (mine / "todo.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(build_site.SiteError, match="not empty and was not built by this tool"):
         build_site.build_site(mine, execute=False, log=lambda *a: None)
-    assert (mine / "todo.txt").read_text() == "mine"
+    assert (mine / "todo.txt").read_text(encoding="utf-8") == "mine"
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     with pytest.raises(build_site.SiteError, match="symbolic link"):
@@ -69,14 +69,14 @@ def test_build_refuses_a_folder_that_is_not_its_own_and_a_link(tmp_path):
 
 
 def test_the_command_says_what_is_wrong_in_one_line(tmp_path, capsys):
-    (tmp_path / "mine.txt").write_text("mine")
+    (tmp_path / "mine.txt").write_text("mine", encoding="utf-8")
     assert build_site.main([str(tmp_path), "--no-execute"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not built by this tool" in err and "Traceback" not in err
     assert build_site.main([str(tmp_path / "mine.txt" / "site"), "--no-execute"]) == 2  # under a file
     err = capsys.readouterr().err
     assert err.startswith("error: cannot make the folder") and "Not a directory" in err
-    assert (tmp_path / "mine.txt").read_text() == "mine"
+    assert (tmp_path / "mine.txt").read_text(encoding="utf-8") == "mine"
 
 
 def test_a_second_edition_sits_beside_the_first_with_links_both_ways(tmp_path):
@@ -94,7 +94,10 @@ def test_a_second_edition_sits_beside_the_first_with_links_both_ways(tmp_path):
     assert sorted(p.html_name for p in pages if p.edition == "zh") == sorted(
         "zh/" + p.html_name for p in pages if p.edition == "en"
     )
-    en, zh = (out / pages[0].html_name).read_text(), (out / "zh" / pages[0].html_name).read_text()
+    en, zh = (
+        (out / pages[0].html_name).read_text(encoding="utf-8"),
+        (out / "zh" / pages[0].html_name).read_text(encoding="utf-8"),
+    )
     assert (
         f'hreflang="zh" href="zh/{pages[0].html_name}"' in en and f'hreflang="en" href="../{pages[0].html_name}"' in zh
     )
@@ -111,7 +114,7 @@ def test_the_home_page_has_the_two_commands_and_every_lesson(site):
         editions = [page for page in pages if page.edition == edition]
         if not editions:
             continue
-        home = (out / index).read_text()
+        home = (out / index).read_text(encoding="utf-8")
         assert "pip install -r requirements.txt &amp;&amp; python -m pytest" in home, index
         assert "pip install -r requirements.txt &amp;&amp; jupyter lab notebooks" in home, index
         prefix = "zh/" if edition == "zh" else ""
@@ -210,11 +213,11 @@ def test_every_page_loads_with_pictures_maths_and_working_links(site, tmp_path):
     # the pages a learner gets: every lesson has previous/next links in order, and a notebook to download
     lessons = [p for p in pages if p.edition == "en"]
     for i, lesson in enumerate(lessons):
-        text = (out / lesson.html_name).read_text()
+        text = (out / lesson.html_name).read_text(encoding="utf-8")
         assert ('rel="prev"' in text) == (i > 0) and ('rel="next"' in text) == (i + 1 < len(lessons))
         assert i == 0 or f'rel="prev" href="{lessons[i - 1].html_name}"' in text
         assert i + 1 == len(lessons) or f'rel="next" href="{lessons[i + 1].html_name}"' in text
-        downloaded = json.loads((out / "notebooks" / lesson.rel).read_text())
+        downloaded = json.loads((out / "notebooks" / lesson.rel).read_text(encoding="utf-8"))
         assert downloaded["cells"] and all(
             not c.get("outputs") for c in downloaded["cells"] if c["cell_type"] == "code"
         )
@@ -229,7 +232,7 @@ def _code_cells(notebook: Path):
 
 
 def _markdown(notebook: Path) -> str:
-    cells = json.loads(notebook.read_text())["cells"]
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     return "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
 
 

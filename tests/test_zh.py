@@ -58,7 +58,7 @@ def test_chinese_markdown_is_chinese_and_links_to_the_chinese_notebook():
 
 
 def test_readmes_link_each_other_and_share_the_commands():
-    en, zh = (ROOT / "README.md").read_text(), (ROOT / "README.zh-CN.md").read_text()
+    en, zh = (ROOT / "README.md").read_text(encoding="utf-8"), (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
     assert "README.zh-CN.md" in en and "README.md" in zh
     commands = [line for line in en.splitlines() if "`pip install" in line]
     assert commands
@@ -82,10 +82,10 @@ def _copy_course(tmp_path, monkeypatch, names=("01_noise_schedule.ipynb",)):
 
 
 def _edit(path, cell_type, change):
-    nb = json.loads(path.read_text())
+    nb = json.loads(path.read_text(encoding="utf-8"))
     cell = next(c for c in nb["cells"] if c["cell_type"] == cell_type and c["id"] != sync_zh.LANGUAGE_CELL_ID)
     cell["source"] = change(sync_zh.source(cell)).splitlines(keepends=True)
-    path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
+    path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return cell["id"]
 
 
@@ -111,9 +111,9 @@ def test_sync_tool_catches_changed_code_and_stale_text_and_fixes_code(tmp_path, 
 def test_a_new_english_cell_arrives_untranslated(tmp_path, monkeypatch, capsys):
     nbs = _copy_course(tmp_path, monkeypatch)
     name = "01_noise_schedule.ipynb"
-    nb = json.loads((nbs / name).read_text())
+    nb = json.loads((nbs / name).read_text(encoding="utf-8"))
     nb["cells"].insert(4, {"cell_type": "markdown", "id": "new-cell", "metadata": {}, "source": ["More text."]})
-    (nbs / name).write_text(json.dumps(nb, indent=1))
+    (nbs / name).write_text(json.dumps(nb, indent=1), encoding="utf-8")
     assert sync_zh.main(["--check"]) == 1 and "cell ids differ" in capsys.readouterr().out
     sync_zh.main([])
     assert "new-cell: untranslated markdown" in capsys.readouterr().out
@@ -148,7 +148,7 @@ def test_set_language_switches_checks_widgets_and_errors(pipe, tmp_path):
         edit(pipe, torch.zeros(1, 4, 16, 16), "a", "b", start_step=99, num_inference_steps=5, progress=False)
     with pytest.raises(FileNotFoundError, match="找不到图片文件"):
         load_image("no-such-picture.png")
-    (tmp_path / "notes.png").write_text("not a picture")
+    (tmp_path / "notes.png").write_text("not a picture", encoding="utf-8")
     with pytest.raises(ddim_course.ImageLoadError, match="不是 PIL 能读取的图片"):
         load_image(tmp_path / "notes.png")
     ddim_course.set_language("en")

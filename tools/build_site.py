@@ -379,7 +379,9 @@ def _prepare_out(out: Path) -> tuple[Path, bool]:
         work, made = work_folder(out, ".building-")
     except OSError as e:  # a file where a folder above it should be, a folder that cannot be written...
         raise SiteError(f"cannot make the folder {out} ({e.strerror or e}): give a folder you can write to") from None
-    (work / SITE_MARK).write_text("built by tools/build_site.py; the whole folder is replaced on the next build\n")
+    (work / SITE_MARK).write_text(
+        "built by tools/build_site.py; the whole folder is replaced on the next build\n", encoding="utf-8"
+    )
     return work, made
 
 
@@ -455,7 +457,7 @@ def _build_into(out: Path, outputs, execute: bool, notebooks: Path, log, mathjax
             readme = readmes.get(code, ROOT / "README.md").read_text(encoding="utf-8")
             home.write_text(render_home(pages, code, readme), encoding="utf-8")
     shutil.copytree(mathjax, out / "mathjax")
-    (out / ".nojekyll").write_text("")  # GitHub Pages: serve the folder as it is
+    (out / ".nojekyll").write_text("", encoding="utf-8")  # GitHub Pages: serve the folder as it is
     return pages
 
 

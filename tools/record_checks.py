@@ -53,7 +53,9 @@ def record(path: Path) -> float:
         cell.outputs, cell.execution_count = [], None
     checks = path.parent / "checks"
     checks.mkdir(exist_ok=True)
-    (checks / f"{path.stem}.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")
+    (checks / f"{path.stem}.json").write_text(
+        json.dumps(expected, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
     return seconds

@@ -22,7 +22,7 @@ def bench_course(notebooks_dir: Path | None = None) -> str:
     if not books:
         raise FileNotFoundError(f"no notebooks in {folder}: run this from a clone of the course's repository")
     rows, total = [], 0.0
-    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg", PYTHONIOENCODING="utf-8")
     for nb in books:
         t = time.perf_counter()
         # the repo's pytest settings (nbval's options, the conftest with the expected outputs) apply
@@ -39,7 +39,9 @@ def bench_course(notebooks_dir: Path | None = None) -> str:
             str(REPO),
             str(nb),
         ]
-        done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            cmd, cwd=REPO, env=env, capture_output=True, text=True, encoding="utf-8", errors="replace"
+        )
         secs = time.perf_counter() - t
         total += secs
         last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr.strip()[-200:]

@@ -107,9 +107,9 @@ def save_text_encoder_with_prefix(folder: str | Path) -> None:
 
 
 def _write_classic_files(vocab: dict[str, int], merges, folder: Path) -> None:
-    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     lines = ["#version: 0.2"] + [f"{a} {b}" for a, b in merges]
-    (folder / "merges.txt").write_text("\n".join(lines) + "\n")
+    (folder / "merges.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def text_encoder_config(vocab_size: int, *, tiny: bool = False) -> CLIPTextConfig:

@@ -433,7 +433,8 @@ def _load_part(cls, flag: str, folder, part: str):
 
 def _train(args, out: Path) -> None:
     """Train and save a pipeline into the folder ``out`` (``main`` gives it a temporary one), logging as it goes."""
-    with (out / "train_log.jsonl").open("w") as log_file:  # closed also on Ctrl-C: the folder can then be removed
+    # closed also on Ctrl-C: the folder can then be removed
+    with (out / "train_log.jsonl").open("w", encoding="utf-8") as log_file:
         _train_logged(args, out, log_file)
 
 
@@ -506,7 +507,7 @@ def _train_logged(args, out: Path, log_file) -> None:
         pipe.save_pretrained(out, safe_serialization=True)
     save_text_encoder_with_prefix(out / "text_encoder")
     save_tokenizer_files(tokenizer, out / "tokenizer")
-    (out / "training_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
+    (out / "training_args.json").write_text(json.dumps(vars(args), indent=2) + "\n", encoding="utf-8")
     log({"phase": "done"})
 
 

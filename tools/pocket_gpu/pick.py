@@ -10,7 +10,7 @@ import sys
 
 scored = []
 for path in sys.argv[1:]:
-    for line in open(path):
+    for line in open(path, encoding="utf-8"):
         if line.startswith("RESULT "):
             r = json.loads(line[len("RESULT ") :])
             if r["name"] == "shipped":
