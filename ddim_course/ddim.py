@@ -298,7 +298,8 @@ def _vanishing_notebook_bar():
                 self.displayed = True
 
         def close(self):
-            shown, finished = not self.disable, not (self.total and self.n < self.total)
+            # finished: every step done (a loop of unknown length is kept: it may have stopped part-way)
+            shown, finished = not self.disable, self.total is not None and self.n >= self.total
             super().close()
             if shown and finished and not self.leave and self._handle is not None:
                 self._handle.update({"text/plain": ""}, raw=True)

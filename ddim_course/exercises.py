@@ -10,7 +10,8 @@ Each answer runs in a thread of its own, with a time limit; what it returned is 
 grading never runs the answer's own classes), and what it changed in torch, Python's builtins, the package, the
 checks or the random streams is put back, failing the answer (a change found at the check's end fails it too).
 While a check runs, its answer cannot list other threads' frames or the garbage collector's objects, where the
-expected values are (:data:`_PEEPHOLES`). The checks are a learning aid, not a sandbox: ctypes can still reach them.
+expected values are, in the plain ways (:data:`_PEEPHOLES`). The checks are a learning aid, not a sandbox: an answer
+set on cheating can still find a way round.
 """
 
 from __future__ import annotations
@@ -443,15 +444,19 @@ def _snapshot():
 
 # What lets one thread read another's frames, or the grader's objects, from inside an answer: sys._current_frames
 # (every thread's stack, the check's own locals with the expected values among them), the garbage collector's lists
-# of objects, an audit hook or a trace/profile function set on every thread (each runs in the check's thread and can
-# read its frames). While a check runs, each is replaced by a stand-in that refuses the answer's threads (see
-# _close_peepholes). Not a sandbox: ctypes, or a finaliser run in the check's thread, can still reach the grader.
+# of objects, an audit hook, a monitoring callback or a trace/profile function set on every thread (each runs in the
+# check's thread and can read its frames), and code run in another thread or process. While a check runs, each is
+# replaced by a stand-in that refuses every thread but the check's (see _close_peepholes). This closes the plain
+# ways; it is not a sandbox: an answer can dig the original out of a stand-in, use ctypes, or leave a finaliser or
+# a gc callback that runs in the check's thread.
 _PEEPHOLES = (
     (sys, "_current_frames"),
     (sys, "_current_exceptions"),
     (sys, "addaudithook"),
     (sys, "_settraceallthreads"),
     (sys, "_setprofileallthreads"),
+    (sys, "remote_exec"),
+    (getattr(sys, "monitoring", None), "register_callback"),
     (threading, "settrace_all_threads"),
     (threading, "setprofile_all_threads"),
     (gc, "get_objects"),
@@ -461,20 +466,20 @@ _PEEPHOLES = (
 _current_thread = threading.current_thread  # taken now: an answer may replace threading's own
 
 
-def _close_peepholes(allowed) -> callable:
-    """Replace each of :data:`_PEEPHOLES` by a stand-in that raises ``PermissionError`` in a thread not in
-    ``allowed`` (the threads alive when the check started, but not the answers'), and snapshot ``gc.callbacks`` (a
-    callback runs in whichever thread collects). Returns the function that puts the originals back: the first name
-    that was not the stand-in any more (or a changed ``gc.callbacks``), or None."""
+def _close_peepholes(allowed: threading.Thread) -> callable:
+    """Replace each of :data:`_PEEPHOLES` by a stand-in that raises ``PermissionError`` in any thread but
+    ``allowed`` (the check's own: a thread pool the learner made earlier would be a way round), and snapshot
+    ``gc.callbacks`` (a callback runs in whichever thread collects). Returns the function that puts the originals
+    back: the first name that was not the stand-in any more (or a changed ``gc.callbacks``), or None."""
     installed, callbacks = [], list(gc.callbacks)
     for space, name in _PEEPHOLES:
-        original = getattr(space, name, None)
-        if original is None:  # not in this Python (the all-threads setters came in 3.12)
+        original = getattr(space, name, None) if space is not None else None
+        if original is None:  # not in this Python (the all-threads setters and sys.monitoring came in 3.12)
             continue
         label = f"{space.__name__}.{name}"
 
         def stand_in(*args, _original=original, _label=label, **kwargs):
-            if _current_thread() not in allowed:
+            if _current_thread() is not allowed:
                 raise PermissionError(tr("no_peeking", name=_label))
             return _original(*args, **kwargs)
 
@@ -511,21 +516,25 @@ def _kept_intact(check):
                 with contextlib.suppress(ImportError):  # it rewraps torch.manual_seed: not the answer's change
                     import torch._dynamo  # noqa: F401
             before = set(threading.enumerate())
-            reopen = _close_peepholes(weakref.WeakSet(t for t in before if t not in _ANSWER_THREADS))
-            put_back = _snapshot()
-            # what the answer prints is shown after each call, up to OUTPUT_LIMIT characters a check
-            _BUDGET.update(deadline=time.monotonic() + TOTAL_TIME_LIMIT, output=_capture_output())
+            reopen = _close_peepholes(_current_thread())
             try:
-                result = check(*args, **kwargs)
+                put_back = _snapshot()
+                # what the answer prints is shown after each call, up to OUTPUT_LIMIT characters a check
+                _BUDGET.update(deadline=time.monotonic() + TOTAL_TIME_LIMIT, output=_capture_output())
+                try:
+                    result = check(*args, **kwargs)
+                finally:
+                    _BUDGET.pop("deadline", None)
+                    _release_output(_BUDGET.pop("output"))
+                    changed = [name for name in put_back() if name]
+                    # a thread the answer started and left running grades nothing later either: it would start
+                    # checks, and threads, after this one ended
+                    _ANSWER_THREADS.update(t for t in threading.enumerate() if t not in before)
             finally:
-                _BUDGET.pop("deadline", None)
-                _release_output(_BUDGET.pop("output"))
-                changed = [name for name in (*put_back(), reopen()) if name]
-                # a thread the answer started and left running grades nothing later either: it would start checks,
-                # and threads, after this one ended
-                _ANSWER_THREADS.update(t for t in threading.enumerate() if t not in before)
+                opened = reopen()  # the stand-ins go whatever happened above (an error, Stop)
         finally:
             _ONE_CHECK.release()
+        changed += [opened] if opened else []
         if changed:
             return CheckResult(False, tr("changed_while_checking", name=changed[0]))
         return result

@@ -206,7 +206,12 @@ REMOVED_IDS = {
 }
 
 
-_HUB_PAGE = re.compile(r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/(?!datasets/|spaces/)([\w.-]+/[\w.-]+)")
+# a model's page on the Hub (owner/name after the host); the site's other pages (its docs, datasets...) are not models
+_HUB_PAGE = re.compile(
+    r"(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/"
+    r"(?!(?:datasets|spaces|docs|blog|papers|models|organizations|collections|posts|learn|tasks|settings|chat)/)"
+    r"([\w.-]+/[\w.-]+)"
+)
 
 
 def _not_found_message(model: str, reason: str, local: bool = False) -> str:

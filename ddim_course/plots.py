@@ -92,6 +92,16 @@ MAX_FIGURE_PANELS = 12  # plot_residuals and plot_error_against_calls: one panel
 MAX_LINES = 100  # plot_residuals: one line per iteration
 
 
+# a number and the unit after it ("20.7 px", "31.0 dB") are kept on one line of a wrapped title
+_NUMBER_UNIT = re.compile(r"(?<=\d) (?=(?:px|dB|s|ms|steps?|calls?)\b)")
+
+
+def _fill(line: str, width: int) -> str:
+    """``line`` wrapped to ``width`` characters at spaces, never between a number and its unit (a title ended in
+    "moved 20.7" with "px" alone on the next line)."""
+    return textwrap.fill(_NUMBER_UNIT.sub("\u00a0", line), width=width).replace("\u00a0", " ")
+
+
 MAX_ROW_INCHES = 13.0
 """The widest row ``show_images`` draws (about the width of JupyterLab's page at 100 dpi)."""
 
@@ -155,10 +165,10 @@ def show_images(images, titles=None, ncols: int | None = None, *, size: float = 
         if titles is not None:
             # wrapped to the tile's width (about 13 characters an inch at 9 pt), so neighbouring titles never overlap
             lines = _shorter(str(titles[i])).splitlines() or [""]
-            ax.set_title("\n".join(textwrap.fill(line, width=max(12, int(size * 13))) for line in lines), fontsize=9)
+            ax.set_title("\n".join(_fill(line, max(12, int(size * 13))) for line in lines), fontsize=9)
     if suptitle:
         width = max(40, int(size * ncols * 11))  # the figure's width, as for the titles
-        fig.suptitle("\n".join(textwrap.fill(line, width=width) for line in _shorter(str(suptitle)).splitlines()))
+        fig.suptitle("\n".join(_fill(line, width) for line in _shorter(str(suptitle)).splitlines()))
     if "inline" in matplotlib.get_backend():  # a notebook: drawn now, above what the cell prints next (not after it)
         plt.show()
     return fig

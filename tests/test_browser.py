@@ -32,7 +32,14 @@ CHROMIUM = os.environ.get("DDIM_COURSE_CHROMIUM") or shutil.which("chromium") or
 def _chromium_runs() -> bool:
     """True when the binary starts (some distributions ship a stub that only points to a snap or a store)."""
     try:
-        done = subprocess.run([CHROMIUM, "--headless", "--version"], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [CHROMIUM, "--headless", "--version"],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=60,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0 and "Chromium" in done.stdout

@@ -551,13 +551,21 @@ def test_help_shows_examples_one_per_line_and_the_preset_defaults(capsys):
 
 
 def test_help_runs_as_a_module():
-    out = subprocess.run([sys.executable, "-m", "ddim_course", "edit", "--help"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "ddim_course", "edit", "--help"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
     assert out.returncode == 0 and "--start-step" in out.stdout and "--force" in out.stdout
 
 
 def test_a_real_process_prints_one_line_and_no_traceback(photo, tmp_path):
     args = [sys.executable, "-m", "ddim_course", *map(str, edit_args(photo, tmp_path / "x.png", "pocket"))]
-    out = subprocess.run([*args, "--guidance", "nan"], capture_output=True, text=True)
+    out = subprocess.run(
+        [*args, "--guidance", "nan"], capture_output=True, text=True, encoding="utf-8", errors="replace"
+    )
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and out.stderr.startswith("error: "), out.stderr
 
 
@@ -569,7 +577,14 @@ def test_ctrl_c_while_a_command_is_starting_is_one_line_and_the_library_keeps_py
         "import sys; sys.argv = ['-m']; import ddim_course; "  # as `python -m ddim_course ...` imports the package
         "sys.excepthook(KeyboardInterrupt, KeyboardInterrupt(), None)"
     )
-    run = subprocess.run([sys.executable, "-c", starting], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", starting],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=120,
+    )
     assert run.stderr.strip() == "interrupted while the command was starting; nothing was done"
     library = "import sys; before = sys.excepthook; import ddim_course; assert sys.excepthook is before"
     assert subprocess.run([sys.executable, "-c", library], capture_output=True, timeout=120).returncode == 0

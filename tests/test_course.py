@@ -477,6 +477,9 @@ def test_the_explorers_read_a_pil_image_as_the_model_does(pipe):
         assert "could not" not in box.children[2].value and "reconstruction" in box.children[2].value
 
 
+BINARY_OPENERS = {"Image", "tarfile", "gzip", "zipfile", "webbrowser", "os", "io"}
+
+
 def test_every_text_file_is_read_and_written_as_utf8():
     """Without an encoding, Windows reads and writes text as cp1252: the Chinese notebooks and READMEs failed to
     decode there (python -m ddim_course.links, two tests of test_zh). Every open(), read_text() and write_text() of
@@ -493,18 +496,27 @@ def test_every_text_file_is_read_and_written_as_utf8():
             if not isinstance(node, ast.Call) or any(k.arg == "encoding" for k in node.keywords):
                 continue
             func, args = node.func, node.args
-            mode = next((a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)), None)
-            mode = next(
-                (k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)), mode
-            )
+
+            def mode_at(k, args=args, node=node):
+                given = next((kw.value for kw in node.keywords if kw.arg == "mode"), args[k] if len(args) > k else None)
+                return given.value if isinstance(given, ast.Constant) else None if given is None else "?"
+
             if isinstance(func, ast.Name) and func.id == "open":
-                text = mode is None or "b" not in mode
+                text = "b" not in (mode_at(1) or "r")
             elif isinstance(func, ast.Attribute) and func.attr == "read_text":
                 text = not args
             elif isinstance(func, ast.Attribute) and func.attr == "write_text":
                 text = len(args) < 2
-            elif isinstance(func, ast.Attribute) and func.attr == "open":  # Path.open("w"); Image.open(f) has no mode
-                text = mode is not None and mode in {"r", "w", "a", "x", "r+", "w+", "rt", "wt", "at"}
+            elif isinstance(func, ast.Attribute) and func.attr == "open":  # Path.open(); not Image.open(f) and the like
+                owner = func.value.id if isinstance(func.value, ast.Name) else ""
+                text = owner not in BINARY_OPENERS and "b" not in (mode_at(0) or "r")
+            elif any(  # a subprocess's pipes read as text
+                kw.arg in ("text", "universal_newlines")
+                and isinstance(kw.value, ast.Constant)
+                and kw.value.value is True
+                for kw in node.keywords
+            ):
+                text = True
             else:
                 continue
             if text:

@@ -1108,7 +1108,15 @@ def test_torchs_own_lazy_import_is_not_the_answers_change(tmp_path):
         "    return (10 * torch.log10(1 / ((a - b) ** 2).mean())).item()\n"
         "print(check_psnr(my_psnr))\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.startswith("PASS"), run.stdout
 
@@ -1199,9 +1207,38 @@ def test_an_answer_cannot_read_the_expected_values_out_of_the_check():
         return psnr(a, b)
 
     assert check_psnr(collects)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # threads the learner made before the check are refused too
+        pool.submit(lambda: None).result()
+
+        def through_a_pool(a, b):
+            return pool.submit(from_the_frames, a, b).result()
+
+        result = check_psnr(through_a_pool)
+        assert not result and "PermissionError: sys._current_frames is closed" in result.message
     seen = {}  # afterwards every door is open to every thread again
     helper = threading.Thread(target=lambda: seen.update(frames=len(sys._current_frames()), n=len(gc.get_objects())))
     helper.start()
     helper.join(10)
     assert seen["frames"] >= 2 and seen["n"] > 0
     assert sys._current_frames.__module__ == "sys" and gc.get_objects.__module__ == "gc"
+
+
+def test_the_checks_stand_ins_go_also_when_the_check_itself_fails(monkeypatch):
+    """The stand-ins for sys._current_frames and the rest were put in before the rest of the set-up: an error (or
+    Stop) there left them in place for the rest of the session."""
+    import gc
+    import sys
+
+    originals = sys._current_frames, gc.get_objects
+
+    def broken_snapshot():
+        raise KeyboardInterrupt  # the learner pressed Stop while the check was setting up
+
+    monkeypatch.setattr(exercises, "_snapshot", broken_snapshot)
+    with pytest.raises(KeyboardInterrupt):
+        check_psnr(lambda a, b: psnr(a, b))
+    assert (sys._current_frames, gc.get_objects) == originals
+    monkeypatch.undo()
+    assert check_psnr(lambda a, b: psnr(a, b))

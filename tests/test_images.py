@@ -368,3 +368,15 @@ def test_a_wide_row_of_images_is_narrowed_to_a_page_not_shrunk_by_the_browser():
     fig2 = show_images([picture] * 2, ncols=2, size=3)
     assert fig2.get_size_inches()[0] == 6  # a row that fits keeps the size asked for
     plt.close("all")
+
+
+def test_a_wrapped_title_keeps_a_number_with_its_unit():
+    """Notebook 05's failure cases ended a title line in "moved 20.7" with "px" alone below it."""
+    from ddim_course.plots import _fill
+
+    for width in range(12, 60):
+        for line in _fill("a word tied elsewhere: reads blue circle, moved 20.7 px; 31.0 dB in 12 steps", width).split(
+            "\n"
+        ):
+            assert not line.startswith(("px", "dB", "steps")), (width, line)
+    assert "\u00a0" not in _fill("moved 20.7 px", 8)  # drawn as a plain space

@@ -80,6 +80,8 @@ def test_a_hugging_face_page_address_is_answered_with_its_id(monkeypatch):
             ModelLoadError, match=re.escape(f"not a model id. Pass the id alone: load_pipeline('{model_id}')")
         ):
             load_pipeline(url, device="cpu")
+    with pytest.raises(ModelLoadError, match="no such folder"):  # the Hub's other pages are not models
+        load_pipeline("https://huggingface.co/docs/diffusers", device="cpu")
     with pytest.raises(ModelLoadError, match="no longer exists"):  # a removed model's page: where its weights went
         load_pipeline("https://huggingface.co/runwayml/stable-diffusion-v1-5", device="cpu")
 

@@ -439,7 +439,12 @@ def test_a_training_run_ended_by_sigterm_leaves_out_as_it_was(tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "ddim_course.pocket.train", "--out", str(out), "--no-progress"]
     child = subprocess.Popen(
-        [*command, "--vae-steps", "100000", "--scenes", "64"], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        [*command, "--vae-steps", "100000", "--scenes", "64"],
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        cwd=tmp_path,
     )
     deadline = time.monotonic() + 120
     while not (out.exists() and any(out.iterdir())) and time.monotonic() < deadline:

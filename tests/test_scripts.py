@@ -67,7 +67,9 @@ def test_the_learners_modules_do_not_import_the_benchmarks():
     modules += [f"ddim_course.{m}" for m in ("ddim", "images", "metrics", "plots", "widgets", "exercises")]
     modules += ["ddim_course.inversions", "ddim_course.models"]
     code = f"import sys\nfor m in {modules!r}: __import__(m)\nprint([m for m in sys.modules if 'bench' in m])"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8", errors="replace", check=True
+    )
     assert "ddim_course.bench" not in done.stdout
 
 
@@ -308,7 +310,7 @@ def test_the_table_scripts_end_in_one_line_when_their_output_closes_or_fills(tmp
 
     def run(*args, stdout=subprocess.PIPE):
         return subprocess.run([sys.executable, "-m", *args], stdout=stdout, stderr=subprocess.PIPE, text=True,
-                              env=env, timeout=300, cwd=tmp_path)  # fmt: skip
+                              encoding="utf-8", errors="replace", env=env, timeout=300, cwd=tmp_path)  # fmt: skip
 
     from ddim_course.files import run_script
 

@@ -288,3 +288,20 @@ def test_an_empty_output_name_is_refused_not_read_as_this_folder(capsys):
     with pytest.raises(SystemExit) as e:
         build_site.main([" "])
     assert e.value.code == 2 and "out must name a folder" in capsys.readouterr().err
+
+
+def test_a_finished_progress_bar_leaves_no_empty_box_on_a_page():
+    """The course's bars empty their output when done (a display_data of an empty text/plain); a page built from
+    nbclient's run drew an empty output box for each. Other outputs, and tqdm's own bars, are handled as before."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    kept = nbformat.v4.new_output("stream", name="stdout", text="done\n")
+    empty = nbformat.v4.new_output("display_data", data={"text/plain": ""})
+    bar = nbformat.v4.new_output(
+        "display_data",
+        data={"text/plain": "DDIM sampling:   0%|          | 0/50", build_site.WIDGET_VIEW: {"model_id": "x"}},
+    )
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nb.cells[0].outputs = [empty, bar, kept, empty]
+    assert build_site.static_widgets(nb).cells[0].outputs == [kept]

@@ -168,6 +168,8 @@ def static_widgets(nb, note: str = WORDS["en"]["note"]):
         outputs = []
         for out in cell.get("outputs", []):
             data = out.get("data", {})
+            if out.get("output_type") == "display_data" and set(data) <= {"text/plain"} and not data.get("text/plain"):
+                continue  # a finished progress bar of the course emptied its output (ddim_course.ddim._bar): no box
             if WIDGET_VIEW not in data:
                 outputs.append(out)
                 continue
