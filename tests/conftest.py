@@ -1,5 +1,7 @@
 import contextlib
 import http.server
+import subprocess
+import sys
 import threading
 import time
 
@@ -13,6 +15,19 @@ from ddim_course.pocket.model import (
     make_unet,
     make_vae,
 )
+
+
+def python_c(code: str, *, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -c code`` in a fresh interpreter, its output read as UTF-8 text (Windows' own is cp1252)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=timeout,
+        cwd=cwd,
+    )
 
 
 def tiny_pipeline(prediction_type: str = "epsilon", seed: int = 0):

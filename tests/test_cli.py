@@ -17,7 +17,7 @@ from ddim_course.__main__ import main
 from ddim_course.ddim import Inversion
 from ddim_course.inversions import METHODS
 from ddim_course.pocket.scenes import draw_scene
-from tests.conftest import tiny_pipeline
+from tests.conftest import python_c, tiny_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -570,24 +570,14 @@ def test_a_real_process_prints_one_line_and_no_traceback(photo, tmp_path):
 
 
 def test_ctrl_c_while_a_command_is_starting_is_one_line_and_the_library_keeps_pythons_hook():
-    import subprocess
-    import sys
-
     starting = (
         "import sys; sys.argv = ['-m']; import ddim_course; "  # as `python -m ddim_course ...` imports the package
         "sys.excepthook(KeyboardInterrupt, KeyboardInterrupt(), None)"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", starting],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        timeout=120,
-    )
+    run = python_c(starting)
     assert run.stderr.strip() == "interrupted while the command was starting; nothing was done"
     library = "import sys; before = sys.excepthook; import ddim_course; assert sys.excepthook is before"
-    assert subprocess.run([sys.executable, "-c", library], capture_output=True, timeout=120).returncode == 0
+    assert python_c(library).returncode == 0
 
 
 def test_the_librarys_advice_is_given_in_the_command_lines_words():

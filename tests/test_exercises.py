@@ -1096,8 +1096,7 @@ def test_a_float8_answer_is_low_precision_like_half():
 def test_torchs_own_lazy_import_is_not_the_answers_change(tmp_path):
     """torch.func's first use imports torch._dynamo, which rewraps torch.manual_seed: a right answer using it was
     failed for 'changing torch itself' (in a fresh process, before diffusers had imported it)."""
-    import subprocess
-    import sys
+    from tests.conftest import python_c
 
     code = (
         "import sys, torch\n"
@@ -1108,15 +1107,7 @@ def test_torchs_own_lazy_import_is_not_the_answers_change(tmp_path):
         "    return (10 * torch.log10(1 / ((a - b) ** 2).mean())).item()\n"
         "print(check_psnr(my_psnr))\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        timeout=120,
-        cwd=tmp_path,
-    )
+    run = python_c(code, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.startswith("PASS"), run.stdout
 
