@@ -466,23 +466,31 @@ _PEEPHOLES = (
 _current_thread = threading.current_thread  # taken now: an answer may replace threading's own
 
 
-def _close_peepholes(allowed: threading.Thread) -> callable:
-    """Replace each of :data:`_PEEPHOLES` by a stand-in that raises ``PermissionError`` in any thread but
-    ``allowed`` (the check's own: a thread pool the learner made earlier would be a way round), and snapshot
-    ``gc.callbacks`` (a callback runs in whichever thread collects). Returns the function that puts the originals
-    back: the first name that was not the stand-in any more (or a changed ``gc.callbacks``), or None."""
+def _stand_in(original, label: str, allowed):
+    """``original`` for the threads in ``allowed``, a ``PermissionError`` for any other (the original is held in a
+    closure, not shown in the stand-in's signature)."""
+
+    def stand_in(*args, **kwargs):
+        if _current_thread() not in allowed:
+            raise PermissionError(tr("no_peeking", name=label))
+        return original(*args, **kwargs)
+
+    return stand_in
+
+
+def _close_peepholes(allowed) -> callable:
+    """Replace each of :data:`_PEEPHOLES` by a stand-in that raises ``PermissionError`` in any thread not in
+    ``allowed`` (the check's own, and a debugger's: a thread pool the learner made earlier would be a way round),
+    and snapshot ``gc.callbacks`` (a callback runs in whichever thread collects). Returns the function that puts
+    the originals back: the first name that was not the stand-in any more (or a changed ``gc.callbacks``), or
+    None."""
     installed, callbacks = [], list(gc.callbacks)
     for space, name in _PEEPHOLES:
         original = getattr(space, name, None) if space is not None else None
         if original is None:  # not in this Python (the all-threads setters and sys.monitoring came in 3.12)
             continue
         label = f"{space.__name__}.{name}"
-
-        def stand_in(*args, _original=original, _label=label, **kwargs):
-            if _current_thread() is not allowed:
-                raise PermissionError(tr("no_peeking", name=_label))
-            return _original(*args, **kwargs)
-
+        stand_in = _stand_in(original, label, allowed)
         setattr(space, name, stand_in)
         installed.append((space, name, original, stand_in, label))
 
@@ -516,7 +524,9 @@ def _kept_intact(check):
                 with contextlib.suppress(ImportError):  # it rewraps torch.manual_seed: not the answer's change
                     import torch._dynamo  # noqa: F401
             before = set(threading.enumerate())
-            reopen = _close_peepholes(_current_thread())
+            # the check's thread, and a debugger's own (JupyterLab's debugger lists every thread's frames)
+            debugger = [t for t in before if "pydevd" in type(t).__module__ and t not in _ANSWER_THREADS]
+            reopen = _close_peepholes(weakref.WeakSet([_current_thread(), *debugger]))
             try:
                 put_back = _snapshot()
                 # what the answer prints is shown after each call, up to OUTPUT_LIMIT characters a check

@@ -109,8 +109,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "\n……（你的函数还打印了 {count} 个字符，未显示：只显示前 {limit} 个）\n",
     },
     "took_too_long": {
-        "en": "{where}: your function took over {limit} s (an endless loop?)",
-        "zh": "{where}：你的函数运行超过 {limit} 秒（是不是死循环？）",
+        "en": "{where}: your function took over {limit} s (an endless loop? or a slow first call, such as "
+        "torch.compile's, which compiles before it runs)",
+        "zh": "{where}：你的函数运行超过 {limit} 秒（是不是死循环？或者是很慢的第一次调用，"
+        "比如 torch.compile 要先编译再运行）",
     },
     "changed_schedule": {
         "en": "your function changed alphas_cumprod in place (for example `a.sqrt_()` or `a **= 0.5` on "
