@@ -525,13 +525,22 @@ def _warn_if_truncated(pipe, prompts: list[str]) -> None:
     limit = pipe.tokenizer.model_max_length
     for p in prompts:
         # the first 40 characters a token are enough to pass the limit (a million characters would take seconds)
-        n = len(pipe.tokenizer(p[: 40 * limit], truncation=False, verbose=False).input_ids)
+        ids = pipe.tokenizer(p[: 40 * limit], truncation=False, verbose=False).input_ids
+        n = len(ids)
         if n > limit:
-            shown = p if len(p) <= 60 else p[:60] + f"... ({len(p):,} characters)"
-            over = "over " if len(p) > 40 * limit else ""
+            # what the encoder reads and what it drops, as the tokenizer reads them (its first and last tokens are
+            # its start and end marks): the learner sees where the cut falls
+            kept = pipe.tokenizer.decode(ids[: limit - 1], skip_special_tokens=True).strip()
+            dropped = pipe.tokenizer.decode(ids[limit - 1 :], skip_special_tokens=True).strip()
+            if len(dropped) > 60 or len(p) > 40 * limit:
+                dropped = dropped[:60] + f"... ({len(p):,} characters in all)"
+            at_least = "at least " if len(p) > 40 * limit else ""
+            where = f"it reads {kept!r} and drops {dropped!r}"
+            if not kept.strip(" .") and not dropped.strip(" ."):  # characters the tokenizer does not know
+                where = repr(p if len(p) <= 60 else p[:60] + f"... ({len(p):,} characters)")
             warnings.warn(
-                f"prompt is {over}{n} tokens long but the text encoder reads at most {limit}; "
-                f"the end is cut off: {shown!r}",
+                f"prompt is {at_least}{n} tokens long but the text encoder reads at most {limit}; the end is cut "
+                f"off: {where}",
                 stacklevel=4,
             )
 

@@ -455,8 +455,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "w_stored_path": {
         "en": " (exact by design: a direct inversion gives back the path it stored, so its reconstruction is the VAE's"
-        " round trip)",
-        "zh": "（按设计即精确：直接反转返回它存下的轨迹，所以重建就是 VAE 的往返）",
+        " round trip; its edit here, without prompt-to-prompt, is DDIM's own: notebook 07 adds the attention control"
+        " that direct inversion serves)",
+        "zh": "（按设计即精确：直接反转返回它存下的轨迹，所以重建就是 VAE 的往返；这里没有 prompt-to-prompt，"
+        "它的编辑与 DDIM 的完全相同：第 07 课加入直接反转所服务的注意力控制）",
     },
     "w_editing": {"en": "editing ...", "zh": "正在编辑 ..."},
     "w_inverting_then": {"en": "inverting with {name}, then {doing}", "zh": "正在用 {name} 反转，然后{doing}"},

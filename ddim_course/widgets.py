@@ -69,6 +69,16 @@ def _quoted(prompt: str) -> str:
     return f"'{prompt[:half]} ... {prompt[-half:]}' ({tr('w_characters', n=f'{len(prompt):,}')})"
 
 
+def _first_line(text: str, limit: int = 400) -> str:
+    """A message's first line, cut at a space near ``limit`` characters with "...", never inside a word (a note
+    ended "(plain, striped, checkere")."""
+    line = text.strip().splitlines()[0]
+    if len(line) <= limit:
+        return line
+    cut = line.rfind(" ", 0, limit)
+    return line[: cut if cut > limit // 2 else limit].rstrip(" ,;:") + " ..."
+
+
 @contextlib.contextmanager
 def _busy(label, controls, doing: str, failing: str):
     """Run a callback's work with the explorer marked busy.
@@ -87,11 +97,11 @@ def _busy(label, controls, doing: str, failing: str):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             yield
-        notes = dict.fromkeys(str(w.message).strip().splitlines()[0][:300] for w in caught if str(w.message).strip())
+        notes = dict.fromkeys(_first_line(str(w.message)) for w in caught if str(w.message).strip())
         if notes:
             label.value += "".join(f"<br>{_text(tr('w_note', message=n))}" for n in list(notes)[:3])
     except Exception as e:
-        message = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__  # one line
+        message = _first_line(str(e)) if str(e).strip() else type(e).__name__  # one line
         label.value = f'<span style="color: #b00020">{_text(tr("could_not", failing=failing, message=message))}</span>'
     finally:
         for c, was in zip(controls, before):

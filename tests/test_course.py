@@ -116,8 +116,12 @@ def test_method_explorer_inverts_each_method_once(pipe):
     scale.value = 3.5
     assert {("edict", 7.5), ("edict", 3.5)} <= set(ex.inversions)
     assert "exact by design" not in label.value
+    pick.value = "ddim"
+    ddim_edit = bytes(after.value)
     pick.value = "direct"  # its reconstruction is the stored path: the label says so, it measures no inversion
     assert "direct at guidance 3.5" in label.value and "exact by design" in label.value
+    # and its edit, without prompt-to-prompt, is DDIM's own picture: said, not left for the learner to puzzle over
+    assert bytes(after.value) == ddim_edit and "is DDIM's own" in label.value
     ex.method_options["fixed-point"] = {"iterations": 1}  # the label said "3 iterations" whatever was run
     pick.value = "fixed-point"
     assert label.value.startswith("fixed-point (1 iteration) at guidance 3.5"), label.value

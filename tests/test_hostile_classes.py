@@ -477,6 +477,17 @@ def test_a_snapshots_text_wraps_at_spaces_not_inside_words():
     assert "".join(rows[rows.index("") + 1 :]) == "x" * 50  # a word longer than a line is still cut
 
 
+def test_an_explorers_note_is_cut_between_words():
+    """The guidance explorer's note on unknown words ended "... background patterns (plain, striped, checkere"."""
+    from ddim_course.widgets import _first_line
+
+    words = "the pocket model never learned 'elephant': it knows the colours red, green and blue, " * 8
+    line = _first_line(words + "\nsecond line")
+    assert line.endswith(" ...") and len(line) <= 404 and words.startswith(line[:-4])
+    assert line[:-4].split(" ")[-1] in words.split(" ")  # the last word shown is whole
+    assert _first_line("short\nsecond") == "short"
+
+
 def test_keeping_a_word_the_edit_changes_is_refused_before_the_edit_runs(pipe, inv):
     from ddim_course import edit
     from ddim_course.attention import PromptToPrompt
